@@ -1,0 +1,298 @@
+package subagent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Header names carrying the job and attempt a call belongs to. Old
+// sub-agents ignore them; new ones may use them to de-duplicate.
+const (
+	HeaderJobID   = "X-Hvagent-Job-ID"
+	HeaderAttempt = "X-Hvagent-Attempt"
+)
+
+const (
+	// DefaultTimeout is the per-call deadline when ClientConfig.Timeout is 0.
+	DefaultTimeout = 60 * time.Second
+	// maxReply caps the size of a reply the client reads.
+	maxReply = 64 << 20
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// URL is the full endpoint URL including its path, for example
+	// http://127.0.0.1:9999/_mistify_RPC_. Stream posts to it too.
+	URL string
+	// HTTPClient sends the requests. Default: a client with its own
+	// Transport and no global timeout (deadlines come from the context).
+	HTTPClient *http.Client
+	// Timeout is the deadline of each call; the context's deadline wins when
+	// it is sooner. Default: 60s.
+	Timeout time.Duration
+	// MaxPending limits the number of concurrent calls; further calls wait
+	// (until their context ends) for a free slot. Default 0: no limit.
+	// Streams are not counted.
+	MaxPending int
+}
+
+// Client calls the methods of one sub-agent over the JSON-RPC 1.0 wire of
+// the original mistify-agent. It is safe for concurrent use.
+type Client struct {
+	url     string
+	http    *http.Client
+	timeout time.Duration
+	slots   chan struct{} // nil: no limit
+}
+
+// NewClient returns a Client for cfg, filling in defaults.
+func NewClient(cfg ClientConfig) *Client {
+	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout}
+	if c.http == nil {
+		c.http = &http.Client{Transport: newTransport()}
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	if cfg.MaxPending > 0 {
+		c.slots = make(chan struct{}, cfg.MaxPending)
+	}
+	return c
+}
+
+func newTransport() *http.Transport {
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// URL returns the endpoint URL the client posts to.
+func (c *Client) URL() string { return c.url }
+
+// Call invokes method ("Service.Method") with params and decodes the reply's
+// result into result, which should point to a fresh value: decoding into a
+// used one would merge old fields with new. A nil result discards it.
+//
+// Every failure is a *CallError whose Kind says what went wrong. When ctx
+// ends, the call is abandoned and errors.Is(err, ctx.Err()) holds.
+func (c *Client) Call(ctx context.Context, method string, params, result any) error {
+	body, id, err := encodeRequest(method, params)
+	if err != nil {
+		return &CallError{Kind: KindDecode, Method: method, Message: "encode request: " + err.Error(), Err: err}
+	}
+	if err := c.acquire(ctx); err != nil {
+		return &CallError{Kind: KindTransport, Method: method, Message: "waiting for a free call slot", Err: err}
+	}
+	defer c.release()
+
+	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	data, err := c.post(callCtx, method, body)
+	if err != nil {
+		return c.transportError(ctx, callCtx, method, err)
+	}
+	if err := decodeReply(data, id, result); err != nil {
+		re := err.(*replyError)
+		return &CallError{Kind: re.kind, Method: method, Message: re.msg, Err: re.err}
+	}
+	return nil
+}
+
+// post sends one envelope and returns the reply body. HTTP errors come back
+// as *CallError; everything else is a transport error.
+func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, error) {
+	resp, err := c.send(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	defer closeBody(resp.Body)
+	if resp.StatusCode >= 400 {
+		return nil, httpError(method, resp)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
+	if err != nil {
+		return nil, fmt.Errorf("read reply: %w", err)
+	}
+	if len(data) > maxReply {
+		return nil, &CallError{Kind: KindDecode, Method: method, Message: "reply too large (limit 64 MiB)"}
+	}
+	return data, nil
+}
+
+func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
+		req.Header.Set(HeaderJobID, info.jobID)
+		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))
+	}
+	return c.http.Do(req)
+}
+
+// transportError turns a failure of post into a *CallError, saying whether
+// the caller's context, the call timeout or the network ended the call.
+func (c *Client) transportError(ctx, callCtx context.Context, method string, err error) error {
+	var ce *CallError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	msg := "call failed"
+	switch {
+	case ctx.Err() != nil:
+		msg = "call abandoned"
+		err = withCause(err, ctx)
+	case callCtx.Err() != nil:
+		msg = "no answer within " + c.timeout.String()
+		err = withCause(err, callCtx)
+	case isDialError(err):
+		msg = "sub-agent unreachable"
+	}
+	return &CallError{Kind: KindTransport, Method: method, Message: msg, Err: err}
+}
+
+// withCause makes sure ctx's error is in err's chain, so errors.Is finds it
+// whatever the transport reported.
+func withCause(err error, ctx context.Context) error {
+	if errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", ctx.Err(), err)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (c *Client) acquire(ctx context.Context) error {
+	if c.slots == nil {
+		return ctx.Err()
+	}
+	select {
+	case c.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) release() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// Stream posts params as plain JSON (no envelope) to the client's URL and
+// returns the body of a 200 reply with its Content-Length (-1 when unknown).
+// The caller must close the body. The call timeout covers the wait for the
+// reply headers; ctx covers the whole stream. Any other status gives a
+// *CallError of KindHTTP whose Message is the body text.
+func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, error) {
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, 0, &CallError{Kind: KindDecode, Message: "encode request: " + err.Error(), Err: err}
+	}
+	streamCtx, cancel := context.WithCancel(ctx)
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
+	resp, err := c.send(streamCtx, body)
+	timer.Stop()
+	if err != nil {
+		cancel()
+		return nil, 0, c.streamError(ctx, timedOut.Load(), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer cancel()
+		defer closeBody(resp.Body)
+		return nil, 0, httpError("", resp)
+	}
+	return &streamBody{ReadCloser: resp.Body, cancel: cancel}, resp.ContentLength, nil
+}
+
+func (c *Client) streamError(ctx context.Context, timedOut bool, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return &CallError{Kind: KindTransport, Message: "stream abandoned", Err: withCause(err, ctx)}
+	case timedOut:
+		msg := "no answer within " + c.timeout.String()
+		return &CallError{Kind: KindTransport, Message: msg, Err: fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)}
+	case isDialError(err):
+		return &CallError{Kind: KindTransport, Message: "sub-agent unreachable", Err: err}
+	}
+	return &CallError{Kind: KindTransport, Message: "stream failed", Err: err}
+}
+
+// streamBody releases the stream's context when the caller closes it.
+type streamBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *streamBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// httpError reads the start of an error reply's body as its reason.
+func httpError(method string, resp *http.Response) error {
+	text, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorText+1))
+	ce := &CallError{Kind: KindHTTP, Method: method, Status: resp.StatusCode, Message: capText(text, maxErrorText)}
+	if err != nil {
+		ce.Err = fmt.Errorf("read error body: %w", err)
+	}
+	return ce
+}
+
+// closeBody drains a little of what is left so the connection can be reused.
+func closeBody(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	_ = body.Close()
+}
+
+func encodeRequest(method string, params any) ([]byte, uint64, error) {
+	id := rand.Uint64() >> 1
+	body, err := json.Marshal(request{Method: method, Params: [1]any{params}, ID: id})
+	return body, id, err
+}
+
+type callKey struct{}
+
+type callInfo struct {
+	jobID   string
+	attempt int
+}
+
+// WithCall returns a context whose calls carry jobID and attempt in the
+// X-Hvagent-Job-ID and X-Hvagent-Attempt headers.
+func WithCall(ctx context.Context, jobID string, attempt int) context.Context {
+	return context.WithValue(ctx, callKey{}, callInfo{jobID: jobID, attempt: attempt})
+}
+
+// CallInfo returns the job ID and attempt a call carries: inside a Server
+// handler, what the caller's headers said; otherwise what WithCall set.
+// Both are zero when unknown.
+func CallInfo(ctx context.Context) (jobID string, attempt int) {
+	info, _ := ctx.Value(callKey{}).(callInfo)
+	return info.jobID, info.attempt
+}

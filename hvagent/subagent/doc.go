@@ -1,0 +1,36 @@
+// Package subagent is the wire between hvagent and its sub-agents: the
+// request and response types, a Client used by pipeline stages and a Server
+// helper for writing sub-agents. It imports nothing else of hvagent.
+//
+// # Wire protocol
+//
+// The protocol is the original mistify-agent's JSON-RPC 1.0 dialect (the
+// gorilla/rpc v1 JSON codec). A call is
+//
+//	POST /_mistify_RPC_
+//	Content-Type: application/json
+//
+//	{"method":"Service.Method","params":[<request>],"id":<number>}
+//
+// and its reply is HTTP 200 with {"result":<response>,"error":null,"id":<same>},
+// or {"result":null,"error":"<text>","id":<same>} when the method failed.
+// An HTTP status >= 400 is a transport failure whose body text is the reason.
+// Calls carry the headers X-Hvagent-Job-ID and X-Hvagent-Attempt, which old
+// sub-agents ignore and new ones may use to de-duplicate retried calls.
+//
+// Stream calls POST the plain request JSON, without an envelope, to a raw
+// endpoint and read the raw 200 body.
+//
+// # Errors
+//
+// Every failed call is a *CallError whose Kind tells a transport failure,
+// an HTTP error status, a method error, a null result and an undecodable
+// reply apart. IsConnectError tells whether a call is safe to retry.
+//
+// # Servers
+//
+// Server answers original 1.0 requests byte for byte as the original codec
+// did, and also JSON-RPC 2.0 requests in 2.0 form. Handle registers typed
+// methods; a panicking method becomes an error reply, not a crash.
+// InProcess serves any handler without a TCP port.
+package subagent

@@ -1,0 +1,109 @@
+package subagent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// InProcess serves an http.Handler on an in-memory listener, so clients in
+// the same process reach it with real HTTP semantics (streaming bodies,
+// cancellation, connection reuse) but without a TCP port.
+type InProcess struct {
+	ln        *pipeListener
+	srv       *http.Server
+	transport *http.Transport
+	served    chan struct{}
+	closeOnce sync.Once
+}
+
+// NewInProcess starts serving h in memory. Close stops it.
+func NewInProcess(h http.Handler) *InProcess {
+	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	p := &InProcess{
+		ln:     ln,
+		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
+		served: make(chan struct{}),
+	}
+	p.transport = &http.Transport{
+		DialContext:         ln.dial,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	go func() {
+		defer close(p.served)
+		_ = p.srv.Serve(ln)
+	}()
+	return p
+}
+
+// HTTPClient returns a client whose requests reach the handler whatever the
+// URL's host. It has no timeout; deadlines come from request contexts.
+func (p *InProcess) HTTPClient() *http.Client {
+	return &http.Client{Transport: p.transport}
+}
+
+// Close stops the server, closes every connection and waits for the serving
+// goroutine to end. Later dials fail with a connect error.
+func (p *InProcess) Close() error {
+	var err error
+	p.closeOnce.Do(func() {
+		err = p.srv.Close()
+		<-p.served
+		p.transport.CloseIdleConnections()
+	})
+	return err
+}
+
+// pipeListener is a net.Listener whose connections are net.Pipe ends handed
+// over by dial.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-ctx.Done():
+		closePipe(client, server)
+		return nil, &net.OpError{Op: "dial", Net: "pipe", Err: ctx.Err()}
+	case <-l.done:
+		closePipe(client, server)
+		return nil, &net.OpError{Op: "dial", Net: "pipe", Err: errInProcessClosed}
+	}
+}
+
+func closePipe(a, b net.Conn) {
+	_ = a.Close()
+	_ = b.Close()
+}
+
+var errInProcessClosed = errors.New("in-process server closed")
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "in-process" }
