@@ -1,0 +1,74 @@
+package hvagent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent/pipeline"
+	"github.com/hvagent/hvagent/hvagent/subagent"
+)
+
+// call makes one stage's sub-agent call, retrying connection errors as the
+// action's retry policy says.
+func (a *Agent) call(ctx context.Context, act ActionConfig, st StageConfig, params, result any) error {
+	c := a.services.client(st.Service)
+	if c == nil {
+		return Errorf(EINTERNAL, "service %s is not configured", st.Service)
+	}
+	attempts, backoff := 1, time.Duration(0)
+	if act.Retry != nil {
+		attempts, backoff = act.Retry.Attempts, act.Retry.Backoff.Duration
+	}
+	for try := 1; ; try++ {
+		err := c.Call(ctx, st.Method, params, result)
+		if err == nil || try >= attempts || !subagent.IsConnectError(err) {
+			return err
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return err
+		}
+		backoff *= 2
+	}
+}
+
+// callError turns a failed synchronous call into an *Error: a sub-agent's
+// "not found" becomes ENOTFOUND (when notFound is set), deadlines ETIMEOUT,
+// cancellation ECANCELED, anything else ESUBAGENT with the sub-agent's words.
+func callError(err error, notFound string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	var se *pipeline.StageError
+	cause := err
+	if errors.As(err, &se) {
+		cause = se.Err
+	}
+	var ce *subagent.CallError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return wrapErr(ETIMEOUT, err, "%s", err.Error())
+	case errors.Is(err, context.Canceled):
+		return wrapErr(ECANCELED, err, "%s", err.Error())
+	case notFound != "" && errors.As(cause, &ce) && isNotFound(ce):
+		return wrapErr(ENOTFOUND, err, "%s", notFound)
+	}
+	return wrapErr(ESUBAGENT, err, "%s", err.Error())
+}
+
+// isNotFound reports whether a sub-agent said the thing does not exist, in
+// the words the original sub-agents use.
+func isNotFound(ce *subagent.CallError) bool {
+	if ce.Kind == subagent.KindHTTP {
+		return ce.Status == 404
+	}
+	if ce.Kind != subagent.KindMethod {
+		return false
+	}
+	m := strings.ToLower(ce.Message)
+	return m == "not found" || m == "no such image" || strings.HasSuffix(m, ": not found")
+}

@@ -1,0 +1,40 @@
+package hvagent
+
+import (
+	"context"
+	"slices"
+
+	"github.com/hvagent/hvagent/hvagent/pipeline"
+)
+
+// callEach calls every stage of act in order with the request mk builds
+// from the stage's args, and returns each stage's freshly decoded reply.
+// before, when set, runs before each stage.
+func callEach[Req, Resp any](ctx context.Context, a *Agent, act ActionConfig, mk func(args map[string]string) *Req,
+	before func(ctx context.Context, i int, method string) error) ([]*Resp, error) {
+	stages := make([]pipeline.Stage[[]*Resp], len(act.Stages))
+	for i, st := range act.Stages {
+		stages[i] = pipeline.Stage[[]*Resp]{Service: st.Service, Method: st.Method, Run: func(ctx context.Context, in []*Resp) ([]*Resp, error) {
+			resp := new(Resp)
+			if err := a.call(ctx, act, st, mk(st.Args), resp); err != nil {
+				return nil, err
+			}
+			return append(slices.Clone(in), resp), nil
+		}}
+	}
+	var hooks pipeline.Hooks[[]*Resp]
+	if before != nil {
+		hooks.Before = func(ctx context.Context, i int, s pipeline.Stage[[]*Resp], _ []*Resp) error {
+			return before(ctx, i, s.Method)
+		}
+	}
+	return pipeline.Run(ctx, stages, nil, hooks)
+}
+
+// last returns the last element of s, or nil.
+func last[T any](s []*T) *T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s[len(s)-1]
+}

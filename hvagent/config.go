@@ -1,0 +1,160 @@
+package hvagent
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config configures an Agent. Its JSON form is the config file: the original
+// mistify-agent keys (services, actions, dbpath) plus hvagent's extensions.
+// Fields tagged `json:"-"` are set by code only.
+//
+// LoadConfig and ParseConfig decode a file strictly, WithDefaults fills the
+// defaults named in each field's doc and Validate checks the result.
+type Config struct {
+	// Services are the sub-agents, by name.
+	Services map[string]ServiceConfig `json:"services"`
+	// Actions are the pipelines, by action name.
+	Actions map[string]ActionConfig `json:"actions"`
+	// DBPath is the SQLite file; default <DataDir>/hvagent.db.
+	DBPath string `json:"dbpath,omitempty"`
+	// DataDir holds the database, sockets, images and guest disks; default
+	// /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent, else
+	// ~/.local/state/hvagent.
+	DataDir string `json:"data_dir,omitempty"`
+	// AllowedPaths are host directories (besides <DataDir>/images) from which
+	// boot files and file:// image sources may be read.
+	AllowedPaths []string `json:"allowed_paths,omitempty"`
+
+	// Listen is hvagentd's TCP address; default 127.0.0.1:8080.
+	Listen string `json:"listen,omitempty"`
+	// Socket is hvagentd's unix socket; default <DataDir>/hvagent.sock.
+	Socket string `json:"socket,omitempty"`
+	// SocketGroup is the group given the unix socket (mode 0660).
+	SocketGroup string `json:"socket_group,omitempty"`
+	// AdminListen is the admin (pprof, metrics) TCP address; default off.
+	AdminListen string `json:"admin_listen,omitempty"`
+	// TokensFile is a JSON list of API tokens.
+	TokensFile string `json:"tokens_file,omitempty"`
+	// TLSCert and TLSKey enable TLS on Listen; set both or neither.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// ClientCA enables client-certificate authentication.
+	ClientCA string `json:"client_ca,omitempty"`
+	// LogLevel is debug, info, warn (or warning, as the original accepted),
+	// error; default info.
+	LogLevel string `json:"log_level,omitempty"`
+	// LogFormat is json or console; default json.
+	LogFormat string `json:"log_format,omitempty"`
+	// ShutdownTimeout bounds a graceful stop; default 30s.
+	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty"`
+
+	// MaxLoggedJobs is how many finished jobs are kept; default 1000.
+	// The Max* values must not be negative.
+	MaxLoggedJobs int `json:"max_logged_jobs,omitempty"`
+	// MaxEvents is how many events are kept; default 100000.
+	MaxEvents int `json:"max_events,omitempty"`
+	// MaxQueued is how many jobs one queue may hold; default 1000.
+	MaxQueued int `json:"max_queued,omitempty"`
+	// Durability is "full" (default; SQLite synchronous=FULL) or "normal".
+	Durability string `json:"durability,omitempty"`
+
+	// Store is the durable state; required by New.
+	Store Store `json:"-"`
+	// Builtins are in-process sub-agents by builtin name ("sim", "qemu",
+	// "storage"), reached by services that set Builtin.
+	Builtins map[string]http.Handler `json:"-"`
+	// Logger receives the agent's logs; default zerolog.Nop().
+	Logger zerolog.Logger `json:"-"`
+	// Now returns the current time; default time.Now.
+	Now func() time.Time `json:"-"`
+	// InfoLimit and StreamLimit bound concurrent info and stream actions per
+	// guest; defaults 100 and 5.
+	InfoLimit   int `json:"-"`
+	StreamLimit int `json:"-"`
+	// HostJobLimit bounds concurrent host-level jobs (images); default 4.
+	HostJobLimit int `json:"-"`
+}
+
+// ServiceConfig is one sub-agent. Exactly one of Port, URL, Socket and
+// Builtin locates it.
+type ServiceConfig struct {
+	// Port is a TCP port (1-65535) on 127.0.0.1, the original's only option.
+	Port uint `json:"port,omitempty"`
+	// Path is the RPC path, starting with "/"; default /_mistify_RPC_.
+	// It is appended to URL too.
+	Path string `json:"path,omitempty"`
+	// URL is an http or https base URL.
+	URL string `json:"url,omitempty"`
+	// Socket is the path of a unix socket the sub-agent serves HTTP on.
+	Socket string `json:"socket,omitempty"`
+	// Builtin names an in-process driver: "sim", "qemu" or "storage".
+	Builtin string `json:"builtin,omitempty"`
+	// MaxPending bounds concurrent calls to the service; 0 = no limit.
+	MaxPending uint `json:"max_pending,omitempty"`
+	// Timeout bounds one call; default 60s. Must not be negative.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// ActionConfig is one action's pipeline and policies.
+type ActionConfig struct {
+	// Stages run in order; an empty pipeline succeeds at once.
+	Stages []StageConfig `json:"stages"`
+	// Timeout bounds the whole pipeline; default 10m (streams and image
+	// fetch: an idle limit of 60s instead).
+	Timeout Duration `json:"timeout,omitempty"`
+	// Retry retries stage calls that fail to connect.
+	Retry *RetryConfig `json:"retry,omitempty"`
+	// OnInterrupt is Requeue or Fail: what recovery does with a job of this
+	// action found running. Default: the base action's configured policy for
+	// a container action, else DefaultOnInterrupt(name).
+	OnInterrupt string `json:"on_interrupt,omitempty"`
+}
+
+// StageConfig is one stage: a Service.Method call on a named service.
+type StageConfig struct {
+	// Service names an entry of Config.Services.
+	Service string `json:"service"`
+	// Method is the sub-agent method, "Service.Method" (e.g. Libvirt.Reboot).
+	Method string `json:"method"`
+	// Args reach the sub-agent in the args of every request of this stage.
+	Args map[string]string `json:"args,omitempty"`
+}
+
+// RetryConfig retries connection errors with exponential backoff.
+type RetryConfig struct {
+	// Attempts is the total number of tries (at least 1); default 3.
+	Attempts int `json:"attempts,omitempty"`
+	// Backoff is the first wait, doubled each time; default 1s.
+	Backoff Duration `json:"backoff,omitempty"`
+}
+
+// Duration is a time.Duration that reads and writes Go duration strings
+// ("1m30s") in JSON.
+type Duration struct{ time.Duration }
+
+// MarshalJSON writes d as a Go duration string such as "1m30s".
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(d.String())
+}
+
+// UnmarshalJSON reads a Go duration string such as "1m30s"; null leaves d
+// unchanged. Anything else, a JSON number included, is EINVALID.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Errorf(EINVALID, `duration: expected a string such as "1m30s", got %s`, truncate(string(b)))
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return wrapErr(EINVALID, err, `duration %q: expected a Go duration such as "1m30s"`, truncate(s))
+	}
+	d.Duration = v
+	return nil
+}

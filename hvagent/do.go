@@ -1,0 +1,148 @@
+package hvagent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// idempotencyTTL is how long an Idempotency-Key stays live.
+const idempotencyTTL = 24 * time.Hour
+
+// Do runs or queues one action on guest ("" for host-level actions and for
+// create, whose new ID is in the result).
+//
+// Async actions are committed as a Queued job before Do returns
+// (Result.Job, and Result.Guest for guest actions); info actions return
+// Result.Body; stream actions return Result.Stream, which the caller must
+// close. Errors: EINVALID (unknown action, bad guest ID or request),
+// ENOTFOUND (unknown guest, image or snapshot, or an action that is not
+// configured), ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
+// (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
+// (info and stream actions).
+func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
+	if err := a.accepting(); err != nil {
+		return nil, err
+	}
+	if _, ok := KindOf(action); !ok {
+		return nil, Errorf(EINVALID, "unknown action %q", action)
+	}
+	base := BaseAction(action)
+	if base == ActionCreate {
+		return a.create(ctx, req)
+	}
+	if _, ok := imageActions[base]; ok {
+		return a.doImage(ctx, base, req)
+	}
+	id, err := ParseGuestID(guest)
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.store.Guest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return a.doGuest(ctx, action, g, req)
+}
+
+// doGuest runs an action of an existing guest.
+func (a *Agent) doGuest(ctx context.Context, action string, g *Guest, req Request) (*Result, error) {
+	name := GuestAction(BaseAction(action), g)
+	act, err := a.action(name)
+	if err != nil {
+		return nil, err
+	}
+	kind, _ := KindOf(name)
+	switch kind {
+	case Info:
+		return a.info(ctx, name, act, g, req)
+	case Stream:
+		return a.stream(ctx, name, act, g, req)
+	}
+	var jr jobRequest
+	if isSnapshotAction(name) {
+		if jr.Snapshot, err = a.snapshotRequest(name, g, req); err != nil {
+			return nil, err
+		}
+	}
+	job, err := a.enqueue(ctx, name, act, req, NewJob{Job: &Job{GuestID: g.ID}, Queue: g.ID, RequireGuest: true}, jr)
+	if err != nil || job == nil {
+		return &Result{Guest: g, Pipeline: act.Stages}, err
+	}
+	return &Result{Job: job, Guest: g}, nil
+}
+
+func isSnapshotAction(name string) bool {
+	return name == ActionCreateSnapshot || name == ActionDeleteSnapshot || name == ActionRollbackSnapshot
+}
+
+// action returns a configured action, or ENOTFOUND as the original did.
+func (a *Agent) action(name string) (ActionConfig, error) {
+	act, ok := a.cfg.Actions[name]
+	if !ok {
+		return ActionConfig{}, Errorf(ENOTFOUND, "%s: Not configured", name)
+	}
+	return act, nil
+}
+
+// enqueue commits a job for action with its durable request and wakes the
+// queue's worker. It returns a nil job for a dry run.
+func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, req Request, n NewJob, jr jobRequest) (*Job, error) {
+	if req.DryRun {
+		return nil, nil
+	}
+	raw, err := json.Marshal(jr)
+	if err != nil {
+		return nil, err
+	}
+	now := a.now()
+	n.Job.ID = uuid.NewString()
+	n.Job.Action = action
+	n.Job.QueuedAt = now
+	n.Job.RequestedBy = req.RequestedBy
+	n.Request = raw
+	n.MaxQueued = a.cfg.MaxQueued
+	if req.IdempotencyKey != "" {
+		n.Job.IdempotencyKey = req.IdempotencyKey
+		n.IdemScope = req.IdemScope
+		if n.IdemScope == "" {
+			n.IdemScope = action + " " + n.Job.GuestID
+		}
+		n.IdemHash = requestHash(action, n.Job.GuestID, req)
+		n.IdemExpires = now.Add(idempotencyTTL)
+	}
+	job, err := a.store.Enqueue(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	a.kick(n.Queue)
+	return job, nil
+}
+
+// requestHash fingerprints a request for idempotency checks.
+func requestHash(action, guest string, req Request) string {
+	b, _ := json.Marshal(struct {
+		Action, Guest string
+		Req           Request
+	}{action, guest, req})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// ParseGuestID checks that id is a UUID and returns it in lowercase.
+// Errors are EINVALID.
+func ParseGuestID(id string) (string, error) {
+	if id == "" {
+		return "", Errorf(EINVALID, "guest id is required")
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || len(id) != 36 {
+		return "", Errorf(EINVALID, "guest id %q must be a UUID", id)
+	}
+	return strings.ToLower(u.String()), nil
+}

@@ -1,0 +1,74 @@
+package hvagent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/hvagent/hvagent/hvagent/pipeline"
+	"github.com/hvagent/hvagent/hvagent/subagent"
+)
+
+// runGuestJob runs a guest lifecycle action: each stage gets the guest the
+// previous stage returned, validated and persisted before the next stage.
+func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (outcome, error) {
+	g, err := a.store.Guest(ctx, job.GuestID)
+	if err != nil {
+		return outcome{}, fmt.Errorf("load guest: %w", err)
+	}
+	var (
+		mu       sync.Mutex
+		message  string
+		lastGood *Guest
+	)
+	stages := make([]pipeline.Stage[*Guest], len(act.Stages))
+	for i, st := range act.Stages {
+		stages[i] = pipeline.Stage[*Guest]{Service: st.Service, Method: st.Method, Run: func(ctx context.Context, in *Guest) (*Guest, error) {
+			resp := new(subagent.GuestResponse)
+			req := &subagent.GuestRequest{Guest: in, Action: job.Action, Args: st.Args}
+			if err := a.call(ctx, act, st, req, resp); err != nil {
+				return nil, err
+			}
+			if resp.Message != "" {
+				mu.Lock()
+				message = resp.Message
+				mu.Unlock()
+			}
+			return resp.Guest, nil
+		}}
+	}
+	before := a.advanceStage(job, len(stages), func() *Guest { return lastGood })
+	final, err := pipeline.Run(ctx, stages, g, pipeline.Hooks[*Guest]{
+		Before:   func(ctx context.Context, i int, s pipeline.Stage[*Guest], _ *Guest) error { return before(ctx, i, s.Method) },
+		Validate: validateStageGuest,
+		After: func(_ context.Context, _ int, _ pipeline.Stage[*Guest], out *Guest) error {
+			out.Metadata = g.Metadata
+			lastGood = out
+			return nil
+		},
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	out := outcome{guest: lastGood, message: message}
+	if err != nil {
+		return out, err
+	}
+	if BaseAction(job.Action) == ActionDelete {
+		return outcome{deleteGuest: true, message: message}, nil
+	}
+	out.result, err = json.Marshal(final)
+	return out, err
+}
+
+// validateStageGuest rejects a stage result that lost the guest or swapped
+// it for another one.
+func validateStageGuest(in, out *Guest) error {
+	switch {
+	case out == nil:
+		return fmt.Errorf(`sub-agent returned no guest ("guest": null)`)
+	case out.ID != in.ID:
+		return fmt.Errorf("sub-agent returned guest %q instead of %q", out.ID, in.ID)
+	}
+	return nil
+}

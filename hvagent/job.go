@@ -1,0 +1,83 @@
+package hvagent
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// JobStatus is the state of a job.
+type JobStatus string
+
+// Job statuses; the first two are live, the others are final.
+const (
+	// JobQueued: accepted and waiting in its queue.
+	JobQueued JobStatus = "Queued"
+	// JobRunning: a worker is running its pipeline.
+	JobRunning JobStatus = "Running"
+	// JobComplete: every stage succeeded.
+	JobComplete JobStatus = "Complete"
+	// JobError: a stage failed, or the job was interrupted with policy fail.
+	JobError JobStatus = "Error"
+	// JobCanceled: canceled by a caller, or by its guest's deletion.
+	JobCanceled JobStatus = "Canceled"
+)
+
+// Final reports whether s is a final status.
+func (s JobStatus) Final() bool {
+	return s == JobComplete || s == JobError || s == JobCanceled
+}
+
+// Progress counts the bytes of a transfer.
+type Progress struct {
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+}
+
+// Job is the durable record of one async action. Its JSON keys are the
+// original's Go field names; unset times encode as 0001-01-01T00:00:00Z.
+type Job struct {
+	ID             string
+	GuestID        string
+	Action         string
+	QueuedAt       time.Time
+	StartedAt      time.Time
+	UpdatedAt      time.Time
+	Status         JobStatus
+	Message        string
+	Stage          string
+	StageStartedAt time.Time
+	Progress       *Progress       `json:",omitempty"`
+	Position       int             `json:",omitempty"`
+	Attempt        int
+	RequestedBy    string          `json:",omitempty"`
+	IdempotencyKey string          `json:",omitempty"`
+	FinishedAt     time.Time
+	Result         json.RawMessage `json:",omitempty"`
+}
+
+// JobFilter selects jobs for listing, newest first.
+type JobFilter struct {
+	GuestID string
+	Action  string
+	Status  JobStatus
+	// Limit caps the result; 0 means the default (1000).
+	Limit int
+	// Before returns only jobs queued before this job ID (a cursor).
+	Before string
+}
+
+// Event is one entry of the event log: a job or guest change.
+type Event struct {
+	ID    int64     `json:"id"`
+	Type  string    `json:"type"`
+	At    time.Time `json:"at"`
+	Job   *Job      `json:"job,omitempty"`
+	Guest *Guest    `json:"guest,omitempty"`
+}
+
+// Event types.
+const (
+	EventJobUpdated   = "job.updated"
+	EventGuestUpdated = "guest.updated"
+	EventGuestDeleted = "guest.deleted"
+)

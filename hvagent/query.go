@@ -1,0 +1,93 @@
+package hvagent
+
+import (
+	"context"
+	"maps"
+)
+
+// Guest returns one guest. Errors: EINVALID (bad ID), ENOTFOUND.
+func (a *Agent) Guest(ctx context.Context, id string) (*Guest, error) {
+	id, err := ParseGuestID(id)
+	if err != nil {
+		return nil, err
+	}
+	return a.store.Guest(ctx, id)
+}
+
+// Guests lists guests ordered by ID. Errors: EINVALID (bad limit).
+func (a *Agent) Guests(ctx context.Context, f GuestFilter) ([]*Guest, error) {
+	return a.store.Guests(ctx, f)
+}
+
+// GuestMetadata returns a guest's metadata, never nil. Errors: EINVALID,
+// ENOTFOUND.
+func (a *Agent) GuestMetadata(ctx context.Context, id string) (map[string]string, error) {
+	g, err := a.Guest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(g.Metadata), nil
+}
+
+// PatchGuestMetadata upserts the keys of patch into a guest's metadata and
+// deletes those whose value is "", in one transaction, and returns the
+// result. Errors: EINVALID, ENOTFOUND.
+func (a *Agent) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (map[string]string, error) {
+	id, err := ParseGuestID(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateMetadata(patch); err != nil {
+		return nil, err
+	}
+	g, err := a.store.PatchGuestMetadata(ctx, id, patch)
+	if err != nil {
+		return nil, err
+	}
+	return nonNil(g.Metadata), nil
+}
+
+// Metadata returns the hypervisor metadata, never nil.
+func (a *Agent) Metadata(ctx context.Context) (map[string]string, error) {
+	return a.store.Metadata(ctx)
+}
+
+// PatchMetadata upserts the keys of patch into the hypervisor metadata and
+// deletes those whose value is "", and returns the whole map. Errors:
+// EINVALID.
+func (a *Agent) PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error) {
+	if err := validateMetadata(patch); err != nil {
+		return nil, err
+	}
+	return a.store.PatchMetadata(ctx, patch)
+}
+
+// validateMetadata rejects empty keys.
+func validateMetadata(patch map[string]string) error {
+	if _, ok := patch[""]; ok {
+		return Errorf(EINVALID, "metadata keys must not be empty")
+	}
+	return nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return maps.Clone(m)
+}
+
+// Job returns one job. Errors: ENOTFOUND.
+func (a *Agent) Job(ctx context.Context, id string) (*Job, error) {
+	return a.store.Job(ctx, id)
+}
+
+// Jobs lists jobs newest first. Errors: EINVALID (bad limit or cursor).
+func (a *Agent) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	return a.store.Jobs(ctx, f)
+}
+
+// Events returns up to limit events after the given event ID, oldest first.
+func (a *Agent) Events(ctx context.Context, after int64, limit int) ([]*Event, error) {
+	return a.store.Events(ctx, after, limit)
+}

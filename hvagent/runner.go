@@ -1,0 +1,127 @@
+package hvagent
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// queueWorker tracks the one worker goroutine of a queue. The queue itself
+// lives in the Store; the worker claims jobs from it until it is empty.
+type queueWorker struct {
+	active bool // a goroutine is running for the queue
+	again  bool // a job was enqueued while it was running
+}
+
+// guestLimits are the per-guest throttles of info and stream actions.
+type guestLimits struct {
+	info   chan struct{}
+	stream chan struct{}
+}
+
+// hostQueuePrefix starts the queue keys of host-level (image) jobs.
+const hostQueuePrefix = "image:"
+
+// imageQueue returns the serial queue of image id of type typ.
+func imageQueue(typ, id string) string { return hostQueuePrefix + typ + ":" + id }
+
+// kick makes sure a worker runs for queue.
+func (a *Agent) kick(queue string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != stateStarted {
+		return
+	}
+	w := a.queues[queue]
+	if w == nil {
+		w = &queueWorker{}
+		a.queues[queue] = w
+	}
+	if w.active {
+		w.again = true
+		return
+	}
+	w.active = true
+	a.workers.Add(1)
+	go a.work(queue, w)
+}
+
+// work claims and runs the jobs of queue one at a time until it is empty or
+// the agent stops.
+func (a *Agent) work(queue string, w *queueWorker) {
+	defer a.workers.Done()
+	host := strings.HasPrefix(queue, hostQueuePrefix)
+	for {
+		if host {
+			a.hostSem <- struct{}{}
+		}
+		ran, err := a.runNext(queue)
+		if host {
+			<-a.hostSem
+		}
+		if ran {
+			continue
+		}
+		if err != nil && a.accepting() == nil {
+			a.log.Error().Err(err).Str("queue", queue).Msg("claim job")
+			a.pause()
+			continue
+		}
+		a.mu.Lock()
+		if w.again && a.state == stateStarted {
+			w.again = false
+			a.mu.Unlock()
+			continue
+		}
+		w.active = false
+		delete(a.queues, queue)
+		a.mu.Unlock()
+		return
+	}
+}
+
+// runNext claims the oldest queued job of queue and runs it. It reports
+// whether it ran one.
+func (a *Agent) runNext(queue string) (bool, error) {
+	if a.accepting() != nil {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c, err := a.store.Claim(ctx, queue, a.now())
+	cancel()
+	if err != nil || c == nil {
+		return false, err
+	}
+	a.runJob(c)
+	return true, nil
+}
+
+// pause waits a little after a store failure so a broken disk does not spin.
+func (a *Agent) pause() {
+	select {
+	case <-time.After(time.Second):
+	case <-a.workCtx.Done():
+	}
+}
+
+// limitsFor returns the throttles of a guest ("agent" for host actions).
+func (a *Agent) limitsFor(guest string) *guestLimits {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l := a.limits[guest]
+	if l == nil {
+		l = &guestLimits{info: make(chan struct{}, a.cfg.InfoLimit), stream: make(chan struct{}, a.cfg.StreamLimit)}
+		a.limits[guest] = l
+	}
+	return l
+}
+
+// acquire takes a slot of sem, or fails when ctx ends first.
+func acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return wrapErr(ETIMEOUT, ctx.Err(), "too many concurrent requests for this guest: %v", ctx.Err())
+	}
+}

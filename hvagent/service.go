@@ -1,0 +1,88 @@
+package hvagent
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+)
+
+// Service is the seam between callers and an agent: *Agent implements it
+// in-process and *Client over REST, with the same meaning and error codes.
+type Service interface {
+	// Do runs or queues one action (see Agent.Do).
+	Do(ctx context.Context, action, guest string, req Request) (*Result, error)
+
+	// Guest returns one guest (ENOTFOUND).
+	Guest(ctx context.Context, id string) (*Guest, error)
+	// Guests lists guests ordered by ID.
+	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// GuestMetadata returns a guest's metadata (ENOTFOUND).
+	GuestMetadata(ctx context.Context, id string) (map[string]string, error)
+	// PatchGuestMetadata upserts keys; an empty value deletes the key.
+	PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (map[string]string, error)
+
+	// Metadata returns the hypervisor metadata.
+	Metadata(ctx context.Context) (map[string]string, error)
+	// PatchMetadata upserts keys; an empty value deletes the key.
+	PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error)
+
+	// Job returns one job (ENOTFOUND).
+	Job(ctx context.Context, id string) (*Job, error)
+	// Jobs lists jobs newest first.
+	Jobs(ctx context.Context, f JobFilter) ([]*Job, error)
+	// WaitJob blocks until the job is final or ctx is done, and returns the
+	// job as it is then (with ctx's error when it did not finish).
+	WaitJob(ctx context.Context, id string) (*Job, error)
+	// CancelJob cancels a queued or running job and returns it as it ended
+	// (ECONFLICT when it had already finished).
+	CancelJob(ctx context.Context, id string) (*Job, error)
+
+	// Events returns up to limit events after the given event ID.
+	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
+}
+
+// Request carries what an action needs besides its name and guest.
+type Request struct {
+	// Guest is the guest to create (create only). Its ID may be empty.
+	Guest *Guest `json:"guest,omitempty"`
+	// Image names an image (image actions): ID, Type, and for fetchImage
+	// Source and SHA256.
+	Image *ImageRequest `json:"image,omitempty"`
+	// Disk selects one disk (its index) for snapshot actions; nil means the
+	// whole guest.
+	Disk *int `json:"disk,omitempty"`
+	// Snapshot is the snapshot name: the new name for createSnapshot
+	// (default "snap-<unix seconds>"), the target for the others.
+	Snapshot string `json:"snapshot,omitempty"`
+	// DestroyMoreRecent lets rollbackSnapshot destroy newer snapshots.
+	DestroyMoreRecent bool `json:"destroyMoreRecent,omitempty"`
+
+	// IdempotencyKey makes a retried async request return the first job.
+	IdempotencyKey string `json:"-"`
+	// IdemScope scopes the key (the REST handler sets caller, method and
+	// path); default the action and guest.
+	IdemScope string `json:"-"`
+	// RequestedBy names the caller in the job record.
+	RequestedBy string `json:"-"`
+	// DryRun resolves an async action's pipeline without running it.
+	DryRun bool `json:"-"`
+}
+
+// Result is what Do returns: a Job for async actions, a JSON Body for info
+// actions, a Stream for stream actions.
+type Result struct {
+	// Job is the queued job of an async action.
+	Job *Job
+	// Guest is the guest as stored when an async guest action was accepted.
+	Guest *Guest
+	// Body is an info action's JSON result.
+	Body json.RawMessage
+	// Stream is a stream action's data; the caller must close it. Size is
+	// its length, or -1 when unknown.
+	Stream io.ReadCloser
+	Size   int64
+	// Pipeline is the resolved pipeline of a dry run.
+	Pipeline []StageConfig
+}
+
+var _ Service = (*Agent)(nil)

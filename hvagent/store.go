@@ -1,0 +1,136 @@
+package hvagent
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Store is the durable state of an Agent: guests, hypervisor metadata, the
+// job log with its queues, the event log and idempotency keys. Package
+// hvagent/store implements it on SQLite.
+//
+// Every method that changes a job or a guest does so in one transaction
+// together with the events it emits (EventJobUpdated with the job as it is
+// after the change; EventGuestUpdated / EventGuestDeleted with the guest).
+// Errors are *Error values: ENOTFOUND for a missing guest or job, ECONFLICT
+// for a duplicate or a state that forbids the change, EBUSY for a full
+// queue, EINVALID for bad arguments; anything else is EINTERNAL.
+type Store interface {
+	// Guest returns one guest, with its metadata.
+	Guest(ctx context.Context, id string) (*Guest, error)
+	// Guests lists guests ordered by ID (see GuestFilter). Never nil.
+	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// PatchGuestMetadata upserts the keys of patch into the guest's metadata
+	// and deletes those whose value is "". It returns the updated guest.
+	PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*Guest, error)
+
+	// Metadata returns the hypervisor metadata. Never nil.
+	Metadata(ctx context.Context) (map[string]string, error)
+	// PatchMetadata upserts the keys of patch into the hypervisor metadata
+	// and deletes those whose value is "". It returns the whole map.
+	PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error)
+
+	// Enqueue commits a new Queued job (see NewJob) and returns it. When the
+	// idempotency key of n is live it returns the job recorded for it instead
+	// (ECONFLICT when the hash differs).
+	Enqueue(ctx context.Context, n NewJob) (*Job, error)
+	// Claim moves the oldest Queued job of queue to Running: Attempt+1,
+	// StartedAt set the first time, Stage and Message cleared. It returns nil
+	// and no error when the queue has no queued job.
+	Claim(ctx context.Context, queue string, at time.Time) (*Claim, error)
+	// Advance records a running job's progress (see JobUpdate).
+	Advance(ctx context.Context, u JobUpdate) (*Job, error)
+	// Finish moves a Running or Queued job to a final status (see JobEnd).
+	// It returns the finished job and the IDs of the jobs it canceled.
+	Finish(ctx context.Context, e JobEnd) (*Job, []string, error)
+	// Requeue moves a Running job back to Queued, keeping its place at the
+	// head of its queue, and records message as an attempt error.
+	Requeue(ctx context.Context, id, message string, at time.Time) (*Job, error)
+	// CancelQueued ends a Queued job as Canceled with message. A Running job
+	// is returned unchanged (the caller cancels its pipeline); a finished job
+	// gives ECONFLICT.
+	CancelQueued(ctx context.Context, id, message string, at time.Time) (*Job, error)
+
+	// Job returns one job; Position is set for Queued jobs.
+	Job(ctx context.Context, id string) (*Job, error)
+	// Jobs lists jobs newest first (see JobFilter). Never nil.
+	Jobs(ctx context.Context, f JobFilter) ([]*Job, error)
+	// RunningJobs returns every job whose status is Running.
+	RunningJobs(ctx context.Context) ([]*Job, error)
+	// QueuedQueues returns the queues that hold Queued jobs, in the order of
+	// their oldest queued job.
+	QueuedQueues(ctx context.Context) ([]string, error)
+
+	// Events returns up to limit events whose ID is greater than after,
+	// oldest first. Never nil.
+	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// FirstEventID returns the ID of the oldest retained event, 0 if none.
+	FirstEventID(ctx context.Context) (int64, error)
+
+	// Prune keeps the newest maxJobs finished jobs (never a Queued or Running
+	// job, nor one with a live idempotency key), the newest maxEvents events,
+	// and drops idempotency keys that expired before now.
+	Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) error
+
+	// Close releases the store and its data-dir lock.
+	Close() error
+}
+
+// NewJob is what Store.Enqueue commits.
+type NewJob struct {
+	// Job holds ID, GuestID, Action, QueuedAt, RequestedBy and
+	// IdempotencyKey; the store sets Status Queued and UpdatedAt = QueuedAt.
+	Job *Job
+	// Queue is the serial queue: the guest ID, or "image:<type>:<id>".
+	Queue string
+	// Request is the first stage's input, kept to run or rerun the job.
+	Request json.RawMessage
+	// NewGuest, when set, is inserted in the same transaction (ECONFLICT if
+	// its ID exists).
+	NewGuest *Guest
+	// RequireGuest makes Enqueue fail with ENOTFOUND unless Job.GuestID is a
+	// stored guest.
+	RequireGuest bool
+	// MaxQueued makes Enqueue fail with EBUSY when Queue already holds this
+	// many Queued jobs; 0 means no limit.
+	MaxQueued int
+	// IdemScope and IdemHash scope and fingerprint Job.IdempotencyKey;
+	// IdemExpires is when the key stops being live. Ignored without a key.
+	IdemScope   string
+	IdemHash    string
+	IdemExpires time.Time
+}
+
+// Claim is a job taken by a worker, with the request it runs on.
+type Claim struct {
+	Job     *Job
+	Request json.RawMessage
+}
+
+// JobUpdate is a change to a running job. Nil fields are left as they are.
+type JobUpdate struct {
+	ID string
+	At time.Time
+	// Stage, when set, becomes Job.Stage and sets StageStartedAt = At.
+	Stage *string
+	// Progress, when set, replaces Job.Progress.
+	Progress *Progress
+	// Guest, when set, is persisted (all fields but ID and metadata, which
+	// the store keeps) in the same transaction, with an EventGuestUpdated.
+	Guest *Guest
+}
+
+// JobEnd is the final transition of a job.
+type JobEnd struct {
+	ID      string
+	At      time.Time
+	Status  JobStatus // JobComplete, JobError or JobCanceled
+	Message string
+	Result  json.RawMessage
+	// Guest, when set, is persisted first (as in JobUpdate).
+	Guest *Guest
+	// DeleteGuest removes the job's guest record (an EventGuestDeleted) and
+	// ends the other Queued jobs of its queue as Canceled ("guest deleted").
+	DeleteGuest bool
+}

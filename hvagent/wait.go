@@ -1,0 +1,102 @@
+package hvagent
+
+import (
+	"context"
+	"time"
+)
+
+// waitPoll re-reads a waited-for job at this interval as a safety net.
+const waitPoll = 2 * time.Second
+
+// notify wakes the waiters of job id.
+func (a *Agent) notify(id string) {
+	a.mu.Lock()
+	ws := a.waiters[id]
+	delete(a.waiters, id)
+	a.mu.Unlock()
+	for _, w := range ws {
+		close(w)
+	}
+}
+
+// subscribe returns a channel closed at the next notify of job id, and a
+// function that drops it.
+func (a *Agent) subscribe(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	a.mu.Lock()
+	a.waiters[id] = append(a.waiters[id], ch)
+	a.mu.Unlock()
+	return ch, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		ws := a.waiters[id]
+		for i, w := range ws {
+			if w == ch {
+				a.waiters[id] = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(a.waiters[id]) == 0 {
+			delete(a.waiters, id)
+		}
+	}
+}
+
+// WaitJob blocks until job id is final or ctx ends, and returns the job as
+// it is then; when ctx ends first the error is ctx's (ETIMEOUT or
+// ECANCELED). Errors: ENOTFOUND.
+func (a *Agent) WaitJob(ctx context.Context, id string) (*Job, error) {
+	for {
+		ch, drop := a.subscribe(id)
+		job, err := a.store.Job(ctx, id)
+		if err != nil || job.Status.Final() {
+			drop()
+			return job, err
+		}
+		t := time.NewTimer(waitPoll)
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			drop()
+			t.Stop()
+			return job, ctxError(ctx)
+		}
+		drop()
+		t.Stop()
+	}
+}
+
+// ctxError turns a done context into ETIMEOUT or ECANCELED.
+func ctxError(ctx context.Context) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return wrapErr(ETIMEOUT, ctx.Err(), "timed out waiting")
+	}
+	return wrapErr(ECANCELED, ctx.Err(), "canceled while waiting")
+}
+
+// CancelJob cancels job id: a queued job ends Canceled at once; a running
+// one has its pipeline abandoned (no next stage starts) and ends Canceled.
+// It returns the job as it ended. Errors: ENOTFOUND, ECONFLICT (already
+// finished), EUNAVAILABLE.
+func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
+	if err := a.accepting(); err != nil {
+		return nil, err
+	}
+	job, err := a.store.CancelQueued(ctx, id, "canceled", a.now())
+	if err != nil {
+		return nil, err
+	}
+	if job.Status == JobCanceled {
+		a.notify(id)
+		return job, nil
+	}
+	a.mu.Lock()
+	cancel := a.running[id]
+	a.mu.Unlock()
+	if cancel == nil { // claimed but not yet registered, or just finished
+		return a.WaitJob(ctx, id)
+	}
+	cancel(errUserCancel)
+	return a.WaitJob(ctx, id)
+}
