@@ -22,10 +22,10 @@ type Agent struct {
 
 	mu       sync.Mutex
 	state    agentState
-	queues   map[string]*queueWorker       // by queue key
-	limits   map[string]*guestLimits       // info/stream throttles by guest ID
+	queues   map[string]*queueWorker            // by queue key
+	limits   map[string]*guestLimits            // info/stream throttles by guest ID
 	running  map[string]context.CancelCauseFunc // by job ID
-	waiters  map[string][]chan struct{}    // by job ID
+	waiters  map[string][]chan struct{}         // by job ID
 	hostSem  chan struct{}
 	workCtx  context.Context // parent of job contexts; cancelled at the Stop deadline
 	cancel   context.CancelCauseFunc

@@ -40,7 +40,9 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	}
 	before := a.advanceStage(job, len(stages), func() *Guest { return lastGood })
 	final, err := pipeline.Run(ctx, stages, g, pipeline.Hooks[*Guest]{
-		Before:   func(ctx context.Context, i int, s pipeline.Stage[*Guest], _ *Guest) error { return before(ctx, i, s.Method) },
+		Before: func(ctx context.Context, i int, s pipeline.Stage[*Guest], _ *Guest) error {
+			return before(ctx, i, s.Method)
+		},
 		Validate: validateStageGuest,
 		After: func(_ context.Context, _ int, _ pipeline.Stage[*Guest], out *Guest) error {
 			out.Metadata = g.Metadata

@@ -46,11 +46,11 @@ type Job struct {
 	Message        string
 	Stage          string
 	StageStartedAt time.Time
-	Progress       *Progress       `json:",omitempty"`
-	Position       int             `json:",omitempty"`
+	Progress       *Progress `json:",omitempty"`
+	Position       int       `json:",omitempty"`
 	Attempt        int
-	RequestedBy    string          `json:",omitempty"`
-	IdempotencyKey string          `json:",omitempty"`
+	RequestedBy    string `json:",omitempty"`
+	IdempotencyKey string `json:",omitempty"`
 	FinishedAt     time.Time
 	Result         json.RawMessage `json:",omitempty"`
 }

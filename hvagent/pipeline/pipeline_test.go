@@ -24,8 +24,14 @@ func TestRun_OK(t *testing.T) {
 	t.Parallel()
 	var before, after []int
 	out, err := pipeline.Run(context.Background(), []pipeline.Stage[int]{add(1), add(10), add(100)}, 0, pipeline.Hooks[int]{
-		Before: func(_ context.Context, i int, _ pipeline.Stage[int], in int) error { before = append(before, in); return nil },
-		After:  func(_ context.Context, i int, _ pipeline.Stage[int], out int) error { after = append(after, out); return nil },
+		Before: func(_ context.Context, i int, _ pipeline.Stage[int], in int) error {
+			before = append(before, in)
+			return nil
+		},
+		After: func(_ context.Context, i int, _ pipeline.Stage[int], out int) error {
+			after = append(after, out)
+			return nil
+		},
 	})
 	require.NoError(t, err)
 	require.Equal(t, 111, out)
