@@ -142,9 +142,9 @@ func (d *Driver) FailNext(method, message string) {
 // decides whether the call fails. It returns ctx.Err() when ctx ends first.
 func (d *Driver) begin(ctx context.Context, method, guestID string) error {
 	jobID, attempt := subagent.CallInfo(ctx)
-	failure := d.record(Call{JobID: jobID, Attempt: attempt, Method: method, GuestID: guestID})
-	if d.opts.Latency > 0 {
-		t := time.NewTimer(d.opts.Latency)
+	latency, failure := d.record(Call{JobID: jobID, Attempt: attempt, Method: method, GuestID: guestID})
+	if latency > 0 {
+		t := time.NewTimer(latency)
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
@@ -155,20 +155,28 @@ func (d *Driver) begin(ctx context.Context, method, guestID string) error {
 	return failure
 }
 
-// record appends c to the log and draws the call's failure, if any.
-func (d *Driver) record(c Call) error {
+// record appends c to the log and returns the call's latency and its
+// failure, if any.
+func (d *Driver) record(c Call) (time.Duration, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c.At = d.opts.Now()
 	d.log = append(d.log, c)
 	if msgs := d.failNext[c.Method]; len(msgs) > 0 {
 		d.failNext[c.Method] = msgs[1:]
-		return errors.New(msgs[0])
+		return d.opts.Latency, errors.New(msgs[0])
 	}
 	if d.opts.FailureRate > 0 && d.rng.Float64() < d.opts.FailureRate {
-		return ErrSimulated
+		return d.opts.Latency, ErrSimulated
 	}
-	return nil
+	return d.opts.Latency, nil
+}
+
+// SetLatency changes how long every later call takes.
+func (d *Driver) SetLatency(latency time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.opts.Latency = latency
 }
 
 // handle registers Sim.<method>: every call goes through begin, then fn
