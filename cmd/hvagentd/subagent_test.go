@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/hvagent/hvagent/hvagent/subagent"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// result is how a run ended.
+type result struct {
+	code   int
+	stderr string
+}
+
+// startRun runs hvagentd with args until the returned cancel is called and
+// returns the address it reported.
+func startRun(t *testing.T, args ...string) (addr string, cancel func() result) {
+	t.Helper()
+	ctx, stop := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan result, 1)
+	go func() {
+		defer pw.Close()
+		var stderr strings.Builder
+		code := run(ctx, args, strings.NewReader(""), pw, &stderr)
+		done <- result{code: code, stderr: stderr.String()}
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		stop()
+		r := <-done
+		require.NoError(t, err, "no address reported; exit %d: %s", r.code, r.stderr)
+	}
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	require.True(t, ok, "first line %q", line)
+	return addr, func() result {
+		stop()
+		return <-done
+	}
+}
+
+func TestSubagentSim(t *testing.T) {
+	t.Parallel()
+	addr, cancel := startRun(t, "subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "1ms", "--seed", "7")
+	c := subagent.NewClient(subagent.ClientConfig{URL: "http://" + addr + subagent.RPCPath, Timeout: 10 * time.Second})
+	var resp subagent.GuestResponse
+	err := c.Call(context.Background(), "Sim.CreateGuest",
+		&subagent.GuestRequest{Guest: &subagent.Guest{ID: "6f3c1a52-8d0e-4c1b-9f7a-2b1d3e4f5a60"}, Action: "create"}, &resp)
+	require.NoError(t, err)
+	require.Equal(t, "shutoff", resp.Guest.State)
+	require.Equal(t, uint(512), resp.Guest.Memory)
+
+	r := cancel()
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stderr, "simulated hypervisor")
+	require.Contains(t, r.stderr, "stopped")
+}
+
+func TestSubagentSim_FailureRate(t *testing.T) {
+	t.Parallel()
+	addr, cancel := startRun(t, "subagent", "sim", "--listen", "127.0.0.1:0", "--failure-rate", "1")
+	c := subagent.NewClient(subagent.ClientConfig{URL: "http://" + addr + subagent.RPCPath, Timeout: 10 * time.Second})
+	err := c.Call(context.Background(), "Sim.ListImages", &subagent.ImageRequest{}, &subagent.ImageResponse{})
+	require.ErrorContains(t, err, "simulated failure")
+	require.Equal(t, 0, cancel().code)
+}
+
+func TestSubagentSim_Errors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "NoListen", args: []string{"subagent", "sim"}, want: `required flag(s) "listen" not set`},
+		{name: "FailureRate", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--failure-rate", "1.5"}, want: "--failure-rate 1.5: want a probability between 0 and 1"},
+		{name: "Latency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "-1s"}, want: "--latency -1s: must not be negative"},
+		{name: "BadAddress", args: []string{"subagent", "sim", "--listen", "nowhere:-1"}, want: "listen:"},
+		{name: "ExtraArgs", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "extra"}, want: "unknown command"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr strings.Builder
+			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
+			require.Equal(t, 1, code)
+			require.Contains(t, stderr.String(), tt.want)
+			require.Empty(t, stdout.String())
+		})
+	}
+}
