@@ -108,12 +108,16 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 	n.Request = raw
 	n.MaxQueued = a.cfg.MaxQueued
 	if req.IdempotencyKey != "" {
+		target := n.Job.GuestID
+		if n.NewGuest != nil { // the new guest's ID may be generated anew on each try
+			target = ""
+		}
 		n.Job.IdempotencyKey = req.IdempotencyKey
 		n.IdemScope = req.IdemScope
 		if n.IdemScope == "" {
-			n.IdemScope = action + " " + n.Job.GuestID
+			n.IdemScope = action + " " + target
 		}
-		n.IdemHash = requestHash(action, n.Job.GuestID, req)
+		n.IdemHash = requestHash(action, target, req)
 		n.IdemExpires = now.Add(idempotencyTTL)
 	}
 	job, err := a.store.Enqueue(ctx, n)

@@ -1,0 +1,52 @@
+# hvagent — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKGS := ./...
+FUZZTIME ?= 30s
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## Install the Debian packages hvagent needs (only those missing).
+	@./scripts/deps.sh
+
+.PHONY: build
+build: ## Build every command into ./bin.
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: check
+check: ## Check gofmt, go vet and go mod tidy leave nothing to change.
+	@out=$$(gofmt -l $$(git ls-files '*.go') 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+.PHONY: test
+test: deps check ## Install what is missing, check, and run the whole test suite with -race.
+	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+
+.PHONY: bench
+bench: ## Run the benchmarks (results go in BENCHMARKS.md by hand).
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+
+.PHONY: fuzz
+fuzz: ## Fuzz every fuzz target for $(FUZZTIME) each.
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+.PHONY: lint
+lint: check ## Run staticcheck (and the checks).
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+.PHONY: clean
+clean: ## Remove build output.
+	rm -rf $(BIN)

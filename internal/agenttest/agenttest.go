@@ -1,0 +1,111 @@
+// Package agenttest builds real agents for tests: a SQLite store in a temp
+// dir and the simulated driver, started and cleaned up with the test.
+package agenttest
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/store"
+)
+
+// Opts tunes an agent built by New. Nil or zero fields take defaults.
+type Opts struct {
+	// Sim configures the simulated driver.
+	Sim sim.Options
+	// Config, when set, is used instead of sim.Config(); Builtins["sim"]
+	// is added for it.
+	Config *hvagent.Config
+	// Dir is the data dir; default t.TempDir().
+	Dir string
+	// NoStart leaves the agent unstarted.
+	NoStart bool
+}
+
+// Env is a running agent with its store and simulation.
+type Env struct {
+	Agent *hvagent.Agent
+	Store *store.DB
+	Sim   *sim.Driver
+	Dir   string
+}
+
+// New returns a started agent on a fresh store, driven by the simulation.
+// Everything is stopped and closed when the test ends.
+func New(t testing.TB, o Opts) *Env {
+	t.Helper()
+	if o.Dir == "" {
+		o.Dir = t.TempDir()
+	}
+	db, err := store.Open(filepath.Join(o.Dir, "hvagent.db"), store.Options{})
+	require.NoError(t, err)
+	d := sim.New(o.Sim)
+	cfg := o.Config
+	if cfg == nil {
+		cfg = sim.Config()
+	}
+	cfg.DataDir = o.Dir
+	cfg.Store = db
+	cfg.Logger = Logger(t)
+	if cfg.Builtins == nil {
+		cfg.Builtins = map[string]http.Handler{}
+	}
+	cfg.Builtins["sim"] = d.Handler()
+	a, err := hvagent.New(cfg)
+	require.NoError(t, err)
+	env := &Env{Agent: a, Store: db, Sim: d, Dir: o.Dir}
+	t.Cleanup(func() {
+		require.NoError(t, a.Close())
+		require.NoError(t, db.Close())
+	})
+	if !o.NoStart {
+		require.NoError(t, a.Start(context.Background()))
+	}
+	return env
+}
+
+// Logger logs to the test at warn level and above.
+func Logger(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}
+
+// Create creates a guest and waits for its create job to complete.
+func (e *Env) Create(t testing.TB, g *hvagent.Guest) *hvagent.Guest {
+	t.Helper()
+	if g == nil {
+		g = &hvagent.Guest{Memory: 256, CPU: 1, Disks: []hvagent.Disk{{Size: 1024}}}
+	}
+	res, err := e.Agent.Do(context.Background(), hvagent.ActionCreate, "", hvagent.Request{Guest: g})
+	require.NoError(t, err)
+	job := e.Wait(t, res.Job.ID)
+	require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
+	got, err := e.Agent.Guest(context.Background(), res.Guest.ID)
+	require.NoError(t, err)
+	return got
+}
+
+// Do runs an action and requires it to be accepted.
+func (e *Env) Do(t testing.TB, action, guest string, req hvagent.Request) *hvagent.Result {
+	t.Helper()
+	res, err := e.Agent.Do(context.Background(), action, guest, req)
+	require.NoError(t, err)
+	return res
+}
+
+// Wait waits up to 30 s for a job to end and returns it.
+func (e *Env) Wait(t testing.TB, id string) *hvagent.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, err := e.Agent.WaitJob(ctx, id)
+	require.NoError(t, err)
+	return job
+}
