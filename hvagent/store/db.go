@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	// Registers the "sqlite3" database/sql driver.
+	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+var _ hvagent.Store = (*DB)(nil)
+
+// Durability levels accepted by Options.Durability.
+const (
+	// DurabilityFull survives a power loss (SQLite synchronous=FULL).
+	DurabilityFull = "full"
+	// DurabilityNormal survives a process crash but may lose the last
+	// transactions on a power loss (SQLite synchronous=NORMAL).
+	DurabilityNormal = "normal"
+)
+
+// Options configure Open.
+type Options struct {
+	// Durability is DurabilityFull (the default when "") or DurabilityNormal.
+	Durability string
+	// Now returns the current time, used for timestamps the caller does not
+	// give (a zero At, metadata changes); default time.Now.
+	Now func() time.Time
+}
+
+// DB is the SQLite implementation of hvagent.Store. It owns its database
+// file exclusively (see Open) until Close.
+type DB struct {
+	path  string
+	now   func() time.Time
+	write *sql.DB // one connection, BEGIN IMMEDIATE
+	read  *sql.DB // read-only pool
+	lock  *fileLock
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating it and its parent directory if needed) the database
+// at path, takes an exclusive lock on <path>.lock and applies the pending
+// migrations. A database already opened by another DB, in this process or
+// another, gives ECONFLICT; a bad option gives EINVALID.
+func Open(path string, opts Options) (*DB, error) {
+	syncMode, err := synchronous(opts.Durability)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "database path is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	lock, err := acquireLock(abs)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{path: abs, now: opts.Now, lock: lock}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if err := db.open(syncMode); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+// open opens both pools and migrates the schema.
+func (db *DB) open(syncMode string) error {
+	var err error
+	if db.write, err = sql.Open("sqlite3", writerDSN(db.path, syncMode)); err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetMaxIdleConns(1)
+	db.write.SetConnMaxLifetime(0)
+	if err := migrate(context.Background(), db.write); err != nil {
+		return fmt.Errorf("open database %s: %w", db.path, err)
+	}
+	// The read pool opens after migrate: mode=ro cannot create the file.
+	if db.read, err = sql.Open("sqlite3", readerDSN(db.path)); err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	if err := db.read.Ping(); err != nil {
+		return fmt.Errorf("open database %s read-only: %w", db.path, err)
+	}
+	return nil
+}
+
+// Close closes the database and releases its lock. It is safe to call more
+// than once.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		var errs []error
+		if db.read != nil {
+			errs = append(errs, db.read.Close())
+		}
+		if db.write != nil {
+			errs = append(errs, db.write.Close())
+		}
+		errs = append(errs, db.lock.release())
+		db.closeErr = errors.Join(errs...)
+	})
+	return db.closeErr
+}
+
+// Path returns the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// synchronous maps a durability level to SQLite's synchronous setting.
+func synchronous(durability string) (string, error) {
+	switch durability {
+	case "", DurabilityFull:
+		return "FULL", nil
+	case DurabilityNormal:
+		return "NORMAL", nil
+	}
+	return "", hvagent.Errorf(hvagent.EINVALID, "durability %q is not %q or %q",
+		durability, DurabilityFull, DurabilityNormal)
+}
+
+// writerDSN is the DSN of the one-connection writer pool. Pragmas are in
+// the DSN because they are per connection.
+func writerDSN(path, syncMode string) string {
+	return fileURI(path) + "?_txlock=immediate&_journal_mode=WAL&_busy_timeout=5000" +
+		"&_foreign_keys=on&_synchronous=" + syncMode
+}
+
+// readerDSN is the DSN of the read-only pool.
+func readerDSN(path string) string {
+	return fileURI(path) + "?mode=ro&_busy_timeout=5000&_foreign_keys=on"
+}
+
+// fileURI is path as an SQLite URI, with ?, # and % escaped.
+func fileURI(path string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath()
+}
+
+// inTx runs fn in a transaction of pool, committing when fn returns nil and
+// rolling back when it returns an error or panics.
+func inTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) (err error) {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// at returns t, or the current time when t is zero.
+func (db *DB) at(t time.Time) time.Time {
+	if t.IsZero() {
+		return db.now()
+	}
+	return t
+}

@@ -1,0 +1,24 @@
+// Package store is the SQLite implementation of hvagent.Store: guests,
+// hypervisor metadata, the job log with its FIFO queues, the event log and
+// idempotency keys, in one database file.
+//
+// # Durability
+//
+// Every change is one transaction on a single writer connection (BEGIN
+// IMMEDIATE) and inserts its events in the same transaction; queries use a
+// separate read-only pool, so reads never wait for the writer. With
+// Options.Durability "full" a committed change survives a power loss, with
+// "normal" it survives a process crash.
+//
+// # Ownership
+//
+// Open takes an exclusive flock on <path>.lock, which records the owner's
+// pid; a second Open of the same database, from any process, fails with
+// ECONFLICT until the first DB is closed or its process exits.
+//
+// # Schema
+//
+// Migrations are numbered SQL files embedded in the binary and applied by
+// Open, each in its own transaction. Tables are STRICT and CHECK the job
+// state machine. Times are unix nanoseconds, 0 for the zero time.
+package store

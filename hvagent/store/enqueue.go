@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Enqueue commits a new Queued job and its job.updated event, and returns
+// it with its Position. It inserts n.NewGuest first when set. Errors:
+// EINVALID for a missing ID, GuestID, Action or Queue; ECONFLICT for an
+// existing guest or job ID, or a live idempotency key recorded with another
+// hash; ENOTFOUND when n.RequireGuest and the guest is not stored; EBUSY
+// when the queue holds n.MaxQueued Queued jobs. A live key recorded with the
+// same hash returns its job unchanged.
+func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, error) {
+	if err := validateNewJob(n); err != nil {
+		return nil, err
+	}
+	at := db.at(n.Job.QueuedAt)
+	var job *hvagent.Job
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		var err error
+		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
+			return err
+		}
+		if err := checkEnqueue(ctx, tx, n, at); err != nil {
+			return err
+		}
+		if job, err = insertJob(ctx, tx, n, at); err != nil {
+			return err
+		}
+		if err := recordKey(ctx, tx, n); err != nil {
+			return err
+		}
+		return insertJobEvent(ctx, tx, at, job)
+	})
+	if err != nil {
+		return nil, wrap("enqueue job", err)
+	}
+	return job, nil
+}
+
+// validateNewJob checks the fields Enqueue requires.
+func validateNewJob(n hvagent.NewJob) error {
+	if n.Job == nil {
+		return hvagent.Errorf(hvagent.EINVALID, "job is missing")
+	}
+	for _, f := range []struct{ name, val string }{
+		{"id", n.Job.ID}, {"guest id", n.Job.GuestID}, {"action", n.Job.Action}, {"queue", n.Queue},
+	} {
+		if f.val == "" {
+			return hvagent.Errorf(hvagent.EINVALID, "job %s is empty", f.name)
+		}
+	}
+	if n.MaxQueued < 0 {
+		return hvagent.Errorf(hvagent.EINVALID, "max queued %d is negative", n.MaxQueued)
+	}
+	return nil
+}
+
+// idempotentJob returns the job recorded for n's live idempotency key, nil
+// when n has no key or it is not live; ECONFLICT when the hash differs.
+func idempotentJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
+	if n.Job.IdempotencyKey == "" {
+		return nil, nil
+	}
+	var hash, jobID string
+	err := tx.QueryRowContext(ctx, `SELECT hash, job_id FROM idempotency_keys
+		WHERE scope = ? AND key = ? AND expires_at > ?`,
+		n.IdemScope, n.Job.IdempotencyKey, nanos(at)).Scan(&hash, &jobID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read idempotency key: %w", err)
+	}
+	if hash != n.IdemHash {
+		return nil, hvagent.Errorf(hvagent.ECONFLICT, "idempotency key reused with a different request")
+	}
+	return loadJob(ctx, tx, jobID)
+}
+
+// checkEnqueue inserts n.NewGuest and enforces RequireGuest and MaxQueued.
+func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) error {
+	if n.NewGuest != nil {
+		if err := insertGuest(ctx, tx, n.NewGuest, at); err != nil {
+			return err
+		}
+	}
+	if n.RequireGuest {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, n.Job.GuestID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return guestNotFound(n.Job.GuestID)
+		}
+		if err != nil {
+			return fmt.Errorf("read guest %s: %w", n.Job.GuestID, err)
+		}
+	}
+	if n.MaxQueued > 0 {
+		var queued int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE queue = ? AND status = 'Queued'`,
+			n.Queue).Scan(&queued)
+		if err != nil {
+			return fmt.Errorf("count queued jobs: %w", err)
+		}
+		if queued >= n.MaxQueued {
+			return hvagent.Errorf(hvagent.EBUSY, "queue %s is full (%d queued jobs)", n.Queue, queued)
+		}
+	}
+	return nil
+}
+
+// insertJob inserts n's job as Queued at time at and reads it back.
+func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
+	j := n.Job
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, action, status,
+		requested_by, idempotency_key, queued_at, updated_at, request)
+		VALUES (?, ?, ?, ?, 'Queued', ?, ?, ?, ?, ?)`,
+		j.ID, n.Queue, j.GuestID, j.Action, j.RequestedBy, j.IdempotencyKey,
+		nanos(at), nanos(at), nullJSON(n.Request))
+	if isDuplicate(err) {
+		return nil, hvagent.Errorf(hvagent.ECONFLICT, "job %s already exists", j.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("insert job %s: %w", j.ID, err)
+	}
+	return loadJob(ctx, tx, j.ID)
+}
+
+// recordKey stores n's idempotency key for its job, replacing an expired
+// record of the same key.
+func recordKey(ctx context.Context, tx *sql.Tx, n hvagent.NewJob) error {
+	if n.Job.IdempotencyKey == "" {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, hash, job_id, expires_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (scope, key) DO UPDATE SET
+			hash = excluded.hash, job_id = excluded.job_id, expires_at = excluded.expires_at`,
+		n.IdemScope, n.Job.IdempotencyKey, n.IdemHash, n.Job.ID, nanos(n.IdemExpires))
+	if err != nil {
+		return fmt.Errorf("record idempotency key: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertJobEvent records a job.updated event for j.
+func insertJobEvent(ctx context.Context, tx *sql.Tx, at time.Time, j *hvagent.Job) error {
+	return insertEvent(ctx, tx, hvagent.EventJobUpdated, at, j)
+}
+
+// insertGuestEvent records a guest.updated or guest.deleted event for g.
+func insertGuestEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time, g *hvagent.Guest) error {
+	return insertEvent(ctx, tx, typ, at, g)
+}
+
+// insertEvent appends an event whose payload is the JSON of v.
+func insertEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time, v any) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", typ, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (type, at, payload) VALUES (?, ?, ?)`,
+		typ, nanos(at), string(payload))
+	if err != nil {
+		return fmt.Errorf("insert %s event: %w", typ, err)
+	}
+	return nil
+}
+
+// Events returns up to limit events whose ID is greater than after, oldest
+// first; limit 0 means 1000. A negative limit gives EINVALID. Never nil.
+func (db *DB) Events(ctx context.Context, after int64, limit int) ([]*hvagent.Event, error) {
+	if limit < 0 {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "limit %d is negative", limit)
+	}
+	if limit == 0 {
+		limit = maxLimit
+	}
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT id, type, at, payload FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	events := []*hvagent.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return events, nil
+}
+
+// scanEvent reads one events row and decodes its payload.
+func scanEvent(rows *sql.Rows) (*hvagent.Event, error) {
+	var (
+		e       hvagent.Event
+		at      int64
+		payload string
+	)
+	if err := rows.Scan(&e.ID, &e.Type, &at, &payload); err != nil {
+		return nil, fmt.Errorf("scan event: %w", err)
+	}
+	e.At = fromNanos(at)
+	var target any
+	switch e.Type {
+	case hvagent.EventJobUpdated:
+		e.Job = &hvagent.Job{}
+		target = e.Job
+	default:
+		e.Guest = &hvagent.Guest{}
+		target = e.Guest
+	}
+	if err := json.Unmarshal([]byte(payload), target); err != nil {
+		return nil, fmt.Errorf("decode event %d: %w", e.ID, err)
+	}
+	return &e, nil
+}
+
+// FirstEventID returns the ID of the oldest retained event, 0 if none.
+func (db *DB) FirstEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT MIN(id) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("first event: %w", err)
+	}
+	return id.Int64, nil
+}

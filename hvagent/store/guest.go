@@ -1,0 +1,224 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Guest returns one guest with its metadata; ENOTFOUND if there is none.
+func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
+	g, err := loadGuest(ctx, db.read, id)
+	return g, wrap("get guest", err)
+}
+
+// Guests lists guests ordered by ID, at most f.Limit (default and maximum
+// 1000) of those after f.After. A negative limit gives EINVALID. Never nil.
+func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error) {
+	limit, err := checkLimit(f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT id, data, metadata FROM guests WHERE id > ? ORDER BY id LIMIT ?`, f.After, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list guests: %w", err)
+	}
+	defer rows.Close()
+	guests := []*hvagent.Guest{}
+	for rows.Next() {
+		var id, data, meta string
+		if err := rows.Scan(&id, &data, &meta); err != nil {
+			return nil, fmt.Errorf("list guests: %w", err)
+		}
+		g, err := decodeGuest(id, data, meta)
+		if err != nil {
+			return nil, err
+		}
+		guests = append(guests, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list guests: %w", err)
+	}
+	return guests, nil
+}
+
+// PatchGuestMetadata upserts the keys of patch into the guest's metadata and
+// deletes those whose value is "", with a guest.updated event. It returns
+// the updated guest; ENOTFOUND for an unknown guest, EINVALID for an empty
+// key.
+func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*hvagent.Guest, error) {
+	merge, err := mergePatch(patch)
+	if err != nil {
+		return nil, err
+	}
+	var g *hvagent.Guest
+	err = inTx(ctx, db.write, func(tx *sql.Tx) error {
+		now := db.now()
+		var data, meta string
+		err := tx.QueryRowContext(ctx, `UPDATE guests
+			SET metadata = json_patch(metadata, ?), updated_at = ?
+			WHERE id = ? RETURNING data, metadata`, merge, nanos(now), id).Scan(&data, &meta)
+		if errors.Is(err, sql.ErrNoRows) {
+			return guestNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		if g, err = decodeGuest(id, data, meta); err != nil {
+			return err
+		}
+		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
+	})
+	if err != nil {
+		return nil, wrap("patch guest metadata", err)
+	}
+	return g, nil
+}
+
+// mergePatch encodes patch as a JSON merge patch: "" becomes null, which
+// json_patch deletes.
+func mergePatch(patch map[string]string) (string, error) {
+	m := make(map[string]*string, len(patch))
+	for k, v := range patch {
+		if k == "" {
+			return "", hvagent.Errorf(hvagent.EINVALID, "metadata key is empty")
+		}
+		if v != "" {
+			m[k] = &v
+		} else {
+			m[k] = nil
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata patch: %w", err)
+	}
+	return string(b), nil
+}
+
+// loadGuest reads one guest; ENOTFOUND if there is none.
+func loadGuest(ctx context.Context, q querier, id string) (*hvagent.Guest, error) {
+	var data, meta string
+	err := q.QueryRowContext(ctx, `SELECT data, metadata FROM guests WHERE id = ?`, id).Scan(&data, &meta)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, guestNotFound(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeGuest(id, data, meta)
+}
+
+// decodeGuest rebuilds a guest from its row: the data with the id and
+// metadata columns. Empty metadata is nil so that JSON omits it.
+func decodeGuest(id, data, meta string) (*hvagent.Guest, error) {
+	var g hvagent.Guest
+	if err := json.Unmarshal([]byte(data), &g); err != nil {
+		return nil, fmt.Errorf("decode guest %s: %w", id, err)
+	}
+	g.ID = id
+	g.Metadata = nil
+	if err := json.Unmarshal([]byte(meta), &g.Metadata); err != nil {
+		return nil, fmt.Errorf("decode guest %s metadata: %w", id, err)
+	}
+	if len(g.Metadata) == 0 {
+		g.Metadata = nil
+	}
+	return &g, nil
+}
+
+// guestData is the data column of g: its JSON with the given id and no
+// metadata.
+func guestData(id string, g *hvagent.Guest) (string, error) {
+	c := *g
+	c.ID = id
+	c.Metadata = nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return "", fmt.Errorf("encode guest %s: %w", id, err)
+	}
+	return string(b), nil
+}
+
+// insertGuest stores a new guest with its metadata and a guest.updated
+// event; ECONFLICT if its ID exists.
+func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time) error {
+	if g.ID == "" {
+		return hvagent.Errorf(hvagent.EINVALID, "guest id is empty")
+	}
+	data, err := guestData(g.ID, g)
+	if err != nil {
+		return err
+	}
+	meta := map[string]string{}
+	for k, v := range g.Metadata {
+		if k != "" && v != "" {
+			meta[k] = v
+		}
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("encode guest %s metadata: %w", g.ID, err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, data, metadata, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, g.ID, data, string(metaJSON), nanos(at), nanos(at))
+	if isDuplicate(err) {
+		return hvagent.Errorf(hvagent.ECONFLICT, "guest %s already exists", g.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("insert guest %s: %w", g.ID, err)
+	}
+	stored, err := decodeGuest(g.ID, data, string(metaJSON))
+	if err != nil {
+		return err
+	}
+	return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, stored)
+}
+
+// persistGuest writes every field of g but its ID and metadata to the stored
+// guest id, with a guest.updated event; ENOTFOUND if id is not stored.
+func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time) error {
+	data, err := guestData(id, g)
+	if err != nil {
+		return err
+	}
+	var meta string
+	err = tx.QueryRowContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?
+		RETURNING metadata`, data, nanos(at), id).Scan(&meta)
+	if errors.Is(err, sql.ErrNoRows) {
+		return guestNotFound(id)
+	}
+	if err != nil {
+		return fmt.Errorf("update guest %s: %w", id, err)
+	}
+	stored, err := decodeGuest(id, data, meta)
+	if err != nil {
+		return err
+	}
+	return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, stored)
+}
+
+// deleteGuest removes guest id with a guest.deleted event carrying it as it
+// was. A guest already gone is not an error.
+func deleteGuest(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
+	var data, meta string
+	err := tx.QueryRowContext(ctx, `DELETE FROM guests WHERE id = ? RETURNING data, metadata`, id).
+		Scan(&data, &meta)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete guest %s: %w", id, err)
+	}
+	g, err := decodeGuest(id, data, meta)
+	if err != nil {
+		return err
+	}
+	return insertGuestEvent(ctx, tx, hvagent.EventGuestDeleted, at, g)
+}

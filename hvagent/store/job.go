@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// jobColumns are the columns scanJob reads, in its order.
+const jobColumns = `id, guest_id, action, status, message, stage, stage_started_at,
+	progress_done, progress_total, attempt, requested_by, idempotency_key,
+	queued_at, started_at, updated_at, finished_at, result`
+
+// jobPosition is a Queued job's 1-based place in its queue, 0 otherwise.
+const jobPosition = `CASE WHEN j.status = 'Queued' THEN 1 + (SELECT COUNT(*) FROM jobs p
+	WHERE p.queue = j.queue AND p.status = 'Queued' AND p.seq < j.seq) ELSE 0 END`
+
+// jobSelect selects jobs with their position; append WHERE ... on alias j.
+const jobSelect = `SELECT ` + jobColumns + `, ` + jobPosition + ` FROM jobs j `
+
+// scanJob reads jobColumns and then the extra destinations.
+func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, error) {
+	var (
+		j                                       hvagent.Job
+		status                                  string
+		stageAt, queuedAt, startedAt, updated   int64
+		progressDone, progressTotal, finishedAt sql.NullInt64
+		result                                  sql.NullString
+	)
+	dest := []any{&j.ID, &j.GuestID, &j.Action, &status, &j.Message, &j.Stage, &stageAt,
+		&progressDone, &progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
+		&queuedAt, &startedAt, &updated, &finishedAt, &result}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return nil, err
+	}
+	j.Status = hvagent.JobStatus(status)
+	j.StageStartedAt = fromNanos(stageAt)
+	if progressDone.Valid {
+		j.Progress = &hvagent.Progress{Done: progressDone.Int64, Total: progressTotal.Int64}
+	}
+	j.QueuedAt = fromNanos(queuedAt)
+	j.StartedAt = fromNanos(startedAt)
+	j.UpdatedAt = fromNanos(updated)
+	j.FinishedAt = fromNullNanos(finishedAt)
+	j.Result = rawJSON(result)
+	return &j, nil
+}
+
+// loadJob reads one job with its position; ENOTFOUND if there is none.
+func loadJob(ctx context.Context, q querier, id string) (*hvagent.Job, error) {
+	var pos int
+	j, err := scanJob(q.QueryRowContext(ctx, jobSelect+`WHERE j.id = ?`, id), &pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, jobNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load job %s: %w", id, err)
+	}
+	j.Position = pos
+	return j, nil
+}
+
+// queryJobs runs a jobSelect query and collects its jobs. Never nil.
+func queryJobs(ctx context.Context, q querier, query string, args ...any) ([]*hvagent.Job, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	jobs := []*hvagent.Job{}
+	for rows.Next() {
+		var pos int
+		j, err := scanJob(rows, &pos)
+		if err != nil {
+			return nil, err
+		}
+		j.Position = pos
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+// Job returns one job, with its Position when it is Queued; ENOTFOUND if
+// there is none.
+func (db *DB) Job(ctx context.Context, id string) (*hvagent.Job, error) {
+	j, err := loadJob(ctx, db.read, id)
+	return j, wrap("get job", err)
+}
+
+// Jobs lists jobs newest first, filtered by f (see hvagent.JobFilter). A
+// negative limit, an unknown status or an unknown Before job gives
+// EINVALID. Never nil.
+func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, error) {
+	limit, err := checkLimit(f.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if f.Status != "" && !validStatus(f.Status) {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "unknown job status %q", f.Status)
+	}
+	var (
+		where []string
+		args  []any
+	)
+	for _, c := range []struct{ col, val string }{
+		{"guest_id", f.GuestID}, {"action", f.Action}, {"status", string(f.Status)},
+	} {
+		if c.val != "" {
+			where = append(where, "j."+c.col+" = ?")
+			args = append(args, c.val)
+		}
+	}
+	var jobs []*hvagent.Job
+	err = inTx(ctx, db.read, func(tx *sql.Tx) error {
+		if f.Before != "" {
+			var seq int64
+			err := tx.QueryRowContext(ctx, `SELECT seq FROM jobs WHERE id = ?`, f.Before).Scan(&seq)
+			if errors.Is(err, sql.ErrNoRows) {
+				return hvagent.Errorf(hvagent.EINVALID, "unknown job %s in before", f.Before)
+			}
+			if err != nil {
+				return err
+			}
+			where = append(where, "j.seq < ?")
+			args = append(args, seq)
+		}
+		query := jobSelect
+		if len(where) > 0 {
+			query += "WHERE " + strings.Join(where, " AND ")
+		}
+		jobs, err = queryJobs(ctx, tx, query+" ORDER BY j.seq DESC LIMIT ?", append(args, limit)...)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	return jobs, nil
+}
+
+// validStatus reports whether s is one of the five job statuses.
+func validStatus(s hvagent.JobStatus) bool {
+	return s == hvagent.JobQueued || s == hvagent.JobRunning || s.Final()
+}
+
+// RunningJobs returns every Running job, oldest first.
+func (db *DB) RunningJobs(ctx context.Context) ([]*hvagent.Job, error) {
+	jobs, err := queryJobs(ctx, db.read, jobSelect+`WHERE j.status = 'Running' ORDER BY j.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("list running jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// QueuedQueues returns the queues that hold Queued jobs, in the order of
+// their oldest queued job.
+func (db *DB) QueuedQueues(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT queue FROM jobs WHERE status = 'Queued'
+		GROUP BY queue ORDER BY MIN(seq)`)
+	if err != nil {
+		return nil, fmt.Errorf("list queued queues: %w", err)
+	}
+	defer rows.Close()
+	queues := []string{}
+	for rows.Next() {
+		var q string
+		if err := rows.Scan(&q); err != nil {
+			return nil, fmt.Errorf("list queued queues: %w", err)
+		}
+		queues = append(queues, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list queued queues: %w", err)
+	}
+	return queues, nil
+}

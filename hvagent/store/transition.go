@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// jobRef is what a transition checks before changing a job.
+type jobRef struct {
+	id, guestID, queue string
+	status             hvagent.JobStatus
+}
+
+// lookupJob reads the state of job id; ENOTFOUND if there is none.
+func lookupJob(ctx context.Context, tx *sql.Tx, id string) (jobRef, error) {
+	r := jobRef{id: id}
+	err := tx.QueryRowContext(ctx, `SELECT guest_id, queue, status FROM jobs WHERE id = ?`, id).
+		Scan(&r.guestID, &r.queue, &r.status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, jobNotFound(id)
+	}
+	if err != nil {
+		return r, fmt.Errorf("read job %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// wrongStatus is the ECONFLICT error for a job whose status forbids a
+// change.
+func wrongStatus(r jobRef, want string) error {
+	return hvagent.Errorf(hvagent.ECONFLICT, "job %s is %s, not %s", r.id, r.status, want)
+}
+
+// errorEntry is the SQL expression that appends {at, attempt, stage, error}
+// to the errors column; its parameters are the time and the message.
+const errorEntry = `json_insert(errors, '$[#]',
+	json_object('at', ?, 'attempt', attempt, 'stage', stage, 'error', ?))`
+
+// entryTime formats at for an errors entry as JSON does.
+func entryTime(at time.Time) string {
+	return at.UTC().Format(time.RFC3339Nano)
+}
+
+// Claim moves the oldest Queued job of queue to Running (Attempt+1,
+// StartedAt set the first time; Stage, Message and Progress cleared) and
+// returns it with its request. It returns nil and no error when the queue
+// has no Queued job.
+func (db *DB) Claim(ctx context.Context, queue string, at time.Time) (*hvagent.Claim, error) {
+	at = db.at(at)
+	var c *hvagent.Claim
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		var request sql.NullString
+		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
+			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
+			stage = '', stage_started_at = 0, message = '', progress_done = NULL, progress_total = NULL
+			WHERE seq = (SELECT seq FROM jobs WHERE queue = ?2 AND status = 'Queued' ORDER BY seq LIMIT 1)
+			RETURNING `+jobColumns+`, request`, nanos(at), queue)
+		j, err := scanJob(row, &request)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("update job: %w", err)
+		}
+		c = &hvagent.Claim{Job: j, Request: rawJSON(request)}
+		return insertJobEvent(ctx, tx, at, j)
+	})
+	if err != nil {
+		return nil, wrap("claim job", err)
+	}
+	return c, nil
+}
+
+// Advance records a Running job's progress: Stage (with StageStartedAt =
+// u.At), Progress and its guest, each when set. ENOTFOUND for an unknown
+// job or guest, ECONFLICT when the job is not Running.
+func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
+	at := db.at(u.At)
+	var job *hvagent.Job
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		r, err := lookupJob(ctx, tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if r.status != hvagent.JobRunning {
+			return wrongStatus(r, string(hvagent.JobRunning))
+		}
+		if u.Guest != nil {
+			if err := persistGuest(ctx, tx, r.guestID, u.Guest, at); err != nil {
+				return err
+			}
+		}
+		sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
+		if u.Stage != nil {
+			sets = append(sets, "stage = ?", "stage_started_at = ?")
+			args = append(args, *u.Stage, nanos(at))
+		}
+		if u.Progress != nil {
+			sets = append(sets, "progress_done = ?", "progress_total = ?")
+			args = append(args, u.Progress.Done, u.Progress.Total)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
+			append(args, u.ID)...)
+		if err != nil {
+			return fmt.Errorf("update job: %w", err)
+		}
+		job, err = emitJob(ctx, tx, u.ID, at)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("advance job", err)
+	}
+	return job, nil
+}
+
+// emitJob reads job id after a change and records its job.updated event.
+func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent.Job, error) {
+	j, err := loadJob(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	return j, insertJobEvent(ctx, tx, at, j)
+}
+
+// Requeue moves a Running job back to Queued at the head of its queue (it
+// keeps its place), with message as its Message and as an attempt error;
+// Stage and Progress are cleared. ENOTFOUND for an unknown job, ECONFLICT
+// when it is not Running.
+func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
+	at = db.at(at)
+	var job *hvagent.Job
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		r, err := lookupJob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if r.status != hvagent.JobRunning {
+			return wrongStatus(r, string(hvagent.JobRunning))
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'Queued', message = ?, updated_at = ?,
+			errors = `+errorEntry+`,
+			stage = '', stage_started_at = 0, progress_done = NULL, progress_total = NULL
+			WHERE id = ?`, message, nanos(at), entryTime(at), message, id)
+		if err != nil {
+			return fmt.Errorf("update job: %w", err)
+		}
+		job, err = emitJob(ctx, tx, id, at)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("requeue job", err)
+	}
+	return job, nil
+}
+
+// CancelQueued ends a Queued job as Canceled with message. A Running job is
+// returned unchanged; ENOTFOUND for an unknown job, ECONFLICT for a finished
+// one.
+func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
+	at = db.at(at)
+	var job *hvagent.Job
+	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+		r, err := lookupJob(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch r.status {
+		case hvagent.JobRunning:
+			job, err = loadJob(ctx, tx, id)
+			return err
+		case hvagent.JobQueued:
+			if err := endJob(ctx, tx, id, hvagent.JobCanceled, message, nil, at); err != nil {
+				return err
+			}
+			job, err = emitJob(ctx, tx, id, at)
+			return err
+		}
+		return wrongStatus(r, "Queued or Running")
+	})
+	if err != nil {
+		return nil, wrap("cancel job", err)
+	}
+	return job, nil
+}
