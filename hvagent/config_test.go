@@ -189,6 +189,11 @@ func TestParseConfig_Nulls(t *testing.T) {
 		"dbpath": null, "max_events": null}`))
 	require.NoError(t, err)
 	require.Equal(t, &Config{Actions: map[string]ActionConfig{"start": {}}}, cfg)
+
+	// Empty values of omitempty keys decode as nil, as if absent.
+	cfg, err = ParseConfig([]byte(`{"allowed_paths": [], "actions": {"start": {"stages": [{"args": {}}]}}}`))
+	require.NoError(t, err)
+	require.Equal(t, &Config{Actions: map[string]ActionConfig{"start": {Stages: []StageConfig{{}}}}}, cfg)
 }
 
 // extensionsWant is extensions.json decoded.

@@ -57,7 +57,9 @@ func TestConfig_Validate(t *testing.T) {
 			"service libvirt has no port, url, socket or builtin"},
 		{"TwoLocators", func(c *Config) { svc(c, "libvirt", ServiceConfig{Port: 1, Socket: "/s"}) },
 			"service libvirt has more than one of port, url, socket and builtin (port, socket)"},
-		{"FourLocators", func(c *Config) { svc(c, "libvirt", ServiceConfig{Port: 1, URL: "http://h", Socket: "/s", Builtin: "sim"}) },
+		{"FourLocators", func(c *Config) {
+			svc(c, "libvirt", ServiceConfig{Port: 1, URL: "http://h", Socket: "/s", Builtin: "sim"})
+		},
 			"service libvirt has more than one of port, url, socket and builtin (port, url, socket, builtin)"},
 		{"PortRange", func(c *Config) { svc(c, "libvirt", ServiceConfig{Port: 70000}) },
 			"service libvirt: port 70000 is out of range 1-65535"},
