@@ -53,11 +53,13 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	slots   chan struct{} // nil: no limit
+	// maxReply caps the size of a reply read; a field so tests can lower it.
+	maxReply int64
 }
 
 // NewClient returns a Client for cfg, filling in defaults.
 func NewClient(cfg ClientConfig) *Client {
-	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout}
+	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout, maxReply: maxReply}
 	if c.http == nil {
 		c.http = &http.Client{Transport: newTransport()}
 	}
@@ -109,7 +111,8 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		return c.transportError(ctx, callCtx, method, err)
 	}
 	if err := decodeReply(data, id, result); err != nil {
-		re := err.(*replyError)
+		re := &replyError{kind: KindDecode, msg: err.Error()}
+		errors.As(err, &re)
 		return &CallError{Kind: re.kind, Method: method, Message: re.msg, Err: re.err}
 	}
 	return nil
@@ -126,14 +129,23 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 	if resp.StatusCode >= 400 {
 		return nil, httpError(method, resp)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxReply+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxReply+1))
 	if err != nil {
 		return nil, fmt.Errorf("read reply: %w", err)
 	}
-	if len(data) > maxReply {
-		return nil, &CallError{Kind: KindDecode, Method: method, Message: "reply too large (limit 64 MiB)"}
+	if int64(len(data)) > c.maxReply {
+		msg := "reply too large (limit " + sizeText(c.maxReply) + ")"
+		return nil, &CallError{Kind: KindDecode, Method: method, Message: msg}
 	}
 	return data, nil
+}
+
+// sizeText writes n bytes in MiB when it is a whole number of them.
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) {
