@@ -26,6 +26,8 @@ type Agent struct {
 	limits   map[string]*guestLimits            // info/stream throttles by guest ID
 	running  map[string]context.CancelCauseFunc // by job ID
 	waiters  map[string][]chan struct{}         // by job ID
+	paused   map[string]bool                    // paused actions; "*" = all
+	bell     *eventBell
 	hostSem  chan struct{}
 	workCtx  context.Context // parent of job contexts; cancelled at the Stop deadline
 	cancel   context.CancelCauseFunc
@@ -71,9 +73,12 @@ func New(cfg *Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	bell := newEventBell()
 	return &Agent{
 		cfg:      c,
-		store:    c.Store,
+		store:    ringingStore{Store: c.Store, bell: bell},
+		bell:     bell,
+		paused:   map[string]bool{},
 		log:      c.Logger,
 		now:      c.Now,
 		services: services,

@@ -267,4 +267,3 @@ func waitStatus(t *testing.T, env *agenttest.Env, id string, s hvagent.JobStatus
 		return err == nil && j.Status == s
 	}, 10*time.Second, 5*time.Millisecond)
 }
-

@@ -86,8 +86,3 @@ func (a *Agent) Job(ctx context.Context, id string) (*Job, error) {
 func (a *Agent) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	return a.store.Jobs(ctx, f)
 }
-
-// Events returns up to limit events after the given event ID, oldest first.
-func (a *Agent) Events(ctx context.Context, after int64, limit int) ([]*Event, error) {
-	return a.store.Events(ctx, after, limit)
-}

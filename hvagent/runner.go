@@ -2,6 +2,7 @@ package hvagent
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 )
@@ -87,7 +88,12 @@ func (a *Agent) runNext(queue string) (bool, error) {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	c, err := a.store.Claim(ctx, queue, a.now())
+	paused := a.claimPaused()
+	if slices.Contains(paused, allActions) {
+		cancel()
+		return false, nil
+	}
+	c, err := a.store.Claim(ctx, queue, a.now(), paused)
 	cancel()
 	if err != nil || c == nil {
 		return false, err

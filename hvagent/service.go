@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"time"
 )
 
 // Service is the seam between callers and an agent: *Agent implements it
@@ -37,8 +38,51 @@ type Service interface {
 	// (ECONFLICT when it had already finished).
 	CancelJob(ctx context.Context, id string) (*Job, error)
 
-	// Events returns up to limit events after the given event ID.
-	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
+	// Events returns events after q.After, oldest first, waiting up to
+	// q.Wait for the first one to exist.
+	Events(ctx context.Context, q EventQuery) (*EventPage, error)
+
+	// PauseQueue stops workers from starting jobs of action ("" = every
+	// action); paused jobs stay queued. ResumeQueue undoes it.
+	PauseQueue(ctx context.Context, action string) error
+	ResumeQueue(ctx context.Context, action string) error
+
+	// Health reports whether the agent is serving and what drives it.
+	Health(ctx context.Context) (*Health, error)
+}
+
+// EventQuery selects events from the event log.
+type EventQuery struct {
+	// After is the last event ID the caller has seen; 0 = from the oldest.
+	After int64
+	// Limit caps the page; 0 means 1000.
+	Limit int
+	// Wait is how long to wait for a first event when none is there yet.
+	Wait time.Duration
+}
+
+// EventPage is a page of events.
+type EventPage struct {
+	// Events are oldest first. Never nil.
+	Events []*Event `json:"events"`
+	// Reset is true when events after After were already pruned: the
+	// caller missed some and must re-read the state it follows.
+	Reset bool `json:"reset,omitempty"`
+}
+
+// Health is the agent's self-report, served at /healthz.
+type Health struct {
+	// Status is "ok" while serving, else "starting" or "stopping".
+	Status string `json:"status"`
+	// Version is the agent's version.
+	Version string `json:"version"`
+	// Builtins are the built-in drivers in use ("sim", "qemu", "storage").
+	Builtins []string `json:"builtins"`
+	// Simulated is true when a service is the simulated driver: no real
+	// guest is run by it.
+	Simulated bool `json:"simulated"`
+	// Paused lists the paused actions ("*" = all).
+	Paused []string `json:"paused"`
 }
 
 // Request carries what an action needs besides its name and guest.

@@ -37,8 +37,9 @@ type Store interface {
 	Enqueue(ctx context.Context, n NewJob) (*Job, error)
 	// Claim moves the oldest Queued job of queue to Running: Attempt+1,
 	// StartedAt set the first time, Stage and Message cleared. It returns nil
-	// and no error when the queue has no queued job.
-	Claim(ctx context.Context, queue string, at time.Time) (*Claim, error)
+	// and no error when the queue has no queued job, or when that job's
+	// action is in paused (a paused job holds its queue).
+	Claim(ctx context.Context, queue string, at time.Time, paused []string) (*Claim, error)
 	// Advance records a running job's progress (see JobUpdate).
 	Advance(ctx context.Context, u JobUpdate) (*Job, error)
 	// Finish moves a Running or Queued job to a final status (see JobEnd).
@@ -61,6 +62,9 @@ type Store interface {
 	// QueuedQueues returns the queues that hold Queued jobs, in the order of
 	// their oldest queued job.
 	QueuedQueues(ctx context.Context) ([]string, error)
+	// QueueStats returns, for each queue holding Queued or Running jobs, how
+	// many and the QueuedAt of its oldest Queued job.
+	QueueStats(ctx context.Context) ([]QueueStat, error)
 
 	// Events returns up to limit events whose ID is greater than after,
 	// oldest first. Never nil.
@@ -133,4 +137,12 @@ type JobEnd struct {
 	// DeleteGuest removes the job's guest record (an EventGuestDeleted) and
 	// ends the other Queued jobs of its queue as Canceled ("guest deleted").
 	DeleteGuest bool
+}
+
+// QueueStat describes one queue for metrics.
+type QueueStat struct {
+	Queue          string
+	Queued         int
+	Running        int
+	OldestQueuedAt time.Time // zero when nothing is queued
 }

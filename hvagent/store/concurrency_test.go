@@ -74,7 +74,7 @@ func TestDB_Concurrent(t *testing.T) {
 // claimOne claims the head of queue and records it under mu. Each worker
 // enqueues before it claims, so the queue is never empty.
 func claimOne(ctx context.Context, db *DB, queue string, mu *sync.Mutex, claimed map[string][]string) error {
-	c, err := db.Claim(ctx, queue, at(1))
+	c, err := db.Claim(ctx, queue, at(1), nil)
 	if err != nil {
 		return err
 	}

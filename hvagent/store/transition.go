@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,17 +51,26 @@ func entryTime(at time.Time) string {
 // Claim moves the oldest Queued job of queue to Running (Attempt+1,
 // StartedAt set the first time; Stage, Message and Progress cleared) and
 // returns it with its request. It returns nil and no error when the queue
-// has no Queued job.
-func (db *DB) Claim(ctx context.Context, queue string, at time.Time) (*hvagent.Claim, error) {
+// has no Queued job, or when the oldest one's action is in paused: a
+// paused job holds its queue.
+func (db *DB) Claim(ctx context.Context, queue string, at time.Time, paused []string) (*hvagent.Claim, error) {
+	if paused == nil {
+		paused = []string{} // json_each('null') yields a NULL row, which NOT IN cannot pass
+	}
+	skip, err := json.Marshal(paused)
+	if err != nil {
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err = inTx(ctx, db.write, func(tx *sql.Tx) error {
 		var request sql.NullString
 		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
 			stage = '', stage_started_at = 0, message = '', progress_done = NULL, progress_total = NULL
 			WHERE seq = (SELECT seq FROM jobs WHERE queue = ?2 AND status = 'Queued' ORDER BY seq LIMIT 1)
-			RETURNING `+jobColumns+`, request`, nanos(at), queue)
+			AND action NOT IN (SELECT value FROM json_each(?3))
+			RETURNING `+jobColumns+`, request`, nanos(at), queue, string(skip))
 		j, err := scanJob(row, &request)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

@@ -1,0 +1,126 @@
+package hvagent
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// maxEventPage caps one page of events.
+const maxEventPage = 1000
+
+// eventBell rings when the store may hold new events: every write the
+// agent makes goes through ringingStore, which rings it afterwards.
+type eventBell struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newEventBell() *eventBell { return &eventBell{ch: make(chan struct{})} }
+
+// ring wakes every current waiter.
+func (b *eventBell) ring() {
+	b.mu.Lock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// wait returns a channel closed at the next ring.
+func (b *eventBell) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+// Events returns events after q.After, oldest first, waiting up to q.Wait
+// for the first one. Reset is set when q.After is older than the retained
+// log. Errors: EINVALID (negative limit).
+func (a *Agent) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
+	if q.Limit < 0 || q.After < 0 {
+		return nil, Errorf(EINVALID, "event limit and id must not be negative")
+	}
+	if q.Limit == 0 || q.Limit > maxEventPage {
+		q.Limit = maxEventPage
+	}
+	var deadline <-chan time.Time
+	if q.Wait > 0 {
+		t := time.NewTimer(q.Wait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		bell := a.bell.wait()
+		page, err := a.eventPage(ctx, q)
+		if err != nil || len(page.Events) > 0 || page.Reset || deadline == nil {
+			return page, err
+		}
+		select {
+		case <-bell:
+		case <-deadline:
+			return page, nil
+		case <-ctx.Done():
+			return page, nil
+		case <-a.stopped:
+			return page, nil
+		}
+	}
+}
+
+// eventPage reads one page and tells whether events were pruned in between.
+func (a *Agent) eventPage(ctx context.Context, q EventQuery) (*EventPage, error) {
+	evs, err := a.store.Events(ctx, q.After, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	page := &EventPage{Events: evs}
+	if q.After > 0 && (len(evs) == 0 || evs[0].ID > q.After+1) {
+		first, err := a.store.FirstEventID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		page.Reset = first > q.After+1
+	}
+	return page, nil
+}
+
+// ringingStore is the agent's Store: writes ring the event bell.
+type ringingStore struct {
+	Store
+	bell *eventBell
+}
+
+func (s ringingStore) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*Guest, error) {
+	defer s.bell.ring()
+	return s.Store.PatchGuestMetadata(ctx, id, patch)
+}
+
+func (s ringingStore) Enqueue(ctx context.Context, n NewJob) (*Job, error) {
+	defer s.bell.ring()
+	return s.Store.Enqueue(ctx, n)
+}
+
+func (s ringingStore) Claim(ctx context.Context, queue string, at time.Time, paused []string) (*Claim, error) {
+	defer s.bell.ring()
+	return s.Store.Claim(ctx, queue, at, paused)
+}
+
+func (s ringingStore) Advance(ctx context.Context, u JobUpdate) (*Job, error) {
+	defer s.bell.ring()
+	return s.Store.Advance(ctx, u)
+}
+
+func (s ringingStore) Finish(ctx context.Context, e JobEnd) (*Job, []string, error) {
+	defer s.bell.ring()
+	return s.Store.Finish(ctx, e)
+}
+
+func (s ringingStore) Requeue(ctx context.Context, id, message string, at time.Time) (*Job, error) {
+	defer s.bell.ring()
+	return s.Store.Requeue(ctx, id, message, at)
+}
+
+func (s ringingStore) CancelQueued(ctx context.Context, id, message string, at time.Time) (*Job, error) {
+	defer s.bell.ring()
+	return s.Store.CancelQueued(ctx, id, message, at)
+}

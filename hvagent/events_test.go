@@ -1,0 +1,74 @@
+package hvagent_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/agenttest"
+)
+
+func TestAgent_Events(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	page, err := env.Agent.Events(ctx, hvagent.EventQuery{Wait: 10 * time.Millisecond})
+	require.NoError(t, err)
+	require.Empty(t, page.Events)
+
+	got := make(chan *hvagent.EventPage, 1)
+	go func() {
+		p, _ := env.Agent.Events(ctx, hvagent.EventQuery{Wait: 10 * time.Second})
+		got <- p
+	}()
+	g := env.Create(t, nil)
+	p := <-got
+	require.NotEmpty(t, p.Events, "a waiting reader is woken by the first event")
+
+	page, err = env.Agent.Events(ctx, hvagent.EventQuery{})
+	require.NoError(t, err)
+	var types []string
+	for i, e := range page.Events {
+		if i > 0 {
+			require.Greater(t, e.ID, page.Events[i-1].ID)
+		}
+		types = append(types, e.Type)
+	}
+	require.Contains(t, types, hvagent.EventJobUpdated)
+	require.Contains(t, types, hvagent.EventGuestUpdated)
+	last := page.Events[len(page.Events)-1]
+	require.Equal(t, hvagent.JobComplete, last.Job.Status)
+	require.Equal(t, g.ID, last.Job.GuestID)
+
+	_, err = env.Agent.Events(ctx, hvagent.EventQuery{Limit: -1})
+	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
+}
+
+func TestAgent_PauseQueue(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	g := env.Create(t, nil)
+	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionStart))
+	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	behind := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+	time.Sleep(100 * time.Millisecond)
+	for _, id := range []string{start.ID, behind.ID} {
+		j, err := env.Agent.Job(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, hvagent.JobQueued, j.Status, "paused jobs stay queued and hold the queue")
+	}
+	h, err := env.Agent.Health(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{hvagent.ActionStart}, h.Paused)
+	require.True(t, h.Simulated)
+	require.Equal(t, "ok", h.Status)
+
+	require.NoError(t, env.Agent.ResumeQueue(ctx, ""))
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, start.ID).Status)
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, behind.ID).Status)
+	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(env.Agent.PauseQueue(ctx, "nope")))
+}
