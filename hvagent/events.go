@@ -37,8 +37,15 @@ func (b *eventBell) wait() <-chan struct{} {
 // for the first one. Reset is set when q.After is older than the retained
 // log. Errors: EINVALID (negative limit).
 func (a *Agent) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
-	if q.Limit < 0 || q.After < 0 {
-		return nil, Errorf(EINVALID, "event limit and id must not be negative")
+	if q.Limit < 0 || q.After < -1 {
+		return nil, Errorf(EINVALID, "event limit must not be negative and event id not below -1")
+	}
+	if q.After == -1 {
+		last, err := a.store.LastEventID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		q.After = last
 	}
 	if q.Limit == 0 || q.Limit > maxEventPage {
 		q.Limit = maxEventPage
@@ -73,7 +80,10 @@ func (a *Agent) eventPage(ctx context.Context, q EventQuery) (*EventPage, error)
 	if err != nil {
 		return nil, err
 	}
-	page := &EventPage{Events: evs}
+	page := &EventPage{Events: evs, Cursor: q.After}
+	if len(evs) > 0 {
+		page.Cursor = evs[len(evs)-1].ID
+	}
 	if q.After > 0 && (len(evs) == 0 || evs[0].ID > q.After+1) {
 		first, err := a.store.FirstEventID(ctx)
 		if err != nil {

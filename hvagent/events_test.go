@@ -72,3 +72,26 @@ func TestAgent_PauseQueue(t *testing.T) {
 	require.Equal(t, hvagent.JobComplete, env.Wait(t, behind.ID).Status)
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(env.Agent.PauseQueue(ctx, "nope")))
 }
+
+func TestAgent_EventsLive(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	env.Create(t, nil)
+	page, err := env.Agent.Events(ctx, hvagent.EventQuery{After: -1})
+	require.NoError(t, err)
+	require.Empty(t, page.Events, "live reads skip the past")
+	require.Positive(t, page.Cursor)
+	g := env.Create(t, nil)
+	page, err = env.Agent.Events(ctx, hvagent.EventQuery{After: page.Cursor})
+	require.NoError(t, err)
+	require.NotEmpty(t, page.Events)
+	for _, e := range page.Events {
+		if e.Job != nil {
+			require.Equal(t, g.ID, e.Job.GuestID)
+		} else {
+			require.Equal(t, g.ID, e.Guest.ID)
+		}
+	}
+	require.Equal(t, page.Events[len(page.Events)-1].ID, page.Cursor)
+}

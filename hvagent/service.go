@@ -53,7 +53,8 @@ type Service interface {
 
 // EventQuery selects events from the event log.
 type EventQuery struct {
-	// After is the last event ID the caller has seen; 0 = from the oldest.
+	// After is the last event ID the caller has seen; 0 = from the oldest;
+	// -1 = only events that come after the call (live).
 	After int64
 	// Limit caps the page; 0 means 1000.
 	Limit int
@@ -68,6 +69,9 @@ type EventPage struct {
 	// Reset is true when events after After were already pruned: the
 	// caller missed some and must re-read the state it follows.
 	Reset bool `json:"reset,omitempty"`
+	// Cursor is the After of the next query: the last event's ID, or the
+	// newest ID at query time when the page is empty.
+	Cursor int64 `json:"cursor"`
 }
 
 // Health is the agent's self-report, served at /healthz.

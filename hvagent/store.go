@@ -71,6 +71,8 @@ type Store interface {
 	Events(ctx context.Context, after int64, limit int) ([]*Event, error)
 	// FirstEventID returns the ID of the oldest retained event, 0 if none.
 	FirstEventID(ctx context.Context) (int64, error)
+	// LastEventID returns the ID of the newest event, 0 if none.
+	LastEventID(ctx context.Context) (int64, error)
 
 	// Prune keeps the newest maxJobs finished jobs (never a Queued or Running
 	// job, nor one with a live idempotency key), the newest maxEvents events,

@@ -104,3 +104,15 @@ func (db *DB) FirstEventID(ctx context.Context) (int64, error) {
 	}
 	return id.Int64, nil
 }
+
+// LastEventID returns the ID of the newest event ever written (it survives
+// pruning), 0 if none.
+func (db *DB) LastEventID(ctx context.Context) (int64, error) {
+	var id sql.NullInt64
+	err := db.read.QueryRowContext(ctx, `SELECT MAX(n) FROM (
+		SELECT MAX(id) AS n FROM events UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'events')`).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return id.Int64, nil
+}
