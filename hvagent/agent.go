@@ -28,6 +28,7 @@ type Agent struct {
 	waiters  map[string][]chan struct{}         // by job ID
 	paused   map[string]bool                    // paused actions; "*" = all
 	bell     *eventBell
+	metrics  *agentMetrics
 	hostSem  chan struct{}
 	workCtx  context.Context // parent of job contexts; cancelled at the Stop deadline
 	cancel   context.CancelCauseFunc
@@ -74,7 +75,7 @@ func New(cfg *Config) (*Agent, error) {
 		return nil, err
 	}
 	bell := newEventBell()
-	return &Agent{
+	a := &Agent{
 		cfg:      c,
 		store:    ringingStore{Store: c.Store, bell: bell},
 		bell:     bell,
@@ -88,7 +89,9 @@ func New(cfg *Config) (*Agent, error) {
 		waiters:  map[string][]chan struct{}{},
 		hostSem:  make(chan struct{}, c.HostJobLimit),
 		stopped:  make(chan struct{}),
-	}, nil
+	}
+	a.metrics = newAgentMetrics(a)
+	return a, nil
 }
 
 // validateRuntime checks what Config.Validate cannot: stream actions have

@@ -22,7 +22,9 @@ func (a *Agent) call(ctx context.Context, act ActionConfig, st StageConfig, para
 		attempts, backoff = act.Retry.Attempts, act.Retry.Backoff.Duration
 	}
 	for try := 1; ; try++ {
+		began := time.Now()
 		err := c.Call(ctx, st.Method, params, result)
+		a.metrics.observeCall(st, time.Since(began), err)
 		if err == nil || try >= attempts || !subagent.IsConnectError(err) {
 			return err
 		}

@@ -21,7 +21,7 @@ func (a *Agent) info(ctx context.Context, name string, act ActionConfig, g *Gues
 	ctx, cancel := context.WithTimeout(ctx, act.Timeout.Duration)
 	defer cancel()
 	if typ, ok := metricTypes[name]; ok {
-		return a.metrics(ctx, act, g, typ)
+		return a.guestMetrics(ctx, act, g, typ)
 	}
 	sr, err := a.snapshotRequest(name, g, req)
 	if err != nil {
@@ -50,9 +50,9 @@ func (a *Agent) info(ctx context.Context, name string, act ActionConfig, g *Gues
 	return jsonResult(s)
 }
 
-// metrics merges the replies of every stage: cpu entries are appended, disk
+// guestMetrics merges the replies of every stage: cpu entries are appended, disk
 // and nic maps are merged.
-func (a *Agent) metrics(ctx context.Context, act ActionConfig, g *Guest, typ string) (*Result, error) {
+func (a *Agent) guestMetrics(ctx context.Context, act ActionConfig, g *Guest, typ string) (*Result, error) {
 	mk := func(args map[string]string) *subagent.GuestMetricsRequest {
 		return &subagent.GuestMetricsRequest{Guest: g, Type: typ, Args: args}
 	}

@@ -74,6 +74,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 		return
 	}
 	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
+	a.metrics.finished.WithLabelValues(job.Action, string(e.Status)).Inc()
 	a.notify(job.ID)
 	for _, id := range canceled {
 		a.notify(id)
