@@ -20,22 +20,24 @@ type Agent struct {
 	now      func() time.Time
 	services *serviceSet
 
-	mu       sync.Mutex
-	state    agentState
-	queues   map[string]*queueWorker            // by queue key
-	limits   map[string]*guestLimits            // info/stream throttles by guest ID
-	running  map[string]context.CancelCauseFunc // by job ID
-	waiters  map[string][]chan struct{}         // by job ID
-	paused   map[string]bool                    // paused actions; "*" = all
-	bell     *eventBell
-	metrics  *agentMetrics
-	hostSem  chan struct{}
-	workCtx  context.Context // parent of job contexts; cancelled at the Stop deadline
-	cancel   context.CancelCauseFunc
-	workers  sync.WaitGroup
-	bg       sync.WaitGroup
-	stopOnce sync.Once
-	stopped  chan struct{}
+	mu      sync.Mutex
+	state   agentState
+	queues  map[string]*queueWorker            // by queue key
+	limits  map[string]*guestLimits            // info/stream throttles by guest ID
+	running map[string]context.CancelCauseFunc // by job ID
+	waiters map[string][]chan struct{}         // by job ID
+	paused  map[string]bool                    // paused actions; "*" = all
+	bell    *eventBell
+	metrics *agentMetrics
+	// firstStages maps each action to its first stage's label, set by Claim.
+	firstStages map[string]string
+	hostSem     chan struct{}
+	workCtx     context.Context // parent of job contexts; cancelled at the Stop deadline
+	cancel      context.CancelCauseFunc
+	workers     sync.WaitGroup
+	bg          sync.WaitGroup
+	stopOnce    sync.Once
+	stopped     chan struct{}
 }
 
 type agentState int
@@ -91,6 +93,7 @@ func New(cfg *Config) (*Agent, error) {
 		stopped:  make(chan struct{}),
 	}
 	a.metrics = newAgentMetrics(a)
+	a.firstStages = firstStageLabels(c.Actions)
 	return a, nil
 }
 

@@ -110,9 +110,9 @@ func (s ringingStore) Enqueue(ctx context.Context, n NewJob) (*Job, error) {
 	return s.Store.Enqueue(ctx, n)
 }
 
-func (s ringingStore) Claim(ctx context.Context, queue string, at time.Time, paused []string) (*Claim, error) {
+func (s ringingStore) Claim(ctx context.Context, queue string, at time.Time, o ClaimOptions) (*Claim, error) {
 	defer s.bell.ring()
-	return s.Store.Claim(ctx, queue, at, paused)
+	return s.Store.Claim(ctx, queue, at, o)
 }
 
 func (s ringingStore) Advance(ctx context.Context, u JobUpdate) (*Job, error) {

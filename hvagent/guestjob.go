@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/hvagent/hvagent/hvagent/pipeline"
@@ -38,7 +39,15 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 			return resp.Guest, nil
 		}}
 	}
-	before := a.advanceStage(job, len(stages), func() *Guest { return lastGood })
+	persisted := g // the guest as the store has it; unchanged results are not written again
+	changed := func() *Guest {
+		if lastGood == nil || reflect.DeepEqual(lastGood, persisted) {
+			return nil
+		}
+		persisted = lastGood
+		return lastGood
+	}
+	before := a.advanceStage(job, len(stages), changed)
 	final, err := pipeline.Run(ctx, stages, g, pipeline.Hooks[*Guest]{
 		Before: func(ctx context.Context, i int, s pipeline.Stage[*Guest], _ *Guest) error {
 			return before(ctx, i, s.Method)
@@ -52,7 +61,7 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	out := outcome{guest: lastGood, message: message}
+	out := outcome{guest: changed(), message: message}
 	if err != nil {
 		return out, err
 	}

@@ -138,12 +138,28 @@ func (a *Agent) clearRunning(id string) {
 	a.mu.Unlock()
 }
 
-// advanceStage is a pipeline Before hook recording the stage label of a job.
+// firstStageLabels returns each action's first stage label, which Claim
+// records so that the first stage costs no transaction of its own.
+func firstStageLabels(actions map[string]ActionConfig) map[string]string {
+	labels := map[string]string{}
+	for name, act := range actions {
+		if len(act.Stages) > 0 {
+			labels[name] = pipeline.Label(0, len(act.Stages), act.Stages[0].Method)
+		}
+	}
+	return labels
+}
+
+// advanceStage is a pipeline Before hook recording the stage label of a job
+// (the first one is recorded by Claim) with the guest of the stage before.
 func (a *Agent) advanceStage(job *Job, n int, guest func() *Guest) func(context.Context, int, string) error {
 	return func(ctx context.Context, i int, method string) error {
+		if i == 0 {
+			return nil
+		}
 		label := pipeline.Label(i, n, method)
 		u := JobUpdate{ID: job.ID, At: a.now(), Stage: &label}
-		if i > 0 && guest != nil {
+		if guest != nil {
 			u.Guest = guest()
 		}
 		_, err := a.store.Advance(context.WithoutCancel(ctx), u)

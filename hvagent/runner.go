@@ -93,7 +93,7 @@ func (a *Agent) runNext(queue string) (bool, error) {
 		cancel()
 		return false, nil
 	}
-	c, err := a.store.Claim(ctx, queue, a.now(), paused)
+	c, err := a.store.Claim(ctx, queue, a.now(), ClaimOptions{Paused: paused, FirstStage: a.firstStages})
 	cancel()
 	if err != nil || c == nil {
 		return false, err

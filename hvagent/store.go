@@ -36,10 +36,11 @@ type Store interface {
 	// (ECONFLICT when the hash differs).
 	Enqueue(ctx context.Context, n NewJob) (*Job, error)
 	// Claim moves the oldest Queued job of queue to Running: Attempt+1,
-	// StartedAt set the first time, Stage and Message cleared. It returns nil
+	// StartedAt set the first time, Message cleared, Stage set to
+	// o.FirstStage[action] (StageStartedAt = at) or cleared. It returns nil
 	// and no error when the queue has no queued job, or when that job's
-	// action is in paused (a paused job holds its queue).
-	Claim(ctx context.Context, queue string, at time.Time, paused []string) (*Claim, error)
+	// action is in o.Paused (a paused job holds its queue).
+	Claim(ctx context.Context, queue string, at time.Time, o ClaimOptions) (*Claim, error)
 	// Advance records a running job's progress (see JobUpdate).
 	Advance(ctx context.Context, u JobUpdate) (*Job, error)
 	// Finish moves a Running or Queued job to a final status (see JobEnd).
@@ -106,6 +107,15 @@ type NewJob struct {
 	IdemScope   string
 	IdemHash    string
 	IdemExpires time.Time
+}
+
+// ClaimOptions tune Store.Claim.
+type ClaimOptions struct {
+	// Paused are actions whose jobs must not start.
+	Paused []string
+	// FirstStage maps an action to its first stage's label, recorded by
+	// the claim itself so a one-stage job needs no separate update.
+	FirstStage map[string]string
 }
 
 // Claim is a job taken by a worker, with the request it runs on.

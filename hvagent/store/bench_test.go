@@ -20,7 +20,7 @@ func BenchmarkEnqueueClaimFinish(b *testing.B) {
 	for b.Loop() {
 		j, err := db.Enqueue(ctx, newJob("g1", nil))
 		require.NoError(b, err)
-		_, err = db.Claim(ctx, "g1", at(1), nil)
+		_, err = db.Claim(ctx, "g1", at(1), hvagent.ClaimOptions{})
 		require.NoError(b, err)
 		_, _, err = db.Finish(ctx, hvagent.JobEnd{ID: j.ID, At: at(2), Status: hvagent.JobComplete})
 		require.NoError(b, err)

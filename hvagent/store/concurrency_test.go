@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // TestDB_Concurrent enqueues and claims from 8 goroutines on 4 queues and
@@ -74,7 +76,7 @@ func TestDB_Concurrent(t *testing.T) {
 // claimOne claims the head of queue and records it under mu. Each worker
 // enqueues before it claims, so the queue is never empty.
 func claimOne(ctx context.Context, db *DB, queue string, mu *sync.Mutex, claimed map[string][]string) error {
-	c, err := db.Claim(ctx, queue, at(1), nil)
+	c, err := db.Claim(ctx, queue, at(1), hvagent.ClaimOptions{})
 	if err != nil {
 		return err
 	}

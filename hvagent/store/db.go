@@ -41,11 +41,12 @@ type Options struct {
 // DB is the SQLite implementation of hvagent.Store. It owns its database
 // file exclusively (see Open) until Close.
 type DB struct {
-	path  string
-	now   func() time.Time
-	write *sql.DB // one connection, BEGIN IMMEDIATE
-	read  *sql.DB // read-only pool
-	lock  *fileLock
+	path    string
+	now     func() time.Time
+	write   *sql.DB    // one connection, BEGIN IMMEDIATE
+	commits *committer // runs every write on write
+	read    *sql.DB    // read-only pool
+	lock    *fileLock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -96,6 +97,7 @@ func (db *DB) open(syncMode string) error {
 	if err := migrate(context.Background(), db.write); err != nil {
 		return fmt.Errorf("open database %s: %w", db.path, err)
 	}
+	db.commits = newCommitter(db.write)
 	// The read pool opens after migrate: mode=ro cannot create the file.
 	if db.read, err = sql.Open("sqlite3", readerDSN(db.path)); err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -112,6 +114,9 @@ func (db *DB) open(syncMode string) error {
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		var errs []error
+		if db.commits != nil {
+			db.commits.close()
+		}
 		if db.read != nil {
 			errs = append(errs, db.read.Close())
 		}
@@ -143,12 +148,12 @@ func synchronous(durability string) (string, error) {
 // the DSN because they are per connection.
 func writerDSN(path, syncMode string) string {
 	return fileURI(path) + "?_txlock=immediate&_journal_mode=WAL&_busy_timeout=5000" +
-		"&_foreign_keys=on&_synchronous=" + syncMode
+		"&_foreign_keys=on&_stmt_cache_size=64&_synchronous=" + syncMode
 }
 
 // readerDSN is the DSN of the read-only pool.
 func readerDSN(path string) string {
-	return fileURI(path) + "?mode=ro&_busy_timeout=5000&_foreign_keys=on"
+	return fileURI(path) + "?mode=ro&_busy_timeout=5000&_foreign_keys=on&_stmt_cache_size=64"
 }
 
 // fileURI is path as an SQLite URI, with ?, # and % escaped.
@@ -187,4 +192,15 @@ func (db *DB) at(t time.Time) time.Time {
 		return db.now()
 	}
 	return t
+}
+
+// WriterDSN returns the DSN the store writes path with under durability
+// ("full" or "normal"), for tools and benchmarks that must compare against
+// the store's own SQLite settings.
+func WriterDSN(path, durability string) (string, error) {
+	mode, err := synchronous(durability)
+	if err != nil {
+		return "", err
+	}
+	return writerDSN(path, mode), nil
 }

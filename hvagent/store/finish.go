@@ -31,7 +31,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 		job      *hvagent.Job
 		canceled []string
 	)
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, e.ID)
 		if err != nil {
 			return err

@@ -58,7 +58,7 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 		return nil, err
 	}
 	var g *hvagent.Guest
-	err = inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err = db.commits.write(ctx, func(tx *sql.Tx) error {
 		now := db.now()
 		var data, meta string
 		err := tx.QueryRowContext(ctx, `UPDATE guests

@@ -104,7 +104,7 @@ func (b *testBundle) enqueue(t *testing.T, n hvagent.NewJob) *hvagent.Job {
 // claim claims the head of queue, which must exist.
 func (b *testBundle) claim(t *testing.T, queue string, when time.Time) *hvagent.Job {
 	t.Helper()
-	c, err := b.db.Claim(context.Background(), queue, when, nil)
+	c, err := b.db.Claim(context.Background(), queue, when, hvagent.ClaimOptions{})
 	require.NoError(t, err)
 	require.NotNil(t, c, "queue %s is empty", queue)
 	return c.Job

@@ -24,7 +24,7 @@ func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string) (map[s
 		}
 	}
 	var m map[string]string
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		for k, v := range patch {
 			if err := setMetadata(ctx, tx, k, v); err != nil {
 				return err

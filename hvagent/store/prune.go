@@ -19,7 +19,7 @@ func (db *DB) Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) 
 			maxJobs, maxEvents)
 	}
 	now = db.at(now)
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`,
 			nanos(now)); err != nil {
 			return fmt.Errorf("delete expired keys: %w", err)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 func TestDB_ClaimPaused(t *testing.T) {
@@ -13,10 +15,10 @@ func TestDB_ClaimPaused(t *testing.T) {
 	ctx := context.Background()
 	first := b.enqueue(t, newJob("g1", &jobOpts{QueuedAt: ptr(at(1))}))
 	b.enqueue(t, newJob("g1", &jobOpts{QueuedAt: ptr(at(2))}))
-	cl, err := b.db.Claim(ctx, "g1", at(3), []string{first.Action})
+	cl, err := b.db.Claim(ctx, "g1", at(3), hvagent.ClaimOptions{Paused: []string{first.Action}})
 	require.NoError(t, err)
 	require.Nil(t, cl, "a paused job holds its queue")
-	cl, err = b.db.Claim(ctx, "g1", at(3), []string{"someOtherAction"})
+	cl, err = b.db.Claim(ctx, "g1", at(3), hvagent.ClaimOptions{Paused: []string{"someOtherAction"}})
 	require.NoError(t, err)
 	require.Equal(t, first.ID, cl.Job.ID)
 }

@@ -53,24 +53,37 @@ func entryTime(at time.Time) string {
 // returns it with its request. It returns nil and no error when the queue
 // has no Queued job, or when the oldest one's action is in paused: a
 // paused job holds its queue.
-func (db *DB) Claim(ctx context.Context, queue string, at time.Time, paused []string) (*hvagent.Claim, error) {
+func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+	if empty, err := db.queueEmpty(ctx, queue); err != nil || empty {
+		return nil, err
+	}
+	paused, labels := o.Paused, o.FirstStage
 	if paused == nil {
 		paused = []string{} // json_each('null') yields a NULL row, which NOT IN cannot pass
+	}
+	if labels == nil {
+		labels = map[string]string{}
 	}
 	skip, err := json.Marshal(paused)
 	if err != nil {
 		return nil, fmt.Errorf("claim job: %w", err)
 	}
+	stages, err := json.Marshal(labels)
+	if err != nil {
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err = inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err = db.commits.write(ctx, func(tx *sql.Tx) error {
 		var request sql.NullString
 		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
-			stage = '', stage_started_at = 0, message = '', progress_done = NULL, progress_total = NULL
+			stage = COALESCE((SELECT value FROM json_each(?4) WHERE key = action), ''),
+			stage_started_at = CASE WHEN EXISTS (SELECT 1 FROM json_each(?4) WHERE key = action) THEN ?1 ELSE 0 END,
+			message = '', progress_done = NULL, progress_total = NULL
 			WHERE seq = (SELECT seq FROM jobs WHERE queue = ?2 AND status = 'Queued' ORDER BY seq LIMIT 1)
 			AND action NOT IN (SELECT value FROM json_each(?3))
-			RETURNING `+jobColumns+`, request`, nanos(at), queue, string(skip))
+			RETURNING `+jobColumns+`, request`, nanos(at), queue, string(skip), string(stages))
 		j, err := scanJob(row, &request)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -93,7 +106,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, paused []st
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -145,7 +158,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -175,7 +188,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := inTx(ctx, db.write, func(tx *sql.Tx) error {
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -197,4 +210,20 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 		return nil, wrap("cancel job", err)
 	}
 	return job, nil
+}
+
+// queueEmpty tells from the read pool, without taking the write lock,
+// whether queue has no Queued job. Only this store's writer adds jobs and
+// it commits before anyone claims them, so "empty" is never stale in a way
+// that loses a job: the next enqueue wakes the queue again.
+func (db *DB) queueEmpty(ctx context.Context, queue string) (bool, error) {
+	var one int
+	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE queue = ? AND status = 'Queued' LIMIT 1`, queue).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim job: %w", err)
+	}
+	return false, nil
 }

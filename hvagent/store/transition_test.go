@@ -47,10 +47,10 @@ func TestDB_Claim(t *testing.T) {
 		require.Equal(t, a[2], b.claim(t, "a", at(10)).ID)
 		require.Equal(t, c[2], b.claim(t, "c", at(10)).ID)
 
-		cl, err := b.db.Claim(ctx, "a", at(11), nil)
+		cl, err := b.db.Claim(ctx, "a", at(11), hvagent.ClaimOptions{})
 		require.NoError(t, err)
 		require.Nil(t, cl)
-		cl, err = b.db.Claim(ctx, "unknown", at(11), nil)
+		cl, err = b.db.Claim(ctx, "unknown", at(11), hvagent.ClaimOptions{})
 		require.NoError(t, err)
 		require.Nil(t, cl)
 	})
@@ -60,7 +60,7 @@ func TestDB_Claim(t *testing.T) {
 		b := setup(t)
 		n := newJob("g1", nil)
 		b.enqueue(t, n)
-		cl, err := b.db.Claim(ctx, "g1", at(5), nil)
+		cl, err := b.db.Claim(ctx, "g1", at(5), hvagent.ClaimOptions{})
 		require.NoError(t, err)
 		require.JSONEq(t, string(n.Request), string(cl.Request))
 		j := cl.Job
