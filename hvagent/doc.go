@@ -1,0 +1,37 @@
+// Package hvagent is a per-host hypervisor agent: it turns requests ("create
+// this guest", "reboot it", "snapshot its disk") into pipelines of calls to
+// sub-agents, the processes (or built-in drivers) that really drive QEMU,
+// storage or containers. It is the successor of mistify-agent and keeps its
+// REST paths, JSON shapes and sub-agent wire protocol.
+//
+// # Actions
+//
+// Every operation is a named action (see ValidActions) of one of three
+// kinds. Info actions run synchronously and return JSON. Async actions are
+// committed to a durable SQLite job log before Do returns and run one at a
+// time per guest, in FIFO order; host-level image jobs run one at a time per
+// image. Stream actions return raw bytes (snapshot downloads, the console).
+//
+// # Pipelines
+//
+// An action's pipeline is its ordered stages from the configuration; each
+// stage calls one sub-agent method. The first error stops the pipeline and
+// names the stage. Each stage's reply is decoded into a fresh value and
+// validated (a sub-agent that returns no guest, or another guest, fails the
+// stage) before it becomes the next stage's input; the guest is persisted
+// after each stage, never with a changed ID or metadata.
+//
+// # Durability
+//
+// A job survives kill -9 at any instant: every transition is one
+// transaction with its event. On Start, jobs found running are requeued or
+// failed by their action's on_interrupt policy, and queued jobs resume.
+//
+// # Wiring
+//
+// The package holds the domain types, the Agent, the Service seam (the
+// Agent in-process, the REST Client remotely) and the REST handler; it
+// imports no store and no driver. Programs wire them: open a store.DB, pass
+// it and the built-in drivers in Config, then New, Start, Do, Stop, Close.
+// See examples/embed and cmd/hvagentd.
+package hvagent
