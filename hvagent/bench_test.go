@@ -3,7 +3,9 @@ package hvagent_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,13 +25,14 @@ const roundJobs = 40
 
 // BenchmarkJobPath compares, side by side in alternating rounds so both
 // see the same machine load, the agent's enqueue → Complete path (in-process
-// simulation, no latency, one stage, 4 guests) with its floor: txPerJob
+// simulation, no latency, one stage, 8 guests each driven by its own client)
+// with its floor: txPerJob
 // plain write transactions per job on the store's own DSN. It reports the
 // jobs/s of both and raw/jobs = T_raw/T_jobs (1 would mean the agent adds
 // nothing to the commits it must make).
 func BenchmarkJobPath(b *testing.B) {
 	env := agenttest.New(b, agenttest.Opts{})
-	guests := make([]string, 4)
+	guests := make([]string, 8)
 	for i := range guests {
 		guests[i] = env.Create(b, nil).ID
 	}
@@ -45,22 +48,48 @@ func BenchmarkJobPath(b *testing.B) {
 	b.ReportMetric(tRaw.Seconds()/tJobs.Seconds(), "raw/jobs")
 }
 
-// runJobs queues roundJobs start jobs over guests and waits for them all.
+// runJobs queues roundJobs start jobs, one client per guest queueing its
+// share one request at a time, and waits for them all.
 func runJobs(b *testing.B, env *agenttest.Env, guests []string) time.Duration {
 	ctx := context.Background()
 	began := time.Now()
-	ids := make([]string, 0, roundJobs)
-	for i := range roundJobs {
-		res, err := env.Agent.Do(ctx, hvagent.ActionStart, guests[i%len(guests)], hvagent.Request{})
+	var wg sync.WaitGroup
+	errs := make(chan error, len(guests))
+	for _, g := range guests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- queueAndWait(ctx, env.Agent, g, roundJobs/len(guests))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
 		require.NoError(b, err)
+	}
+	return time.Since(began)
+}
+
+// queueAndWait queues n start jobs on guest and waits until each completed.
+func queueAndWait(ctx context.Context, a *hvagent.Agent, guest string, n int) error {
+	ids := make([]string, 0, n)
+	for range n {
+		res, err := a.Do(ctx, hvagent.ActionStart, guest, hvagent.Request{})
+		if err != nil {
+			return err
+		}
 		ids = append(ids, res.Job.ID)
 	}
 	for _, id := range ids {
-		j, err := env.Agent.WaitJob(ctx, id)
-		require.NoError(b, err)
-		require.Equal(b, hvagent.JobComplete, j.Status)
+		j, err := a.WaitJob(ctx, id)
+		if err != nil {
+			return err
+		}
+		if j.Status != hvagent.JobComplete {
+			return fmt.Errorf("job %s: %s %s", id, j.Status, j.Message)
+		}
 	}
-	return time.Since(began)
+	return nil
 }
 
 // openRaw opens a scratch database with the store's writer DSN.

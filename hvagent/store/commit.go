@@ -98,7 +98,14 @@ func (c *committer) gather(first *writeReq) []*writeReq {
 func (c *committer) commit(batch []*writeReq) {
 	errs := make([]error, len(batch))
 	tx, err := c.pool.BeginTx(context.Background(), nil)
-	if err == nil {
+	if err == nil && len(batch) == 1 { // alone: the transaction is its savepoint
+		if errs[0] = runAlone(tx, batch[0]); errs[0] != nil {
+			_ = tx.Rollback()
+			batch[0].done <- errs[0]
+			return
+		}
+		err = tx.Commit()
+	} else if err == nil {
 		for i, r := range batch {
 			errs[i] = runSavepoint(tx, r)
 		}
@@ -136,6 +143,19 @@ func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
 		}
 		if _, rerr := tx.Exec(`RELEASE write`); rerr != nil && err == nil {
 			err = fmt.Errorf("release savepoint: %w", rerr)
+		}
+	}()
+	return r.fn(tx)
+}
+
+// runAlone runs the only write of a batch, turning a panic into an error.
+func runAlone(tx *sql.Tx, r *writeReq) (err error) {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
 		}
 	}()
 	return r.fn(tx)
