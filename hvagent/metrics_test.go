@@ -20,8 +20,9 @@ func TestAgent_Collector(t *testing.T) {
 	require.NoError(t, reg.Register(env.Agent.Collector()))
 	g := env.Create(t, nil)
 	env.Sim.SetLatency(time.Second)
-	env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{})
+	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{})
 	env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{})
+	waitStatus(t, env, start.Job.ID, hvagent.JobRunning)
 
 	want := `
 # HELP hvagent_jobs_finished_total Jobs that reached a final status since start, by action and status.
