@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 )
@@ -62,7 +63,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		logger.Info().Str("addr", addr).Int("percent", opts.percent).Msg("simple-subagent started")
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", opts.port)
-	if err := serve(ctx, addr, newServer(opts.percent, logger), ready); err != nil {
+	if err := subagent.ListenAndServe(ctx, addr, newServer(opts.percent, logger), ready); err != nil {
 		logger.Error().Err(err).Msg("simple-subagent failed")
 		return 1
 	}

@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 )
@@ -52,7 +53,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		_, _ = fmt.Fprintf(stdout, "listening on %s\n", addr)
 		logger.Info().Str("addr", addr).Msg("test-rpc-service started")
 	}
-	if err := serve(ctx, fmt.Sprintf("127.0.0.1:%d", port), newServer(logger), ready); err != nil {
+	if err := subagent.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", port), newServer(logger), ready); err != nil {
 		logger.Error().Err(err).Msg("test-rpc-service failed")
 		return 1
 	}

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -133,29 +130,4 @@ func newServer(logger zerolog.Logger) *subagent.Server {
 		_, _ = io.WriteString(w, downloadBody)
 	}))
 	return s
-}
-
-// serve listens on addr, calls ready with the address it got and serves h
-// until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, addr string, h http.Handler, ready func(addr string)) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	ready(ln.Addr().String())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(stopCtx); err != nil {
-		return fmt.Errorf("shut down: %w", err)
-	}
-	<-errc
-	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 )
@@ -82,7 +83,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		logger.Info().Str("addr", addr).Str("endpoint", opts.endpoint).Msg("webhook-post started")
 	}
 	h := newServer(&webhook{endpoint: opts.endpoint, timeout: opts.timeout, logger: logger})
-	if err := serve(ctx, fmt.Sprintf("127.0.0.1:%d", opts.port), h, ready); err != nil {
+	if err := subagent.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", opts.port), h, ready); err != nil {
 		logger.Error().Err(err).Msg("webhook-post failed")
 		return 1
 	}
