@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -23,18 +24,29 @@ type api struct {
 	token string // sent as a bearer token when set
 }
 
+// selfHost in HandlerOptions.Hosts stands for the test server's address.
+const selfHost = "self"
+
 // newAPI serves NewHandler(env.Agent, opts) on a test server; the agent's
 // collector is registered when opts.Gatherer is nil.
-func newAPI(t *testing.T, opts hvagent.HandlerOptions) *api {
+func newAPI(t *testing.T, opts hvagent.HandlerOptions, o ...agenttest.Opts) *api {
 	t.Helper()
-	env := agenttest.New(t, agenttest.Opts{})
+	o = append(o, agenttest.Opts{})
+	env := agenttest.New(t, o[0])
 	if opts.Gatherer == nil {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(env.Agent.Collector())
 		opts.Gatherer = reg
 	}
 	opts.Logger = agenttest.Logger(t)
-	srv := httptest.NewServer(hvagent.NewHandler(env.Agent, opts))
+	srv := httptest.NewUnstartedServer(nil)
+	for i, h := range opts.Hosts {
+		if h == selfHost {
+			opts.Hosts[i] = srv.Listener.Addr().String()
+		}
+	}
+	srv.Config.Handler = hvagent.NewHandler(env.Agent, opts)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &api{env: env, srv: srv}
 }
@@ -84,6 +96,7 @@ func (a *api) call(t *testing.T, method, path string, body any, status int, out 
 	require.NoError(t, err)
 	require.Equal(t, status, resp.StatusCode, "%s %s: %s", method, path, raw)
 	if out != nil {
+		reflect.ValueOf(out).Elem().SetZero() // decode afresh, never merged into an earlier reply
 		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 		require.True(t, bytes.HasSuffix(raw, []byte("\n")), "no trailing newline: %q", raw)
 		require.NoError(t, json.Unmarshal(raw, out), "%s", raw)

@@ -1,0 +1,190 @@
+package hvagent
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeService is a Service whose methods tests set; unset ones panic
+// through the nil embedded interface.
+type fakeService struct {
+	Service
+	DoFunc       func(ctx context.Context, action, guest string, req Request) (*Result, error)
+	MetadataFunc func(ctx context.Context) (map[string]string, error)
+	EventsFunc   func(ctx context.Context, q EventQuery) (*EventPage, error)
+	HealthFunc   func(ctx context.Context) (*Health, error)
+}
+
+func (f *fakeService) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
+	return f.DoFunc(ctx, action, guest, req)
+}
+
+func (f *fakeService) Metadata(ctx context.Context) (map[string]string, error) {
+	return f.MetadataFunc(ctx)
+}
+
+func (f *fakeService) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
+	return f.EventsFunc(ctx, q)
+}
+
+func (f *fakeService) Health(ctx context.Context) (*Health, error) {
+	return f.HealthFunc(ctx)
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func serveFake(t *testing.T, f *fakeService, heartbeat time.Duration) (*httptest.Server, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	s := newServer(f, HandlerOptions{Logger: zerolog.New(logs)})
+	if heartbeat > 0 {
+		s.heartbeat = heartbeat
+	}
+	srv := httptest.NewServer(s.handler())
+	t.Cleanup(srv.Close)
+	return srv, logs
+}
+
+func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+func TestHandler_ErrorTable(t *testing.T) {
+	t.Parallel()
+	var code atomic.Value
+	f := &fakeService{MetadataFunc: func(context.Context) (map[string]string, error) {
+		c := code.Load().(string)
+		if c == "plain" {
+			return nil, errors.New("disk on fire")
+		}
+		if c == "panic" {
+			panic("boom")
+		}
+		return nil, &Error{Code: c, Message: "secret " + c}
+	}}
+	srv, logs := serveFake(t, f, 0)
+	for c, want := range map[string]int{
+		EINVALID: 400, EUNAUTHENTICATED: 401, EFORBIDDEN: 403, ENOTFOUND: 404, EMETHODNOTALLOWED: 405,
+		ECONFLICT: 409, ECANCELED: 409, ETOOLARGE: 413, EBUSY: 429, EINTERNAL: 500, ESUBAGENT: 502,
+		EUNAVAILABLE: 503, ETIMEOUT: 504, "weird": 500, "plain": 500, "panic": 500,
+	} {
+		code.Store(c)
+		resp, body := get(t, srv, "/metadata")
+		require.Equal(t, want, resp.StatusCode, c)
+		require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+		if want == 500 {
+			require.JSONEq(t, `{"message":"internal error","code":500,"error":"internal"}`, body, c)
+			continue
+		}
+		require.JSONEq(t, `{"message":"secret `+c+`","code":`+strconv.Itoa(want)+`,"error":"`+c+`"}`, body)
+		if c == EBUSY {
+			require.Equal(t, "1", resp.Header.Get("Retry-After"))
+		}
+	}
+	require.Contains(t, logs.String(), "disk on fire")
+	require.Contains(t, logs.String(), "secret internal")
+	require.Contains(t, logs.String(), "boom")
+}
+
+func TestSSE_HeartbeatAndStop(t *testing.T) {
+	t.Parallel()
+	var healthy atomic.Bool
+	healthy.Store(true)
+	f := &fakeService{
+		EventsFunc: func(ctx context.Context, q EventQuery) (*EventPage, error) {
+			if healthy.Load() {
+				select {
+				case <-time.After(q.Wait):
+				case <-ctx.Done():
+				}
+			}
+			return &EventPage{Events: []*Event{}, Cursor: 7}, nil
+		},
+		HealthFunc: func(context.Context) (*Health, error) {
+			if healthy.Load() {
+				return &Health{Status: "ok"}, nil
+			}
+			return &Health{Status: "stopping"}, nil
+		},
+	}
+	srv, _ := serveFake(t, f, 20*time.Millisecond)
+	resp, err := srv.Client().Get(srv.URL + "/events")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	line, err := rd.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, ": ping\n", line, "an idle stream gets heartbeats")
+	healthy.Store(false)
+	_, err = io.ReadAll(rd)
+	require.NoError(t, err, "a stream ends cleanly when the service stops")
+}
+
+// failingStream yields some bytes, then fails; it records its closing.
+type failingStream struct {
+	sent   bool
+	closed atomic.Bool
+}
+
+func (s *failingStream) Read(p []byte) (int, error) {
+	if !s.sent {
+		s.sent = true
+		return copy(p, "partial"), nil
+	}
+	return 0, errors.New("sub-agent went away")
+}
+
+func (s *failingStream) Close() error { s.closed.Store(true); return nil }
+
+func TestHandler_StreamAbortsOnSourceFailure(t *testing.T) {
+	t.Parallel()
+	src := &failingStream{}
+	f := &fakeService{DoFunc: func(context.Context, string, string, Request) (*Result, error) {
+		return &Result{Stream: src, Size: -1}, nil
+	}}
+	srv, logs := serveFake(t, f, 0)
+	resp, err := srv.Client().Get(srv.URL + "/guests/0b3c5d1e-0000-4000-8000-000000000001/console")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	data, err := io.ReadAll(resp.Body)
+	require.Error(t, err, "a truncated stream must not look complete")
+	require.Equal(t, "partial", string(data))
+	require.Eventually(t, src.closed.Load, 5*time.Second, 10*time.Millisecond)
+	require.Contains(t, logs.String(), "sub-agent went away")
+}
