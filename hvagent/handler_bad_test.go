@@ -49,21 +49,33 @@ type badRequest struct {
 	allow  string // the Allow header of a 405
 }
 
-func TestHandler_BadRequests(t *testing.T) {
-	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
+// badFixture is what the bad-request rows refer to.
+type badFixture struct {
+	gp      string // "/guests/<id>" of a live guest
+	other   string // another live guest
+	gone    string // a deleted guest
+	done    string // a finished job of gp's guest
+	unknown string // a UUID nobody uses
+}
+
+func newBadFixture(t *testing.T, a *api) badFixture {
+	t.Helper()
 	g := a.env.Create(t, nil)
 	gone := a.env.Create(t, nil)
 	a.env.Wait(t, a.env.Do(t, hvagent.ActionDelete, gone.ID, hvagent.Request{}).Job.ID)
 	jobs, err := a.env.Agent.Jobs(context.Background(), hvagent.JobFilter{GuestID: g.ID})
 	require.NoError(t, err)
-	done := jobs[0].ID // g's finished create job
-	other := a.env.Create(t, nil)
-	const unknown = "0b3c5d1e-0000-4000-8000-000000000001"
-	gp := "/guests/" + g.ID
-	big := `{"id":"` + strings.Repeat("x", 2<<20) + `"}`
+	return badFixture{
+		gp: "/guests/" + g.ID, other: a.env.Create(t, nil).ID, gone: gone.ID, done: jobs[0].ID,
+		unknown: "0b3c5d1e-0000-4000-8000-000000000001",
+	}
+}
 
-	rows := []badRequest{
+// bodyRows are bad bodies, paths and query parameters.
+func (f badFixture) bodyRows() []badRequest {
+	gp, unknown, done := f.gp, f.unknown, f.done
+	big := `{"id":"` + strings.Repeat("x", 2<<20) + `"}`
+	return []badRequest{
 		{"TruncatedJSON", "POST", "/guests", `{"memory":`, nil, "", 400, "invalid", "truncated JSON", ""},
 		{"SyntaxError", "POST", "/guests", `{memory: 1}`, nil, "", 400, "invalid", "invalid JSON at offset", ""},
 		{"UnknownField", "POST", "/guests", `{"memroy":512}`, nil, "", 400, "invalid", `"memroy"`, ""},
@@ -103,9 +115,16 @@ func TestHandler_BadRequests(t *testing.T) {
 		{"WaitTooLong", "POST", gp + "/start?wait=6m", nil, nil, "", 400, "invalid", "5m", ""},
 		{"WaitNegative", "POST", gp + "/start?wait=-1s", nil, nil, "", 400, "invalid", "wait", ""},
 		{"DryRunNotBool", "POST", gp + "/start?dry_run=maybe", nil, nil, "", 400, "invalid", "dry_run", ""},
+	}
+}
+
+// stateRows are requests that are well formed but wrong for the state.
+func (f badFixture) stateRows() []badRequest {
+	gp, done := f.gp, f.done
+	return []badRequest{
 		{"CancelFinishedJob", "DELETE", "/jobs/" + done, nil, nil, "", 409, "conflict", "", ""},
-		{"OtherGuestsJob", "GET", "/guests/" + other.ID + "/jobs/" + done, nil, nil, "", 404, "not_found", "", ""},
-		{"DeletedGuestJobs", "GET", "/guests/" + gone.ID + "/jobs", nil, nil, "", 404, "not_found", "", ""},
+		{"OtherGuestsJob", "GET", "/guests/" + f.other + "/jobs/" + done, nil, nil, "", 404, "not_found", "", ""},
+		{"DeletedGuestJobs", "GET", "/guests/" + f.gone + "/jobs", nil, nil, "", 404, "not_found", "", ""},
 		{"MetadataNotString", "PATCH", "/metadata", `{"rack":1}`, nil, "", 400, "invalid", `"rack"`, ""},
 		{"MetadataNotObject", "PATCH", gp + "/metadata", `"rack"`, nil, "", 400, "invalid", "", ""},
 		{"MetadataNull", "PATCH", "/metadata", `null`, nil, "", 400, "invalid", "null", ""},
@@ -125,6 +144,13 @@ func TestHandler_BadRequests(t *testing.T) {
 		{"ContainerImageType", "GET", "/container_images?type=vm", nil, nil, "", 400, "invalid", "container", ""},
 		{"UnknownImage", "GET", "/images/nosuch", nil, nil, "", 404, "not_found", "nosuch", ""},
 		{"PauseUnknownAction", "POST", "/queue/pause?action=explode", nil, nil, "", 400, "invalid", "explode", ""},
+	}
+}
+
+// accessRows are refused by Host, Origin, token or scope checks.
+func (f badFixture) accessRows() []badRequest {
+	gp, done := f.gp, f.done
+	return []badRequest{
 		{"ForeignOrigin", "GET", "/guests", nil, []string{"Origin", "http://evil.example"}, "", 403, "forbidden", "origin", ""},
 		{"NullOrigin", "POST", gp + "/start", nil, []string{"Origin", "null"}, "", 403, "forbidden", "origin", ""},
 		{"ForeignHost", "GET", "/guests", nil, []string{"Host", "evil.example:80"}, "", 403, "forbidden", "host", ""},
@@ -138,6 +164,13 @@ func TestHandler_BadRequests(t *testing.T) {
 		{"WriteTokenPauses", "POST", "/queue/pause", nil, nil, writeSecret, 403, "forbidden", "admin", ""},
 		{"WriteTokenPatchesHost", "PATCH", "/metadata", `{"a":"b"}`, nil, writeSecret, 403, "forbidden", "admin", ""},
 	}
+}
+
+func TestHandler_BadRequests(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, hvagent.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
+	f := newBadFixture(t, a)
+	rows := append(append(f.bodyRows(), f.stateRows()...), f.accessRows()...)
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,6 +27,11 @@ type fakeService struct {
 	MetadataFunc func(ctx context.Context) (map[string]string, error)
 	EventsFunc   func(ctx context.Context, q EventQuery) (*EventPage, error)
 	HealthFunc   func(ctx context.Context) (*Health, error)
+	WaitJobFunc  func(ctx context.Context, id string) (*Job, error)
+}
+
+func (f *fakeService) WaitJob(ctx context.Context, id string) (*Job, error) {
+	return f.WaitJobFunc(ctx, id)
 }
 
 func (f *fakeService) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
@@ -62,14 +68,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func serveFake(t *testing.T, f *fakeService, heartbeat time.Duration) (*httptest.Server, *syncBuffer) {
+// serveFake serves f with a heartbeat (0 = default) and a server write
+// timeout (0 = none).
+func serveFake(t *testing.T, f *fakeService, heartbeat, writeTimeout time.Duration) (*httptest.Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	s := newServer(f, HandlerOptions{Logger: zerolog.New(logs)})
 	if heartbeat > 0 {
 		s.heartbeat = heartbeat
 	}
-	srv := httptest.NewServer(s.handler())
+	srv := httptest.NewUnstartedServer(s.handler())
+	srv.Config.WriteTimeout = writeTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, logs
 }
@@ -97,7 +107,7 @@ func TestHandler_ErrorTable(t *testing.T) {
 		}
 		return nil, &Error{Code: c, Message: "secret " + c}
 	}}
-	srv, logs := serveFake(t, f, 0)
+	srv, logs := serveFake(t, f, 0, 0)
 	for c, want := range map[string]int{
 		EINVALID: 400, EUNAUTHENTICATED: 401, EFORBIDDEN: 403, ENOTFOUND: 404, EMETHODNOTALLOWED: 405,
 		ECONFLICT: 409, ECANCELED: 409, ETOOLARGE: 413, EBUSY: 429, EINTERNAL: 500, ESUBAGENT: 502,
@@ -142,7 +152,7 @@ func TestSSE_HeartbeatAndStop(t *testing.T) {
 			return &Health{Status: "stopping"}, nil
 		},
 	}
-	srv, _ := serveFake(t, f, 20*time.Millisecond)
+	srv, _ := serveFake(t, f, 20*time.Millisecond, 0)
 	resp, err := srv.Client().Get(srv.URL + "/events")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -177,7 +187,7 @@ func TestHandler_StreamAbortsOnSourceFailure(t *testing.T) {
 	f := &fakeService{DoFunc: func(context.Context, string, string, Request) (*Result, error) {
 		return &Result{Stream: src, Size: -1}, nil
 	}}
-	srv, logs := serveFake(t, f, 0)
+	srv, logs := serveFake(t, f, 0, 0)
 	resp, err := srv.Client().Get(srv.URL + "/guests/0b3c5d1e-0000-4000-8000-000000000001/console")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -187,4 +197,40 @@ func TestHandler_StreamAbortsOnSourceFailure(t *testing.T) {
 	require.Equal(t, "partial", string(data))
 	require.Eventually(t, src.closed.Load, 5*time.Second, 10*time.Millisecond)
 	require.Contains(t, logs.String(), "sub-agent went away")
+}
+
+// A long poll and an event stream outlive the server's write timeout: they
+// move their own write deadlines.
+func TestHandler_LongRequestsExtendWriteDeadline(t *testing.T) {
+	t.Parallel()
+	const id = "0b3c5d1e-0000-4000-8000-000000000002"
+	f := &fakeService{
+		WaitJobFunc: func(ctx context.Context, id string) (*Job, error) {
+			time.Sleep(300 * time.Millisecond)
+			return &Job{ID: id, Status: JobComplete}, nil
+		},
+		EventsFunc: func(ctx context.Context, q EventQuery) (*EventPage, error) {
+			time.Sleep(q.Wait)
+			return &EventPage{Events: []*Event{{ID: q.After + 1, Type: EventGuestUpdated, Guest: &Guest{ID: id}}}, Cursor: q.After + 1}, nil
+		},
+	}
+	srv, _ := serveFake(t, f, 40*time.Millisecond, 100*time.Millisecond)
+	resp, body := get(t, srv, "/jobs/"+id+"?wait=2s")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, body, `"Status":"Complete"`)
+
+	resp, err := srv.Client().Get(srv.URL + "/events?since=0")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	deadline := time.Now().Add(400 * time.Millisecond)
+	frames := 0
+	for time.Now().Before(deadline) {
+		line, err := rd.ReadString('\n')
+		require.NoError(t, err, "the stream was cut after %d frames", frames)
+		if strings.HasPrefix(line, "id: ") {
+			frames++
+		}
+	}
+	require.Greater(t, frames, 5)
 }

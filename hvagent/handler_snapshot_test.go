@@ -105,4 +105,7 @@ func TestHandler_Images(t *testing.T) {
 	require.Equal(t, hvagent.JobComplete, a.waitJob(t, requireJobHeaders(t, resp)).Status)
 	a.call(t, "GET", "/images", nil, http.StatusOK, &images)
 	require.Empty(t, images)
+	var jobs []*hvagent.Job
+	a.call(t, "GET", "/jobs?guest=agent", nil, http.StatusOK, &jobs)
+	require.Len(t, jobs, 4, "image jobs are the host's (GuestID \"agent\")")
 }
