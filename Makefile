@@ -4,6 +4,7 @@ GO ?= go
 BIN := bin
 PKGS := ./...
 FUZZTIME ?= 30s
+DATA_DIR ?= $(CURDIR)/.hvagent
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
@@ -20,6 +21,10 @@ deps: ## Install the Debian packages hvagent needs (only those missing).
 build: ## Build every command into ./bin.
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: run
+run: deps build ## Build and start hvagentd on $(DATA_DIR), API on 127.0.0.1:8080 (embedded default: simulated driver).
+	./$(BIN)/hvagentd --data-dir $(DATA_DIR) --listen 127.0.0.1:8080 --log-format console
 
 .PHONY: check
 check: ## Check gofmt, go vet and go mod tidy leave nothing to change.

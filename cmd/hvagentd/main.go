@@ -1,5 +1,8 @@
-// Command hvagentd is the hvagent daemon. For now it runs the built-in
-// drivers as stand-alone sub-agents: `hvagentd subagent sim --listen ADDR`.
+// Command hvagentd is the hvagent daemon: it serves the REST API of an
+// hvagent.Agent on a unix socket, on TCP and on an optional admin listener
+// (see Main), and runs built-in drivers as stand-alone sub-agents with
+// `hvagentd subagent sim --listen ADDR`. Run `hvagentd --help` for the
+// settings.
 package main
 
 import (

@@ -9,12 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // result is how a run ended.
 type result struct {

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/subagent"
+)
+
+// benchSnapshotMB is the size of the snapshot the stream benchmarks download.
+const benchSnapshotMB = 64
+
+// benchEnv is an in-process hvagentd whose services are a sim served over
+// HTTP, with a running guest and a snapshot of it.
+type benchEnv struct {
+	daemon   *daemon
+	client   *hvagent.Client // to the daemon over TCP
+	rpc      *subagent.Client
+	download *subagent.Client
+	guest    *hvagent.Guest
+	snapshot string // the snapshot's name
+}
+
+func newBenchEnv(b *testing.B) *benchEnv {
+	b.Helper()
+	// Downloads come from memory rather than from the sim's byte
+	// generator, so that the source does not bound the throughput.
+	mux := http.NewServeMux()
+	mux.Handle("/", sim.New(sim.Options{}).Handler())
+	mux.HandleFunc("POST "+sim.DownloadPath, serveBenchDownload)
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	cfg := sim.Config()
+	for name, s := range cfg.Services {
+		s.Builtin, s.URL = "", srv.URL
+		cfg.Services[name] = s
+	}
+	act := cfg.Actions[hvagent.ActionCreateSnapshot]
+	act.Stages[0].Args = map[string]string{"size": strconv.Itoa(benchSnapshotMB)}
+	cfg.Actions[hvagent.ActionCreateSnapshot] = act
+	data, err := json.Marshal(cfg)
+	require.NoError(b, err)
+	dir := tempDir(b)
+	path := filepath.Join(dir, "bench.json")
+	require.NoError(b, os.WriteFile(path, data, 0o600))
+	d := startDaemon(b, "--config", path, "--log-level", "error")
+
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	b.Cleanup(tr.CloseIdleConnections)
+	hc := &http.Client{Transport: tr}
+	e := &benchEnv{
+		daemon:   d,
+		client:   newClient(b, d.TCPAddr()),
+		rpc:      subagent.NewClient(subagent.ClientConfig{URL: srv.URL + subagent.RPCPath, HTTPClient: hc}),
+		download: subagent.NewClient(subagent.ClientConfig{URL: srv.URL + sim.DownloadPath, HTTPClient: hc}),
+		snapshot: "bench",
+	}
+	ctx := context.Background()
+	res, err := e.client.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 256, CPU: 1}})
+	require.NoError(b, err)
+	require.Equal(b, hvagent.JobComplete, waitJob(b, e.client, res.Job.ID).Status)
+	for _, action := range []string{hvagent.ActionStart, hvagent.ActionCreateSnapshot} {
+		r, err := e.client.Do(ctx, action, res.Guest.ID, hvagent.Request{Snapshot: e.snapshot})
+		require.NoError(b, err)
+		require.Equal(b, hvagent.JobComplete, waitJob(b, e.client, r.Job.ID).Status)
+	}
+	e.guest, err = e.client.Guest(ctx, res.Guest.ID)
+	require.NoError(b, err)
+	return e
+}
+
+// serveBenchDownload answers every download with benchSnapshotMB MiB of
+// zeros, with Content-Length.
+func serveBenchDownload(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(benchSnapshotMB<<20))
+	buf := make([]byte, 1<<20)
+	for range benchSnapshotMB {
+		if _, err := w.Write(buf); err != nil {
+			return
+		}
+	}
+}
+
+// reportLatency reports the 50th and 99th percentiles of took.
+func reportLatency(b *testing.B, took []time.Duration) {
+	if len(took) == 0 {
+		return
+	}
+	slices.Sort(took)
+	pct := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Microseconds()) }
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+// BenchmarkInfoAction compares an info action (cpuMetrics of a running
+// guest) through hvagentd (REST client over TCP → handler → agent →
+// sub-agent) with the same call made to the sub-agent directly.
+func BenchmarkInfoAction(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	b.Run("Daemon", func(b *testing.B) {
+		took := make([]time.Duration, 0, 4096)
+		for b.Loop() {
+			start := time.Now()
+			res, err := e.client.Do(ctx, hvagent.ActionCPUMetrics, e.guest.ID, hvagent.Request{})
+			took = append(took, time.Since(start))
+			if err != nil || len(res.Body) == 0 {
+				b.Fatalf("cpuMetrics: %v", err)
+			}
+		}
+		reportLatency(b, took)
+	})
+	b.Run("Direct", func(b *testing.B) {
+		took := make([]time.Duration, 0, 4096)
+		req := &subagent.GuestMetricsRequest{Guest: e.guest, Type: "cpu"}
+		for b.Loop() {
+			start := time.Now()
+			var resp subagent.GuestMetricsResponse
+			err := e.rpc.Call(ctx, sim.ServiceName+".CPUMetrics", req, &resp)
+			took = append(took, time.Since(start))
+			if err != nil {
+				b.Fatalf("Sim.CPUMetrics: %v", err)
+			}
+		}
+		reportLatency(b, took)
+	})
+}
+
+// BenchmarkSnapshotDownload compares streaming a 64 MiB snapshot through
+// hvagentd with downloading it from the sub-agent directly (the sub-agent
+// serves it from memory).
+func BenchmarkSnapshotDownload(b *testing.B) {
+	e := newBenchEnv(b)
+	ctx := context.Background()
+	size := int64(benchSnapshotMB) << 20
+	copyAll := func(b *testing.B, r io.ReadCloser) {
+		n, err := io.Copy(io.Discard, r)
+		_ = r.Close()
+		if err != nil || n != size {
+			b.Fatalf("read %d of %d bytes: %v", n, size, err)
+		}
+	}
+	b.Run("Daemon", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			res, err := e.client.Do(ctx, hvagent.ActionDownloadSnapshot, e.guest.ID, hvagent.Request{Snapshot: e.snapshot})
+			if err != nil {
+				b.Fatalf("download: %v", err)
+			}
+			copyAll(b, res.Stream)
+		}
+	})
+	b.Run("Direct", func(b *testing.B) {
+		b.SetBytes(size)
+		req := &subagent.SnapshotRequest{ID: "guests/" + e.guest.ID + "@" + e.snapshot}
+		for b.Loop() {
+			r, _, err := e.download.Stream(ctx, req)
+			if err != nil {
+				b.Fatalf("download: %v", err)
+			}
+			copyAll(b, r)
+		}
+	})
+}

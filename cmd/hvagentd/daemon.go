@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/pflag"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/store"
+)
+
+// embeddedDefaultWarning is logged at start-up when no config file is given.
+const embeddedDefaultWarning = "no config file: running the embedded default with the SIMULATED driver (no real guests)"
+
+// Main is the hvagentd daemon: ParseFlags reads its settings, Run starts it
+// and returns once it serves, Close stops it gracefully. Tests run the
+// daemon in-process through it.
+type Main struct {
+	// Stderr receives the logs; default os.Stderr.
+	Stderr io.Writer
+	// LookupEnv reads the environment; default os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+
+	// Config is the effective configuration (defaults applied), set by
+	// ParseFlags. Its Listen is "off" when TCP is turned off.
+	Config *hvagent.Config
+	// ConfigPath is the config file read; "" for the embedded default.
+	ConfigPath string
+
+	// Logger, DB and Agent are set by Run.
+	Logger zerolog.Logger
+	DB     *store.DB
+	Agent  *hvagent.Agent
+
+	tcpOff    bool
+	cancel    context.CancelFunc // hard-stops the agent
+	drainCtx  context.Context    // done when long-lived requests must end
+	drain     context.CancelFunc
+	servers   []*server
+	failed    chan error // a listener stopped serving on its own
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewMain returns a daemon that reads the process environment and logs to
+// os.Stderr.
+func NewMain() *Main {
+	return &Main{Stderr: os.Stderr, LookupEnv: os.LookupEnv, failed: make(chan error, 3)}
+}
+
+// ParseFlags reads the settings from args, the environment and the config
+// file (precedence flag > env > file > default) into m.Config. Bad flags,
+// values, files and insecure listener settings are errors.
+func (m *Main) ParseFlags(args []string) error {
+	fs := pflag.NewFlagSet("hvagentd", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	flags := registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return m.configure(flags)
+}
+
+// configure resolves the settings of parsed flags.
+func (m *Main) configure(flags *flagSet) error {
+	path := flags.configPath(m.lookupEnv)
+	base := sim.Config()
+	if path != "" {
+		var err error
+		if base, err = hvagent.LoadConfig(path); err != nil {
+			return err
+		}
+	}
+	cfg, tcpOff, err := flags.resolve(base, m.lookupEnv)
+	if err != nil {
+		return err
+	}
+	if err := checkExposure(cfg, tcpOff); err != nil {
+		return err
+	}
+	m.Config, m.ConfigPath, m.tcpOff = cfg, path, tcpOff
+	return nil
+}
+
+func (m *Main) lookupEnv(key string) (string, bool) {
+	if m.LookupEnv == nil {
+		return os.LookupEnv(key)
+	}
+	return m.LookupEnv(key)
+}
+
+// Run opens the store, starts the agent, writes the effective config to
+// <data_dir>/config.json and starts the listeners, then returns. ctx bounds
+// the start-up only. After an error, Close releases what was started.
+func (m *Main) Run(ctx context.Context) error {
+	if m.Config == nil {
+		return errors.New("run: ParseFlags was not called")
+	}
+	if m.failed == nil {
+		m.failed = make(chan error, 3)
+	}
+	stderr := m.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	logger, err := newLogger(stderr, m.Config.LogLevel, m.Config.LogFormat)
+	if err != nil {
+		return err
+	}
+	m.Logger = logger
+	if err := m.startAgent(ctx); err != nil {
+		return err
+	}
+	if err := writeEffectiveConfig(m.Config.DataDir, m.Agent.Config(), m.tcpOff); err != nil {
+		return err
+	}
+	return m.serve()
+}
+
+// startAgent opens the store and starts the agent on it.
+func (m *Main) startAgent(ctx context.Context) error {
+	cfg := *m.Config
+	m.logStart()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := store.Open(cfg.DBPath, store.Options{Durability: cfg.Durability})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	m.DB = db
+	cfg.Store = db
+	cfg.Logger = m.Logger
+	cfg.Builtins = map[string]http.Handler{}
+	if m.usesBuiltin("sim") {
+		cfg.Builtins["sim"] = sim.New(sim.Options{}).Handler()
+	}
+	if m.tcpOff {
+		cfg.Listen = ""
+	}
+	agent, err := hvagent.New(&cfg)
+	if err != nil {
+		return err
+	}
+	m.Agent = agent
+	startCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	if err := agent.Start(startCtx); err != nil {
+		return fmt.Errorf("start agent: %w", err)
+	}
+	return nil
+}
+
+// usesBuiltin reports whether a service of the config uses builtin name.
+func (m *Main) usesBuiltin(name string) bool {
+	for _, s := range m.Config.Services {
+		if s.Builtin == name {
+			return true
+		}
+	}
+	return false
+}
+
+// logStart logs where the configuration comes from.
+func (m *Main) logStart() {
+	ev := m.Logger.Info().Str("version", hvagent.Version).Str("data_dir", m.Config.DataDir).Str("db", m.Config.DBPath)
+	if m.ConfigPath != "" {
+		ev = ev.Str("config", m.ConfigPath)
+	}
+	ev.Msg("starting hvagentd")
+	if m.ConfigPath == "" {
+		m.Logger.Warn().Msg(embeddedDefaultWarning)
+		return
+	}
+	var simServices []string
+	for name, s := range m.Config.Services {
+		if s.Builtin == "sim" {
+			simServices = append(simServices, name)
+		}
+	}
+	if len(simServices) > 0 {
+		slices.Sort(simServices)
+		m.Logger.Warn().Strs("services", simServices).Msg("services use the SIMULATED driver (no real guests)")
+	}
+}
+
+// writeEffectiveConfig writes cfg as JSON to <dataDir>/config.json (mode
+// 0600), for `hvctl --local` and for people. Fields without a JSON key
+// (store, handlers, logger) are left out.
+func writeEffectiveConfig(dataDir string, cfg *hvagent.Config, tcpOff bool) error {
+	c := *cfg
+	if tcpOff {
+		c.Listen = listenOff
+	}
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode effective config: %w", err)
+	}
+	path := filepath.Join(dataDir, "config.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write effective config: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write effective config: %w", err)
+	}
+	return nil
+}
+
+// Close stops the daemon gracefully: the listeners stop (in-flight requests
+// may finish), then the agent (running jobs may finish), both within
+// shutdown_timeout; then the store is closed. It is safe to call more than
+// once, and after a failed Run.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
+	var timeout time.Duration
+	if m.Config != nil {
+		timeout = m.Config.ShutdownTimeout.Duration
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var errs []error
+	errs = append(errs, m.stopServers(ctx))
+	if m.Agent != nil {
+		errs = append(errs, m.Agent.Stop(ctx), m.Agent.Close())
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	err := errors.Join(errs...)
+	if m.Agent != nil {
+		if err != nil {
+			m.Logger.Error().Err(err).Msg("hvagentd stopped with errors")
+		} else {
+			m.Logger.Info().Msg("hvagentd stopped")
+		}
+	}
+	return err
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// socketMode is the unix socket's mode: owner and group may connect.
+const socketMode = 0o660
+
+// checkExposure refuses TCP listeners that anyone on the network could
+// reach without authentication: a listener that is not on loopback needs a
+// tokens file or client certificates.
+func checkExposure(cfg *hvagent.Config, tcpOff bool) error {
+	if cfg.ClientCA != "" && cfg.TLSCert == "" {
+		return errors.New("client_ca needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key) too")
+	}
+	listeners := []struct{ key, addr string }{{"admin_listen", cfg.AdminListen}}
+	if !tcpOff {
+		listeners = append(listeners, struct{ key, addr string }{"listen", cfg.Listen})
+	}
+	for _, l := range listeners {
+		if l.addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(l.addr)
+		if err != nil {
+			return fmt.Errorf("%s %q: want host:port such as 127.0.0.1:8080: %w", l.key, l.addr, err)
+		}
+		if !guarded(cfg) && !loopbackHost(host) {
+			return insecureError(l.key, l.addr)
+		}
+	}
+	return nil
+}
+
+// guarded reports whether TCP clients must authenticate.
+func guarded(cfg *hvagent.Config) bool { return cfg.TokensFile != "" || cfg.ClientCA != "" }
+
+func insecureError(key, addr string) error {
+	return fmt.Errorf("%s %s is not a loopback address: refusing to serve the API there without authentication; "+
+		"set tokens_file (--tokens-file) or client_ca (--client-ca), or listen on 127.0.0.1", key, addr)
+}
+
+// loopbackHost reports whether host is "localhost" or a loopback IP.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// listenTCP listens on addr, with TLS when tlsCfg is set. Unless TCP
+// clients must authenticate, the address bound must be loopback (a name
+// such as "localhost" could resolve elsewhere).
+func listenTCP(key, addr string, cfg *hvagent.Config, tlsCfg *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !guarded(cfg) && (!ok || !tcp.IP.IsLoopback()) {
+		_ = ln.Close()
+		return nil, insecureError(key, ln.Addr().String())
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
+}
+
+// hostsFor returns the Host values a loopback listener accepts: its own
+// address and the localhost, 127.0.0.1 and [::1] forms of its port. Other
+// listeners return nil (Host not checked): their clients authenticate and
+// may name the host in ways the daemon cannot know.
+func hostsFor(addr net.Addr) []string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsLoopback() {
+		return nil
+	}
+	port := strconv.Itoa(tcp.Port)
+	hosts := []string{tcp.String()}
+	for _, h := range []string{"localhost", "127.0.0.1", "::1"} {
+		if hp := net.JoinHostPort(h, port); hp != hosts[0] {
+			hosts = append(hosts, hp)
+		}
+	}
+	return hosts
+}
+
+// tlsConfig returns the TCP listeners' TLS settings, nil without TLS.
+// With client_ca, clients must present a certificate it signed.
+func tlsConfig(cfg *hvagent.Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("load tls_cert and tls_key: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if cfg.ClientCA != "" {
+		pem, err := os.ReadFile(cfg.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("read client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("client_ca %s: no PEM certificate found", cfg.ClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// listenUnix listens on the unix socket at path with mode 0660, owned by
+// group when set. A socket file left by a process that is gone is removed;
+// one that answers is another server's and is an error.
+func listenUnix(path, group string) (net.Listener, error) {
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("socket directory: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := os.Chmod(path, socketMode); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("socket mode: %w", err)
+	}
+	if group != "" {
+		gid, err := lookupGroup(group)
+		if err == nil {
+			err = os.Chown(path, -1, gid)
+		}
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("socket_group %s: %w", group, err)
+		}
+	}
+	return ln, nil
+}
+
+// removeStaleSocket removes the socket file at path unless a server answers
+// on it. A file that is not a socket is left alone and is an error.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("socket %s: the file exists and is not a socket", path)
+	}
+	conn, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		_ = conn.Close()
+		return fmt.Errorf("socket %s is in use by another server", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	return nil
+}
+
+// lookupGroup returns the ID of a group given by name or numeric ID.
+func lookupGroup(group string) (int, error) {
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		var unknown user.UnknownGroupError
+		if !errors.As(err, &unknown) {
+			return 0, err
+		}
+		if g, err = user.LookupGroupId(group); err != nil {
+			return 0, fmt.Errorf("no such group")
+		}
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+// groupSearchable reports whether dir's group may traverse it.
+func groupSearchable(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.Mode().Perm()&0o010 != 0
+}

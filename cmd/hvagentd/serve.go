@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// HTTP server timeouts. There is no global write timeout: the handler
+// extends write deadlines per route (long-poll, SSE, console, downloads).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// Listener names, as logged.
+const (
+	listenerUnix  = "unix"
+	listenerTCP   = "tcp"
+	listenerAdmin = "admin"
+)
+
+// server is one listener and the HTTP server on it.
+type server struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	done chan struct{}
+}
+
+// serve starts the listeners: the unix socket always, TCP unless turned
+// off, the admin listener when configured.
+func (m *Main) serve() error {
+	cfg := m.Config
+	var tokens []hvagent.Token
+	if cfg.TokensFile != "" {
+		var err error
+		if tokens, err = hvagent.LoadTokens(cfg.TokensFile); err != nil {
+			return fmt.Errorf("tokens_file: %w", err)
+		}
+	}
+	tlsCfg, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	base := hvagent.HandlerOptions{Logger: m.Logger, Gatherer: newRegistry(m.Agent)}
+	m.drainCtx, m.drain = context.WithCancel(context.Background())
+
+	ln, err := listenUnix(cfg.Socket, cfg.SocketGroup)
+	if err != nil {
+		return err
+	}
+	m.start(listenerUnix, ln, base) // guarded by the socket's mode: no token
+	if dir := filepath.Dir(cfg.Socket); cfg.SocketGroup != "" && !groupSearchable(dir) {
+		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
+			Msg("socket_group members cannot reach the socket: its directory is not group-searchable (chmod g+x, or move --socket)")
+	}
+	base.Tokens = tokens
+	if !m.tcpOff {
+		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg); err != nil {
+			return err
+		}
+		opts := base
+		opts.Hosts = hostsFor(ln.Addr())
+		m.start(listenerTCP, ln, opts)
+	}
+	if cfg.AdminListen != "" {
+		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg); err != nil {
+			return err
+		}
+		opts := base
+		opts.Hosts = hostsFor(ln.Addr())
+		opts.Admin = true
+		m.start(listenerAdmin, ln, opts)
+	}
+	return nil
+}
+
+// newRegistry returns the metrics served at /metrics: the agent's and the
+// Go runtime's and process's.
+func newRegistry(agent *hvagent.Agent) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		agent.Collector(),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// start serves the agent's handler with opts on ln in the background.
+func (m *Main) start(name string, ln net.Listener, opts hvagent.HandlerOptions) {
+	logger := m.Logger.With().Str("listener", name).Logger()
+	opts.Logger = logger
+	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: &http.Server{
+		Handler:           m.wrap(logger, hvagent.NewHandler(m.Agent, opts)),
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		ErrorLog:          log.New(logWriter{logger}, "", 0),
+	}}
+	m.servers = append(m.servers, s)
+	go func() {
+		defer close(s.done)
+		err := s.srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) {
+			logger.Error().Err(err).Msg("listener stopped")
+			select {
+			case m.failed <- fmt.Errorf("%s listener: %w", name, err):
+			default:
+			}
+		}
+	}()
+	logger.Info().Str("addr", ln.Addr().String()).Bool("tokens", len(opts.Tokens) > 0).Msg("listening")
+}
+
+// wrap logs each request at debug level and ends long-lived requests
+// (events, waits, console) when the daemon stops, so that they do not hold
+// the graceful stop until its deadline.
+func (m *Main) wrap(logger zerolog.Logger, h http.Handler) http.Handler {
+	drainCtx := m.drainCtx
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if longLived(r) {
+			ctx, cancel := context.WithCancel(r.Context())
+			stop := context.AfterFunc(drainCtx, cancel)
+			defer func() { stop(); cancel() }()
+			r = r.WithContext(ctx)
+		}
+		if logger.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		start := time.Now()
+		h.ServeHTTP(rec, r)
+		logger.Debug().Str("method", r.Method).Str("path", r.URL.Path).Str("query", r.URL.RawQuery).
+			Int("status", rec.code()).Int64("bytes", rec.n).Dur("took", time.Since(start)).
+			Str("remote", r.RemoteAddr).Msg("request")
+	})
+}
+
+// longLived reports whether r may last as long as the client wants.
+func longLived(r *http.Request) bool {
+	return r.URL.Path == "/events" || r.URL.Query().Has("wait") || strings.HasSuffix(r.URL.Path, "/console")
+}
+
+// statusRecorder records a response's status and size. It passes Flush
+// through and unwraps for http.ResponseController (write deadlines).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.n += int64(n)
+	return n, err
+}
+
+// Flush sends buffered data to the client.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+
+// Unwrap returns the wrapped ResponseWriter.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// logWriter sends the http.Server's own error log (TLS handshakes, broken
+// connections) to the logger at warn level.
+type logWriter struct{ logger zerolog.Logger }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.logger.Warn().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// stopServers shuts the listeners down: they stop accepting, long-lived
+// requests end, others may finish until ctx is done, then connections are
+// closed.
+func (m *Main) stopServers(ctx context.Context) error {
+	if m.drain != nil {
+		m.drain()
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(m.servers))
+	for i, s := range m.servers {
+		wg.Go(func() {
+			err := s.srv.Shutdown(ctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				m.Logger.Warn().Str("listener", s.name).Msg("requests still running at the shutdown deadline: closing their connections")
+				err = s.srv.Close()
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s listener: %w", s.name, err)
+			}
+			<-s.done
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// addr returns the address the named listener serves on, "" if none.
+func (m *Main) addr(name string) string {
+	for _, s := range m.servers {
+		if s.name == name {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// TCPAddr returns the TCP listener's address ("" when TCP is off).
+func (m *Main) TCPAddr() string { return m.addr(listenerTCP) }
+
+// AdminAddr returns the admin listener's address ("" when off).
+func (m *Main) AdminAddr() string { return m.addr(listenerAdmin) }
+
+// SocketPath returns the unix socket's path.
+func (m *Main) SocketPath() string { return m.addr(listenerUnix) }
+
+// newLogger returns a logger to w at level (debug, info, warn or warning,
+// error) in format json or console.
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	if level == "warning" {
+		level = "warn"
+	}
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("log_level %q: %w", level, err)
+	}
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// envPrefix starts the name of every setting's environment variable.
+const envPrefix = "HVAGENT_"
+
+// listenOff is the listen value that turns the TCP listener off; an empty
+// --listen does too.
+const listenOff = "off"
+
+// setting is one top-level config key that a flag and an environment
+// variable can also set: key data_dir is --data-dir and HVAGENT_DATA_DIR.
+type setting struct {
+	key   string
+	kind  string // shown in --help: string, int, duration, strings
+	short string
+	usage string
+	apply func(c *hvagent.Config, v string) error
+}
+
+// flag is the setting's flag name.
+func (s *setting) flag() string { return strings.ReplaceAll(s.key, "_", "-") }
+
+// env is the setting's environment variable.
+func (s *setting) env() string { return envPrefix + strings.ToUpper(s.key) }
+
+// settings are every top-level key of hvagent.Config except the pipelines
+// (services, actions), in --help order.
+var settings = []*setting{
+	stringSetting("data_dir", "", "directory of the database, socket, images and guest disks (default /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent)",
+		func(c *hvagent.Config) *string { return &c.DataDir }),
+	stringSetting("dbpath", "", "SQLite database file (default <data-dir>/hvagent.db)",
+		func(c *hvagent.Config) *string { return &c.DBPath }),
+	stringSetting("listen", "", `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
+		func(c *hvagent.Config) *string { return &c.Listen }),
+	stringSetting("socket", "", "unix socket of the REST API, mode 0660 (default <data-dir>/hvagent.sock)",
+		func(c *hvagent.Config) *string { return &c.Socket }),
+	stringSetting("socket_group", "", "group (name or id) given the unix socket",
+		func(c *hvagent.Config) *string { return &c.SocketGroup }),
+	stringSetting("admin_listen", "", "TCP address of the admin listener: pprof and metrics (default off)",
+		func(c *hvagent.Config) *string { return &c.AdminListen }),
+	stringSetting("tokens_file", "", `JSON file of API tokens: [{"name","sha256","scope"}]`,
+		func(c *hvagent.Config) *string { return &c.TokensFile }),
+	stringSetting("tls_cert", "", "TLS certificate (PEM) of the TCP listeners; needs --tls-key",
+		func(c *hvagent.Config) *string { return &c.TLSCert }),
+	stringSetting("tls_key", "", "TLS private key (PEM) of the TCP listeners; needs --tls-cert",
+		func(c *hvagent.Config) *string { return &c.TLSKey }),
+	stringSetting("client_ca", "", "CA certificates (PEM): TCP clients must present a certificate they signed",
+		func(c *hvagent.Config) *string { return &c.ClientCA }),
+	stringSetting("log_level", "l", "debug, info, warn or error (default info)",
+		func(c *hvagent.Config) *string { return &c.LogLevel }),
+	stringSetting("log_format", "", "json or console (default json)",
+		func(c *hvagent.Config) *string { return &c.LogFormat }),
+	{key: "shutdown_timeout", kind: "duration", usage: "how long a graceful stop may take (default 30s)",
+		apply: func(c *hvagent.Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("invalid duration %q: expected a Go duration such as 1m30s", v)
+			}
+			c.ShutdownTimeout = hvagent.Duration{Duration: d}
+			return nil
+		}},
+	intSetting("max_logged_jobs", "finished jobs kept in the job log (default 1000)",
+		func(c *hvagent.Config) *int { return &c.MaxLoggedJobs }),
+	intSetting("max_events", "events kept for /events (default 100000)",
+		func(c *hvagent.Config) *int { return &c.MaxEvents }),
+	intSetting("max_queued", "jobs one queue may hold (default 1000)",
+		func(c *hvagent.Config) *int { return &c.MaxQueued }),
+	stringSetting("durability", "", "full (survives power loss) or normal (survives a crash) (default full)",
+		func(c *hvagent.Config) *string { return &c.Durability }),
+	{key: "allowed_paths", kind: "strings", usage: "comma-separated host directories that boot files and file:// images may come from",
+		apply: func(c *hvagent.Config, v string) error {
+			c.AllowedPaths = nil
+			for p := range strings.SplitSeq(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.AllowedPaths = append(c.AllowedPaths, p)
+				}
+			}
+			return nil
+		}},
+}
+
+func stringSetting(key, short, usage string, field func(*hvagent.Config) *string) *setting {
+	return &setting{key: key, kind: "string", short: short, usage: usage,
+		apply: func(c *hvagent.Config, v string) error { *field(c) = v; return nil }}
+}
+
+func intSetting(key, usage string, field func(*hvagent.Config) *int) *setting {
+	return &setting{key: key, kind: "int", usage: usage, apply: func(c *hvagent.Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("invalid integer %q", v)
+		}
+		if n < 0 {
+			return fmt.Errorf("%d must not be negative", n)
+		}
+		*field(c) = n
+		return nil
+	}}
+}
+
+// settingValue is a setting's flag: it keeps the text given and checks it.
+type settingValue struct {
+	s   *setting
+	val string
+}
+
+func (v *settingValue) String() string { return v.val }
+func (v *settingValue) Type() string   { return v.s.kind }
+
+// Set checks text against the setting (on a scratch config) and keeps it.
+func (v *settingValue) Set(text string) error {
+	if err := v.s.apply(&hvagent.Config{}, text); err != nil {
+		return err
+	}
+	v.val = text
+	return nil
+}
+
+// flagSet holds hvagentd's flags once registered on a pflag.FlagSet.
+type flagSet struct {
+	fs     *pflag.FlagSet
+	values map[string]*settingValue // by setting key
+	config *string
+}
+
+// registerFlags adds every setting's flag to fs, plus --config (-c,
+// --config-file) and the original's -a/--address.
+func registerFlags(fs *pflag.FlagSet) *flagSet {
+	f := &flagSet{fs: fs, values: map[string]*settingValue{}, config: new(string)}
+	fs.StringVarP(f.config, "config", "c", "", "config file (JSON); env HVAGENT_CONFIG; default: the embedded default")
+	fs.StringVar(f.config, "config-file", "", "the original's name of --config")
+	for _, s := range settings {
+		v := &settingValue{s: s}
+		f.values[s.key] = v
+		fs.VarP(v, s.flag(), s.short, s.usage+"; env "+s.env())
+		if s.key == "listen" {
+			fs.VarP(v, "address", "a", "the original's name of --listen")
+		}
+	}
+	return f
+}
+
+// changed reports whether the flag of setting key (or its alias) was given.
+func (f *flagSet) changed(key string) bool {
+	if key == "listen" && f.fs.Changed("address") {
+		return true
+	}
+	return f.fs.Changed(strings.ReplaceAll(key, "_", "-"))
+}
+
+// configPath is the config file named by --config or HVAGENT_CONFIG, or "".
+func (f *flagSet) configPath(lookupEnv func(string) (string, bool)) string {
+	if f.fs.Changed("config") || f.fs.Changed("config-file") {
+		return *f.config
+	}
+	v, _ := lookupEnv(envPrefix + "CONFIG")
+	return v
+}
+
+// resolve merges the settings with precedence flag > environment > file
+// (base) > default, then validates them and applies the defaults. base is
+// the config file's contents, or the embedded default, and is modified.
+func (f *flagSet) resolve(base *hvagent.Config, lookupEnv func(string) (string, bool)) (*hvagent.Config, bool, error) {
+	for _, s := range settings {
+		if v, ok := lookupEnv(s.env()); ok && v != "" {
+			if err := s.apply(base, v); err != nil {
+				return nil, false, fmt.Errorf("%s=%s: %w", s.env(), v, err)
+			}
+		}
+		if f.changed(s.key) {
+			if err := s.apply(base, f.values[s.key].val); err != nil {
+				return nil, false, fmt.Errorf("--%s: %w", s.flag(), err)
+			}
+		}
+	}
+	tcpOff := base.Listen == listenOff || (base.Listen == "" && f.changed("listen"))
+	if tcpOff {
+		base.Listen = ""
+	}
+	if err := absPaths(base); err != nil {
+		return nil, false, err
+	}
+	if err := base.Validate(); err != nil {
+		return nil, false, err
+	}
+	cfg := base.WithDefaults()
+	if tcpOff {
+		cfg.Listen = listenOff
+	}
+	return cfg, tcpOff, nil
+}
+
+// absPaths makes the file paths of c absolute, so that the effective config
+// written to the data dir means the same from any directory.
+func absPaths(c *hvagent.Config) error {
+	for _, p := range []*string{&c.DataDir, &c.DBPath, &c.Socket, &c.TokensFile, &c.TLSCert, &c.TLSKey, &c.ClientCA} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("path %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	return nil
+}
