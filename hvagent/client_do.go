@@ -113,7 +113,7 @@ func (c *Client) doDryRun(ctx context.Context, call clientCall) (*Result, error)
 	if dr.Stages == nil {
 		dr.Stages = []StageConfig{}
 	}
-	return &Result{Pipeline: dr.Stages}, nil
+	return &Result{Action: dr.Action, Pipeline: dr.Stages}, nil
 }
 
 // doGuestJob sends an async guest action and reads its job back.

@@ -41,15 +41,18 @@ func (a *Agent) create(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	job, err := a.enqueue(ctx, name, act, req, NewJob{Job: &Job{GuestID: g.ID}, Queue: g.ID, NewGuest: g}, jobRequest{})
-	if err != nil || job == nil {
-		return &Result{Guest: g, Pipeline: act.Stages}, err
+	if err != nil {
+		return nil, err
+	}
+	if job == nil {
+		return &Result{Action: name, Guest: g, Pipeline: act.Stages}, nil
 	}
 	if job.GuestID != g.ID { // an idempotent replay: report the guest it created
 		if g, err = a.store.Guest(ctx, job.GuestID); err != nil {
 			return nil, err
 		}
 	}
-	return &Result{Job: job, Guest: g}, nil
+	return &Result{Action: name, Job: job, Guest: g}, nil
 }
 
 // cloneGuest deep-copies the parts of g that create changes.

@@ -71,10 +71,13 @@ func (a *Agent) doGuest(ctx context.Context, action string, g *Guest, req Reques
 		}
 	}
 	job, err := a.enqueue(ctx, name, act, req, NewJob{Job: &Job{GuestID: g.ID}, Queue: g.ID, RequireGuest: true}, jr)
-	if err != nil || job == nil {
-		return &Result{Guest: g, Pipeline: act.Stages}, err
+	if err != nil {
+		return nil, err
 	}
-	return &Result{Job: job, Guest: g}, nil
+	if job == nil {
+		return &Result{Action: name, Guest: g, Pipeline: act.Stages}, nil
+	}
+	return &Result{Action: name, Job: job, Guest: g}, nil
 }
 
 func isSnapshotAction(name string) bool {

@@ -34,6 +34,14 @@ func (s *server) events(x *exchange) error {
 	rc := http.NewResponseController(x.w)
 	_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + deadlineSlack))
 	x.w.WriteHeader(http.StatusOK)
+	if cursor < 0 && len(page.Events) == 0 {
+		// A live stream tells its starting point at once (an id with no
+		// data dispatches nothing), so a client that reconnects before
+		// any event resumes without a gap.
+		if _, err := fmt.Fprintf(x.w, "id: %d\n\n", page.Cursor); err != nil {
+			return nil
+		}
+	}
 	for {
 		if err := writeEvents(x.w, page); err != nil {
 			return nil // the client went away

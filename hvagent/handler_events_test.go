@@ -55,7 +55,7 @@ func (s *sseStream) close() {
 	_ = s.resp.Body.Close()
 }
 
-// next reads the next frame, skipping comments; it fails the test when
+// next reads the next frame, skipping comments and id-only frames; it fails the test when
 // the stream ends or nothing comes within 10 s.
 func (s *sseStream) next(t *testing.T) sseFrame {
 	t.Helper()
@@ -67,9 +67,11 @@ func (s *sseStream) next(t *testing.T) sseFrame {
 		require.NoError(t, err, "event stream ended")
 		line = strings.TrimSuffix(line, "\n")
 		switch {
-		case line == "" && (f.id != "" || f.event != ""):
+		case line == "" && f.event != "":
 			return f
-		case line == "" || strings.HasPrefix(line, ":"):
+		case line == "": // an id-only frame moves the cursor and dispatches nothing
+			f = sseFrame{}
+		case strings.HasPrefix(line, ":"):
 		case strings.HasPrefix(line, "id: "):
 			f.id = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "event: "):

@@ -30,7 +30,6 @@ func (s *server) createGuest(x *exchange) error {
 	return x.doAsync(asyncCall{
 		action:  ActionCreate,
 		req:     Request{Guest: &g},
-		resolve: func(*Result) string { return GuestAction(ActionCreate, &g) },
 		body:    func(res *Result) any { return res.Guest },
 	})
 }
@@ -62,7 +61,6 @@ func (s *server) guestAction(action string) apiFunc {
 		return x.doAsync(asyncCall{
 			action:  action,
 			guest:   id,
-			resolve: func(res *Result) string { return GuestAction(action, res.Guest) },
 			body:    func(res *Result) any { return res.Guest },
 		})
 	}

@@ -65,7 +65,6 @@ func (s *server) fetchImage(fixed string) apiFunc {
 		return x.doAsync(asyncCall{
 			action:  ActionFetchImage,
 			req:     Request{Image: ir},
-			resolve: func(*Result) string { return ImageAction(ActionFetchImage, typ) },
 		})
 	}
 }
@@ -84,7 +83,6 @@ func (s *server) deleteImage(fixed string) apiFunc {
 		return x.doAsync(asyncCall{
 			action:  ActionDeleteImage,
 			req:     Request{Image: &ImageRequest{ID: x.r.PathValue("id"), Type: typ}},
-			resolve: func(*Result) string { return ImageAction(ActionDeleteImage, typ) },
 		})
 	}
 }

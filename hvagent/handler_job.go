@@ -21,8 +21,6 @@ type asyncCall struct {
 	action string // the base action
 	guest  string
 	req    Request
-	// resolve names the action a dry run resolved to.
-	resolve func(*Result) string
 	// body is the 202 body; nil means the Job.
 	body func(*Result) any
 }
@@ -52,7 +50,7 @@ func (x *exchange) doAsync(c asyncCall) error {
 		return err
 	}
 	if dry {
-		return x.reply(http.StatusOK, dryRunReply{Action: c.resolve(res), Stages: nonNilList(res.Pipeline)})
+		return x.reply(http.StatusOK, dryRunReply{Action: res.Action, Stages: nonNilList(res.Pipeline)})
 	}
 	if res.Job == nil {
 		return Errorf(EINTERNAL, "%s: service returned no job", c.action)

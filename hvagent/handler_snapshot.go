@@ -114,7 +114,6 @@ func (x *exchange) snapshotJob(action, id string, req Request) error {
 		action:  action,
 		guest:   id,
 		req:     req,
-		resolve: func(*Result) string { return action },
 	})
 }
 

@@ -126,10 +126,13 @@ func (a *Agent) enqueueImage(ctx context.Context, name string, ir *ImageRequest,
 	}
 	n := NewJob{Job: &Job{GuestID: AgentGuestID}, Queue: imageQueue(ir.Type, ir.ID)}
 	job, err := a.enqueue(ctx, name, act, req, n, jobRequest{Image: ir})
-	if err != nil || job == nil {
-		return &Result{Pipeline: act.Stages}, err
+	if err != nil {
+		return nil, err
 	}
-	return &Result{Job: job}, nil
+	if job == nil {
+		return &Result{Action: name, Pipeline: act.Stages}, nil
+	}
+	return &Result{Action: name, Job: job}, nil
 }
 
 // findImage looks an image up among the types the request concerns.

@@ -119,6 +119,9 @@ type Request struct {
 // Result is what Do returns: a Job for async actions, a JSON Body for info
 // actions, a Stream for stream actions.
 type Result struct {
+	// Action is the action an async call resolved to (for example
+	// containerReboot for reboot on a container), also on a dry run.
+	Action string
 	// Job is the queued job of an async action.
 	Job *Job
 	// Guest is the guest as stored when an async guest action was accepted.

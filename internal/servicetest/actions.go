@@ -170,6 +170,7 @@ func testDryRun(t *testing.T, b *bundle) {
 		tc.req.DryRun = true
 		res := b.do(t, tc.action, tc.guest, tc.req)
 		require.Nil(t, res.Job, tc.action)
+		require.Equal(t, tc.action, res.Action)
 		var got []string
 		for _, st := range res.Pipeline {
 			require.Empty(t, st.Args)

@@ -127,4 +127,9 @@ func testEventsLive(t *testing.T, b *bundle) {
 		}
 	}
 	require.Equal(t, p.Events[len(p.Events)-1].ID, p.Cursor)
+
+	empty, err := b.svc.Events(t.Context(), hvagent.EventQuery{After: -1, Wait: 50 * time.Millisecond})
+	require.NoError(t, err)
+	require.Empty(t, empty.Events)
+	require.GreaterOrEqual(t, empty.Cursor, p.Cursor, "an empty live page still gives a cursor to resume from")
 }
