@@ -28,9 +28,9 @@ func (s *server) createGuest(x *exchange) error {
 		return err
 	}
 	return x.doAsync(asyncCall{
-		action:  ActionCreate,
-		req:     Request{Guest: &g},
-		body:    func(res *Result) any { return res.Guest },
+		action: ActionCreate,
+		req:    Request{Guest: &g},
+		body:   func(res *Result) any { return res.Guest },
 	})
 }
 
@@ -59,9 +59,9 @@ func (s *server) guestAction(action string) apiFunc {
 			return err
 		}
 		return x.doAsync(asyncCall{
-			action:  action,
-			guest:   id,
-			body:    func(res *Result) any { return res.Guest },
+			action: action,
+			guest:  id,
+			body:   func(res *Result) any { return res.Guest },
 		})
 	}
 }

@@ -63,8 +63,8 @@ func (s *server) fetchImage(fixed string) apiFunc {
 		}
 		ir := &ImageRequest{ID: b.ID, Type: typ, Source: b.Source, SHA256: b.SHA256}
 		return x.doAsync(asyncCall{
-			action:  ActionFetchImage,
-			req:     Request{Image: ir},
+			action: ActionFetchImage,
+			req:    Request{Image: ir},
 		})
 	}
 }
@@ -81,8 +81,8 @@ func (s *server) deleteImage(fixed string) apiFunc {
 			return err
 		}
 		return x.doAsync(asyncCall{
-			action:  ActionDeleteImage,
-			req:     Request{Image: &ImageRequest{ID: x.r.PathValue("id"), Type: typ}},
+			action: ActionDeleteImage,
+			req:    Request{Image: &ImageRequest{ID: x.r.PathValue("id"), Type: typ}},
 		})
 	}
 }

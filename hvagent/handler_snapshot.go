@@ -111,9 +111,9 @@ func (s *server) rollbackSnapshot(x *exchange) error {
 
 func (x *exchange) snapshotJob(action, id string, req Request) error {
 	return x.doAsync(asyncCall{
-		action:  action,
-		guest:   id,
-		req:     req,
+		action: action,
+		guest:  id,
+		req:    req,
 	})
 }
 
