@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// newCmdConfig returns `hvctl config`.
+func newCmdConfig(f *Factory) *cobra.Command {
+	return newNounCmd("config", "Check agent config files",
+		"Check hvagentd config files before using them.", newCmdConfigValidate(f, nil))
+}
+
+// ConfigValidateOptions are the options of `hvctl config validate`.
+type ConfigValidateOptions struct {
+	cmdBase
+	File string
+}
+
+// newCmdConfigValidate returns `hvctl config validate`.
+func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *cobra.Command {
+	opts := &ConfigValidateOptions{cmdBase: newBase(f)}
+	cmd := &cobra.Command{
+		Use:   "validate FILE",
+		Short: "Check a config file",
+		Long: "Check a config file as hvagentd reads it: strict JSON (unknown keys are errors naming the\n" +
+			"key), then every value. Prints every problem on one line and exits 2 when there is one,\n" +
+			"3 when the file does not exist. Needs no agent.",
+		Example: "  hvctl config validate /etc/hvagent/agent.json\n  hvctl config validate testdata/sim.json",
+		Args:    exactArgs("FILE"),
+	}
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, configValidateRun, func(args []string) error {
+		opts.File = args[0]
+		return nil
+	})
+	return cmd
+}
+
+func configValidateRun(opts *ConfigValidateOptions) error {
+	cfg, err := hvagent.LoadConfig(opts.File)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(opts.IO.Out, "%s: valid (%d services, %d actions)\n", opts.File, len(cfg.Services), len(cfg.Actions))
+	return err
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// newCmdGenDocs returns the hidden `hvctl gen-docs DIR`, which writes the
+// command reference (docs/cli) as markdown.
+func newCmdGenDocs(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:    "gen-docs DIR",
+		Short:  "Write the command reference as markdown into DIR",
+		Hidden: true,
+		Args:   exactArgs("DIR"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := genDocs(cmd.Root(), args[0]); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(f.IO.ErrOut, "wrote the command reference to %s\n", args[0])
+			return err
+		},
+	}
+}
+
+// genDocs replaces the markdown files of dir with the reference of root.
+func genDocs(root *cobra.Command, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("gen-docs: %w", err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, "hvctl*.md"))
+	if err != nil {
+		return fmt.Errorf("gen-docs: %w", err)
+	}
+	for _, p := range old {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("gen-docs: %w", err)
+		}
+	}
+	root.DisableAutoGenTag = true
+	if err := doc.GenMarkdownTree(root, dir); err != nil {
+		return fmt.Errorf("gen-docs: %w", err)
+	}
+	return nil
+}

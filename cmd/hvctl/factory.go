@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/store"
+)
+
+// IOStreams are where a command reads and writes: data goes to Out, status
+// and progress to ErrOut.
+type IOStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+	// IsTTY reports whether ErrOut is a terminal: waits then show a live
+	// stage line and progress bars instead of plain lines.
+	IsTTY bool
+}
+
+// SystemIO returns the process's standard streams.
+func SystemIO() *IOStreams {
+	return &IOStreams{
+		In:     os.Stdin,
+		Out:    os.Stdout,
+		ErrOut: os.Stderr,
+		IsTTY:  term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// Factory gives commands what they need, built lazily: a command that never
+// calls Service never connects.
+type Factory struct {
+	IO *IOStreams
+	// Service returns the agent to talk to: hvagentd through hvagent.Client,
+	// or with --local an agent run in this process.
+	Service func() (hvagent.Service, error)
+	// Local reports whether Service runs in this process; async commands
+	// then always wait, since the agent ends with the command.
+	Local func() bool
+}
+
+// isLocal reports whether f runs the agent in process.
+func (f *Factory) isLocal() bool { return f.Local != nil && f.Local() }
+
+// localStopGrace is how long a local agent lets running jobs finish when
+// the command is done.
+const localStopGrace = 5 * time.Second
+
+// connector resolves the global flags into a Service on first use and
+// releases it at the end of the command.
+type connector struct {
+	io     *IOStreams
+	getenv func(string) string
+
+	addr    string // --addr
+	token   string // --token
+	dataDir string // --data-dir
+	local   bool   // --local
+
+	once  sync.Once
+	svc   hvagent.Service
+	err   error
+	close func() error
+}
+
+// newFactory returns the Factory of one hvctl run, and the connector whose
+// fields the root command's flags set.
+func newFactory(ios *IOStreams, getenv func(string) string) (*Factory, *connector) {
+	c := &connector{io: ios, getenv: getenv}
+	f := &Factory{IO: ios, Service: c.service, Local: func() bool { return c.local }}
+	return f, c
+}
+
+// service connects once and returns the same Service after that.
+func (c *connector) service() (hvagent.Service, error) {
+	c.once.Do(func() {
+		if c.local {
+			c.svc, c.close, c.err = openLocal(c.resolvedDataDir(), c.io.ErrOut)
+			return
+		}
+		client := hvagent.NewClient(c.resolvedAddr())
+		client.Token = c.token
+		if client.Token == "" {
+			client.Token = c.getenv("HVAGENT_TOKEN")
+		}
+		c.svc = client
+		c.close = func() error { client.CloseIdleConnections(); return nil }
+	})
+	return c.svc, c.err
+}
+
+// resolvedDataDir is --data-dir, else $HVAGENT_DATA_DIR, else the default
+// data dir of the current user (as hvagentd computes it).
+func (c *connector) resolvedDataDir() string {
+	dir := c.dataDir
+	if dir == "" {
+		dir = c.getenv("HVAGENT_DATA_DIR")
+	}
+	if dir == "" {
+		dir = (&hvagent.Config{}).WithDefaults().DataDir
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return dir
+}
+
+// resolvedAddr is --addr, else $HVAGENT_ADDR, else the daemon's unix socket
+// in the data dir.
+func (c *connector) resolvedAddr() string {
+	if c.addr != "" {
+		return c.addr
+	}
+	if a := c.getenv("HVAGENT_ADDR"); a != "" {
+		return a
+	}
+	return "unix://" + filepath.Join(c.resolvedDataDir(), "hvagent.sock")
+}
+
+// explain adds a hint to an error that says hvagentd cannot be reached.
+func (c *connector) explain(err error) error {
+	if c.local || hvagent.ErrorCode(err) != hvagent.EUNAVAILABLE {
+		return err
+	}
+	return &hvagent.Error{Code: hvagent.EUNAVAILABLE, Err: err,
+		Message: err.Error() + " (is hvagentd running? see --addr, or use --local)"}
+}
+
+// Close releases what service opened: the local agent and its store.
+func (c *connector) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	err := c.close()
+	c.close = nil
+	return err
+}
+
+// openLocal starts an agent in this process on dataDir, with the daemon's
+// effective config (<dataDir>/config.json) or, when there is none, the
+// embedded default that drives the simulation. A data dir held by hvagentd
+// (or another --local hvctl) is ECONFLICT.
+func openLocal(dataDir string, errOut io.Writer) (hvagent.Service, func() error, error) {
+	cfg, embedded, err := localConfig(dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	eff := cfg.WithDefaults()
+	db, err := store.Open(eff.DBPath, store.Options{Durability: eff.Durability})
+	if err != nil {
+		if hvagent.ErrorCode(err) == hvagent.ECONFLICT {
+			return nil, nil, &hvagent.Error{Code: hvagent.ECONFLICT, Err: err, Message: fmt.Sprintf(
+				"--local refused: %s; run without --local to go through hvagentd", hvagent.ErrorMessage(err))}
+		}
+		return nil, nil, fmt.Errorf("--local: open store: %w", err)
+	}
+	if embedded {
+		_, _ = fmt.Fprintf(errOut, "hvctl: --local: no %s: using the embedded default, which drives the SIMULATED hypervisor\n",
+			filepath.Join(dataDir, "config.json"))
+	}
+	cfg.Store = db
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	cfg.Builtins = map[string]http.Handler{"sim": sim.New(sim.Options{}).Handler()}
+	agent, err := hvagent.New(cfg)
+	if err == nil {
+		err = agent.Start(context.Background())
+	}
+	if err != nil {
+		if agent != nil {
+			_ = agent.Close()
+		}
+		return nil, nil, errors.Join(localError(err), db.Close())
+	}
+	closeFn := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), localStopGrace)
+		defer cancel()
+		return errors.Join(agent.Stop(ctx), agent.Close(), db.Close())
+	}
+	return agent, closeFn, nil
+}
+
+// localError prefixes an agent error with --local, keeping its code.
+func localError(err error) error {
+	var e *hvagent.Error
+	if errors.As(err, &e) {
+		return &hvagent.Error{Code: e.Code, Message: "--local: " + e.Error(), Err: err}
+	}
+	return fmt.Errorf("--local: %w", err)
+}
+
+// localConfig reads <dataDir>/config.json, or returns the embedded default
+// (embedded true) when it does not exist; either way DataDir is dataDir.
+func localConfig(dataDir string) (cfg *hvagent.Config, embedded bool, err error) {
+	cfg, err = hvagent.LoadConfig(filepath.Join(dataDir, "config.json"))
+	switch hvagent.ErrorCode(err) {
+	case "":
+	case hvagent.ENOTFOUND:
+		cfg, embedded = sim.Config(), true
+	default:
+		return nil, false, localError(err)
+	}
+	cfg.DataDir = dataDir
+	return cfg, embedded, nil
+}

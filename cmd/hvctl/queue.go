@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// newCmdQueue returns `hvctl queue` and its subcommands.
+func newCmdQueue(f *Factory) *cobra.Command {
+	return newNounCmd("queue", "Pause and resume the start of queued jobs",
+		"Pausing stops workers from starting jobs (of one action, or of every action); paused jobs\n"+
+			"stay queued and running ones go on. Resuming lets them start again. Needs admin scope.",
+		newCmdQueuePause(f, nil), newCmdQueueResume(f, nil))
+}
+
+// QueueOptions are the options of `hvctl queue pause` and `hvctl queue
+// resume`.
+type QueueOptions struct {
+	cmdBase
+	// Pause pauses when true, else resumes.
+	Pause bool
+	// Action is the action to pause or resume; "" means every action.
+	Action string
+}
+
+// newCmdQueuePause returns `hvctl queue pause`.
+func newCmdQueuePause(f *Factory, runF func(*QueueOptions) error) *cobra.Command {
+	return newQueueCmd(f, runF, true, &cobra.Command{
+		Use:               "pause [ACTION]",
+		Short:             "Stop starting queued jobs (of ACTION, or all)",
+		Example:           "  hvctl queue pause\n  hvctl queue pause fetchImage",
+		ValidArgsFunction: completeActions(f),
+	})
+}
+
+// newCmdQueueResume returns `hvctl queue resume`.
+func newCmdQueueResume(f *Factory, runF func(*QueueOptions) error) *cobra.Command {
+	return newQueueCmd(f, runF, false, &cobra.Command{
+		Use:               "resume [ACTION]",
+		Short:             "Start queued jobs again (of ACTION, or all)",
+		Example:           "  hvctl queue resume\n  hvctl queue resume fetchImage",
+		ValidArgsFunction: completePausedActions(f),
+	})
+}
+
+// newQueueCmd completes cmd as the pause or resume command.
+func newQueueCmd(f *Factory, runF func(*QueueOptions) error, pause bool, cmd *cobra.Command) *cobra.Command {
+	opts := &QueueOptions{cmdBase: newBase(f), Pause: pause}
+	cmd.Args = rangeArgs(0, 1)
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, queueRun, func(args []string) error {
+		if len(args) > 0 {
+			opts.Action = args[0]
+			if _, ok := hvagent.KindOf(opts.Action); !ok && opts.Action != "*" {
+				return usageErrorf("unknown action %q", opts.Action)
+			}
+		}
+		return nil
+	})
+	return cmd
+}
+
+func queueRun(opts *QueueOptions) error {
+	svc, err := opts.Service()
+	if err != nil {
+		return err
+	}
+	ctx := opts.context()
+	if opts.Pause {
+		err = svc.PauseQueue(ctx, opts.Action)
+	} else {
+		err = svc.ResumeQueue(ctx, opts.Action)
+	}
+	if err != nil {
+		return err
+	}
+	_, _ = fmt.Fprintln(opts.IO.ErrOut, pausedLine(ctx, svc))
+	return nil
+}
+
+// pausedLine says which actions are paused now.
+func pausedLine(ctx context.Context, svc hvagent.Service) string {
+	h, err := svc.Health(ctx)
+	switch {
+	case err != nil || h == nil:
+		return "done"
+	case len(h.Paused) == 0:
+		return "no action is paused"
+	case len(h.Paused) == 1 && h.Paused[0] == "*":
+		return "every action is paused"
+	}
+	return "paused: " + strings.Join(h.Paused, ", ")
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+func TestExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"OK", nil, exitOK},
+		{"Plain", errors.New("boom"), exitError},
+		{"Usage", usageErrorf("bad"), exitUsage},
+		{"Invalid", hvagent.Errorf(hvagent.EINVALID, "x"), exitUsage},
+		{"NotFound", hvagent.Errorf(hvagent.ENOTFOUND, "x"), exitNotFound},
+		{"Conflict", hvagent.Errorf(hvagent.ECONFLICT, "x"), exitConflict},
+		{"Busy", hvagent.Errorf(hvagent.EBUSY, "x"), exitConflict},
+		{"Unavailable", hvagent.Errorf(hvagent.EUNAVAILABLE, "x"), exitUnavailable},
+		{"JobFailed", &jobEndError{job: newJob("start", hvagent.JobError)}, exitJobFailed},
+		{"JobCanceled", &jobEndError{job: newJob("start", hvagent.JobCanceled)}, exitCanceled},
+		{"Canceled", hvagent.Errorf(hvagent.ECANCELED, "x"), exitCanceled},
+		{"Timeout", hvagent.Errorf(hvagent.ETIMEOUT, "x"), exitTimeout},
+		{"Interrupted", &interruptedError{msg: "x"}, exitInterrupted},
+		{"Internal", hvagent.Errorf(hvagent.EINTERNAL, "x"), exitError},
+		{"Subagent", hvagent.Errorf(hvagent.ESUBAGENT, "x"), exitError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, exitCode(tc.err))
+		})
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "hvctl: a; b", errorLine(errors.Join(errors.New("a"), errors.New("b"))))
+	require.Equal(t, "hvctl: conflict", errorLine(&hvagent.Error{Code: hvagent.ECONFLICT}))
+}
+
+func TestRoot_Help(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, exitOK, b.run(t.Context(), "--help"))
+	help := b.out.String()
+	require.Contains(t, help, exitCodeHelp, "the exit code table is in --help")
+	for _, noun := range []string{"guest", "image", "snapshot", "job", "metadata", "events", "queue", "config", "completion", "version"} {
+		require.Contains(t, help, "\n  "+noun+" ", noun)
+	}
+	require.NotContains(t, help, "gen-docs", "gen-docs is hidden")
+}
+
+func TestRoot_UsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+		cmd  string
+	}{
+		{"UnknownFlag", []string{"guest", "list", "--bogus"}, "unknown flag: --bogus", "hvctl guest list"},
+		{"UnknownCommand", []string{"bogus"}, `unknown command "bogus" for "hvctl"`, "hvctl"},
+		{"UnknownSubcommand", []string{"guest", "bogus"}, `unknown command "bogus" for "hvctl guest"`, "hvctl guest"},
+		{"MissingArg", []string{"guest", "show"}, "hvctl guest show needs ID", "hvctl guest show"},
+		{"ExtraArg", []string{"guest", "show", "a", "b"}, "takes 1 argument(s), got 2", "hvctl guest show"},
+		{"BadOutput", []string{"job", "list", "-o", "yaml"}, `--output: "yaml" is not table or json`, "hvctl job list"},
+		{"LocalAndAddr", []string{"--local", "--addr", "h:1", "guest", "list"}, "--local and --addr", "hvctl guest list"},
+		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, "invalid argument", "hvctl guest start"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			require.Equal(t, exitUsage, b.run(t.Context(), tc.args...))
+			lines := strings.Split(strings.TrimSpace(b.errOut.String()), "\n")
+			require.Len(t, lines, 3, b.errOut.String())
+			require.True(t, strings.HasPrefix(lines[0], "hvctl: "), lines[0])
+			require.Contains(t, lines[0], tc.msg)
+			require.True(t, strings.HasPrefix(lines[1], "Usage: "+tc.cmd), lines[1])
+			require.Equal(t, "Run '"+tc.cmd+" --help' for details.", lines[2])
+			require.Empty(t, b.out.String())
+		})
+	}
+}
+
+func TestRoot_NounShowsHelp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	require.Equal(t, exitOK, b.run(t.Context(), "guest"))
+	require.Contains(t, b.out.String(), "hvctl guest [command]")
+}
+
+func TestRoot_ServiceError(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.f.Service = func() (hvagent.Service, error) {
+		return nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd")
+	}
+	require.Equal(t, exitUnavailable, b.run(t.Context(), "guest", "list"))
+	require.Equal(t, "hvctl: cannot reach hvagentd\n", b.errOut.String())
+}
+
+func TestConnector_Explain(t *testing.T) {
+	t.Parallel()
+	c := &connector{}
+	err := c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
+	require.Equal(t, exitUnavailable, exitCode(err))
+	require.Contains(t, err.Error(), "is hvagentd running?")
+	other := hvagent.Errorf(hvagent.ENOTFOUND, "nope")
+	require.Equal(t, other, c.explain(other))
+	c.local = true
+	unavailable := hvagent.Errorf(hvagent.EUNAVAILABLE, "stopping")
+	require.Equal(t, unavailable, c.explain(unavailable), "no daemon hint with --local")
+}
+
+func TestConnector_Addr(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{}
+	c := &connector{getenv: func(k string) string { return env[k] }, dataDir: "/srv/hv"}
+	require.Equal(t, "unix:///srv/hv/hvagent.sock", c.resolvedAddr())
+	env["HVAGENT_ADDR"] = "127.0.0.1:9"
+	require.Equal(t, "127.0.0.1:9", c.resolvedAddr())
+	c.addr = "https://h:1"
+	require.Equal(t, "https://h:1", c.resolvedAddr(), "--addr wins")
+
+	c2 := &connector{getenv: func(k string) string { return map[string]string{"HVAGENT_DATA_DIR": "/env/dir"}[k] }}
+	require.Equal(t, "/env/dir", c2.resolvedDataDir())
+	c2.dataDir = "/flag/dir"
+	require.Equal(t, "/flag/dir", c2.resolvedDataDir(), "--data-dir wins")
+}

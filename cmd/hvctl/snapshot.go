@@ -1,0 +1,356 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// exampleGuest is the guest ID of the snapshot examples.
+const exampleGuest = "0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10"
+
+// newCmdSnapshot returns `hvctl snapshot` and its subcommands.
+func newCmdSnapshot(f *Factory) *cobra.Command {
+	return newNounCmd("snapshot", "Manage snapshots of guests and disks",
+		"Snapshots are of a whole guest (every disk), or with --disk N of its disk N (from 0).\n"+
+			"Create, delete and rollback queue a job on the guest; download streams the data.",
+		newCmdSnapshotList(f, nil), newCmdSnapshotCreate(f, nil), newCmdSnapshotShow(f, nil),
+		newCmdSnapshotDelete(f, nil), newCmdSnapshotRollback(f, nil), newCmdSnapshotDownload(f, nil))
+}
+
+// snapshotTarget is the guest (and disk) a snapshot command acts on.
+type snapshotTarget struct {
+	GuestID string
+	// Disk is the disk's index; nil means the whole guest.
+	Disk *int
+	disk int
+}
+
+// addDiskFlag adds --disk.
+func (t *snapshotTarget) addDiskFlag(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&t.disk, "disk", 0, "act on this disk of the guest (from 0) instead of the whole guest")
+}
+
+// resolve sets Disk when --disk was given.
+func (t *snapshotTarget) resolve(cmd *cobra.Command) error {
+	if !cmd.Flags().Changed("disk") {
+		return nil
+	}
+	if t.disk < 0 {
+		return flagError("disk", "must not be negative")
+	}
+	d := t.disk
+	t.Disk = &d
+	return nil
+}
+
+// request is the Request of snapshot name on the target.
+func (t *snapshotTarget) request(name string) hvagent.Request {
+	return hvagent.Request{Disk: t.Disk, Snapshot: name}
+}
+
+// SnapshotListOptions are the options of `hvctl snapshot list`.
+type SnapshotListOptions struct {
+	cmdBase
+	snapshotTarget
+	Out outputOptions
+}
+
+// newCmdSnapshotList returns `hvctl snapshot list`.
+func newCmdSnapshotList(f *Factory, runF func(*SnapshotListOptions) error) *cobra.Command {
+	opts := &SnapshotListOptions{cmdBase: newBase(f)}
+	cmd := &cobra.Command{
+		Use:               "list GUEST",
+		Aliases:           []string{"ls"},
+		Short:             "List a guest's or a disk's snapshots",
+		Example:           fmt.Sprintf("  hvctl snapshot list %s\n  hvctl snapshot list %s --disk 1 -o json", exampleGuest, exampleGuest),
+		Args:              exactArgs("GUEST"),
+		ValidArgsFunction: completeGuestIDs(f),
+	}
+	addOutputFlags(cmd, &opts.Out)
+	opts.addDiskFlag(cmd)
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotListRun, func(args []string) error {
+		opts.GuestID = args[0]
+		if err := opts.resolve(cmd); err != nil {
+			return err
+		}
+		return opts.Out.validate()
+	})
+	return cmd
+}
+
+func snapshotListRun(opts *SnapshotListOptions) error {
+	svc, err := opts.Service()
+	if err != nil {
+		return err
+	}
+	res, err := svc.Do(opts.context(), hvagent.ActionListSnapshots, opts.GuestID, opts.request(""))
+	if err != nil {
+		return err
+	}
+	body, err := infoBody(res, "snapshot list")
+	if err != nil {
+		return err
+	}
+	if opts.Out.json() {
+		return writeRawJSON(opts.IO.Out, body)
+	}
+	var snaps []*hvagent.Snapshot
+	if err := json.Unmarshal(body, &snaps); err != nil {
+		return fmt.Errorf("decode snapshots: %w", err)
+	}
+	if opts.Out.Quiet {
+		ids := make([]string, len(snaps))
+		for i, s := range snaps {
+			ids[i] = s.ID
+		}
+		return writeLines(opts.IO.Out, ids)
+	}
+	t := newTable(opts.IO.Out, "ID", "SIZE")
+	for _, s := range snaps {
+		t.row(s.ID, fmtMB(s.Size))
+	}
+	return t.flush()
+}
+
+// SnapshotShowOptions are the options of `hvctl snapshot show`.
+type SnapshotShowOptions struct {
+	cmdBase
+	snapshotTarget
+	Out  outputOptions
+	Name string
+}
+
+// newCmdSnapshotShow returns `hvctl snapshot show`.
+func newCmdSnapshotShow(f *Factory, runF func(*SnapshotShowOptions) error) *cobra.Command {
+	opts := &SnapshotShowOptions{cmdBase: newBase(f)}
+	cmd := &cobra.Command{
+		Use:               "show GUEST NAME",
+		Short:             "Show a snapshot",
+		Example:           fmt.Sprintf("  hvctl snapshot show %s nightly\n  hvctl snapshot show %s nightly --disk 0 -o json", exampleGuest, exampleGuest),
+		Args:              exactArgs("GUEST", "NAME"),
+		ValidArgsFunction: completeGuestIDs(f),
+	}
+	addOutputFlags(cmd, &opts.Out)
+	opts.addDiskFlag(cmd)
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotShowRun, func(args []string) error {
+		opts.GuestID, opts.Name = args[0], args[1]
+		if err := opts.resolve(cmd); err != nil {
+			return err
+		}
+		return opts.Out.validate()
+	})
+	return cmd
+}
+
+func snapshotShowRun(opts *SnapshotShowOptions) error {
+	svc, err := opts.Service()
+	if err != nil {
+		return err
+	}
+	res, err := svc.Do(opts.context(), hvagent.ActionGetSnapshot, opts.GuestID, opts.request(opts.Name))
+	if err != nil {
+		return err
+	}
+	body, err := infoBody(res, "snapshot show")
+	if err != nil {
+		return err
+	}
+	if opts.Out.json() {
+		return writeRawJSON(opts.IO.Out, body)
+	}
+	var s hvagent.Snapshot
+	if err := json.Unmarshal(body, &s); err != nil {
+		return fmt.Errorf("decode snapshot: %w", err)
+	}
+	if opts.Out.Quiet {
+		return writeLines(opts.IO.Out, []string{s.ID})
+	}
+	fl := newFields(opts.IO.Out)
+	fl.add("ID", s.ID)
+	fl.add("Size", fmtMB(s.Size))
+	return fl.flush()
+}
+
+// SnapshotJobOptions are the options of the snapshot commands that queue a
+// job: create, delete and rollback.
+type SnapshotJobOptions struct {
+	cmdBase
+	snapshotTarget
+	Out   outputOptions
+	Async asyncOptions
+	// Action is createSnapshot, deleteSnapshot or rollbackSnapshot.
+	Action string
+	// Name is the snapshot; for create, "" lets the agent name it.
+	Name string
+	// DestroyMoreRecent lets rollback destroy newer snapshots.
+	DestroyMoreRecent bool
+}
+
+// newCmdSnapshotCreate returns `hvctl snapshot create`.
+func newCmdSnapshotCreate(f *Factory, runF func(*SnapshotJobOptions) error) *cobra.Command {
+	cmd, _ := newSnapshotJobCmd(f, runF, hvagent.ActionCreateSnapshot, &cobra.Command{
+		Use:   "create GUEST [NAME]",
+		Short: "Snapshot a guest or one of its disks",
+		Long: "Snapshot every disk of a guest, or with --disk N its disk N, as NAME (default\n" +
+			"snap-<unix seconds>). A running guest's snapshot is crash-consistent.",
+		Example: fmt.Sprintf("  hvctl snapshot create %s nightly --wait\n  hvctl snapshot create %s --disk 1", exampleGuest, exampleGuest),
+		Args:    rangeArgs(1, 2, "GUEST"),
+	})
+	return cmd
+}
+
+// newCmdSnapshotDelete returns `hvctl snapshot delete`.
+func newCmdSnapshotDelete(f *Factory, runF func(*SnapshotJobOptions) error) *cobra.Command {
+	cmd, _ := newSnapshotJobCmd(f, runF, hvagent.ActionDeleteSnapshot, &cobra.Command{
+		Use:     "delete GUEST NAME",
+		Aliases: []string{"rm"},
+		Short:   "Delete a snapshot",
+		Example: fmt.Sprintf("  hvctl snapshot delete %s nightly --wait", exampleGuest),
+		Args:    exactArgs("GUEST", "NAME"),
+	})
+	return cmd
+}
+
+// newCmdSnapshotRollback returns `hvctl snapshot rollback`.
+func newCmdSnapshotRollback(f *Factory, runF func(*SnapshotJobOptions) error) *cobra.Command {
+	cmd, opts := newSnapshotJobCmd(f, runF, hvagent.ActionRollbackSnapshot, &cobra.Command{
+		Use:   "rollback GUEST NAME",
+		Short: "Roll a guest or disk back to a snapshot",
+		Long: "Roll the guest's disks (or with --disk N its disk N) back to snapshot NAME. The guest\n" +
+			"must be stopped. Newer snapshots are kept unless --destroy-more-recent allows the driver\n" +
+			"to destroy them.",
+		Example: fmt.Sprintf("  hvctl snapshot rollback %s nightly --wait", exampleGuest),
+		Args:    exactArgs("GUEST", "NAME"),
+	})
+	cmd.Flags().BoolVar(&opts.DestroyMoreRecent, "destroy-more-recent", false, "allow destroying snapshots newer than NAME")
+	return cmd
+}
+
+// newSnapshotJobCmd completes cmd as the snapshot command of action.
+func newSnapshotJobCmd(f *Factory, runF func(*SnapshotJobOptions) error, action string, cmd *cobra.Command) (*cobra.Command, *SnapshotJobOptions) {
+	opts := &SnapshotJobOptions{cmdBase: newBase(f), Action: action}
+	cmd.ValidArgsFunction = completeGuestIDs(f)
+	addOutputFlags(cmd, &opts.Out)
+	addAsyncFlags(cmd, &opts.Async, f)
+	opts.addDiskFlag(cmd)
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotJobRun, func(args []string) error {
+		opts.GuestID = args[0]
+		if len(args) > 1 {
+			opts.Name = args[1]
+		}
+		if err := opts.resolve(cmd); err != nil {
+			return err
+		}
+		if err := opts.Out.validate(); err != nil {
+			return err
+		}
+		return opts.Async.validate()
+	})
+	return cmd, opts
+}
+
+func snapshotJobRun(opts *SnapshotJobOptions) error {
+	svc, err := opts.Service()
+	if err != nil {
+		return err
+	}
+	req := opts.request(opts.Name)
+	req.DestroyMoreRecent = opts.DestroyMoreRecent
+	return runAsync(opts.context(), opts.IO, svc, opts.Out, opts.Async, submission{action: opts.Action, guest: opts.GuestID, req: req})
+}
+
+// SnapshotDownloadOptions are the options of `hvctl snapshot download`.
+type SnapshotDownloadOptions struct {
+	cmdBase
+	snapshotTarget
+	Name string
+	// File is where the data goes; "-" is stdout.
+	File string
+}
+
+// newCmdSnapshotDownload returns `hvctl snapshot download`.
+func newCmdSnapshotDownload(f *Factory, runF func(*SnapshotDownloadOptions) error) *cobra.Command {
+	opts := &SnapshotDownloadOptions{cmdBase: newBase(f)}
+	cmd := &cobra.Command{
+		Use:   "download GUEST NAME -O FILE",
+		Short: "Download a snapshot's data",
+		Long: "Download a consistent export of snapshot NAME: of one disk with --disk N (a qcow2 image\n" +
+			"with the real drivers), or of the whole guest (a tar of every disk's export). A progress\n" +
+			"bar shows the bytes on a terminal. The file (mode 0600: it holds a guest's data) is written\n" +
+			"only when the download is complete.",
+		Example: fmt.Sprintf("  hvctl snapshot download %s nightly --disk 0 -O disk0.qcow2\n"+
+			"  hvctl snapshot download %s nightly -O - | tar -t", exampleGuest, exampleGuest),
+		Args:              exactArgs("GUEST", "NAME"),
+		ValidArgsFunction: completeGuestIDs(f),
+	}
+	opts.addDiskFlag(cmd)
+	cmd.Flags().StringVarP(&opts.File, "output-file", "O", "", `file to write ("-" = stdout); required`)
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotDownloadRun, func(args []string) error {
+		opts.GuestID, opts.Name = args[0], args[1]
+		if opts.File == "" {
+			return flagError("output-file", "-O FILE is required (- for stdout)")
+		}
+		return opts.resolve(cmd)
+	})
+	return cmd
+}
+
+func snapshotDownloadRun(opts *SnapshotDownloadOptions) error {
+	svc, err := opts.Service()
+	if err != nil {
+		return err
+	}
+	res, err := svc.Do(opts.context(), hvagent.ActionDownloadSnapshot, opts.GuestID, opts.request(opts.Name))
+	if err != nil {
+		return err
+	}
+	if res == nil || res.Stream == nil {
+		return errors.New("snapshot download: the agent returned no stream")
+	}
+	defer res.Stream.Close()
+	view := newTransferView(opts.IO, "download "+opts.Name, res.Size)
+	if opts.File == "-" {
+		if _, err := io.Copy(io.MultiWriter(opts.IO.Out, view), res.Stream); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
+		view.finish("stdout")
+		return nil
+	}
+	if err := writeFileAtomic(opts.File, io.TeeReader(res.Stream, view), res.Size); err != nil {
+		return err
+	}
+	view.finish(opts.File)
+	return nil
+}
+
+// writeFileAtomic writes r to a temporary file beside path and renames it
+// to path once complete: size bytes, unless size is -1 (unknown).
+func writeFileAtomic(path string, r io.Reader, size int64) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
+	if err != nil {
+		return fmt.Errorf("download: %w", err)
+	}
+	n, err := io.Copy(tmp, r)
+	if err == nil && size >= 0 && n != size {
+		err = fmt.Errorf("got %d bytes of %d", n, size)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
+		return fmt.Errorf("download: %w", err)
+	}
+	return nil
+}

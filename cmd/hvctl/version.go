@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// versionAgentTimeout bounds asking the agent for its version.
+const versionAgentTimeout = 5 * time.Second
+
+// VersionOptions are the options of `hvctl version`.
+type VersionOptions struct {
+	cmdBase
+	Out outputOptions
+	// Client prints only hvctl's own version, without asking the agent.
+	Client bool
+}
+
+// versionInfo is what `hvctl version -o json` prints.
+type versionInfo struct {
+	Version  string          `json:"version"`
+	Go       string          `json:"go"`
+	Platform string          `json:"platform"`
+	Agent    *hvagent.Health `json:"agent,omitempty"`
+	// AgentError says why the agent could not be asked.
+	AgentError string `json:"agent_error,omitempty"`
+}
+
+// newCmdVersion returns `hvctl version`.
+func newCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
+	opts := &VersionOptions{cmdBase: newBase(f)}
+	cmd := &cobra.Command{
+		Use:     "version",
+		Short:   "Print the versions of hvctl and of the agent",
+		Long:    "Print hvctl's version and, unless --client, the agent's (its /healthz report).",
+		Example: "  hvctl version\n  hvctl version --client\n  hvctl version -o json",
+		Args:    noArgs,
+	}
+	cmd.Flags().BoolVar(&opts.Client, "client", false, "print only hvctl's version")
+	cmd.Flags().StringVarP(&opts.Out.Format, "output", "o", formatTable, "output format: table or json")
+	cmd.RunE = runE(opts, &opts.cmdBase, runF, versionRun, func([]string) error { return opts.Out.validate() })
+	return cmd
+}
+
+func versionRun(opts *VersionOptions) error {
+	info := versionInfo{Version: hvagent.Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	if !opts.Client {
+		info.Agent, info.AgentError = agentHealth(opts.context(), opts.Service)
+	}
+	if opts.Out.json() {
+		return writeJSON(opts.IO.Out, info)
+	}
+	_, _ = fmt.Fprintf(opts.IO.Out, "hvctl: %s (%s %s)\n", info.Version, info.Go, info.Platform)
+	switch {
+	case info.Agent != nil:
+		h := info.Agent
+		line := fmt.Sprintf("agent: %s, %s", h.Version, h.Status)
+		if len(h.Builtins) > 0 {
+			line += ", built-in drivers: " + strings.Join(h.Builtins, ", ")
+		}
+		if h.Simulated {
+			line += " (SIMULATED)"
+		}
+		_, _ = fmt.Fprintln(opts.IO.Out, line)
+	case info.AgentError != "":
+		_, _ = fmt.Fprintf(opts.IO.Out, "agent: unknown (%s)\n", info.AgentError)
+	}
+	return nil
+}
+
+// agentHealth asks the agent for its health report, or says why it could not.
+func agentHealth(ctx context.Context, service func() (hvagent.Service, error)) (*hvagent.Health, string) {
+	svc, err := service()
+	if err != nil {
+		return nil, err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, versionAgentTimeout)
+	defer cancel()
+	h, err := svc.Health(ctx)
+	if err != nil {
+		return nil, err.Error()
+	}
+	if h == nil {
+		return nil, "no report"
+	}
+	return h, ""
+}
