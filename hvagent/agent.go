@@ -20,15 +20,16 @@ type Agent struct {
 	now      func() time.Time
 	services *serviceSet
 
-	mu      sync.Mutex
-	state   agentState
-	queues  map[string]*queueWorker            // by queue key
-	limits  map[string]*guestLimits            // info/stream throttles by guest ID
-	running map[string]context.CancelCauseFunc // by job ID
-	waiters map[string][]chan struct{}         // by job ID
-	paused  map[string]bool                    // paused actions; "*" = all
-	bell    *eventBell
-	metrics *agentMetrics
+	mu         sync.Mutex
+	state      agentState
+	queues     map[string]*queueWorker            // by queue key
+	limits     map[string]*guestLimits            // info/stream throttles by guest ID
+	running    map[string]context.CancelCauseFunc // by job ID
+	cancelSoon map[string]bool                    // canceled by CancelJob before runJob registered them
+	waiters    map[string][]chan struct{}         // by job ID
+	paused     map[string]bool                    // paused actions; "*" = all
+	bell       *eventBell
+	metrics    *agentMetrics
 	// firstStages maps each action to its first stage's label, set by Claim.
 	firstStages map[string]string
 	hostSem     chan struct{}
@@ -78,19 +79,20 @@ func New(cfg *Config) (*Agent, error) {
 	}
 	bell := newEventBell()
 	a := &Agent{
-		cfg:      c,
-		store:    ringingStore{Store: c.Store, bell: bell},
-		bell:     bell,
-		paused:   map[string]bool{},
-		log:      c.Logger,
-		now:      c.Now,
-		services: services,
-		queues:   map[string]*queueWorker{},
-		limits:   map[string]*guestLimits{},
-		running:  map[string]context.CancelCauseFunc{},
-		waiters:  map[string][]chan struct{}{},
-		hostSem:  make(chan struct{}, c.HostJobLimit),
-		stopped:  make(chan struct{}),
+		cfg:        c,
+		store:      ringingStore{Store: c.Store, bell: bell},
+		bell:       bell,
+		paused:     map[string]bool{},
+		log:        c.Logger,
+		now:        c.Now,
+		services:   services,
+		queues:     map[string]*queueWorker{},
+		limits:     map[string]*guestLimits{},
+		running:    map[string]context.CancelCauseFunc{},
+		cancelSoon: map[string]bool{},
+		waiters:    map[string][]chan struct{}{},
+		hostSem:    make(chan struct{}, c.HostJobLimit),
+		stopped:    make(chan struct{}),
 	}
 	a.metrics = newAgentMetrics(a)
 	a.firstStages = firstStageLabels(c.Actions)

@@ -75,6 +75,11 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	}
 	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
 	a.metrics.finished.WithLabelValues(job.Action, string(e.Status)).Inc()
+	if e.Status == JobComplete && out.deleteGuest {
+		a.mu.Lock()
+		delete(a.limits, job.GuestID)
+		a.mu.Unlock()
+	}
 	a.notify(job.ID)
 	for _, id := range canceled {
 		a.notify(id)
@@ -126,10 +131,16 @@ func (a *Agent) execute(ctx context.Context, job *Job, act ActionConfig, raw jso
 	return a.runGuestJob(ctx, job, act)
 }
 
+// setRunning registers a running job's cancel function, and cancels the
+// job at once when CancelJob asked for it between its claim and now.
 func (a *Agent) setRunning(id string, cancel context.CancelCauseFunc) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.running[id] = cancel
-	a.mu.Unlock()
+	if a.cancelSoon[id] {
+		delete(a.cancelSoon, id)
+		cancel(errUserCancel)
+	}
 }
 
 func (a *Agent) clearRunning(id string) {

@@ -92,11 +92,15 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 		return job, nil
 	}
 	a.mu.Lock()
-	cancel := a.running[id]
-	a.mu.Unlock()
-	if cancel == nil { // claimed but not yet registered, or just finished
-		return a.WaitJob(ctx, id)
+	if cancel := a.running[id]; cancel != nil {
+		cancel(errUserCancel)
+	} else { // claimed but not registered yet: runJob cancels it on arrival
+		a.cancelSoon[id] = true
 	}
-	cancel(errUserCancel)
-	return a.WaitJob(ctx, id)
+	a.mu.Unlock()
+	job, err = a.WaitJob(ctx, id)
+	a.mu.Lock()
+	delete(a.cancelSoon, id)
+	a.mu.Unlock()
+	return job, err
 }
