@@ -260,10 +260,7 @@ func newCmdGuestAction(f *Factory, spec guestActionSpec, runF func(*GuestActionO
 	addAsyncFlags(cmd, &opts.Async, f)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, guestActionRun, func(args []string) error {
 		opts.ID = args[0]
-		if err := opts.Out.validate(); err != nil {
-			return err
-		}
-		return opts.Async.validate()
+		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd
 }

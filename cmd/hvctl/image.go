@@ -208,10 +208,7 @@ func newCmdImageFetch(f *Factory, runF func(*ImageFetchOptions) error) *cobra.Co
 		if err := checkImageType(opts.Type); err != nil {
 			return err
 		}
-		if err := opts.Out.validate(); err != nil {
-			return err
-		}
-		return opts.Async.validate()
+		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd
 }
@@ -257,10 +254,7 @@ func newCmdImageDelete(f *Factory, runF func(*ImageDeleteOptions) error) *cobra.
 		if err := checkImageType(opts.Type); err != nil {
 			return err
 		}
-		if err := opts.Out.validate(); err != nil {
-			return err
-		}
-		return opts.Async.validate()
+		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd
 }

@@ -160,10 +160,7 @@ func newCmdJobWait(f *Factory, runF func(*JobWaitOptions) error) *cobra.Command 
 	addOutputFlags(cmd, &opts.Out)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, jobWaitRun, func(args []string) error {
 		opts.ID = args[0]
-		if err := opts.Out.validate(); err != nil {
-			return err
-		}
-		return opts.Async.validate()
+		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd
 }

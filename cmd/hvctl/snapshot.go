@@ -249,10 +249,7 @@ func newSnapshotJobCmd(f *Factory, runF func(*SnapshotJobOptions) error, action 
 		if err := opts.resolve(cmd); err != nil {
 			return err
 		}
-		if err := opts.Out.validate(); err != nil {
-			return err
-		}
-		return opts.Async.validate()
+		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd, opts
 }

@@ -53,6 +53,14 @@ func addAsyncFlags(cmd *cobra.Command, o *asyncOptions, f *Factory) {
 }
 
 // validate checks the waiting flags.
+// validateAsync checks the output and waiting flags of an async command.
+func validateAsync(out *outputOptions, async *asyncOptions) error {
+	if err := out.validate(); err != nil {
+		return err
+	}
+	return async.validate()
+}
+
 func (o *asyncOptions) validate() error {
 	if o.Timeout < 0 {
 		return flagError("timeout", "must not be negative")
