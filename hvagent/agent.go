@@ -45,6 +45,7 @@ type agentState int
 
 const (
 	stateNew agentState = iota
+	stateStarting // recovering interrupted jobs; not accepting work yet
 	stateStarted
 	stateStopping
 	stateStopped
@@ -129,12 +130,21 @@ func (a *Agent) Start(ctx context.Context) error {
 		return Errorf(ECONFLICT, "agent already started")
 	}
 	a.workCtx, a.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
-	a.state = stateStarted
+	a.state = stateStarting
 	a.mu.Unlock()
 
+	// Recovery runs before the agent accepts work, so no worker can claim a
+	// job of a queue whose interrupted head is not requeued yet.
 	if err := a.recover(ctx); err != nil {
 		return err
 	}
+	a.mu.Lock()
+	if a.state != stateStarting {
+		a.mu.Unlock()
+		return Errorf(EUNAVAILABLE, "agent stopped while starting")
+	}
+	a.state = stateStarted
+	a.mu.Unlock()
 	queues, err := a.store.QueuedQueues(ctx)
 	if err != nil {
 		return err
@@ -201,7 +211,7 @@ func (a *Agent) onInterrupt(action string) string {
 // message "interrupted by agent shutdown". Stop is idempotent.
 func (a *Agent) Stop(ctx context.Context) error {
 	a.mu.Lock()
-	if a.state != stateStarted {
+	if a.state != stateStarted && a.state != stateStarting {
 		a.mu.Unlock()
 		return nil
 	}
@@ -244,6 +254,8 @@ func (a *Agent) accepting() error {
 		return nil
 	case stateNew:
 		return Errorf(EUNAVAILABLE, "agent is not started")
+	case stateStarting:
+		return Errorf(EUNAVAILABLE, "agent is starting")
 	default:
 		return Errorf(EUNAVAILABLE, "agent is stopping")
 	}

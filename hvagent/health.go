@@ -19,7 +19,7 @@ func (a *Agent) Health(context.Context) (*Health, error) {
 	switch a.state {
 	case stateStarted:
 		h.Status = "ok"
-	case stateNew:
+	case stateNew, stateStarting:
 		h.Status = "starting"
 	default:
 		h.Status = "stopping"
