@@ -44,8 +44,8 @@ type Agent struct {
 type agentState int
 
 const (
-	stateNew agentState = iota
-	stateStarting // recovering interrupted jobs; not accepting work yet
+	stateNew      agentState = iota
+	stateStarting            // recovering interrupted jobs; not accepting work yet
 	stateStarted
 	stateStopping
 	stateStopped
