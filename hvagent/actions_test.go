@@ -13,39 +13,6 @@ import (
 	"github.com/hvagent/hvagent/internal/agenttest"
 )
 
-func TestAgent_GuestActions(t *testing.T) {
-	t.Parallel()
-	env := agenttest.New(t, agenttest.Opts{})
-	g := env.Create(t, nil)
-	for _, step := range []struct{ action, state string }{
-		{hvagent.ActionStart, hvagent.StateRunning},
-		{hvagent.ActionStart, hvagent.StateRunning}, // already there: succeeds
-		{hvagent.ActionReboot, hvagent.StateRunning},
-		{hvagent.ActionRestart, hvagent.StateRunning},
-		{hvagent.ActionSuspend, hvagent.StatePaused},
-		{hvagent.ActionResume, hvagent.StateRunning},
-		{hvagent.ActionShutdown, hvagent.StateShutoff},
-		{hvagent.ActionStart, hvagent.StateRunning},
-		{hvagent.ActionPoweroff, hvagent.StateShutoff},
-	} {
-		res := env.Do(t, step.action, g.ID, hvagent.Request{})
-		require.Equal(t, g.ID, res.Guest.ID)
-		j := env.Wait(t, res.Job.ID)
-		require.Equal(t, hvagent.JobComplete, j.Status, "%s: %s", step.action, j.Message)
-		require.Equal(t, "1/1 Sim."+map[string]string{"start": "Start", "reboot": "Reboot", "restart": "Restart",
-			"suspend": "Suspend", "resume": "Resume", "shutdown": "Shutdown", "poweroff": "Poweroff"}[step.action], j.Stage)
-		got, err := env.Agent.Guest(context.Background(), g.ID)
-		require.NoError(t, err)
-		require.Equal(t, step.state, got.State, step.action)
-	}
-	t.Run("ErrStateCheckedWhenJobRuns", func(t *testing.T) {
-		res := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}) // accepted while shutoff
-		j := env.Wait(t, res.Job.ID)
-		require.Equal(t, hvagent.JobError, j.Status)
-		require.Contains(t, j.Message, "is not running")
-	})
-}
-
 func TestAgent_Metrics(t *testing.T) {
 	t.Parallel()
 	env := agenttest.New(t, agenttest.Opts{})

@@ -66,7 +66,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	}
 	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
 	if err != nil {
-		e.Status, e.Message, e.Result, e.DeleteGuest = failure(err, cause)
+		e.Status, e.Message = failure(err, cause)
 	}
 	_, canceled, ferr := a.store.Finish(ctx, e)
 	if ferr != nil {
@@ -87,7 +87,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 }
 
 // failure returns the final status and message of a job that failed with err.
-func failure(err, cause error) (JobStatus, string, json.RawMessage, bool) {
+func failure(err, cause error) (JobStatus, string) {
 	var se *pipeline.StageError
 	staged := errors.As(err, &se)
 	switch {
@@ -96,15 +96,15 @@ func failure(err, cause error) (JobStatus, string, json.RawMessage, bool) {
 		if staged && se.InFlight {
 			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
 		}
-		return JobCanceled, msg, nil, false
+		return JobCanceled, msg
 	case errors.Is(err, context.DeadlineExceeded) && staged:
-		return JobError, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service), nil, false
+		return JobError, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
 	}
 	var e *Error
 	if errors.As(err, &e) && e.Code == EINTERNAL {
-		return JobError, "internal error", nil, false
+		return JobError, "internal error"
 	}
-	return JobError, err.Error(), nil, false
+	return JobError, err.Error()
 }
 
 // execute runs the pipeline of job, recovering a panic into an error so a
