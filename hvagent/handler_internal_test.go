@@ -2,7 +2,6 @@ package hvagent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,10 +9,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hvagent/hvagent/internal/testio"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -50,29 +50,11 @@ func (f *fakeService) Health(ctx context.Context) (*Health, error) {
 	return f.HealthFunc(ctx)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serveFake serves f with a heartbeat (0 = default) and a server write
 // timeout (0 = none).
-func serveFake(t *testing.T, f *fakeService, heartbeat, writeTimeout time.Duration) (*httptest.Server, *syncBuffer) {
+func serveFake(t *testing.T, f *fakeService, heartbeat, writeTimeout time.Duration) (*httptest.Server, *testio.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testio.Buffer{}
 	s := newServer(f, HandlerOptions{Logger: zerolog.New(logs)})
 	if heartbeat > 0 {
 		s.heartbeat = heartbeat

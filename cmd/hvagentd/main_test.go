@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hvagent/hvagent/internal/testio"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -72,22 +73,7 @@ func tempDir(t testing.TB) string {
 }
 
 // logBuffer collects a process's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testio.Buffer }
 
 // find returns the first JSON log line for which match is true.
 func (b *logBuffer) find(match func(map[string]any) bool) (map[string]any, bool) {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hvagent/hvagent/internal/testio"
+
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -99,29 +101,10 @@ func hvctlExec(t *testing.T, args ...string) result {
 	return r
 }
 
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading
-// test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // daemon is a running hvagentd.
 type daemon struct {
 	cmd  *exec.Cmd
-	logs syncBuffer
+	logs testio.Buffer
 	done chan error
 }
 
