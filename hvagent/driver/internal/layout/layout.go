@@ -1,0 +1,76 @@
+// Package layout is where the built-in qemu and storage drivers keep a
+// guest's files under the data dir. Both drivers use it, so that a disk the
+// storage driver created is the one QEMU opens, and the storage driver finds
+// the QMP socket of a running guest for online snapshots.
+//
+//	<data_dir>/images/<id>.qcow2             disk images (storage)
+//	<data_dir>/guests/<guest id>/disk<N>.qcow2 guest disks (storage)
+//	<data_dir>/run/<guest id>/               one running QEMU (qemu driver):
+//	    qemu.pid  qmp.sock  qmp-storage.sock  console.log
+//
+// A unix socket path must fit in 108 bytes, so when <data_dir> is too long
+// the run dir moves to a short directory under the system temp dir, named by
+// a hash of the data dir.
+package layout
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// File names inside a guest's run dir.
+const (
+	// PIDFile holds the QEMU process ID.
+	PIDFile = "qemu.pid"
+	// MonitorSocket is the QMP socket the qemu driver keeps connected (for
+	// events and the SHUTDOWN reason).
+	MonitorSocket = "qmp.sock"
+	// StorageSocket is a second QMP monitor of the same QEMU, for the
+	// storage driver's short connections (QMP serves one client per
+	// socket).
+	StorageSocket = "qmp-storage.sock"
+	// ConsoleLog is the serial console's size-capped log.
+	ConsoleLog = "console.log"
+)
+
+// maxSocketPath is the longest unix socket path, the terminating NUL of
+// sockaddr_un.sun_path excluded.
+const maxSocketPath = 107
+
+// ImagesDir is the directory of disk images.
+func ImagesDir(dataDir string) string { return filepath.Join(dataDir, "images") }
+
+// GuestDir is the directory of one guest's disks.
+func GuestDir(dataDir, guestID string) string {
+	return filepath.Join(dataDir, "guests", guestID)
+}
+
+// DiskPath is the qcow2 file of a guest's disk n (0-based).
+func DiskPath(dataDir, guestID string, n int) string {
+	return filepath.Join(GuestDir(dataDir, guestID), "disk"+strconv.Itoa(n)+".qcow2")
+}
+
+// DriveID is the QEMU drive (block device) ID of disk n, as QMP commands
+// such as blockdev-snapshot-internal-sync name it.
+func DriveID(n int) string { return "disk" + strconv.Itoa(n) }
+
+// RunRoot is the parent of every guest's run dir: <data_dir>/run, or a
+// short directory under the system temp dir when socket paths under
+// <data_dir>/run would be too long.
+func RunRoot(dataDir string) string {
+	root := filepath.Join(dataDir, "run")
+	// <root>/<36-char id>/qmp-storage.sock
+	if len(root)+1+36+1+len(StorageSocket) <= maxSocketPath {
+		return root
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return filepath.Join(os.TempDir(), "hvagent-"+hex.EncodeToString(sum[:6]))
+}
+
+// RunDir is the directory of one guest's running QEMU.
+func RunDir(dataDir, guestID string) string {
+	return filepath.Join(RunRoot(dataDir), guestID)
+}
