@@ -29,7 +29,7 @@ type Agent struct {
 	waiters    map[string][]chan struct{}         // by job ID
 	paused     map[string]bool                    // paused actions; "*" = all
 	bell       *eventBell
-	metrics    *agentMetrics
+	observer   Observer
 	// firstStages maps each action to its first stage's label, set by Claim.
 	firstStages map[string]string
 	hostSem     chan struct{}
@@ -95,8 +95,11 @@ func New(cfg *Config) (*Agent, error) {
 		hostSem:    make(chan struct{}, c.HostJobLimit),
 		stopped:    make(chan struct{}),
 	}
-	a.metrics = newAgentMetrics(a)
 	a.firstStages = firstStageLabels(c.Actions)
+	a.observer = c.Observer
+	if a.observer == nil {
+		a.observer = nopObserver{}
+	}
 	return a, nil
 }
 

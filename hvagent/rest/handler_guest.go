@@ -1,12 +1,14 @@
-package hvagent
+package rest
 
 import (
 	"net/http"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // listGuests serves GET /guests?limit=&after=.
 func (s *server) listGuests(x *exchange) error {
-	var f GuestFilter
+	var f hvagent.GuestFilter
 	var err error
 	if f.Limit, err = x.queryLimit(); err != nil {
 		return err
@@ -23,14 +25,14 @@ func (s *server) listGuests(x *exchange) error {
 
 // createGuest serves POST /guests: 202 with the guest as stored.
 func (s *server) createGuest(x *exchange) error {
-	var g Guest
+	var g hvagent.Guest
 	if err := x.decodeRequired(&g, "a guest"); err != nil {
 		return err
 	}
 	return x.doAsync(asyncCall{
-		action: ActionCreate,
-		req:    Request{Guest: &g},
-		body:   func(res *Result) any { return res.Guest },
+		action: hvagent.ActionCreate,
+		req:    hvagent.Request{Guest: &g},
+		body:   func(res *hvagent.Result) any { return res.Guest },
 	})
 }
 
@@ -61,7 +63,7 @@ func (s *server) guestAction(action string) apiFunc {
 		return x.doAsync(asyncCall{
 			action: action,
 			guest:  id,
-			body:   func(res *Result) any { return res.Guest },
+			body:   func(res *hvagent.Result) any { return res.Guest },
 		})
 	}
 }
@@ -104,7 +106,7 @@ func (s *server) guestJob(x *exchange) error {
 		return err
 	}
 	if job.GuestID != id {
-		return Errorf(ENOTFOUND, "job %s not found for guest %s", jobID, id)
+		return hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found for guest %s", jobID, id)
 	}
 	return x.reply(http.StatusOK, job)
 }
@@ -146,7 +148,7 @@ func (s *server) guestInfo(action string) apiFunc {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Do(x.ctx(), action, id, Request{RequestedBy: x.who.name})
+		res, err := s.svc.Do(x.ctx(), action, id, hvagent.Request{RequestedBy: x.who.name})
 		if err != nil {
 			return err
 		}
@@ -160,7 +162,7 @@ func (s *server) console(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Do(x.ctx(), ActionConsole, id, Request{RequestedBy: x.who.name})
+	res, err := s.svc.Do(x.ctx(), hvagent.ActionConsole, id, hvagent.Request{RequestedBy: x.who.name})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // Token is one API token of a tokens file. Only the SHA-256 of the secret
@@ -41,19 +43,19 @@ var scopeRank = map[string]int{scopeNone: 0, ScopeRead: 1, ScopeWrite: 2, ScopeA
 func LoadTokens(path string) ([]Token, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, wrapErr(EINVALID, err, "tokens file: %v", err)
+		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file: %v", err)
 	}
 	var tokens []Token
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&tokens); err != nil {
-		return nil, wrapErr(EINVALID, err, "tokens file %s: %s", path, jsonProblem(err))
+		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file %s: %s", path, jsonProblem(err))
 	}
 	if dec.More() {
-		return nil, Errorf(EINVALID, "tokens file %s: unexpected data after the list", path)
+		return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: unexpected data after the list", path)
 	}
 	if len(tokens) == 0 {
-		return nil, Errorf(EINVALID, "tokens file %s: no tokens (remove tokens_file to run without tokens)", path)
+		return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: no tokens (remove tokens_file to run without tokens)", path)
 	}
 	seen := map[string]bool{}
 	for i := range tokens {
@@ -61,13 +63,13 @@ func LoadTokens(path string) ([]Token, error) {
 		t.SHA256 = strings.ToLower(t.SHA256)
 		switch sum, err := hex.DecodeString(t.SHA256); {
 		case t.Name == "":
-			return nil, Errorf(EINVALID, "tokens file %s: token %d has no name", path, i)
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %d has no name", path, i)
 		case seen[t.Name]:
-			return nil, Errorf(EINVALID, "tokens file %s: token name %q appears twice", path, t.Name)
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token name %q appears twice", path, t.Name)
 		case err != nil || len(sum) != sha256.Size:
-			return nil, Errorf(EINVALID, "tokens file %s: token %q: sha256 must be 64 hex digits", path, t.Name)
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: sha256 must be 64 hex digits", path, t.Name)
 		case t.Scope != ScopeRead && t.Scope != ScopeWrite && t.Scope != ScopeAdmin:
-			return nil, Errorf(EINVALID, "tokens file %s: token %q: scope %q is not read, write or admin", path, t.Name, t.Scope)
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: scope %q is not read, write or admin", path, t.Name, t.Scope)
 		}
 		seen[t.Name] = true
 	}
@@ -117,7 +119,7 @@ func (s *server) guard(next http.Handler) http.Handler {
 func (s *server) checkHost(r *http.Request) error {
 	hosts := s.opts.Hosts
 	if len(hosts) > 0 && !containsFold(hosts, r.Host) {
-		return Errorf(EFORBIDDEN, "host %q not allowed", r.Host)
+		return hvagent.Errorf(hvagent.EFORBIDDEN, "host %q not allowed", r.Host)
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -125,7 +127,7 @@ func (s *server) checkHost(r *http.Request) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || !containsFold(hosts, u.Host) {
-		return Errorf(EFORBIDDEN, "origin %q not allowed", origin)
+		return hvagent.Errorf(hvagent.EFORBIDDEN, "origin %q not allowed", origin)
 	}
 	return nil
 }
@@ -140,10 +142,10 @@ func (s *server) authenticate(r *http.Request) (identity, error) {
 	h := r.Header.Get("Authorization")
 	scheme, secret, ok := strings.Cut(h, " ")
 	if h == "" {
-		return identity{}, Errorf(EUNAUTHENTICATED, "missing bearer token")
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "missing bearer token")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
-		return identity{}, Errorf(EUNAUTHENTICATED, "authorization must be \"Bearer <token>\"")
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "authorization must be \"Bearer <token>\"")
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(secret)))
 	got := []byte(hex.EncodeToString(sum[:]))
@@ -154,7 +156,7 @@ func (s *server) authenticate(r *http.Request) (identity, error) {
 		}
 	}
 	if match < 0 {
-		return identity{}, Errorf(EUNAUTHENTICATED, "invalid token")
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "invalid token")
 	}
 	return identity{name: s.tokens[match].Name, scope: s.tokens[match].Scope}, nil
 }
@@ -190,11 +192,11 @@ func (x *exchange) authorize(need string) error {
 	if len(x.s.tokens) == 0 || scopeRank[x.who.scope] >= scopeRank[need] {
 		return nil
 	}
-	return Errorf(EFORBIDDEN, "token %q (scope %s) may not %s %s: needs scope %s", x.who.name, x.who.scope, x.r.Method, x.r.URL.Path, need)
+	return hvagent.Errorf(hvagent.EFORBIDDEN, "token %q (scope %s) may not %s %s: needs scope %s", x.who.name, x.who.scope, x.r.Method, x.r.URL.Path, need)
 }
 
-// readBody reads a mutation's body (at most maxBody bytes) and requires
-// Content-Type: application/json when there is one.
+// readBody reads a mutation's body (at most maxBody bytes) and requires it
+// to be JSON (see jsonBody) when there is one.
 func (x *exchange) readBody() error {
 	switch x.r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
@@ -203,16 +205,28 @@ func (x *exchange) readBody() error {
 	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return Errorf(ETOOLARGE, "request body is larger than %d bytes", maxBody)
+		return hvagent.Errorf(hvagent.ETOOLARGE, "request body is larger than %d bytes", maxBody)
 	}
 	if err != nil {
-		return wrapErr(EINVALID, err, "read request body: %v", err)
+		return hvagent.WrapError(hvagent.EINVALID, err, "read request body: %v", err)
 	}
-	if len(bytes.TrimSpace(b)) > 0 && !isJSONType(x.r.Header.Get("Content-Type")) {
-		return Errorf(EINVALID, "Content-Type must be application/json")
+	if len(bytes.TrimSpace(b)) > 0 && !x.jsonBody() {
+		return hvagent.Errorf(hvagent.EINVALID, "Content-Type must be application/json")
 	}
 	x.body = b
 	return nil
+}
+
+// jsonBody reports whether the request's body may be read as JSON: its
+// Content-Type is application/json, or it has none and the request carries
+// no Origin (the original Go client posts JSON without a Content-Type;
+// browsers send Origin on every cross-site write, so a form cannot pass).
+func (x *exchange) jsonBody() bool {
+	ct := x.r.Header.Get("Content-Type")
+	if ct == "" {
+		return x.r.Header.Get("Origin") == ""
+	}
+	return isJSONType(ct)
 }
 
 // isJSONType reports whether a Content-Type names application/json.

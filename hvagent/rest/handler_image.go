@@ -1,4 +1,6 @@
-package hvagent
+package rest
+
+import "github.com/hvagent/hvagent/hvagent"
 
 // imageBody is the body of POST /images.
 type imageBody struct {
@@ -17,7 +19,7 @@ func imageType(fixed, asked string) (string, error) {
 		}
 		return asked, nil
 	}
-	return "", Errorf(EINVALID, "type %q does not match %s images", asked, fixed)
+	return "", hvagent.Errorf(hvagent.EINVALID, "type %q does not match %s images", asked, fixed)
 }
 
 // listImages serves GET /images[?type=] and GET /container_images.
@@ -27,7 +29,7 @@ func (s *server) listImages(fixed string) apiFunc {
 		if err != nil {
 			return err
 		}
-		return s.imageInfo(x, ActionListImages, &ImageRequest{Type: typ})
+		return s.imageInfo(x, hvagent.ActionListImages, &hvagent.ImageRequest{Type: typ})
 	}
 }
 
@@ -38,12 +40,12 @@ func (s *server) getImage(fixed string) apiFunc {
 		if err != nil {
 			return err
 		}
-		return s.imageInfo(x, ActionGetImage, &ImageRequest{ID: x.r.PathValue("id"), Type: typ})
+		return s.imageInfo(x, hvagent.ActionGetImage, &hvagent.ImageRequest{ID: x.r.PathValue("id"), Type: typ})
 	}
 }
 
-func (s *server) imageInfo(x *exchange, action string, ir *ImageRequest) error {
-	res, err := s.svc.Do(x.ctx(), action, "", Request{Image: ir, RequestedBy: x.who.name})
+func (s *server) imageInfo(x *exchange, action string, ir *hvagent.ImageRequest) error {
+	res, err := s.svc.Do(x.ctx(), action, "", hvagent.Request{Image: ir, RequestedBy: x.who.name})
 	if err != nil {
 		return err
 	}
@@ -61,10 +63,10 @@ func (s *server) fetchImage(fixed string) apiFunc {
 		if err != nil {
 			return err
 		}
-		ir := &ImageRequest{ID: b.ID, Type: typ, Source: b.Source, SHA256: b.SHA256}
+		ir := &hvagent.ImageRequest{ID: b.ID, Type: typ, Source: b.Source, SHA256: b.SHA256}
 		return x.doAsync(asyncCall{
-			action: ActionFetchImage,
-			req:    Request{Image: ir},
+			action: hvagent.ActionFetchImage,
+			req:    hvagent.Request{Image: ir},
 		})
 	}
 }
@@ -81,8 +83,8 @@ func (s *server) deleteImage(fixed string) apiFunc {
 			return err
 		}
 		return x.doAsync(asyncCall{
-			action: ActionDeleteImage,
-			req:    Request{Image: &ImageRequest{ID: x.r.PathValue("id"), Type: typ}},
+			action: hvagent.ActionDeleteImage,
+			req:    hvagent.Request{Image: &hvagent.ImageRequest{ID: x.r.PathValue("id"), Type: typ}},
 		})
 	}
 }

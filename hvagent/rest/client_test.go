@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/servicetest"
 )
 
@@ -59,12 +60,12 @@ func TestClient_UnixSocket(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "hvagent.sock")
 	ln, err := net.Listen("unix", sock)
 	require.NoError(t, err)
-	rec := &recorder{next: hvagent.NewHandler(healthyFake(), hvagent.HandlerOptions{})}
+	rec := &recorder{next: rest.NewHandler(healthyFake(), rest.HandlerOptions{})}
 	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: rec}}
 	srv.Start()
 	defer srv.Close()
 
-	c := &hvagent.Client{Addr: "unix://" + sock}
+	c := &rest.Client{Addr: "unix://" + sock}
 	defer c.CloseIdleConnections()
 	h, err := c.Health(t.Context())
 	require.NoError(t, err)
@@ -75,25 +76,25 @@ func TestClient_UnixSocket(t *testing.T) {
 
 func TestClient_TLS(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewUnstartedServer(hvagent.NewHandler(healthyFake(), hvagent.HandlerOptions{}))
+	srv := httptest.NewUnstartedServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
 	srv.StartTLS()
 	defer srv.Close()
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.Certificate())
-	c := &hvagent.Client{Addr: srv.URL, TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	c := &rest.Client{Addr: srv.URL, TLSConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
 	defer c.CloseIdleConnections()
 	require.True(t, strings.HasPrefix(c.Addr, "https://"))
 	_, err := c.Health(t.Context())
 	require.NoError(t, err)
 
-	_, err = hvagent.NewClient(srv.URL).Health(t.Context())
+	_, err = rest.NewClient(srv.URL).Health(t.Context())
 	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(err), "an unknown CA is refused: %v", err)
 }
 
 func TestClient_Dial(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{next: hvagent.NewHandler(healthyFake(), hvagent.HandlerOptions{})}
+	rec := &recorder{next: rest.NewHandler(healthyFake(), rest.HandlerOptions{})}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	var mu sync.Mutex
@@ -109,7 +110,7 @@ func TestClient_Dial(t *testing.T) {
 		{"http://hvagent.test:81", "tcp hvagent.test:81", "hvagent.test:81"},
 		{"unix:///run/hvagent.sock", "unix /run/hvagent.sock", "localhost"},
 	} {
-		c := &hvagent.Client{Addr: tc.addr, Dial: dial}
+		c := &rest.Client{Addr: tc.addr, Dial: dial}
 		_, err := c.Health(t.Context())
 		require.NoError(t, err, tc.addr)
 		c.CloseIdleConnections()
@@ -123,7 +124,7 @@ func TestClient_Dial(t *testing.T) {
 func TestClient_BadAddr(t *testing.T) {
 	t.Parallel()
 	for _, addr := range []string{"unix://", "ftp://h:1", "http://", "http://u:p@h:1", "http://h:1/?x=1", "h:1:2:3/%zz"} {
-		_, err := hvagent.NewClient(addr).Health(t.Context())
+		_, err := rest.NewClient(addr).Health(t.Context())
 		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%q: %v", addr, err)
 	}
 }
@@ -131,18 +132,18 @@ func TestClient_BadAddr(t *testing.T) {
 func TestClient_PathPrefix(t *testing.T) {
 	t.Parallel()
 	mux := http.NewServeMux()
-	mux.Handle("/hv/", http.StripPrefix("/hv", hvagent.NewHandler(healthyFake(), hvagent.HandlerOptions{})))
+	mux.Handle("/hv/", http.StripPrefix("/hv", rest.NewHandler(healthyFake(), rest.HandlerOptions{})))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	_, err := hvagent.NewClient(srv.URL + "/hv/").Health(t.Context())
+	_, err := rest.NewClient(srv.URL + "/hv/").Health(t.Context())
 	require.NoError(t, err, "a base path is kept")
 }
 
 func TestClient_Headers(t *testing.T) {
 	t.Parallel()
 	sum := sha256.Sum256([]byte("s3cret"))
-	tokens := []hvagent.Token{
-		{Name: "ci", SHA256: hex.EncodeToString(sum[:]), Scope: hvagent.ScopeWrite},
+	tokens := []rest.Token{
+		{Name: "ci", SHA256: hex.EncodeToString(sum[:]), Scope: rest.ScopeWrite},
 	}
 	reqs := make(chan hvagent.Request, 1)
 	fake := &servicetest.Fake{
@@ -152,12 +153,12 @@ func TestClient_Headers(t *testing.T) {
 		},
 		JobFunc: func(_ context.Context, id string) (*hvagent.Job, error) { return &hvagent.Job{ID: id}, nil },
 	}
-	rec := &recorder{next: hvagent.NewHandler(fake, hvagent.HandlerOptions{Tokens: tokens})}
+	rec := &recorder{next: rest.NewHandler(fake, rest.HandlerOptions{Tokens: tokens})}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
 	const guest = "4b0f3f6c-1b7d-4a53-9a43-5f8f1b0a6d2e"
 
-	c := &hvagent.Client{Addr: srv.URL, Token: "s3cret"}
+	c := &rest.Client{Addr: srv.URL, Token: "s3cret"}
 	defer c.CloseIdleConnections()
 	_, err := c.Do(t.Context(), hvagent.ActionStart, guest, hvagent.Request{IdempotencyKey: "k1"})
 	require.NoError(t, err)
@@ -176,52 +177,64 @@ func TestClient_Headers(t *testing.T) {
 	require.Equal(t, hvagent.EFORBIDDEN, hvagent.ErrorCode(err), "write scope is not admin")
 	require.Equal(t, "application/json", rec.last().Header.Get("Content-Type"))
 
-	_, err = (&hvagent.Client{Addr: srv.URL, Token: "wrong"}).Guest(t.Context(), guest)
+	_, err = (&rest.Client{Addr: srv.URL, Token: "wrong"}).Guest(t.Context(), guest)
 	require.Equal(t, hvagent.EUNAUTHENTICATED, hvagent.ErrorCode(err))
-	_, err = hvagent.NewClient(srv.URL).Guest(t.Context(), guest)
+	_, err = rest.NewClient(srv.URL).Guest(t.Context(), guest)
 	require.Equal(t, hvagent.EUNAUTHENTICATED, hvagent.ErrorCode(err))
 	require.Empty(t, rec.last().Header.Get("Authorization"))
 }
 
 // TestClient_ZeroValue must not run in parallel: it sets HVAGENT_ADDR.
 func TestClient_ZeroValue(t *testing.T) {
-	srv := httptest.NewServer(hvagent.NewHandler(healthyFake(), hvagent.HandlerOptions{}))
+	srv := httptest.NewServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
 	defer srv.Close()
 	t.Setenv("HVAGENT_ADDR", srv.URL)
-	require.Equal(t, srv.URL, hvagent.DefaultAddr("/ignored"))
-	var c hvagent.Client
+	require.Equal(t, srv.URL, rest.DefaultAddr("/ignored"))
+	var c rest.Client
 	defer c.CloseIdleConnections()
 	h, err := c.Health(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, "ok", h.Status)
 
 	t.Setenv("HVAGENT_ADDR", "")
-	require.Equal(t, "unix:///srv/hv/hvagent.sock", hvagent.DefaultAddr("/srv/hv"))
+	require.Equal(t, "unix:///srv/hv/hvagent.sock", rest.DefaultAddr("/srv/hv"))
 	t.Setenv("XDG_STATE_HOME", "/state")
 	if os.Geteuid() != 0 {
-		require.Equal(t, "unix:///state/hvagent/hvagent.sock", hvagent.DefaultAddr(""))
+		require.Equal(t, "unix:///state/hvagent/hvagent.sock", rest.DefaultAddr(""))
 	}
 }
 
-// TestDeps keeps cgo (go-sqlite3) and the adapters out of the REST
-// client's import graph: the root package imports neither.
+// TestDeps keeps the root package and the REST wire cgo-free (no SQLite)
+// and free of adapters and of net/http/pprof.
 func TestDeps(t *testing.T) {
 	t.Parallel()
 	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go is not on PATH")
-	}
-	out, err := exec.CommandContext(t.Context(), goBin, "list", "-deps", ".").Output()
-	require.NoError(t, err)
-	deps := strings.Fields(string(out))
-	require.Contains(t, deps, "github.com/hvagent/hvagent/hvagent")
-	for _, dep := range deps {
-		for _, banned := range []string{
-			"github.com/mattn/go-sqlite3",
-			"github.com/hvagent/hvagent/hvagent/store",
-			"github.com/hvagent/hvagent/hvagent/driver/",
-		} {
-			require.False(t, strings.HasPrefix(dep, banned), "hvagent imports %s", dep)
+	require.NoError(t, err, "go must be on PATH for this test")
+	for _, pkg := range []string{"..", "."} {
+		out, err := exec.CommandContext(t.Context(), goBin, "list", "-deps", pkg).Output()
+		require.NoError(t, err)
+		deps := strings.Fields(string(out))
+		require.Contains(t, deps, "github.com/hvagent/hvagent/hvagent")
+		for _, dep := range deps {
+			for _, banned := range []string{
+				"github.com/mattn/go-sqlite3",
+				"github.com/hvagent/hvagent/hvagent/store",
+				"github.com/hvagent/hvagent/hvagent/driver/",
+				"net/http/pprof",
+			} {
+				require.False(t, strings.HasPrefix(dep, banned), "%s imports %s", pkg, dep)
+			}
 		}
 	}
+}
+
+// TestDefaultServeMux checks that importing the package and building a
+// client and a handler registers nothing on http.DefaultServeMux (no
+// pprof, expvar or metrics handler behind a user's back). It runs in a
+// program of its own, since this test binary imports more than rest.
+func TestDefaultServeMux(t *testing.T) {
+	t.Parallel()
+	out, err := exec.CommandContext(t.Context(), "go", "run", "./testdata/muxcheck").CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Equal(t, "checked\n", string(out))
 }

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // streamWriteIdle bounds each write of a stream reply; the deadline moves
@@ -14,16 +16,16 @@ const streamWriteIdle = time.Minute
 
 // snapshotTarget parses the guest, optional disk ({n}) and snapshot name
 // ({name}, when the route has one) of a snapshot route.
-func (x *exchange) snapshotTarget() (string, Request, error) {
+func (x *exchange) snapshotTarget() (string, hvagent.Request, error) {
 	id, err := x.pathGuest()
 	if err != nil {
-		return "", Request{}, err
+		return "", hvagent.Request{}, err
 	}
-	req := Request{Snapshot: x.r.PathValue("name"), RequestedBy: x.who.name}
+	req := hvagent.Request{Snapshot: x.r.PathValue("name"), RequestedBy: x.who.name}
 	if v := x.r.PathValue("n"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return "", Request{}, Errorf(EINVALID, "disk %q must be a non-negative integer", v)
+			return "", hvagent.Request{}, hvagent.Errorf(hvagent.EINVALID, "disk %q must be a non-negative integer", v)
 		}
 		req.Disk = &n
 	}
@@ -32,12 +34,12 @@ func (x *exchange) snapshotTarget() (string, Request, error) {
 
 // listSnapshots serves GET …/snapshots.
 func (s *server) listSnapshots(x *exchange) error {
-	return s.snapshotInfo(x, ActionListSnapshots)
+	return s.snapshotInfo(x, hvagent.ActionListSnapshots)
 }
 
 // getSnapshot serves GET …/snapshots/{name}: one Snapshot object.
 func (s *server) getSnapshot(x *exchange) error {
-	return s.snapshotInfo(x, ActionGetSnapshot)
+	return s.snapshotInfo(x, hvagent.ActionGetSnapshot)
 }
 
 func (s *server) snapshotInfo(x *exchange, action string) error {
@@ -69,13 +71,13 @@ func (s *server) createSnapshot(x *exchange) error {
 		return err
 	}
 	if b.Dest != "" && b.Name != "" && b.Dest != b.Name {
-		return Errorf(EINVALID, "request body: dest %q and name %q differ; give one", b.Dest, b.Name)
+		return hvagent.Errorf(hvagent.EINVALID, "request body: dest %q and name %q differ; give one", b.Dest, b.Name)
 	}
 	req.Snapshot = b.Dest
 	if req.Snapshot == "" {
 		req.Snapshot = b.Name
 	}
-	return x.snapshotJob(ActionCreateSnapshot, id, req)
+	return x.snapshotJob(hvagent.ActionCreateSnapshot, id, req)
 }
 
 // deleteSnapshot serves DELETE …/snapshots/{name}: 202 Job.
@@ -87,7 +89,7 @@ func (s *server) deleteSnapshot(x *exchange) error {
 	if err := x.noBody(); err != nil {
 		return err
 	}
-	return x.snapshotJob(ActionDeleteSnapshot, id, req)
+	return x.snapshotJob(hvagent.ActionDeleteSnapshot, id, req)
 }
 
 // rollbackBody is the optional body of POST …/snapshots/{name}/rollback.
@@ -106,10 +108,10 @@ func (s *server) rollbackSnapshot(x *exchange) error {
 		return err
 	}
 	req.DestroyMoreRecent = b.DestroyMoreRecent
-	return x.snapshotJob(ActionRollbackSnapshot, id, req)
+	return x.snapshotJob(hvagent.ActionRollbackSnapshot, id, req)
 }
 
-func (x *exchange) snapshotJob(action, id string, req Request) error {
+func (x *exchange) snapshotJob(action, id string, req hvagent.Request) error {
 	return x.doAsync(asyncCall{
 		action: action,
 		guest:  id,
@@ -123,7 +125,7 @@ func (s *server) downloadSnapshot(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.svc.Do(x.ctx(), ActionDownloadSnapshot, id, req)
+	res, err := s.svc.Do(x.ctx(), hvagent.ActionDownloadSnapshot, id, req)
 	if err != nil {
 		return err
 	}
@@ -136,9 +138,9 @@ func (s *server) downloadSnapshot(x *exchange) error {
 // the source has no more data at hand. The stream is always closed. A
 // failure of the source after the reply started aborts the connection, so
 // that the client sees a truncated body, never a short success.
-func (x *exchange) stream(res *Result) error {
+func (x *exchange) stream(res *hvagent.Result) error {
 	if res.Stream == nil {
-		return Errorf(EINTERNAL, "stream action returned no stream")
+		return hvagent.Errorf(hvagent.EINTERNAL, "stream action returned no stream")
 	}
 	defer res.Stream.Close()
 	h := x.w.Header()

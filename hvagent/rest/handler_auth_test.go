@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"io"
@@ -12,11 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 func TestHandler_TokenScopes(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost, "hv1.example:8080"}})
+	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost, "hv1.example:8080"}})
 	g := a.env.Create(t, nil)
 	as := func(secret string) *api { c := *a; c.token = secret; return &c }
 	reader, writer, root := as(readSecret), as(writeSecret), as(adminSecret)
@@ -55,7 +56,7 @@ func TestHandler_TokenScopes(t *testing.T) {
 
 func TestHandler_OriginWithoutHosts(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	a.call(t, "GET", "/guests", nil, http.StatusOK, nil, "Host", "anything.example")
 	resp := a.call(t, "GET", "/guests", nil, http.StatusForbidden, nil, "Origin", "http://"+a.srv.Listener.Addr().String())
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
@@ -63,7 +64,7 @@ func TestHandler_OriginWithoutHosts(t *testing.T) {
 
 func TestHandler_MetricsHealthzPprof(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
 	a.call(t, "POST", "/queue/pause", nil, http.StatusOK, nil)
 	a.call(t, "POST", "/guests/"+g.ID+"/start", nil, http.StatusAccepted, nil)
@@ -76,9 +77,11 @@ func TestHandler_MetricsHealthzPprof(t *testing.T) {
 	require.Contains(t, string(body), "hvagent_jobs_finished_total")
 	a.call(t, "POST", "/queue/resume", nil, http.StatusOK, nil)
 
-	// Without a gatherer /metrics is a JSON 404; pprof needs Admin.
-	plain := hvagent.NewHandler(a.env.Agent, hvagent.HandlerOptions{})
-	admin := hvagent.NewHandler(a.env.Agent, hvagent.HandlerOptions{Admin: true})
+	// Without a gatherer /metrics is a JSON 404; /debug/ is served only
+	// when the caller gives a Debug handler.
+	debug := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "debug "+r.URL.Path) })
+	plain := rest.NewHandler(a.env.Agent, rest.HandlerOptions{})
+	admin := rest.NewHandler(a.env.Agent, rest.HandlerOptions{Debug: debug})
 	for _, c := range []struct {
 		h      http.Handler
 		path   string
@@ -87,7 +90,7 @@ func TestHandler_MetricsHealthzPprof(t *testing.T) {
 		{plain, "/metrics", http.StatusNotFound},
 		{plain, "/debug/pprof/", http.StatusNotFound},
 		{admin, "/debug/pprof/", http.StatusOK},
-		{admin, "/debug/pprof/cmdline", http.StatusOK},
+		{admin, "/debug/anything", http.StatusOK},
 		{admin, "/healthz", http.StatusOK},
 	} {
 		rec := httptest.NewRecorder()
@@ -106,9 +109,9 @@ func TestLoadTokens(t *testing.T) {
 	}
 	sum := sha256Hex("s")
 	ok := write("ok.json", `[{"name":"ci","sha256":"`+strings.ToUpper(sum)+`","scope":"write"},{"name":"ops","sha256":"`+sum+`","scope":"admin"}]`)
-	tokens, err := hvagent.LoadTokens(ok)
+	tokens, err := rest.LoadTokens(ok)
 	require.NoError(t, err)
-	require.Equal(t, []hvagent.Token{{Name: "ci", SHA256: sum, Scope: "write"}, {Name: "ops", SHA256: sum, Scope: "admin"}}, tokens)
+	require.Equal(t, []rest.Token{{Name: "ci", SHA256: sum, Scope: "write"}, {Name: "ops", SHA256: sum, Scope: "admin"}}, tokens)
 
 	for _, c := range []struct{ name, body, msg string }{
 		{"notjson", `{`, "truncated"},
@@ -122,12 +125,12 @@ func TestLoadTokens(t *testing.T) {
 		{"trailing", `[] []`, "unexpected data"},
 	} {
 		p := write(c.name+".json", c.body)
-		_, err := hvagent.LoadTokens(p)
+		_, err := rest.LoadTokens(p)
 		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), c.name)
 		require.Contains(t, err.Error(), c.msg, c.name)
 		require.Contains(t, err.Error(), p, c.name)
 	}
-	_, err = hvagent.LoadTokens(filepath.Join(dir, "missing.json"))
+	_, err = rest.LoadTokens(filepath.Join(dir, "missing.json"))
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
 	require.Contains(t, err.Error(), "missing.json")
 }

@@ -1,15 +1,19 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/agenttest"
 )
 
@@ -39,7 +43,7 @@ func (a *api) waitJob(t *testing.T, id string) *hvagent.Job {
 
 func TestHandler_GuestLifecycle(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	var list []*hvagent.Guest
 	resp := a.call(t, "GET", "/guests", nil, http.StatusOK, &list)
 	require.NotNil(t, list, "lists are [], never null")
@@ -121,7 +125,7 @@ func checkGuestJobs(t *testing.T, a *api, id, rebootJob string) {
 
 func TestHandler_DryRunAndIdempotency(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
 	count := func() int {
 		jobs, err := a.env.Agent.Jobs(context.Background(), hvagent.JobFilter{})
@@ -168,7 +172,7 @@ func TestHandler_DryRunAndIdempotency(t *testing.T) {
 
 func TestHandler_MetadataMetricsConsole(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
 	var md map[string]string
 	a.call(t, "GET", "/metadata", nil, http.StatusOK, &md)
@@ -211,7 +215,7 @@ func TestHandler_QueueCancelBusy(t *testing.T) {
 	t.Parallel()
 	cfg := sim.Config()
 	cfg.MaxQueued = 2
-	a := newAPI(t, hvagent.HandlerOptions{}, agenttest.Opts{Config: cfg})
+	a := newAPI(t, rest.HandlerOptions{}, agenttest.Opts{Config: cfg})
 	g := a.env.Create(t, nil)
 	a.call(t, "POST", "/guests/"+g.ID+"/start?wait=30s", nil, http.StatusOK, nil)
 	var h hvagent.Health
@@ -242,4 +246,51 @@ func TestHandler_QueueCancelBusy(t *testing.T) {
 	for _, j := range jobs {
 		require.Equal(t, hvagent.JobComplete, a.waitJob(t, j.ID).Status)
 	}
+}
+
+// TestHandler_OriginalClient posts a guest exactly as mistify-agent's Go
+// client does (JSON body, no Content-Type header) and expects the
+// original's 202 and the guest; the same request from a browser (with an
+// Origin) and a form post are still refused.
+func TestHandler_OriginalClient(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, rest.HandlerOptions{Hosts: []string{selfHost}})
+	body := `{"memory":512,"cpu":1,"disks":[{"size":1024}]}`
+	req, err := http.NewRequest(http.MethodPost, a.srv.URL+"/guests", strings.NewReader(body))
+	require.NoError(t, err)
+	require.Empty(t, req.Header.Values("Content-Type"))
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s", raw)
+	var g hvagent.Guest
+	require.NoError(t, json.Unmarshal(raw, &g))
+	require.NotEmpty(t, g.ID)
+	require.Equal(t, uint(512), g.Memory)
+	require.NotEmpty(t, resp.Header.Get("X-Guest-Job-ID"))
+
+	got, err := a.env.Agent.Guest(t.Context(), g.ID)
+	require.NoError(t, err)
+	require.Equal(t, g.ID, got.ID)
+
+	noType := func(origin, ct string) int {
+		req, err := http.NewRequest(http.MethodPost, a.srv.URL+"/guests", strings.NewReader(body))
+		require.NoError(t, err)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := a.srv.Client().Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusBadRequest, noType(a.srv.URL, ""), "no Content-Type with an (accepted) Origin")
+	require.Equal(t, http.StatusAccepted, noType(a.srv.URL, "application/json"))
+	require.Equal(t, http.StatusBadRequest, noType("", "text/plain"))
+	require.Equal(t, http.StatusBadRequest, noType("", "application/x-www-form-urlencoded"))
 }

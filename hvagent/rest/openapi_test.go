@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"fmt"
@@ -14,10 +14,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // openAPIFile is the spec at the repository root, seen from this package.
-const openAPIFile = "../openapi.yaml"
+const openAPIFile = "../../openapi.yaml"
 
 // openAPIMethods are the operation keys of an OpenAPI path item.
 var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -143,7 +144,7 @@ func openAPIPath(pattern string) string {
 func handlerOperations(t *testing.T) []string {
 	t.Helper()
 	var ops []string
-	for _, r := range hvagent.Routes() {
+	for _, r := range rest.Routes() {
 		require.NotEmpty(t, r.Method, "route %q has no method", r.Pattern)
 		require.True(t, strings.HasPrefix(r.Pattern, "/"), "route %q is not a path", r.Pattern)
 		ops = append(ops, r.Method+" "+openAPIPath(r.Pattern))
@@ -168,9 +169,9 @@ func TestOpenAPIRoutesMatchHandler(t *testing.T) {
 	spec := loadOpenAPI(t).operations()
 	served := handlerOperations(t)
 	require.NotEmpty(t, served)
-	require.Equal(t, len(served), len(slices.Compact(slices.Clone(served))), "hvagent.Routes() lists a route twice")
-	require.Empty(t, missingFrom(spec, served), "served by hvagent.Routes() but missing from openapi.yaml")
-	require.Empty(t, missingFrom(served, spec), "in openapi.yaml but not served by hvagent.Routes()")
+	require.Equal(t, len(served), len(slices.Compact(slices.Clone(served))), "rest.Routes() lists a route twice")
+	require.Empty(t, missingFrom(spec, served), "served by rest.Routes() but missing from openapi.yaml")
+	require.Empty(t, missingFrom(served, spec), "in openapi.yaml but not served by rest.Routes()")
 }
 
 func TestOpenAPIOperations(t *testing.T) {

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // Client is the REST client of hvagentd: it implements Service over the wire
@@ -45,7 +47,7 @@ type clientConn struct {
 	hc   *http.Client
 }
 
-var _ Service = (*Client)(nil)
+var _ hvagent.Service = (*Client)(nil)
 
 // NewClient returns a client of the hvagentd at addr (see Client.Addr).
 func NewClient(addr string) *Client {
@@ -60,7 +62,7 @@ func DefaultAddr(dataDir string) string {
 		return a
 	}
 	if dataDir == "" {
-		dataDir = defaultDataDir()
+		dataDir = hvagent.DefaultDataDir()
 	}
 	if abs, err := filepath.Abs(dataDir); err == nil {
 		dataDir = abs
@@ -79,7 +81,7 @@ const clientDialTimeout = 10 * time.Second
 func parseClientAddr(addr string) (*url.URL, string, error) {
 	if sock, ok := strings.CutPrefix(addr, "unix://"); ok {
 		if sock == "" {
-			return nil, "", Errorf(EINVALID, "address %q has no socket path", addr)
+			return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q has no socket path", addr)
 		}
 		return &url.URL{Scheme: "http", Host: clientUnixHost}, sock, nil
 	}
@@ -90,7 +92,7 @@ func parseClientAddr(addr string) (*url.URL, string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, "", Errorf(EINVALID, "address %q must be unix:///path, http://host:port, https://host:port or host:port", addr)
+		return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q must be unix:///path, http://host:port, https://host:port or host:port", addr)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""

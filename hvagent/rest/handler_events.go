@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // events serves GET /events as server-sent events. It starts after the
@@ -23,7 +25,7 @@ func (s *server) events(x *exchange) error {
 	}
 	// A first page without waiting checks the cursor while an error can
 	// still be a JSON reply, and sends the headers at once.
-	page, err := s.svc.Events(x.ctx(), EventQuery{After: cursor})
+	page, err := s.svc.Events(x.ctx(), hvagent.EventQuery{After: cursor})
 	if err != nil {
 		return err
 	}
@@ -65,9 +67,9 @@ func (s *server) events(x *exchange) error {
 // returns nil when the stream should end: the request is over, the log
 // cannot be read, or the service stopped (an empty page that came back
 // early while the service is not healthy).
-func (s *server) nextEvents(x *exchange, cursor int64) (*EventPage, error) {
+func (s *server) nextEvents(x *exchange, cursor int64) (*hvagent.EventPage, error) {
 	start := time.Now()
-	page, err := s.svc.Events(x.ctx(), EventQuery{After: cursor, Wait: s.heartbeat})
+	page, err := s.svc.Events(x.ctx(), hvagent.EventQuery{After: cursor, Wait: s.heartbeat})
 	if x.ctx().Err() != nil {
 		return nil, nil
 	}
@@ -108,14 +110,14 @@ func (x *exchange) eventCursor() (int64, error) {
 func parseEventID(name, v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return 0, Errorf(EINVALID, "%s %q must be a non-negative integer event id", name, v)
+		return 0, hvagent.Errorf(hvagent.EINVALID, "%s %q must be a non-negative integer event id", name, v)
 	}
 	return n, nil
 }
 
 // writeEvents writes a page as SSE frames: "event: reset" first when the
 // page says events were missed, then one frame per event.
-func writeEvents(w http.ResponseWriter, page *EventPage) error {
+func writeEvents(w http.ResponseWriter, page *hvagent.EventPage) error {
 	if page.Reset {
 		if _, err := fmt.Fprint(w, "event: reset\ndata: {}\n\n"); err != nil {
 			return err

@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/servicetest"
 )
 
@@ -25,10 +26,10 @@ var allCodes = []string{
 }
 
 // newFakeClient serves fake through NewHandler and returns a client of it.
-func newFakeClient(t *testing.T, fake *servicetest.Fake, opts hvagent.HandlerOptions) *hvagent.Client {
+func newFakeClient(t *testing.T, fake *servicetest.Fake, opts rest.HandlerOptions) *rest.Client {
 	t.Helper()
-	srv := httptest.NewServer(hvagent.NewHandler(fake, opts))
-	c := hvagent.NewClient(srv.URL)
+	srv := httptest.NewServer(rest.NewHandler(fake, opts))
+	c := rest.NewClient(srv.URL)
 	t.Cleanup(func() {
 		c.CloseIdleConnections()
 		srv.Close()
@@ -57,40 +58,40 @@ func failingFake(err error) *servicetest.Fake {
 func TestClient_ErrorCodes(t *testing.T) {
 	t.Parallel()
 	const guest = "4b0f3f6c-1b7d-4a53-9a43-5f8f1b0a6d2e"
-	calls := map[string]func(context.Context, *hvagent.Client) error{
-		"Do": func(ctx context.Context, c *hvagent.Client) error {
+	calls := map[string]func(context.Context, *rest.Client) error{
+		"Do": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.Do(ctx, hvagent.ActionStart, guest, hvagent.Request{})
 			return err
 		},
-		"DoInfo": func(ctx context.Context, c *hvagent.Client) error {
+		"DoInfo": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.Do(ctx, hvagent.ActionCPUMetrics, guest, hvagent.Request{})
 			return err
 		},
-		"Guest": func(ctx context.Context, c *hvagent.Client) error { _, err := c.Guest(ctx, guest); return err },
-		"Guests": func(ctx context.Context, c *hvagent.Client) error {
+		"Guest": func(ctx context.Context, c *rest.Client) error { _, err := c.Guest(ctx, guest); return err },
+		"Guests": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.Guests(ctx, hvagent.GuestFilter{})
 			return err
 		},
-		"PatchMetadata": func(ctx context.Context, c *hvagent.Client) error {
+		"PatchMetadata": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.PatchMetadata(ctx, map[string]string{"a": "b"})
 			return err
 		},
-		"Job":       func(ctx context.Context, c *hvagent.Client) error { _, err := c.Job(ctx, guest); return err },
-		"CancelJob": func(ctx context.Context, c *hvagent.Client) error { _, err := c.CancelJob(ctx, guest); return err },
-		"Jobs": func(ctx context.Context, c *hvagent.Client) error {
+		"Job":       func(ctx context.Context, c *rest.Client) error { _, err := c.Job(ctx, guest); return err },
+		"CancelJob": func(ctx context.Context, c *rest.Client) error { _, err := c.CancelJob(ctx, guest); return err },
+		"Jobs": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.Jobs(ctx, hvagent.JobFilter{})
 			return err
 		},
-		"Events": func(ctx context.Context, c *hvagent.Client) error {
+		"Events": func(ctx context.Context, c *rest.Client) error {
 			_, err := c.Events(ctx, hvagent.EventQuery{})
 			return err
 		},
-		"PauseQueue": func(ctx context.Context, c *hvagent.Client) error { return c.PauseQueue(ctx, "") },
+		"PauseQueue": func(ctx context.Context, c *rest.Client) error { return c.PauseQueue(ctx, "") },
 	}
 	for _, code := range allCodes {
 		t.Run(code, func(t *testing.T) {
 			t.Parallel()
-			c := newFakeClient(t, failingFake(hvagent.Errorf(code, "boom: %s", code)), hvagent.HandlerOptions{})
+			c := newFakeClient(t, failingFake(hvagent.Errorf(code, "boom: %s", code)), rest.HandlerOptions{})
 			for name, call := range calls {
 				err := call(t.Context(), c)
 				var e *hvagent.Error
@@ -106,7 +107,7 @@ func TestClient_ErrorCodes(t *testing.T) {
 	}
 	t.Run("PlainErrorIsInternal", func(t *testing.T) {
 		t.Parallel()
-		c := newFakeClient(t, failingFake(errors.New("disk on fire at /secret")), hvagent.HandlerOptions{})
+		c := newFakeClient(t, failingFake(errors.New("disk on fire at /secret")), rest.HandlerOptions{})
 		_, err := c.Guest(t.Context(), guest)
 		require.Equal(t, hvagent.EINTERNAL, hvagent.ErrorCode(err))
 		require.Equal(t, "internal error", err.Error())
@@ -132,7 +133,7 @@ func TestClient_ErrorsNotOurs(t *testing.T) {
 			w.WriteHeader(tc.status)
 			_, _ = w.Write([]byte(tc.body))
 		}))
-		c := hvagent.NewClient(srv.URL)
+		c := rest.NewClient(srv.URL)
 		_, err := c.Health(t.Context())
 		srv.Close()
 		require.Equal(t, tc.code, hvagent.ErrorCode(err), "%d %q: %v", tc.status, tc.body, err)
@@ -145,7 +146,7 @@ func TestClient_ErrorsNotOurs(t *testing.T) {
 func TestClient_Unreachable(t *testing.T) {
 	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "none.sock")
-	_, err := hvagent.NewClient("unix://" + sock).Health(t.Context())
+	_, err := rest.NewClient("unix://" + sock).Health(t.Context())
 	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(err))
 	require.Equal(t, "cannot reach hvagentd at unix://"+sock+": no such file or directory", err.Error())
 
@@ -153,12 +154,12 @@ func TestClient_Unreachable(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	_, err = hvagent.NewClient(addr).Guests(t.Context(), hvagent.GuestFilter{})
+	_, err = rest.NewClient(addr).Guests(t.Context(), hvagent.GuestFilter{})
 	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(err))
 	require.Equal(t, "cannot reach hvagentd at "+addr+": connection refused", err.Error())
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err = hvagent.NewClient(addr).Health(ctx)
+	_, err = rest.NewClient(addr).Health(ctx)
 	require.Equal(t, hvagent.ECANCELED, hvagent.ErrorCode(err), "a done context is the caller's, not the daemon's")
 }

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // clientMaxWait is the longest ?wait= the handler accepts.
@@ -14,7 +16,7 @@ const clientMaxWait = 5 * time.Minute
 // clientGuestPath returns "/guests/<id>" + more segments. Errors are those of
 // ParseGuestID (EINVALID), as the agent checks the ID first too.
 func clientGuestPath(id string, more ...string) (string, error) {
-	id, err := ParseGuestID(id)
+	id, err := hvagent.ParseGuestID(id)
 	if err != nil {
 		return "", err
 	}
@@ -24,21 +26,21 @@ func clientGuestPath(id string, more ...string) (string, error) {
 // clientJobPath returns "/jobs/<id>". Job IDs are UUIDs: any other ID
 // names no job (ENOTFOUND, as from the agent).
 func clientJobPath(id string) (string, error) {
-	uuid, err := ParseGuestID(id)
+	uuid, err := hvagent.ParseGuestID(id)
 	if err != nil {
-		return "", Errorf(ENOTFOUND, "job %s not found", id)
+		return "", hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found", id)
 	}
 	return clientPath("jobs", uuid), nil
 }
 
 // Guest returns one guest. Errors: EINVALID (bad ID), ENOTFOUND, and
 // EUNAVAILABLE when hvagentd cannot be reached.
-func (c *Client) Guest(ctx context.Context, id string) (*Guest, error) {
+func (c *Client) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 	p, err := clientGuestPath(id)
 	if err != nil {
 		return nil, err
 	}
-	var g Guest
+	var g hvagent.Guest
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p}, &g); err != nil {
 		return nil, err
 	}
@@ -46,7 +48,7 @@ func (c *Client) Guest(ctx context.Context, id string) (*Guest, error) {
 }
 
 // Guests lists guests ordered by ID. Errors: EINVALID (bad limit).
-func (c *Client) Guests(ctx context.Context, f GuestFilter) ([]*Guest, error) {
+func (c *Client) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error) {
 	q := url.Values{}
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
@@ -54,7 +56,7 @@ func (c *Client) Guests(ctx context.Context, f GuestFilter) ([]*Guest, error) {
 	if f.After != "" {
 		q.Set("after", f.After)
 	}
-	guests := []*Guest{}
+	guests := []*hvagent.Guest{}
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/guests", query: q}, &guests); err != nil {
 		return nil, err
 	}
@@ -79,7 +81,7 @@ func (c *Client) PatchGuestMetadata(ctx context.Context, id string, patch map[st
 	if err != nil {
 		return nil, err
 	}
-	return c.metadata(ctx, clientCall{method: http.MethodPatch, path: p, body: nonNil(patch)})
+	return c.metadata(ctx, clientCall{method: http.MethodPatch, path: p, body: nonNilMap(patch)})
 }
 
 // Metadata returns the hypervisor metadata, never nil.
@@ -91,7 +93,7 @@ func (c *Client) Metadata(ctx context.Context) (map[string]string, error) {
 // deletes those whose value is "", and returns the whole map. Errors:
 // EINVALID.
 func (c *Client) PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error) {
-	return c.metadata(ctx, clientCall{method: http.MethodPatch, path: "/metadata", body: nonNil(patch)})
+	return c.metadata(ctx, clientCall{method: http.MethodPatch, path: "/metadata", body: nonNilMap(patch)})
 }
 
 func (c *Client) metadata(ctx context.Context, call clientCall) (map[string]string, error) {
@@ -99,16 +101,16 @@ func (c *Client) metadata(ctx context.Context, call clientCall) (map[string]stri
 	if _, err := c.call(ctx, call, &m); err != nil {
 		return nil, err
 	}
-	return nonNil(m), nil
+	return nonNilMap(m), nil
 }
 
 // Job returns one job. Errors: ENOTFOUND.
-func (c *Client) Job(ctx context.Context, id string) (*Job, error) {
+func (c *Client) Job(ctx context.Context, id string) (*hvagent.Job, error) {
 	p, err := clientJobPath(id)
 	if err != nil {
 		return nil, err
 	}
-	var job Job
+	var job hvagent.Job
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p}, &job); err != nil {
 		return nil, err
 	}
@@ -116,7 +118,7 @@ func (c *Client) Job(ctx context.Context, id string) (*Job, error) {
 }
 
 // Jobs lists jobs newest first. Errors: EINVALID (bad limit or cursor).
-func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+func (c *Client) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, error) {
 	q := url.Values{}
 	for k, v := range map[string]string{"guest": f.GuestID, "action": f.Action, "status": string(f.Status), "before": f.Before} {
 		if v != "" {
@@ -126,7 +128,7 @@ func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 	if f.Limit != 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
-	jobs := []*Job{}
+	jobs := []*hvagent.Job{}
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/jobs", query: q}, &jobs); err != nil {
 		return nil, err
 	}
@@ -136,12 +138,12 @@ func (c *Client) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
 // WaitJob blocks until job id is final or ctx ends, long-polling
 // GET /jobs/{id}?wait=, and returns the job as it is then; when ctx ends
 // first the error is ctx's (ETIMEOUT or ECANCELED). Errors: ENOTFOUND.
-func (c *Client) WaitJob(ctx context.Context, id string) (*Job, error) {
+func (c *Client) WaitJob(ctx context.Context, id string) (*hvagent.Job, error) {
 	p, err := clientJobPath(id)
 	if err != nil {
 		return nil, err
 	}
-	var last *Job
+	var last *hvagent.Job
 	for ctx.Err() == nil {
 		wait := clientMaxWait
 		if dl, ok := ctx.Deadline(); ok {
@@ -151,7 +153,7 @@ func (c *Client) WaitJob(ctx context.Context, id string) (*Job, error) {
 			<-ctx.Done()
 			break
 		}
-		var job Job
+		var job hvagent.Job
 		q := url.Values{"wait": {wait.String()}}
 		if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p, query: q}, &job); err != nil {
 			if ctx.Err() != nil {
@@ -170,17 +172,17 @@ func (c *Client) WaitJob(ctx context.Context, id string) (*Job, error) {
 			last = job
 		}
 	}
-	return last, ctxError(ctx)
+	return last, hvagent.ContextError(ctx)
 }
 
 // CancelJob cancels job id and returns it as it ended. Errors: ENOTFOUND,
 // ECONFLICT (already finished), EUNAVAILABLE.
-func (c *Client) CancelJob(ctx context.Context, id string) (*Job, error) {
+func (c *Client) CancelJob(ctx context.Context, id string) (*hvagent.Job, error) {
 	p, err := clientJobPath(id)
 	if err != nil {
 		return nil, err
 	}
-	var job Job
+	var job hvagent.Job
 	if _, err := c.call(ctx, clientCall{method: http.MethodDelete, path: p}, &job); err != nil {
 		return nil, err
 	}
@@ -211,8 +213,8 @@ func (c *Client) queue(ctx context.Context, verb, action string) error {
 
 // Health returns hvagentd's self-report. Errors: EUNAVAILABLE when it
 // cannot be reached.
-func (c *Client) Health(ctx context.Context) (*Health, error) {
-	var h Health
+func (c *Client) Health(ctx context.Context) (*hvagent.Health, error) {
+	var h hvagent.Health
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/healthz"}, &h); err != nil {
 		return nil, err
 	}

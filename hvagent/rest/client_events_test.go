@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
@@ -11,11 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // sseServer serves frames as an event stream, then holds the stream open
 // until the client leaves. It reports each request's Last-Event-ID.
-func sseServer(t *testing.T, frames string) (*hvagent.Client, <-chan string) {
+func sseServer(t *testing.T, frames string) (*rest.Client, <-chan string) {
 	t.Helper()
 	ids := make(chan string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -28,7 +29,7 @@ func sseServer(t *testing.T, frames string) (*hvagent.Client, <-chan string) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	}))
-	c := hvagent.NewClient(srv.URL)
+	c := rest.NewClient(srv.URL)
 	t.Cleanup(func() {
 		c.CloseIdleConnections()
 		srv.Close()
@@ -119,7 +120,7 @@ func TestClient_EventsThroughHandler(t *testing.T) {
 			{ID: 3, Type: hvagent.EventGuestUpdated, Guest: &hvagent.Guest{ID: "g"}},
 		}, Cursor: 3, Reset: q.After == 1}, nil
 	}
-	c := newFakeClient(t, fake, hvagent.HandlerOptions{})
+	c := newFakeClient(t, fake, rest.HandlerOptions{})
 	page, err := c.Events(t.Context(), hvagent.EventQuery{After: 1, Wait: time.Minute})
 	require.NoError(t, err)
 	require.True(t, page.Reset)

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // Wire headers of the REST API.
@@ -72,7 +74,7 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 	u.RawPath = conn.base.EscapedPath() + call.path
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
-		return nil, Errorf(EINVALID, "bad request path %q", u.RawPath)
+		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", u.RawPath)
 	}
 	u.Path = p
 	u.RawQuery = call.query.Encode()
@@ -80,7 +82,7 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 	if call.body != nil {
 		b, err := json.Marshal(call.body)
 		if err != nil {
-			return nil, wrapErr(EINVALID, err, "encode %s %s body: %v", call.method, call.path, err)
+			return nil, hvagent.WrapError(hvagent.EINVALID, err, "encode %s %s body: %v", call.method, call.path, err)
 		}
 		body = bytes.NewReader(b)
 	}
@@ -97,7 +99,7 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 	if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/json")
 	}
-	req.Header.Set("User-Agent", "hvagent-client/"+Version)
+	req.Header.Set("User-Agent", "hvagent-client/"+hvagent.Version)
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
@@ -118,7 +120,7 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctxError(ctx)
+			return nil, hvagent.ContextError(ctx)
 		}
 		return nil, fmt.Errorf("decode %s %s reply: %w", call.method, call.path, err)
 	}
@@ -129,7 +131,7 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 // ctx ended, else EUNAVAILABLE naming the address.
 func clientTransportError(ctx context.Context, addr string, err error) error {
 	if ctx.Err() != nil {
-		return ctxError(ctx)
+		return hvagent.ContextError(ctx)
 	}
 	reason := err.Error()
 	var errno syscall.Errno
@@ -140,7 +142,7 @@ func clientTransportError(ctx context.Context, addr string, err error) error {
 	case errors.As(err, &uerr):
 		reason = uerr.Err.Error()
 	}
-	return wrapErr(EUNAVAILABLE, err, "cannot reach hvagentd at %s: %s", addr, reason)
+	return hvagent.WrapError(hvagent.EUNAVAILABLE, err, "cannot reach hvagentd at %s: %s", addr, reason)
 }
 
 // lost reports a connection lost while reading a reply, like clientTransportError.
@@ -166,7 +168,7 @@ func clientReadError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, clientMaxErrorBody))
 	var e clientErrorBody
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		return &Error{Code: e.Error, Message: e.Message}
+		return &hvagent.Error{Code: e.Error, Message: e.Message}
 	}
 	msg := strings.TrimSpace(string(b))
 	if r := []rune(msg); len(r) > clientMaxErrorText {
@@ -175,32 +177,32 @@ func clientReadError(resp *http.Response) error {
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
-	return &Error{Code: clientStatusErrorCode(resp.StatusCode), Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
+	return &hvagent.Error{Code: clientStatusErrorCode(resp.StatusCode), Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
 }
 
 // clientStatusErrorCode is the code of an error reply without our JSON body.
 func clientStatusErrorCode(status int) string {
 	switch status {
 	case http.StatusBadRequest:
-		return EINVALID
+		return hvagent.EINVALID
 	case http.StatusUnauthorized:
-		return EUNAUTHENTICATED
+		return hvagent.EUNAUTHENTICATED
 	case http.StatusForbidden:
-		return EFORBIDDEN
+		return hvagent.EFORBIDDEN
 	case http.StatusNotFound:
-		return ENOTFOUND
+		return hvagent.ENOTFOUND
 	case http.StatusMethodNotAllowed:
-		return EMETHODNOTALLOWED
+		return hvagent.EMETHODNOTALLOWED
 	case http.StatusRequestEntityTooLarge:
-		return ETOOLARGE
+		return hvagent.ETOOLARGE
 	case http.StatusTooManyRequests:
-		return EBUSY
+		return hvagent.EBUSY
 	case http.StatusBadGateway:
-		return ESUBAGENT
+		return hvagent.ESUBAGENT
 	case http.StatusServiceUnavailable:
-		return EUNAVAILABLE
+		return hvagent.EUNAVAILABLE
 	case http.StatusGatewayTimeout:
-		return ETIMEOUT
+		return hvagent.ETIMEOUT
 	}
-	return EINTERNAL
+	return hvagent.EINTERNAL
 }

@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"encoding/json"
@@ -11,11 +11,12 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 func TestHandler_Snapshots(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, &hvagent.Guest{Memory: 128, Disks: []hvagent.Disk{{Size: 64}, {Size: 32}}})
 	for _, level := range []struct{ prefix, snapID string }{
 		{"/guests/" + g.ID, "guests/" + g.ID + "@s1"},
@@ -65,7 +66,7 @@ func TestHandler_Snapshots(t *testing.T) {
 
 func TestHandler_Images(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	var images []hvagent.Image
 	a.call(t, "GET", "/images", nil, http.StatusOK, &images)
 	require.NotNil(t, images)

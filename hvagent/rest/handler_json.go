@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bytes"
@@ -11,23 +11,25 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // httpStatus is the one table from error code word to HTTP status.
 var httpStatus = map[string]int{
-	EINVALID:          http.StatusBadRequest,
-	EUNAUTHENTICATED:  http.StatusUnauthorized,
-	EFORBIDDEN:        http.StatusForbidden,
-	ENOTFOUND:         http.StatusNotFound,
-	EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
-	ECONFLICT:         http.StatusConflict,
-	ECANCELED:         http.StatusConflict,
-	ETOOLARGE:         http.StatusRequestEntityTooLarge,
-	EBUSY:             http.StatusTooManyRequests,
-	EINTERNAL:         http.StatusInternalServerError,
-	ESUBAGENT:         http.StatusBadGateway,
-	EUNAVAILABLE:      http.StatusServiceUnavailable,
-	ETIMEOUT:          http.StatusGatewayTimeout,
+	hvagent.EINVALID:          http.StatusBadRequest,
+	hvagent.EUNAUTHENTICATED:  http.StatusUnauthorized,
+	hvagent.EFORBIDDEN:        http.StatusForbidden,
+	hvagent.ENOTFOUND:         http.StatusNotFound,
+	hvagent.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
+	hvagent.ECONFLICT:         http.StatusConflict,
+	hvagent.ECANCELED:         http.StatusConflict,
+	hvagent.ETOOLARGE:         http.StatusRequestEntityTooLarge,
+	hvagent.EBUSY:             http.StatusTooManyRequests,
+	hvagent.EINTERNAL:         http.StatusInternalServerError,
+	hvagent.ESUBAGENT:         http.StatusBadGateway,
+	hvagent.EUNAVAILABLE:      http.StatusServiceUnavailable,
+	hvagent.ETIMEOUT:          http.StatusGatewayTimeout,
 }
 
 // HTTPStatus returns the HTTP status of an error code word (500 for
@@ -73,14 +75,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writeError replies with err's code word and status. Internal errors are
 // logged and their text hidden.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := ErrorCode(err)
-	msg := ErrorMessage(err)
+	code := hvagent.ErrorCode(err)
+	msg := hvagent.ErrorMessage(err)
 	status := HTTPStatus(code)
 	if status == http.StatusInternalServerError {
 		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
-		code, msg = EINTERNAL, "internal error"
+		code, msg = hvagent.EINTERNAL, "internal error"
 	}
-	if code == EBUSY {
+	if code == hvagent.EBUSY {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Message: msg, Code: status, Error: code})
@@ -96,10 +98,10 @@ func (x *exchange) decode(v any) (bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(x.body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return true, wrapErr(EINVALID, err, "request body: %s", jsonProblem(err))
+		return true, hvagent.WrapError(hvagent.EINVALID, err, "request body: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return true, Errorf(EINVALID, "request body: unexpected data after the JSON value")
+		return true, hvagent.Errorf(hvagent.EINVALID, "request body: unexpected data after the JSON value")
 	}
 	return true, nil
 }
@@ -108,7 +110,7 @@ func (x *exchange) decode(v any) (bool, error) {
 func (x *exchange) decodeRequired(v any, what string) error {
 	ok, err := x.decode(v)
 	if err == nil && !ok {
-		err = Errorf(EINVALID, "request body: %s is required", what)
+		err = hvagent.Errorf(hvagent.EINVALID, "request body: %s is required", what)
 	}
 	return err
 }
@@ -134,7 +136,7 @@ func jsonProblem(err error) string {
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated JSON"
 	}
-	var e *Error
+	var e *hvagent.Error
 	if errors.As(err, &e) {
 		return e.Error()
 	}
@@ -156,7 +158,7 @@ func (x *exchange) queryLimit() (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > maxListLimit {
-		return 0, Errorf(EINVALID, "limit %q must be an integer from 1 to %d", v, maxListLimit)
+		return 0, hvagent.Errorf(hvagent.EINVALID, "limit %q must be an integer from 1 to %d", v, maxListLimit)
 	}
 	return n, nil
 }
@@ -169,7 +171,7 @@ func (x *exchange) queryWait() (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > maxWait {
-		return 0, Errorf(EINVALID, "wait %q must be a Go duration from 0s to %s (such as 30s)", v, maxWait)
+		return 0, hvagent.Errorf(hvagent.EINVALID, "wait %q must be a Go duration from 0s to %s (such as 30s)", v, maxWait)
 	}
 	return d, nil
 }
@@ -182,7 +184,7 @@ func (x *exchange) queryBool(name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, Errorf(EINVALID, "%s %q must be true or false", name, v)
+		return false, hvagent.Errorf(hvagent.EINVALID, "%s %q must be true or false", name, v)
 	}
 	return b, nil
 }
@@ -198,7 +200,7 @@ func (x *exchange) queryID(name string) (string, error) {
 
 // pathGuest parses the {id} path value as a guest ID.
 func (x *exchange) pathGuest() (string, error) {
-	return ParseGuestID(x.r.PathValue("id"))
+	return hvagent.ParseGuestID(x.r.PathValue("id"))
 }
 
 // pathID parses a UUID path value.
@@ -209,9 +211,9 @@ func (x *exchange) pathID(name string) (string, error) {
 // parseID checks that v is a UUID and lowercases it, naming the parameter
 // in its EINVALID error.
 func parseID(name, v string) (string, error) {
-	id, err := ParseGuestID(v)
+	id, err := hvagent.ParseGuestID(v)
 	if err != nil {
-		return "", Errorf(EINVALID, "%s %q must be a UUID", name, v)
+		return "", hvagent.Errorf(hvagent.EINVALID, "%s %q must be a UUID", name, v)
 	}
 	return id, nil
 }

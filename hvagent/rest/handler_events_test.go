@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // sseFrame is one server-sent event.
@@ -115,7 +116,7 @@ func eventIDsAfter(t *testing.T, a *api, id int64) []int64 {
 
 func TestSSE_LiveAndResume(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	a.env.Create(t, nil) // history a live stream must not replay
 	live := a.openSSE(t, "/events")
 	g := a.env.Create(t, nil)
@@ -150,7 +151,7 @@ func TestSSE_LiveAndResume(t *testing.T) {
 
 func TestSSE_Reset(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
 	a.call(t, "POST", "/guests/"+g.ID+"/start?wait=30s", nil, http.StatusOK, nil)
 	require.NoError(t, a.env.Store.Prune(context.Background(), 1000, 2, time.Now()))

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // clientRoute is how Do sends one action.
@@ -34,10 +36,10 @@ type clientRoute struct {
 // IdemScope and RequestedBy are set by the server. Errors are those of
 // Agent.Do, plus EUNAVAILABLE when hvagentd cannot be reached and the
 // caller's EUNAUTHENTICATED or EFORBIDDEN.
-func (c *Client) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
-	kind, ok := KindOf(action)
+func (c *Client) Do(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error) {
+	kind, ok := hvagent.KindOf(action)
 	if !ok {
-		return nil, Errorf(EINVALID, "unknown action %q", action)
+		return nil, hvagent.Errorf(hvagent.EINVALID, "unknown action %q", action)
 	}
 	rt, err := clientRouteOf(action, guest, req)
 	if err != nil {
@@ -47,20 +49,20 @@ func (c *Client) Do(ctx context.Context, action, guest string, req Request) (*Re
 		rt.header = http.Header{clientIdemHeader: {req.IdempotencyKey}}
 	}
 	switch {
-	case kind == Stream:
+	case kind == hvagent.Stream:
 		return c.doStream(ctx, rt.clientCall)
-	case kind == Info:
+	case kind == hvagent.Info:
 		return c.doInfo(ctx, rt.clientCall)
 	case req.DryRun:
 		return c.doDryRun(ctx, rt.clientCall)
 	case rt.guestReply:
 		return c.doGuestJob(ctx, action, rt.clientCall)
 	}
-	var job Job
+	var job hvagent.Job
 	if _, err := c.call(ctx, rt.clientCall, &job); err != nil {
 		return nil, err
 	}
-	res := &Result{Job: &job}
+	res := &hvagent.Result{Job: &job}
 	if rt.guest != "" { // best effort: the job is accepted all the same
 		res.Guest, _ = c.Guest(ctx, rt.guest)
 	}
@@ -68,7 +70,7 @@ func (c *Client) Do(ctx context.Context, action, guest string, req Request) (*Re
 }
 
 // doInfo returns an info reply's JSON as Result.Body.
-func (c *Client) doInfo(ctx context.Context, call clientCall) (*Result, error) {
+func (c *Client) doInfo(ctx context.Context, call clientCall) (*hvagent.Result, error) {
 	resp, err := c.send(ctx, call)
 	if err != nil {
 		return nil, err
@@ -78,11 +80,11 @@ func (c *Client) doInfo(ctx context.Context, call clientCall) (*Result, error) {
 	if err != nil {
 		return nil, c.lost(ctx, err)
 	}
-	return &Result{Body: bytes.TrimSpace(b)}, nil
+	return &hvagent.Result{Body: bytes.TrimSpace(b)}, nil
 }
 
 // doStream returns a stream reply's body as Result.Stream.
-func (c *Client) doStream(ctx context.Context, call clientCall) (*Result, error) {
+func (c *Client) doStream(ctx context.Context, call clientCall) (*hvagent.Result, error) {
 	if call.header == nil {
 		call.header = http.Header{}
 	}
@@ -91,17 +93,17 @@ func (c *Client) doStream(ctx context.Context, call clientCall) (*Result, error)
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Stream: resp.Body, Size: resp.ContentLength}, nil
+	return &hvagent.Result{Stream: resp.Body, Size: resp.ContentLength}, nil
 }
 
 // clientDryRun is the reply of ?dry_run=true.
 type clientDryRun struct {
-	Action string        `json:"action"`
-	Stages []StageConfig `json:"stages"`
+	Action string                `json:"action"`
+	Stages []hvagent.StageConfig `json:"stages"`
 }
 
 // doDryRun returns the resolved pipeline of an async action.
-func (c *Client) doDryRun(ctx context.Context, call clientCall) (*Result, error) {
+func (c *Client) doDryRun(ctx context.Context, call clientCall) (*hvagent.Result, error) {
 	if call.query == nil {
 		call.query = url.Values{}
 	}
@@ -111,14 +113,14 @@ func (c *Client) doDryRun(ctx context.Context, call clientCall) (*Result, error)
 		return nil, err
 	}
 	if dr.Stages == nil {
-		dr.Stages = []StageConfig{}
+		dr.Stages = []hvagent.StageConfig{}
 	}
-	return &Result{Action: dr.Action, Pipeline: dr.Stages}, nil
+	return &hvagent.Result{Action: dr.Action, Pipeline: dr.Stages}, nil
 }
 
 // doGuestJob sends an async guest action and reads its job back.
-func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall) (*Result, error) {
-	var g Guest
+func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall) (*hvagent.Result, error) {
+	var g hvagent.Guest
 	resp, err := c.call(ctx, call, &g)
 	if err != nil {
 		return nil, err
@@ -129,22 +131,22 @@ func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall)
 	}
 	job, err := c.Job(ctx, id)
 	if err != nil { // accepted all the same: do not make the caller retry
-		job = &Job{ID: id, GuestID: g.ID, Action: GuestAction(BaseAction(action), &g), Status: JobQueued}
+		job = &hvagent.Job{ID: id, GuestID: g.ID, Action: hvagent.GuestAction(hvagent.BaseAction(action), &g), Status: hvagent.JobQueued}
 	}
-	return &Result{Job: job, Guest: &g}, nil
+	return &hvagent.Result{Job: job, Guest: &g}, nil
 }
 
 // clientRouteOf maps an action to its REST route. Errors (EINVALID) are those
 // the agent would return for requests that cannot even be addressed.
-func clientRouteOf(action, guest string, req Request) (clientRoute, error) {
-	base := BaseAction(action)
-	if base == ActionCreate {
+func clientRouteOf(action, guest string, req hvagent.Request) (clientRoute, error) {
+	base := hvagent.BaseAction(action)
+	if base == hvagent.ActionCreate {
 		if req.Guest == nil {
-			return clientRoute{}, Errorf(EINVALID, "create needs a guest")
+			return clientRoute{}, hvagent.Errorf(hvagent.EINVALID, "create needs a guest")
 		}
 		return clientRoute{clientCall: clientCall{method: http.MethodPost, path: "/guests", body: req.Guest}, guestReply: true}, nil
 	}
-	if _, ok := imageActions[base]; ok {
+	if hvagent.IsImageAction(base) {
 		return clientImageRoute(base, req.Image)
 	}
 	p, err := clientGuestPath(guest)
@@ -152,17 +154,17 @@ func clientRouteOf(action, guest string, req Request) (clientRoute, error) {
 		return clientRoute{}, err
 	}
 	switch {
-	case base == ActionDelete:
+	case base == hvagent.ActionDelete:
 		return clientRoute{clientCall: clientCall{method: http.MethodDelete, path: p}, guestReply: true}, nil
-	case slices.Contains(guestActions, base):
+	case slices.Contains(hvagent.GuestActions(), base):
 		return clientRoute{clientCall: clientCall{method: http.MethodPost, path: p + clientPath(base)}, guestReply: true}, nil
-	case metricTypes[base] != "":
-		return clientGet(p + clientPath("metrics", metricTypes[base])), nil
-	case base == ActionConsole:
+	case hvagent.MetricType(base) != "":
+		return clientGet(p + clientPath("metrics", hvagent.MetricType(base))), nil
+	case base == hvagent.ActionConsole:
 		return clientGet(p + "/console"), nil
 	}
 	rt, err := clientSnapshotRoute(base, p, req)
-	if kind, _ := KindOf(base); kind == Async {
+	if kind, _ := hvagent.KindOf(base); kind == hvagent.Async {
 		rt.guest = guest
 	}
 	return rt, err
@@ -183,15 +185,15 @@ type clientRollbackBody struct {
 }
 
 // clientSnapshotRoute maps a snapshot action on the guest at path p.
-func clientSnapshotRoute(base, p string, req Request) (clientRoute, error) {
+func clientSnapshotRoute(base, p string, req hvagent.Request) (clientRoute, error) {
 	if req.Disk != nil {
 		p += clientPath("disks", strconv.Itoa(*req.Disk))
 	}
 	p += "/snapshots"
 	switch base {
-	case ActionListSnapshots:
+	case hvagent.ActionListSnapshots:
 		return clientGet(p), nil
-	case ActionCreateSnapshot:
+	case hvagent.ActionCreateSnapshot:
 		rt := clientRoute{clientCall: clientCall{method: http.MethodPost, path: p}}
 		if req.Snapshot != "" {
 			rt.body = clientSnapshotBody{Dest: req.Snapshot}
@@ -199,15 +201,15 @@ func clientSnapshotRoute(base, p string, req Request) (clientRoute, error) {
 		return rt, nil
 	}
 	if req.Snapshot == "" {
-		return clientRoute{}, Errorf(EINVALID, "%s needs a snapshot name", base)
+		return clientRoute{}, hvagent.Errorf(hvagent.EINVALID, "%s needs a snapshot name", base)
 	}
 	p += clientPath(req.Snapshot)
 	switch base {
-	case ActionGetSnapshot:
+	case hvagent.ActionGetSnapshot:
 		return clientGet(p), nil
-	case ActionDeleteSnapshot:
+	case hvagent.ActionDeleteSnapshot:
 		return clientRoute{clientCall: clientCall{method: http.MethodDelete, path: p}}, nil
-	case ActionRollbackSnapshot:
+	case hvagent.ActionRollbackSnapshot:
 		body := clientRollbackBody{DestroyMoreRecent: req.DestroyMoreRecent}
 		return clientRoute{clientCall: clientCall{method: http.MethodPost, path: p + "/rollback", body: body}}, nil
 	}
@@ -225,26 +227,26 @@ type clientFetchBody struct {
 // clientImageRoute maps an image action. The image type travels in the request
 // (?type= or the body), as the agent reads it from req.Image, never from
 // the action name.
-func clientImageRoute(base string, ir *ImageRequest) (clientRoute, error) {
+func clientImageRoute(base string, ir *hvagent.ImageRequest) (clientRoute, error) {
 	if ir == nil {
-		ir = &ImageRequest{}
+		ir = &hvagent.ImageRequest{}
 	}
 	q := url.Values{}
 	if ir.Type != "" {
 		q.Set("type", ir.Type)
 	}
 	switch base {
-	case ActionListImages:
+	case hvagent.ActionListImages:
 		return clientRoute{clientCall: clientCall{method: http.MethodGet, path: "/images", query: q}}, nil
-	case ActionFetchImage:
+	case hvagent.ActionFetchImage:
 		body := clientFetchBody{ID: ir.ID, Type: ir.Type, Source: ir.Source, SHA256: ir.SHA256}
 		return clientRoute{clientCall: clientCall{method: http.MethodPost, path: "/images", body: body}}, nil
 	}
 	if ir.ID == "" {
-		return clientRoute{}, Errorf(EINVALID, "missing id")
+		return clientRoute{}, hvagent.Errorf(hvagent.EINVALID, "missing id")
 	}
 	p := clientPath("images", ir.ID)
-	if base == ActionGetImage {
+	if base == hvagent.ActionGetImage {
 		return clientRoute{clientCall: clientCall{method: http.MethodGet, path: p, query: q}}, nil
 	}
 	return clientRoute{clientCall: clientCall{method: http.MethodDelete, path: p, query: q}}, nil

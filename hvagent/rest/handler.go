@@ -1,15 +1,15 @@
-package hvagent
+package rest
 
 import (
 	"fmt"
 	"net/http"
-	"net/http/pprof"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // HandlerOptions configures NewHandler.
@@ -24,11 +24,13 @@ type HandlerOptions struct {
 	// "host:port"s). When empty the Host is not checked and any request
 	// carrying an Origin header is refused.
 	Hosts []string
-	// Gatherer serves GET /metrics; when nil /metrics answers 404.
-	Gatherer prometheus.Gatherer
-	// Admin also serves net/http/pprof under /debug/pprof/ (admin scope);
-	// meant for the admin listener only.
-	Admin bool
+	// Metrics serves GET /metrics (read scope), for example hvagentd's
+	// Prometheus handler; when nil /metrics answers 404.
+	Metrics http.Handler
+	// Debug, when set, serves every path under /debug/ (admin scope), for
+	// example hvagentd's net/http/pprof handlers on its admin listener. The
+	// library itself registers no debug handler.
+	Debug http.Handler
 }
 
 // Route is one method and path served by NewHandler.
@@ -54,7 +56,7 @@ const sseHeartbeat = 15 * time.Second
 
 // server holds what the routes of one handler share.
 type server struct {
-	svc       Service
+	svc       hvagent.Service
 	log       zerolog.Logger
 	opts      HandlerOptions
 	tokens    []Token
@@ -70,15 +72,14 @@ type route struct {
 	serve                  apiFunc
 }
 
-// NewHandler returns the REST API of svc (DESIGN.md §7): every route of
-// Routes, plus JSON 404 and 405 replies for other paths and methods, token
-// authentication and scopes, Host and Origin checks, and pprof when
-// opts.Admin is set. The handler never writes to a global logger.
-func NewHandler(svc Service, opts HandlerOptions) http.Handler {
+// NewHandler returns the REST API of svc: every route of Routes, plus JSON
+// 404 and 405 replies for other paths and methods, token authentication and
+// scopes, Host and Origin checks, and opts.Debug under /debug/ when set. The handler never writes to a global logger.
+func NewHandler(svc hvagent.Service, opts HandlerOptions) http.Handler {
 	return newServer(svc, opts).handler()
 }
 
-func newServer(svc Service, opts HandlerOptions) *server {
+func newServer(svc hvagent.Service, opts HandlerOptions) *server {
 	return &server{
 		svc:       svc,
 		log:       opts.Logger,
@@ -114,11 +115,11 @@ func (s *server) handler() http.Handler {
 	for _, p := range paths {
 		mux.Handle(p, s.methodNotAllowed(allowMethods(allowed[p])))
 	}
-	if s.opts.Admin {
-		s.mountPprof(mux)
+	if s.opts.Debug != nil {
+		mux.Handle("/debug/", s.debug(s.opts.Debug))
 	}
 	mux.Handle("/", s.fallback(func(x *exchange) error {
-		return Errorf(ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
+		return hvagent.Errorf(hvagent.ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
 	}))
 	return s.recoverer(s.guard(mux))
 }
@@ -137,24 +138,21 @@ func allowMethods(methods []string) string {
 func (s *server) methodNotAllowed(allow string) http.Handler {
 	return s.fallback(func(x *exchange) error {
 		x.w.Header().Set("Allow", allow)
-		return Errorf(EMETHODNOTALLOWED, "method %s not allowed on %s (allowed: %s)", x.r.Method, x.r.URL.Path, allow)
+		return hvagent.Errorf(hvagent.EMETHODNOTALLOWED, "method %s not allowed on %s (allowed: %s)", x.r.Method, x.r.URL.Path, allow)
 	})
 }
 
-// mountPprof serves net/http/pprof under /debug/pprof/ with admin scope.
-func (s *server) mountPprof(mux *http.ServeMux) {
-	wrap := func(h http.HandlerFunc) http.Handler {
-		return s.endpoint(route{scope: ScopeAdmin, serve: func(x *exchange) error {
-			h(x.w, x.r)
-			return nil
-		}})
-	}
-	mux.Handle("GET /debug/pprof/", wrap(pprof.Index))
-	mux.Handle("GET /debug/pprof/cmdline", wrap(pprof.Cmdline))
-	mux.Handle("GET /debug/pprof/profile", wrap(pprof.Profile))
-	mux.Handle("GET /debug/pprof/symbol", wrap(pprof.Symbol))
-	mux.Handle("POST /debug/pprof/symbol", wrap(pprof.Symbol))
-	mux.Handle("GET /debug/pprof/trace", wrap(pprof.Trace))
+// debug serves h after an admin scope check; the request body is left
+// for h to read.
+func (s *server) debug(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
+		if err := x.authorize(ScopeAdmin); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // routes is the route table: the one source of what is served.
@@ -174,7 +172,7 @@ func (s *server) routes() []route {
 	for _, prefix := range []string{"/images", "/container_images"} {
 		typ := ""
 		if prefix == "/container_images" {
-			typ = ContainerGuestType
+			typ = hvagent.ContainerGuestType
 		}
 		rs = append(rs,
 			route{"GET", prefix, ScopeRead, s.listImages(typ)},
@@ -196,18 +194,18 @@ func (s *server) guestRoutes() []route {
 		{"GET", "/guests", ScopeRead, s.listGuests},
 		{"POST", "/guests", ScopeWrite, s.createGuest},
 		{"GET", "/guests/{id}", ScopeRead, s.getGuest},
-		{"DELETE", "/guests/{id}", ScopeWrite, s.guestAction(ActionDelete)},
+		{"DELETE", "/guests/{id}", ScopeWrite, s.guestAction(hvagent.ActionDelete)},
 		{"GET", "/guests/{id}/jobs", ScopeRead, s.guestJobs},
 		{"GET", "/guests/{id}/jobs/{jobID}", ScopeRead, s.guestJob},
 		{"GET", "/guests/{id}/metadata", ScopeRead, s.getGuestMetadata},
 		{"PATCH", "/guests/{id}/metadata", ScopeWrite, s.patchGuestMetadata},
-		{"GET", "/guests/{id}/metrics/cpu", ScopeRead, s.guestInfo(ActionCPUMetrics)},
-		{"GET", "/guests/{id}/metrics/disk", ScopeRead, s.guestInfo(ActionDiskMetrics)},
-		{"GET", "/guests/{id}/metrics/nic", ScopeRead, s.guestInfo(ActionNicMetrics)},
+		{"GET", "/guests/{id}/metrics/cpu", ScopeRead, s.guestInfo(hvagent.ActionCPUMetrics)},
+		{"GET", "/guests/{id}/metrics/disk", ScopeRead, s.guestInfo(hvagent.ActionDiskMetrics)},
+		{"GET", "/guests/{id}/metrics/nic", ScopeRead, s.guestInfo(hvagent.ActionNicMetrics)},
 		{"GET", "/guests/{id}/console", ScopeRead, s.console},
 	}
-	for _, action := range guestActions {
-		if action == ActionCreate {
+	for _, action := range hvagent.GuestActions() {
+		if action == hvagent.ActionCreate {
 			continue
 		}
 		rs = append(rs, route{"POST", "/guests/{id}/" + action, ScopeWrite, s.guestAction(action)})

@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"bytes"
@@ -11,9 +11,10 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/agenttest"
 )
 
@@ -28,15 +29,15 @@ type api struct {
 const selfHost = "self"
 
 // newAPI serves NewHandler(env.Agent, opts) on a test server; the agent's
-// collector is registered when opts.Gatherer is nil.
-func newAPI(t *testing.T, opts hvagent.HandlerOptions, o ...agenttest.Opts) *api {
+// metrics are served when opts.Metrics is nil.
+func newAPI(t *testing.T, opts rest.HandlerOptions, o ...agenttest.Opts) *api {
 	t.Helper()
 	o = append(o, agenttest.Opts{})
 	env := agenttest.New(t, o[0])
-	if opts.Gatherer == nil {
+	if opts.Metrics == nil {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(env.Agent.Collector())
-		opts.Gatherer = reg
+		reg.MustRegister(env.Metrics.Collector(env.Agent))
+		opts.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	}
 	opts.Logger = agenttest.Logger(t)
 	srv := httptest.NewUnstartedServer(nil)
@@ -45,7 +46,7 @@ func newAPI(t *testing.T, opts hvagent.HandlerOptions, o ...agenttest.Opts) *api
 			opts.Hosts[i] = srv.Listener.Addr().String()
 		}
 	}
-	srv.Config.Handler = hvagent.NewHandler(env.Agent, opts)
+	srv.Config.Handler = rest.NewHandler(env.Agent, opts)
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return &api{env: env, srv: srv}
@@ -106,10 +107,10 @@ func (a *api) call(t *testing.T, method, path string, body any, status int, out 
 
 func TestHandler_Routes(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{})
+	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
 	const zero = "00000000-0000-0000-0000-000000000000"
-	routes := hvagent.Routes()
+	routes := rest.Routes()
 	require.GreaterOrEqual(t, len(routes), 50)
 	seen := map[string]bool{}
 	for _, rt := range routes {

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"sort"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // health serves GET /healthz (no token needed).
@@ -18,12 +18,12 @@ func (s *server) health(x *exchange) error {
 	return x.reply(http.StatusOK, h)
 }
 
-// metrics serves GET /metrics from opts.Gatherer.
+// metrics serves GET /metrics with opts.Metrics.
 func (s *server) metrics(x *exchange) error {
-	if s.opts.Gatherer == nil {
-		return Errorf(ENOTFOUND, "metrics are not served on this listener")
+	if s.opts.Metrics == nil {
+		return hvagent.Errorf(hvagent.ENOTFOUND, "metrics are not served on this listener")
 	}
-	promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{}).ServeHTTP(x.w, x.r)
+	s.opts.Metrics.ServeHTTP(x.w, x.r)
 	return nil
 }
 
@@ -57,7 +57,7 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 		return nil, err
 	}
 	if raw == nil {
-		return nil, Errorf(EINVALID, "request body: expected a JSON object, got null")
+		return nil, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")
 	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
@@ -73,7 +73,7 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, Errorf(EINVALID, "metadata key %q: value must be a string or null", k)
+			return nil, hvagent.Errorf(hvagent.EINVALID, "metadata key %q: value must be a string or null", k)
 		}
 		patch[k] = s
 	}

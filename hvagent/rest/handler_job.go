@@ -1,9 +1,11 @@
-package hvagent
+package rest
 
 import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // deadlineSlack is added to a long request's own duration for its write
@@ -12,17 +14,17 @@ const deadlineSlack = 30 * time.Second
 
 // dryRunReply is the body of a ?dry_run=true reply.
 type dryRunReply struct {
-	Action string        `json:"action"`
-	Stages []StageConfig `json:"stages"`
+	Action string                `json:"action"`
+	Stages []hvagent.StageConfig `json:"stages"`
 }
 
 // asyncCall describes one async route for doAsync.
 type asyncCall struct {
 	action string // the base action
 	guest  string
-	req    Request
+	req    hvagent.Request
 	// body is the 202 body; nil means the Job.
-	body func(*Result) any
+	body func(*hvagent.Result) any
 }
 
 // doAsync runs an async action with the route's query options (?wait=,
@@ -53,7 +55,7 @@ func (x *exchange) doAsync(c asyncCall) error {
 		return x.reply(http.StatusOK, dryRunReply{Action: res.Action, Stages: nonNilList(res.Pipeline)})
 	}
 	if res.Job == nil {
-		return Errorf(EINTERNAL, "%s: service returned no job", c.action)
+		return hvagent.Errorf(hvagent.EINTERNAL, "%s: service returned no job", c.action)
 	}
 	x.w.Header().Set("X-Guest-Job-ID", res.Job.ID)
 	x.w.Header().Set("Location", "/jobs/"+res.Job.ID)
@@ -69,7 +71,7 @@ func (x *exchange) doAsync(c asyncCall) error {
 }
 
 // waitFinal waits up to d for a job to end and returns it if it did.
-func (x *exchange) waitFinal(id string, d time.Duration) *Job {
+func (x *exchange) waitFinal(id string, d time.Duration) *hvagent.Job {
 	x.extendDeadline(d)
 	ctx, cancel := context.WithTimeout(x.ctx(), d)
 	defer cancel()
@@ -93,7 +95,7 @@ func (s *server) listJobs(x *exchange) error {
 		return err
 	}
 	q := x.r.URL.Query()
-	if g := q.Get("guest"); g != "" && g != AgentGuestID {
+	if g := q.Get("guest"); g != "" && g != hvagent.AgentGuestID {
 		if f.GuestID, err = parseID("guest", g); err != nil {
 			return err
 		}
@@ -108,8 +110,8 @@ func (s *server) listJobs(x *exchange) error {
 }
 
 // jobFilter parses the filters GET /jobs and GET /guests/{id}/jobs share.
-func (x *exchange) jobFilter() (JobFilter, error) {
-	var f JobFilter
+func (x *exchange) jobFilter() (hvagent.JobFilter, error) {
+	var f hvagent.JobFilter
 	var err error
 	if f.Limit, err = x.queryLimit(); err != nil {
 		return f, err
@@ -119,17 +121,17 @@ func (x *exchange) jobFilter() (JobFilter, error) {
 	}
 	q := x.r.URL.Query()
 	if a := q.Get("action"); a != "" {
-		if _, ok := KindOf(a); !ok {
-			return f, Errorf(EINVALID, "action %q is not a known action", a)
+		if _, ok := hvagent.KindOf(a); !ok {
+			return f, hvagent.Errorf(hvagent.EINVALID, "action %q is not a known action", a)
 		}
 		f.Action = a
 	}
-	if st := JobStatus(q.Get("status")); st != "" {
+	if st := hvagent.JobStatus(q.Get("status")); st != "" {
 		switch st {
-		case JobQueued, JobRunning, JobComplete, JobError, JobCanceled:
+		case hvagent.JobQueued, hvagent.JobRunning, hvagent.JobComplete, hvagent.JobError, hvagent.JobCanceled:
 			f.Status = st
 		default:
-			return f, Errorf(EINVALID, "status %q is not Queued, Running, Complete, Error or Canceled", st)
+			return f, hvagent.Errorf(hvagent.EINVALID, "status %q is not Queued, Running, Complete, Error or Canceled", st)
 		}
 	}
 	return f, nil
@@ -159,7 +161,7 @@ func (s *server) getJob(x *exchange) error {
 	job, err := s.svc.WaitJob(ctx, id)
 	if job == nil || (err != nil && ctx.Err() == nil) {
 		if err == nil {
-			err = Errorf(ENOTFOUND, "job %s not found", id)
+			err = hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found", id)
 		}
 		return err
 	}

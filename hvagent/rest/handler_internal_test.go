@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/internal/testio"
 
 	"github.com/rs/zerolog"
@@ -22,19 +23,19 @@ import (
 // fakeService is a Service whose methods tests set; unset ones panic
 // through the nil embedded interface.
 type fakeService struct {
-	Service
-	DoFunc       func(ctx context.Context, action, guest string, req Request) (*Result, error)
+	hvagent.Service
+	DoFunc       func(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error)
 	MetadataFunc func(ctx context.Context) (map[string]string, error)
-	EventsFunc   func(ctx context.Context, q EventQuery) (*EventPage, error)
-	HealthFunc   func(ctx context.Context) (*Health, error)
-	WaitJobFunc  func(ctx context.Context, id string) (*Job, error)
+	EventsFunc   func(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error)
+	HealthFunc   func(ctx context.Context) (*hvagent.Health, error)
+	WaitJobFunc  func(ctx context.Context, id string) (*hvagent.Job, error)
 }
 
-func (f *fakeService) WaitJob(ctx context.Context, id string) (*Job, error) {
+func (f *fakeService) WaitJob(ctx context.Context, id string) (*hvagent.Job, error) {
 	return f.WaitJobFunc(ctx, id)
 }
 
-func (f *fakeService) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
+func (f *fakeService) Do(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error) {
 	return f.DoFunc(ctx, action, guest, req)
 }
 
@@ -42,11 +43,11 @@ func (f *fakeService) Metadata(ctx context.Context) (map[string]string, error) {
 	return f.MetadataFunc(ctx)
 }
 
-func (f *fakeService) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
+func (f *fakeService) Events(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error) {
 	return f.EventsFunc(ctx, q)
 }
 
-func (f *fakeService) Health(ctx context.Context) (*Health, error) {
+func (f *fakeService) Health(ctx context.Context) (*hvagent.Health, error) {
 	return f.HealthFunc(ctx)
 }
 
@@ -87,13 +88,13 @@ func TestHandler_ErrorTable(t *testing.T) {
 		if c == "panic" {
 			panic("boom")
 		}
-		return nil, &Error{Code: c, Message: "secret " + c}
+		return nil, &hvagent.Error{Code: c, Message: "secret " + c}
 	}}
 	srv, logs := serveFake(t, f, 0, 0)
 	for c, want := range map[string]int{
-		EINVALID: 400, EUNAUTHENTICATED: 401, EFORBIDDEN: 403, ENOTFOUND: 404, EMETHODNOTALLOWED: 405,
-		ECONFLICT: 409, ECANCELED: 409, ETOOLARGE: 413, EBUSY: 429, EINTERNAL: 500, ESUBAGENT: 502,
-		EUNAVAILABLE: 503, ETIMEOUT: 504, "weird": 500, "plain": 500, "panic": 500,
+		hvagent.EINVALID: 400, hvagent.EUNAUTHENTICATED: 401, hvagent.EFORBIDDEN: 403, hvagent.ENOTFOUND: 404, hvagent.EMETHODNOTALLOWED: 405,
+		hvagent.ECONFLICT: 409, hvagent.ECANCELED: 409, hvagent.ETOOLARGE: 413, hvagent.EBUSY: 429, hvagent.EINTERNAL: 500, hvagent.ESUBAGENT: 502,
+		hvagent.EUNAVAILABLE: 503, hvagent.ETIMEOUT: 504, "weird": 500, "plain": 500, "panic": 500,
 	} {
 		code.Store(c)
 		resp, body := get(t, srv, "/metadata")
@@ -104,7 +105,7 @@ func TestHandler_ErrorTable(t *testing.T) {
 			continue
 		}
 		require.JSONEq(t, `{"message":"secret `+c+`","code":`+strconv.Itoa(want)+`,"error":"`+c+`"}`, body)
-		if c == EBUSY {
+		if c == hvagent.EBUSY {
 			require.Equal(t, "1", resp.Header.Get("Retry-After"))
 		}
 	}
@@ -118,20 +119,20 @@ func TestSSE_HeartbeatAndStop(t *testing.T) {
 	var healthy atomic.Bool
 	healthy.Store(true)
 	f := &fakeService{
-		EventsFunc: func(ctx context.Context, q EventQuery) (*EventPage, error) {
+		EventsFunc: func(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error) {
 			if healthy.Load() {
 				select {
 				case <-time.After(q.Wait):
 				case <-ctx.Done():
 				}
 			}
-			return &EventPage{Events: []*Event{}, Cursor: 7}, nil
+			return &hvagent.EventPage{Events: []*hvagent.Event{}, Cursor: 7}, nil
 		},
-		HealthFunc: func(context.Context) (*Health, error) {
+		HealthFunc: func(context.Context) (*hvagent.Health, error) {
 			if healthy.Load() {
-				return &Health{Status: "ok"}, nil
+				return &hvagent.Health{Status: "ok"}, nil
 			}
-			return &Health{Status: "stopping"}, nil
+			return &hvagent.Health{Status: "stopping"}, nil
 		},
 	}
 	srv, _ := serveFake(t, f, 20*time.Millisecond, 0)
@@ -171,8 +172,8 @@ func (s *failingStream) Close() error { s.closed.Store(true); return nil }
 func TestHandler_StreamAbortsOnSourceFailure(t *testing.T) {
 	t.Parallel()
 	src := &failingStream{}
-	f := &fakeService{DoFunc: func(context.Context, string, string, Request) (*Result, error) {
-		return &Result{Stream: src, Size: -1}, nil
+	f := &fakeService{DoFunc: func(context.Context, string, string, hvagent.Request) (*hvagent.Result, error) {
+		return &hvagent.Result{Stream: src, Size: -1}, nil
 	}}
 	srv, logs := serveFake(t, f, 0, 0)
 	resp, err := srv.Client().Get(srv.URL + "/guests/0b3c5d1e-0000-4000-8000-000000000001/console")
@@ -192,13 +193,13 @@ func TestHandler_LongRequestsExtendWriteDeadline(t *testing.T) {
 	t.Parallel()
 	const id = "0b3c5d1e-0000-4000-8000-000000000002"
 	f := &fakeService{
-		WaitJobFunc: func(ctx context.Context, id string) (*Job, error) {
+		WaitJobFunc: func(ctx context.Context, id string) (*hvagent.Job, error) {
 			time.Sleep(300 * time.Millisecond)
-			return &Job{ID: id, Status: JobComplete}, nil
+			return &hvagent.Job{ID: id, Status: hvagent.JobComplete}, nil
 		},
-		EventsFunc: func(ctx context.Context, q EventQuery) (*EventPage, error) {
+		EventsFunc: func(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error) {
 			time.Sleep(q.Wait)
-			return &EventPage{Events: []*Event{{ID: q.After + 1, Type: EventGuestUpdated, Guest: &Guest{ID: id}}}, Cursor: q.After + 1}, nil
+			return &hvagent.EventPage{Events: []*hvagent.Event{{ID: q.After + 1, Type: hvagent.EventGuestUpdated, Guest: &hvagent.Guest{ID: id}}}, Cursor: q.After + 1}, nil
 		},
 	}
 	srv, _ := serveFake(t, f, 40*time.Millisecond, 100*time.Millisecond)

@@ -1,4 +1,4 @@
-package hvagent
+package rest
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
 )
 
 // clientEventGrace is how long Events listens when q.Wait is 0: a stream
@@ -24,13 +26,13 @@ const clientEventGrace = 100 * time.Millisecond
 // An "event: reset" frame sets Reset. Cursor is the last event's ID, or the
 // last "id:" the server sent, else q.After. Errors: EINVALID (negative
 // limit or id below -1), EUNAVAILABLE.
-func (c *Client) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
+func (c *Client) Events(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error) {
 	if q.Limit < 0 || q.After < -1 {
-		return nil, Errorf(EINVALID, "event limit must not be negative and event id not below -1")
+		return nil, hvagent.Errorf(hvagent.EINVALID, "event limit must not be negative and event id not below -1")
 	}
 	limit := q.Limit
-	if limit == 0 || limit > maxEventPage {
-		limit = maxEventPage
+	if limit == 0 || limit > hvagent.MaxEventPage {
+		limit = hvagent.MaxEventPage
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -40,7 +42,7 @@ func (c *Client) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
 	if q.After >= 0 {
 		call.header.Set("Last-Event-ID", strconv.FormatInt(q.After, 10))
 	}
-	page := &EventPage{Events: []*Event{}, Cursor: q.After}
+	page := &hvagent.EventPage{Events: []*hvagent.Event{}, Cursor: q.After}
 	resp, err := c.send(sctx, call)
 	if err != nil {
 		if ctx.Err() == nil && sctx.Err() != nil { // waited in vain for the reply
@@ -77,7 +79,7 @@ type sseFrame struct {
 // readEvents reads frames into page until limit events, or until at least
 // one event (or a reset) has arrived and nothing more is buffered. It
 // returns nil then, else the read error that ended it.
-func readEvents(r io.Reader, page *EventPage, limit int) error {
+func readEvents(r io.Reader, page *hvagent.EventPage, limit int) error {
 	br := bufio.NewReader(r)
 	var f sseFrame
 	for {
@@ -121,7 +123,7 @@ func (f *sseFrame) field(line string) {
 }
 
 // dispatch applies a complete frame to page.
-func (f *sseFrame) dispatch(page *EventPage) error {
+func (f *sseFrame) dispatch(page *hvagent.EventPage) error {
 	if f.hasID {
 		if id, err := strconv.ParseInt(f.id, 10, 64); err == nil {
 			page.Cursor = id
@@ -138,7 +140,7 @@ func (f *sseFrame) dispatch(page *EventPage) error {
 	if f.data.Len() == 0 {
 		return nil
 	}
-	var ev Event
+	var ev hvagent.Event
 	if err := json.Unmarshal([]byte(f.data.String()), &ev); err != nil {
 		return &sseProtocolError{fmt.Errorf("decode %q event: %w", f.event, err)}
 	}

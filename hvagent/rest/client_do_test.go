@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/servicetest"
 )
 
@@ -85,7 +86,7 @@ func doRequest(action string) (string, hvagent.Request) {
 func TestClient_DoEveryAction(t *testing.T) {
 	t.Parallel()
 	calls := make(chan doCall, 1)
-	c := newFakeClient(t, doFake(calls), hvagent.HandlerOptions{})
+	c := newFakeClient(t, doFake(calls), rest.HandlerOptions{})
 	actions := hvagent.ValidActions()
 	slices.Sort(actions)
 	require.Len(t, actions, 36)
@@ -133,7 +134,7 @@ func TestClient_DoEveryAction(t *testing.T) {
 	}
 }
 
-func testDryRun(t *testing.T, c *hvagent.Client, calls <-chan doCall, action, guest string, req hvagent.Request) {
+func testDryRun(t *testing.T, c *rest.Client, calls <-chan doCall, action, guest string, req hvagent.Request) {
 	t.Helper()
 	req.DryRun = true
 	res, err := c.Do(t.Context(), action, guest, req)
@@ -146,7 +147,7 @@ func testDryRun(t *testing.T, c *hvagent.Client, calls <-chan doCall, action, gu
 
 func TestClient_DoLocalErrors(t *testing.T) {
 	t.Parallel()
-	c := hvagent.NewClient("127.0.0.1:1") // never reached
+	c := rest.NewClient("127.0.0.1:1") // never reached
 	for _, tc := range []struct {
 		action, guest string
 		req           hvagent.Request
@@ -173,7 +174,7 @@ func TestClient_DoJobNotReadBack(t *testing.T) {
 	calls := make(chan doCall, 1)
 	fake := doFake(calls)
 	fake.JobFunc = func(context.Context, string) (*hvagent.Job, error) { return nil, errors.New("store is gone") }
-	c := newFakeClient(t, fake, hvagent.HandlerOptions{})
+	c := newFakeClient(t, fake, rest.HandlerOptions{})
 	res, err := c.Do(t.Context(), hvagent.ActionStart, doGuestID, hvagent.Request{})
 	require.NoError(t, err)
 	<-calls

@@ -1,4 +1,4 @@
-package hvagent_test
+package rest_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // Test token secrets, one per scope.
@@ -27,11 +28,11 @@ func sha256Hex(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func testTokens() []hvagent.Token {
-	return []hvagent.Token{
-		{Name: "reader", SHA256: sha256Hex(readSecret), Scope: hvagent.ScopeRead},
-		{Name: "writer", SHA256: sha256Hex(writeSecret), Scope: hvagent.ScopeWrite},
-		{Name: "root", SHA256: sha256Hex(adminSecret), Scope: hvagent.ScopeAdmin},
+func testTokens() []rest.Token {
+	return []rest.Token{
+		{Name: "reader", SHA256: sha256Hex(readSecret), Scope: rest.ScopeRead},
+		{Name: "writer", SHA256: sha256Hex(writeSecret), Scope: rest.ScopeWrite},
+		{Name: "root", SHA256: sha256Hex(adminSecret), Scope: rest.ScopeAdmin},
 	}
 }
 
@@ -168,7 +169,7 @@ func (f badFixture) accessRows() []badRequest {
 
 func TestHandler_BadRequests(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, hvagent.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
+	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
 	f := newBadFixture(t, a)
 	rows := append(append(f.bodyRows(), f.stateRows()...), f.accessRows()...)
 	require.GreaterOrEqual(t, len(rows), 40)
