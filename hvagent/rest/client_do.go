@@ -96,19 +96,13 @@ func (c *Client) doStream(ctx context.Context, call clientCall) (*hvagent.Result
 	return &hvagent.Result{Stream: resp.Body, Size: resp.ContentLength}, nil
 }
 
-// clientDryRun is the reply of ?dry_run=true.
-type clientDryRun struct {
-	Action string                `json:"action"`
-	Stages []hvagent.StageConfig `json:"stages"`
-}
-
 // doDryRun returns the resolved pipeline of an async action.
 func (c *Client) doDryRun(ctx context.Context, call clientCall) (*hvagent.Result, error) {
 	if call.query == nil {
 		call.query = url.Values{}
 	}
 	call.query.Set("dry_run", "true")
-	var dr clientDryRun
+	var dr dryRunReply
 	if _, err := c.call(ctx, call, &dr); err != nil {
 		return nil, err
 	}

@@ -154,19 +154,12 @@ func (c *Client) lost(ctx context.Context, err error) error {
 	return clientTransportError(ctx, addr, err)
 }
 
-// clientErrorBody is the JSON of every error reply.
-type clientErrorBody struct {
-	Message string `json:"message"`
-	Code    int    `json:"code"`
-	Error   string `json:"error"`
-}
-
 // clientReadError returns the *Error of a reply that is not 2xx: the code word of
 // its JSON body, or when the body is not ours (a proxy, a foreign server) a
 // code from the status with the body's text as message.
 func clientReadError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, clientMaxErrorBody))
-	var e clientErrorBody
+	var e errorBody
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		return &hvagent.Error{Code: e.Error, Message: e.Message}
 	}
@@ -177,32 +170,5 @@ func clientReadError(resp *http.Response) error {
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
-	return &hvagent.Error{Code: clientStatusErrorCode(resp.StatusCode), Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
-}
-
-// clientStatusErrorCode is the code of an error reply without our JSON body.
-func clientStatusErrorCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return hvagent.EINVALID
-	case http.StatusUnauthorized:
-		return hvagent.EUNAUTHENTICATED
-	case http.StatusForbidden:
-		return hvagent.EFORBIDDEN
-	case http.StatusNotFound:
-		return hvagent.ENOTFOUND
-	case http.StatusMethodNotAllowed:
-		return hvagent.EMETHODNOTALLOWED
-	case http.StatusRequestEntityTooLarge:
-		return hvagent.ETOOLARGE
-	case http.StatusTooManyRequests:
-		return hvagent.EBUSY
-	case http.StatusBadGateway:
-		return hvagent.ESUBAGENT
-	case http.StatusServiceUnavailable:
-		return hvagent.EUNAVAILABLE
-	case http.StatusGatewayTimeout:
-		return hvagent.ETIMEOUT
-	}
-	return hvagent.EINTERNAL
+	return &hvagent.Error{Code: codeForStatus(resp.StatusCode), Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
 }

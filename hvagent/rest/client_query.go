@@ -10,9 +10,6 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// clientMaxWait is the longest ?wait= the handler accepts.
-const clientMaxWait = 5 * time.Minute
-
 // clientGuestPath returns "/guests/<id>" + more segments. Errors are those of
 // ParseGuestID (EINVALID), as the agent checks the ID first too.
 func clientGuestPath(id string, more ...string) (string, error) {
@@ -145,7 +142,7 @@ func (c *Client) WaitJob(ctx context.Context, id string) (*hvagent.Job, error) {
 	}
 	var last *hvagent.Job
 	for ctx.Err() == nil {
-		wait := clientMaxWait
+		wait := MaxWait
 		if dl, ok := ctx.Deadline(); ok {
 			wait = min(wait, time.Until(dl).Truncate(time.Millisecond))
 		}

@@ -12,12 +12,6 @@ import (
 // deadline.
 const deadlineSlack = 30 * time.Second
 
-// dryRunReply is the body of a ?dry_run=true reply.
-type dryRunReply struct {
-	Action string                `json:"action"`
-	Stages []hvagent.StageConfig `json:"stages"`
-}
-
 // asyncCall describes one async route for doAsync.
 type asyncCall struct {
 	action string // the base action

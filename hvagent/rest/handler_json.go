@@ -15,39 +15,6 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// httpStatus is the one table from error code word to HTTP status.
-var httpStatus = map[string]int{
-	hvagent.EINVALID:          http.StatusBadRequest,
-	hvagent.EUNAUTHENTICATED:  http.StatusUnauthorized,
-	hvagent.EFORBIDDEN:        http.StatusForbidden,
-	hvagent.ENOTFOUND:         http.StatusNotFound,
-	hvagent.EMETHODNOTALLOWED: http.StatusMethodNotAllowed,
-	hvagent.ECONFLICT:         http.StatusConflict,
-	hvagent.ECANCELED:         http.StatusConflict,
-	hvagent.ETOOLARGE:         http.StatusRequestEntityTooLarge,
-	hvagent.EBUSY:             http.StatusTooManyRequests,
-	hvagent.EINTERNAL:         http.StatusInternalServerError,
-	hvagent.ESUBAGENT:         http.StatusBadGateway,
-	hvagent.EUNAVAILABLE:      http.StatusServiceUnavailable,
-	hvagent.ETIMEOUT:          http.StatusGatewayTimeout,
-}
-
-// HTTPStatus returns the HTTP status of an error code word (500 for
-// unknown words).
-func HTTPStatus(code string) int {
-	if st, ok := httpStatus[code]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
-
-// errorBody is the JSON body of every error reply.
-type errorBody struct {
-	Message string `json:"message"`
-	Code    int    `json:"code"`
-	Error   string `json:"error"`
-}
-
 // exchange is one request being served.
 type exchange struct {
 	s    *server
@@ -144,11 +111,8 @@ func jsonProblem(err error) string {
 	return msg
 }
 
-// Query parameter limits.
-const (
-	maxListLimit = 1000
-	maxWait      = 5 * time.Minute
-)
+// maxListLimit caps ?limit= of list routes.
+const maxListLimit = 1000
 
 // queryLimit parses ?limit= (1..1000); 0 when absent.
 func (x *exchange) queryLimit() (int, error) {
@@ -170,8 +134,8 @@ func (x *exchange) queryWait() (time.Duration, error) {
 		return 0, nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > maxWait {
-		return 0, hvagent.Errorf(hvagent.EINVALID, "wait %q must be a Go duration from 0s to %s (such as 30s)", v, maxWait)
+	if err != nil || d < 0 || d > MaxWait {
+		return 0, hvagent.Errorf(hvagent.EINVALID, "wait %q must be a Go duration from 0s to %s (such as 30s)", v, MaxWait)
 	}
 	return d, nil
 }
