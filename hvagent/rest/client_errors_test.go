@@ -26,9 +26,15 @@ var allCodes = []string{
 }
 
 // newFakeClient serves fake through NewHandler and returns a client of it.
-func newFakeClient(t *testing.T, fake *servicetest.Fake, opts rest.HandlerOptions) *rest.Client {
+func newFakeClient(t *testing.T, fake *servicetest.Fake, opts rest.HandlerOptions, observe ...func(*http.Request)) *rest.Client {
 	t.Helper()
-	srv := httptest.NewServer(rest.NewHandler(fake, opts))
+	h := rest.NewHandler(fake, opts)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, f := range observe {
+			f(r)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	c := rest.NewClient(srv.URL)
 	t.Cleanup(func() {
 		c.CloseIdleConnections()

@@ -11,14 +11,66 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// events serves GET /events as server-sent events. It starts after the
+// events serves GET /events: one JSON page (long-polled) when the client
+// asks for JSON, else server-sent events.
+func (s *server) events(x *exchange) error {
+	if x.wantsEventPage() {
+		return s.eventPage(x)
+	}
+	return s.eventStream(x)
+}
+
+// wantsEventPage reports whether the request asks for the JSON page form:
+// ?format=json, or an Accept header naming application/json and not
+// text/event-stream. Anything else (curl's */*, browsers' EventSource)
+// gets the stream.
+func (x *exchange) wantsEventPage() bool {
+	switch x.r.URL.Query().Get("format") {
+	case "json":
+		return true
+	case "sse":
+		return false
+	}
+	accept := x.r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/event-stream")
+}
+
+// eventPage serves one page of events as JSON: the events after the cursor
+// (Last-Event-ID or ?since=, else only new ones), at most ?limit=, waiting
+// up to ?wait= for a first one. Its "next" is the since= of the next call,
+// so a client that loops misses nothing and sees nothing twice.
+func (s *server) eventPage(x *exchange) error {
+	cursor, err := x.eventCursor()
+	if err != nil {
+		return err
+	}
+	if f := x.r.URL.Query().Get("format"); f != "" && f != "json" && f != "sse" {
+		return hvagent.Errorf(hvagent.EINVALID, "format %q must be json or sse", f)
+	}
+	limit, err := x.queryLimit()
+	if err != nil {
+		return err
+	}
+	wait, err := x.queryWait()
+	if err != nil {
+		return err
+	}
+	x.extendDeadline(wait)
+	page, err := s.svc.Events(x.ctx(), hvagent.EventQuery{After: cursor, Limit: limit, Wait: wait})
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, eventPageReply{Events: nonNilList(page.Events), Next: page.Cursor, Reset: page.Reset})
+}
+
+// eventStream serves GET /events as server-sent events. It starts after the
 // Last-Event-ID header, else ?since=, else at the newest event (live only),
 // and reads the event log page by page, so a resumed stream has no gap and
 // no repeat; an ID older than the retained log gets "event: reset" first.
 // An idle stream gets a ": ping" comment every heartbeat. The stream ends
 // when the client goes away, the request context ends, or the service
 // stops.
-func (s *server) events(x *exchange) error {
+func (s *server) eventStream(x *exchange) error {
 	cursor, err := x.eventCursor()
 	if err != nil {
 		return err

@@ -65,6 +65,14 @@ type errorBody struct {
 	Error   string `json:"error"`
 }
 
+// eventPageReply is the JSON form of GET /events: one page, and the
+// cursor to pass as since= next time.
+type eventPageReply struct {
+	Events []*hvagent.Event `json:"events"`
+	Next   int64            `json:"next"`
+	Reset  bool             `json:"reset"`
+}
+
 // dryRunReply is the body of a ?dry_run=true reply.
 type dryRunReply struct {
 	Action string                `json:"action"`
