@@ -28,6 +28,9 @@ type Opts struct {
 	Dir string
 	// NoStart leaves the agent unstarted.
 	NoStart bool
+	// WrapStore, when set, returns the Store the agent uses instead of db
+	// itself: typically a *Store wrapping db to inject failures.
+	WrapStore func(db *store.DB) hvagent.Store
 }
 
 // Env is a running agent with its store and simulation.
@@ -54,6 +57,9 @@ func New(t testing.TB, o Opts) *Env {
 	}
 	cfg.DataDir = o.Dir
 	cfg.Store = db
+	if o.WrapStore != nil {
+		cfg.Store = o.WrapStore(db)
+	}
 	cfg.Logger = Logger(t)
 	if cfg.Builtins == nil {
 		cfg.Builtins = map[string]http.Handler{}
