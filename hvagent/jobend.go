@@ -92,7 +92,7 @@ func (a *Agent) finish(log zerolog.Logger, e JobEnd) ([]string, bool) {
 				log.Error().Err(err).Int("attempt", attempt).Msg("record job end: refused; not retrying")
 				return nil, false
 			}
-			log.Error().Err(err).Int("attempt", attempt).Str("status", string(e.Status)).Str("message", e.Message).
+			log.Error().Err(err).Int("attempt", attempt).Str("status", string(e.Status)).Str("job_message", e.Message).
 				Msg("record job end: refused; recording it as an internal error instead")
 			e, plain = JobEnd{ID: e.ID, At: e.At, Status: JobError, Message: unrecorded}, true
 			continue
