@@ -203,3 +203,33 @@ func TestAgent_PanicIsInternal(t *testing.T) {
 		require.Equal(t, hvagent.JobComplete, env.Wait(t, job.ID).Status)
 	}
 }
+
+func TestAgent_StageRecordFails(t *testing.T) {
+	t.Parallel()
+	var armed atomic.Bool
+	cfg := sim.Config()
+	cfg.Actions[hvagent.ActionStart] = hvagent.ActionConfig{Stages: []hvagent.StageConfig{
+		{Service: sim.ConfigService, Method: "Sim.Start"},
+		{Service: sim.ConfigService, Method: "Sim.Reboot"},
+	}}
+	env := agenttest.New(t, agenttest.Opts{Config: cfg, WrapStore: func(db *store.DB) hvagent.Store {
+		return &agenttest.Store{Store: db, AdvanceFunc: func(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
+			if armed.CompareAndSwap(true, false) {
+				return nil, errDisk
+			}
+			return db.Advance(ctx, u)
+		}}
+	}})
+	g := env.Create(t, nil)
+	armed.Store(true)
+	job := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	j := env.Wait(t, job.ID)
+	require.Equal(t, hvagent.JobError, j.Status)
+	require.Equal(t, "internal error", j.Message, "the store's words stay in the log")
+	names := map[string]string{job.ID: "start"}
+	require.Equal(t, []string{"Sim.Start start 1"}, simCalls(env.Sim, g.ID, names), "stage 2 ran without its record")
+	// Stage 1 started the guest: the failed stage record did not lose that.
+	got, err := env.Agent.Guest(context.Background(), g.ID)
+	require.NoError(t, err)
+	require.Equal(t, sim.StateRunning, got.State)
+}
