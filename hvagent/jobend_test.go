@@ -106,56 +106,78 @@ func TestAgent_FinishFails(t *testing.T) {
 		}
 	})
 
-	t.Run("HoldsThroughRestart", func(t *testing.T) {
-		t.Parallel()
-		d := sim.New(sim.Options{})
-		srv := httptest.NewServer(d.Handler())
-		t.Cleanup(srv.Close)
-		dir := t.TempDir()
-		var broken atomic.Bool
-		var failed atomic.Int32
-		env := agenttest.New(t, agenttest.Opts{Dir: dir, Config: remoteSimConfig(srv.URL), WrapStore: failFinish(func(hvagent.JobEnd) bool {
-			if broken.Load() {
-				failed.Add(1)
+	// The first job's end is never recorded; Stop leaves it Running and the
+	// next start recovers it by its on_interrupt policy, before the shutdown
+	// queued behind it runs: the guest ends as the user last asked.
+	for name, tc := range map[string]struct {
+		prep, first string // prep runs before the store breaks
+		want        hvagent.JobStatus
+		calls       []string
+		transitions []string
+	}{
+		"Requeue": {
+			first: hvagent.ActionStart, want: hvagent.JobComplete,
+			calls:       []string{"Sim.Start first 1", "Sim.Start first 2", "Sim.Shutdown shutdown 1"},
+			transitions: []string{"first Running", "first Running", "first Complete", "shutdown Running", "shutdown Complete"},
+		},
+		"Fail": {
+			prep: hvagent.ActionStart, first: hvagent.ActionReboot, want: hvagent.JobError,
+			calls:       []string{"Sim.Reboot first 1", "Sim.Shutdown shutdown 1"},
+			transitions: []string{"first Running", "first Error", "shutdown Running", "shutdown Complete"},
+		},
+	} {
+		t.Run("HoldsThroughRestart"+name, func(t *testing.T) {
+			t.Parallel()
+			d := sim.New(sim.Options{})
+			srv := httptest.NewServer(d.Handler())
+			t.Cleanup(srv.Close)
+			dir := t.TempDir()
+			var broken atomic.Bool
+			var failed atomic.Int32
+			env := agenttest.New(t, agenttest.Opts{Dir: dir, Config: remoteSimConfig(srv.URL), WrapStore: failFinish(func(hvagent.JobEnd) bool {
+				if broken.Load() {
+					failed.Add(1)
+				}
+				return broken.Load()
+			})})
+			g := env.Create(t, nil)
+			if tc.prep != "" {
+				require.Equal(t, hvagent.JobComplete, env.Wait(t, env.Do(t, tc.prep, g.ID, hvagent.Request{}).Job.ID).Status)
 			}
-			return broken.Load()
-		})})
-		g := env.Create(t, nil)
-		broken.Store(true)
-		start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
-		shutdown := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
-		require.Eventually(t, func() bool { return failed.Load() >= 3 }, 10*time.Second, time.Millisecond)
-		requireStatus(t, env.Store, start.ID, hvagent.JobRunning)
-		requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
+			broken.Store(true)
+			first := env.Do(t, tc.first, g.ID, hvagent.Request{}).Job
+			shutdown := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+			require.Eventually(t, func() bool { return failed.Load() >= 3 }, 10*time.Second, time.Millisecond)
+			requireStatus(t, env.Store, first.ID, hvagent.JobRunning)
+			requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
 
-		// Stop's deadline ends the retries: the start's end was never
-		// recorded, so it stays Running for recovery at the next start.
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		require.NoError(t, env.Agent.Stop(ctx))
-		requireStatus(t, env.Store, start.ID, hvagent.JobRunning)
-		requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
-		require.NoError(t, env.Agent.Close())
-		require.NoError(t, env.Store.Close())
+			// Stop's deadline ends the retries: the end was never recorded,
+			// so the job stays Running for recovery at the next start.
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			require.NoError(t, env.Agent.Stop(ctx))
+			requireStatus(t, env.Store, first.ID, hvagent.JobRunning)
+			requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
+			require.NoError(t, env.Agent.Close())
+			require.NoError(t, env.Store.Close())
 
-		// Recovery requeues the start at the head of its queue (start's
-		// on_interrupt is requeue); the shutdown runs after it, so the guest
-		// ends as the user last asked: shut off.
-		env = agenttest.New(t, agenttest.Opts{Dir: dir, Config: remoteSimConfig(srv.URL)})
-		require.Equal(t, hvagent.JobComplete, env.Wait(t, shutdown.ID).Status)
-		j := requireStatus(t, env.Store, start.ID, hvagent.JobComplete)
-		require.Equal(t, 2, j.Attempt)
-		names := map[string]string{start.ID: "start", shutdown.ID: "shutdown"}
-		require.Equal(t, []string{"Sim.Start start 1", "Sim.Start start 2", "Sim.Shutdown shutdown 1"}, simCalls(d, g.ID, names))
-		require.Equal(t, []string{"start Running", "start Running", "start Complete", "shutdown Running", "shutdown Complete"},
-			transitions(t, env.Store, names))
-		simGuest, ok := d.Guest(g.ID)
-		require.True(t, ok)
-		require.Equal(t, sim.StateShutoff, simGuest.State)
-		got, err := env.Agent.Guest(context.Background(), g.ID)
-		require.NoError(t, err)
-		require.Equal(t, sim.StateShutoff, got.State)
-	})
+			env = agenttest.New(t, agenttest.Opts{Dir: dir, Config: remoteSimConfig(srv.URL)})
+			require.Equal(t, hvagent.JobComplete, env.Wait(t, shutdown.ID).Status)
+			j := requireStatus(t, env.Store, first.ID, tc.want)
+			if tc.want == hvagent.JobError {
+				require.Equal(t, "interrupted by agent restart", j.Message)
+			}
+			names := map[string]string{first.ID: "first", shutdown.ID: "shutdown"}
+			require.Equal(t, tc.calls, simCalls(d, g.ID, names))
+			require.Equal(t, tc.transitions, transitions(t, env.Store, names))
+			simGuest, ok := d.Guest(g.ID)
+			require.True(t, ok)
+			require.Equal(t, sim.StateShutoff, simGuest.State)
+			got, err := env.Agent.Guest(context.Background(), g.ID)
+			require.NoError(t, err)
+			require.Equal(t, sim.StateShutoff, got.State)
+		})
+	}
 
 	t.Run("RefusedEndIsRecordedAsInternal", func(t *testing.T) {
 		t.Parallel()
