@@ -10,12 +10,14 @@
 -- then left with at most one Running job (the newest one claimed), which
 -- recovery requeues or fails by its action's policy at the next start.
 -- Migrations record no events: event payloads are built by the program.
+-- Times are unix nanoseconds at millisecond precision (julianday works on
+-- every SQLite version, unlike unixepoch('subsec')).
 
 UPDATE jobs
 SET status      = 'Error',
     message     = 'outcome unknown: the end of this job was not recorded and later jobs of its queue ran',
-    finished_at = CAST(unixepoch('subsec') * 1000000000 AS INTEGER),
-    updated_at  = CAST(unixepoch('subsec') * 1000000000 AS INTEGER),
+    finished_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000,
+    updated_at  = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) * 1000000,
     errors      = json_insert(errors, '$[#]', json_object(
                     'at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
                     'attempt', attempt,
