@@ -1,6 +1,9 @@
 package hvagent
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // ActionKind tells how an action runs.
 type ActionKind int
@@ -181,3 +184,18 @@ func DefaultOnInterrupt(action string) string {
 	}
 	return Fail
 }
+
+// GuestActions returns the base actions that take a guest and have a
+// container variant (create, delete, start, …), in a fixed order.
+func GuestActions() []string { return slices.Clone(guestActions) }
+
+// IsImageAction reports whether action (a base or container action) is a
+// host-level image action.
+func IsImageAction(action string) bool {
+	_, ok := imageActions[BaseAction(action)]
+	return ok
+}
+
+// MetricType returns the metrics type ("cpu", "disk" or "nic") of a metrics
+// action, and "" for any other action.
+func MetricType(action string) string { return metricTypes[action] }

@@ -30,7 +30,7 @@ type Agent struct {
 	waiters    map[string][]chan struct{}         // by job ID
 	paused     map[string]bool                    // paused actions; "*" = all
 	bell       *eventBell
-	metrics    *agentMetrics
+	observer   Observer
 	// firstStages maps each action to its first stage's label, set by Claim.
 	firstStages map[string]string
 	hostSem     chan struct{}
@@ -108,8 +108,11 @@ func New(cfg *Config) (*Agent, error) {
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
-	a.metrics = newAgentMetrics(a)
 	a.firstStages = firstStageLabels(c.Actions)
+	a.observer = c.Observer
+	if a.observer == nil {
+		a.observer = nopObserver{}
+	}
 	return a, nil
 }
 
@@ -166,7 +169,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.state != stateStarting { // Stop came meanwhile and finishes the stop
-		return wrapErr(EUNAVAILABLE, err, "agent stopped while starting")
+		return WrapError(EUNAVAILABLE, err, "agent stopped while starting")
 	}
 	a.state = stateNew
 	return err

@@ -24,7 +24,7 @@ func (a *Agent) call(ctx context.Context, act ActionConfig, st StageConfig, para
 	for try := 1; ; try++ {
 		began := time.Now()
 		err := c.Call(ctx, st.Method, params, result)
-		a.metrics.observeCall(st, time.Since(began), err)
+		a.observer.StageCalled(st.Service, st.Method, time.Since(began), failureKind(err))
 		if err == nil || try >= attempts || !subagent.IsConnectError(err) {
 			return err
 		}
@@ -53,13 +53,13 @@ func callError(err error, notFound string) error {
 	var ce *subagent.CallError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return wrapErr(ETIMEOUT, err, "%s", err.Error())
+		return WrapError(ETIMEOUT, err, "%s", err.Error())
 	case errors.Is(err, context.Canceled):
-		return wrapErr(ECANCELED, err, "%s", err.Error())
+		return WrapError(ECANCELED, err, "%s", err.Error())
 	case notFound != "" && errors.As(cause, &ce) && isNotFound(ce):
-		return wrapErr(ENOTFOUND, err, "%s", notFound)
+		return WrapError(ENOTFOUND, err, "%s", notFound)
 	}
-	return wrapErr(ESUBAGENT, err, "%s", err.Error())
+	return WrapError(ESUBAGENT, err, "%s", err.Error())
 }
 
 // isNotFound reports whether a sub-agent said the thing does not exist, in
@@ -73,4 +73,14 @@ func isNotFound(ce *subagent.CallError) bool {
 	}
 	m := strings.ToLower(ce.Message)
 	return m == "not found" || m == "no such image" || strings.HasSuffix(m, ": not found")
+}
+
+// failureKind names how a sub-agent call failed, for the Observer: the
+// subagent.CallError kind, "" on success or for other errors.
+func failureKind(err error) string {
+	var ce *subagent.CallError
+	if errors.As(err, &ce) {
+		return ce.Kind.String()
+	}
+	return ""
 }

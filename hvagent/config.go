@@ -69,6 +69,9 @@ type Config struct {
 	Builtins map[string]http.Handler `json:"-"`
 	// Logger receives the agent's logs; default zerolog.Nop().
 	Logger zerolog.Logger `json:"-"`
+	// Observer receives measurements (see package hvagent/metrics); default
+	// none.
+	Observer Observer `json:"-"`
 	// Now returns the current time; default time.Now.
 	Now func() time.Time `json:"-"`
 	// InfoLimit and StreamLimit bound concurrent info and stream actions per
@@ -153,7 +156,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return wrapErr(EINVALID, err, `duration %q: expected a Go duration such as "1m30s"`, truncate(s))
+		return WrapError(EINVALID, err, `duration %q: expected a Go duration such as "1m30s"`, truncate(s))
 	}
 	d.Duration = v
 	return nil

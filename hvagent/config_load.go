@@ -60,7 +60,7 @@ func LoadConfig(path string) (*Config, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			code = ENOTFOUND
 		}
-		return nil, wrapErr(code, err, "read config: %v", err)
+		return nil, WrapError(code, err, "read config: %v", err)
 	}
 	return parseConfig(data, "config "+path)
 }
@@ -72,20 +72,20 @@ func parseConfig(data []byte, where string) (*Config, error) {
 		var syn *json.SyntaxError
 		if errors.As(err, &syn) {
 			line, col := lineColumn(data, syn)
-			return nil, wrapErr(EINVALID, err, "%s: invalid JSON at line %d, column %d: %v", where, line, col, err)
+			return nil, WrapError(EINVALID, err, "%s: invalid JSON at line %d, column %d: %v", where, line, col, err)
 		}
-		return nil, wrapErr(EINVALID, err, "%s: invalid JSON: %v", where, err)
+		return nil, WrapError(EINVALID, err, "%s: invalid JSON: %v", where, err)
 	}
 	problems, err := checkSchema(data)
 	if err != nil {
-		return nil, wrapErr(EINVALID, err, "%s: %v", where, err)
+		return nil, WrapError(EINVALID, err, "%s: %v", where, err)
 	}
 	if len(problems) > 0 {
 		return nil, problemsError(where, problems)
 	}
 	cfg := &Config{}
 	if err := json.Unmarshal(data, cfg); err != nil {
-		return nil, wrapErr(EINVALID, err, "%s: %v", where, err)
+		return nil, WrapError(EINVALID, err, "%s: %v", where, err)
 	}
 	// Empty omitempty values become nil, so that a config marshals and
 	// parses back to the same value.
@@ -369,8 +369,10 @@ func truncate(s string) string {
 	return s
 }
 
-// defaultDataDir is DataDir's default for the current user.
-func defaultDataDir() string {
+// DefaultDataDir is Config.DataDir's default for the current user:
+// /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent, else
+// ~/.local/state/hvagent.
+func DefaultDataDir() string {
 	return dataDirFor(os.Geteuid(), os.Getenv, os.UserHomeDir)
 }
 
@@ -442,7 +444,7 @@ func (c *Config) WithDefaults() *Config {
 	for name, a := range c.actions() {
 		out.Actions[name] = c.actionDefaults(name, a)
 	}
-	setDefault(&out.DataDir, defaultDataDir())
+	setDefault(&out.DataDir, DefaultDataDir())
 	setDefault(&out.DBPath, filepath.Join(out.DataDir, "hvagent.db"))
 	setDefault(&out.Socket, filepath.Join(out.DataDir, "hvagent.sock"))
 	setDefault(&out.Listen, cfgDefaultListen)

@@ -347,7 +347,7 @@ func TestConfig_DefaultDataDir(t *testing.T) {
 	require.Equal(t, "/home/u/.local/state/hvagent", dataDirFor(1000, env(""), home))
 	require.Equal(t, "/home/u/.local/state/hvagent", dataDirFor(1000, env("relative"), home))
 	require.Equal(t, filepath.Join(os.TempDir(), "hvagent-1000"), dataDirFor(1000, env(""), noHome))
-	require.NotEmpty(t, defaultDataDir())
+	require.NotEmpty(t, DefaultDataDir())
 }
 
 func TestConfig_WithDefaults(t *testing.T) {

@@ -48,8 +48,9 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// wrapErr returns an *Error with code and message that unwraps to err.
-func wrapErr(code string, err error, format string, args ...any) *Error {
+// WrapError returns an *Error with code and a formatted message that
+// unwraps to err.
+func WrapError(code string, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
 }
 

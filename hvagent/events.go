@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// maxEventPage caps one page of events.
-const maxEventPage = 1000
+// MaxEventPage caps one page of events (EventQuery.Limit).
+const MaxEventPage = 1000
 
 // eventBell rings when the store may hold new events: every write the
 // agent makes goes through ringingStore, which rings it afterwards.
@@ -47,8 +47,8 @@ func (a *Agent) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
 		}
 		q.After = last
 	}
-	if q.Limit == 0 || q.Limit > maxEventPage {
-		q.Limit = maxEventPage
+	if q.Limit == 0 || q.Limit > MaxEventPage {
+		q.Limit = MaxEventPage
 	}
 	var deadline <-chan time.Time
 	if q.Wait > 0 {

@@ -48,7 +48,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 		return
 	}
 	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
-	a.metrics.finished.WithLabelValues(job.Action, string(e.Status)).Inc()
+	a.observer.JobFinished(job.Action, e.Status)
 	if e.Status == JobComplete && out.deleteGuest {
 		a.mu.Lock()
 		delete(a.limits, job.GuestID)

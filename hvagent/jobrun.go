@@ -56,7 +56,7 @@ func (a *Agent) execute(ctx context.Context, job *Job, act ActionConfig, raw jso
 				Bytes("stack", debug.Stack()).Msg("job panicked")
 			// The agent's own code failed, not a sub-agent: the panic is an
 			// internal error, whose details stay in the log.
-			out, err = outcome{}, wrapErr(EINTERNAL, fmt.Errorf("panic: %v", r), "job failed: internal panic")
+			out, err = outcome{}, WrapError(EINTERNAL, fmt.Errorf("panic: %v", r), "job failed: internal panic")
 		}
 	}()
 	var req jobRequest
@@ -122,7 +122,7 @@ func (a *Agent) advanceStage(job *Job, n int, sg *stageGuest) func(context.Conte
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		defer cancel()
 		if _, err := a.store.Advance(wctx, u); err != nil {
-			return wrapErr(EINTERNAL, err, "record stage %s", label)
+			return WrapError(EINTERNAL, err, "record stage %s", label)
 		}
 		if sg != nil && u.Guest != nil {
 			sg.persisted = u.Guest

@@ -128,6 +128,6 @@ func acquire(ctx context.Context, sem chan struct{}) error {
 	case sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
-		return wrapErr(ETIMEOUT, ctx.Err(), "too many concurrent requests for this guest: %v", ctx.Err())
+		return WrapError(ETIMEOUT, ctx.Err(), "too many concurrent requests for this guest: %v", ctx.Err())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/agenttest"
 	"github.com/hvagent/hvagent/internal/servicetest"
 )
@@ -12,7 +13,7 @@ import (
 // Both implementations of hvagent.Service pass the same conformance suite.
 var (
 	_ hvagent.Service = (*hvagent.Agent)(nil)
-	_ hvagent.Service = (*hvagent.Client)(nil)
+	_ hvagent.Service = (*rest.Client)(nil)
 )
 
 func TestService_Agent(t *testing.T) {
@@ -27,8 +28,8 @@ func TestService_Client(t *testing.T) {
 	t.Parallel()
 	servicetest.Run(t, func(t *testing.T) (hvagent.Service, *agenttest.Env) {
 		env := agenttest.New(t, agenttest.Opts{})
-		srv := httptest.NewServer(hvagent.NewHandler(env.Agent, hvagent.HandlerOptions{Logger: agenttest.Logger(t)}))
-		c := hvagent.NewClient(srv.URL)
+		srv := httptest.NewServer(rest.NewHandler(env.Agent, rest.HandlerOptions{Logger: agenttest.Logger(t)}))
+		c := rest.NewClient(srv.URL)
 		t.Cleanup(func() {
 			c.CloseIdleConnections()
 			srv.Close()

@@ -60,19 +60,20 @@ func (a *Agent) WaitJob(ctx context.Context, id string) (*Job, error) {
 		case <-ctx.Done():
 			drop()
 			t.Stop()
-			return job, ctxError(ctx)
+			return job, ContextError(ctx)
 		}
 		drop()
 		t.Stop()
 	}
 }
 
-// ctxError turns a done context into ETIMEOUT or ECANCELED.
-func ctxError(ctx context.Context) error {
+// ContextError turns a done context into ETIMEOUT or ECANCELED, for calls
+// that gave up waiting.
+func ContextError(ctx context.Context) error {
 	if ctx.Err() == context.DeadlineExceeded {
-		return wrapErr(ETIMEOUT, ctx.Err(), "timed out waiting")
+		return WrapError(ETIMEOUT, ctx.Err(), "timed out waiting")
 	}
-	return wrapErr(ECANCELED, ctx.Err(), "canceled while waiting")
+	return WrapError(ECANCELED, ctx.Err(), "canceled while waiting")
 }
 
 // CancelJob cancels job id: a queued job ends Canceled at once; a running

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
@@ -27,7 +28,7 @@ const benchSnapshotMB = 64
 // HTTP, with a running guest and a snapshot of it.
 type benchEnv struct {
 	daemon   *daemon
-	client   *hvagent.Client // to the daemon over TCP
+	client   *rest.Client // to the daemon over TCP
 	rpc      *subagent.Client
 	download *subagent.Client
 	guest    *hvagent.Guest

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
 )
 
@@ -39,10 +40,11 @@ type Main struct {
 	// ConfigPath is the config file read; "" for the embedded default.
 	ConfigPath string
 
-	// Logger, DB and Agent are set by Run.
-	Logger zerolog.Logger
-	DB     *store.DB
-	Agent  *hvagent.Agent
+	// Logger, DB, Metrics and Agent are set by Run.
+	Logger  zerolog.Logger
+	DB      *store.DB
+	Metrics *metrics.Metrics
+	Agent   *hvagent.Agent
 
 	tcpOff    bool
 	cancel    context.CancelFunc // hard-stops the agent
@@ -146,6 +148,8 @@ func (m *Main) startAgent(ctx context.Context) error {
 	m.DB = db
 	cfg.Store = db
 	cfg.Logger = m.Logger
+	m.Metrics = metrics.New()
+	cfg.Observer = m.Metrics
 	cfg.Builtins = map[string]http.Handler{}
 	if m.usesBuiltin("sim") {
 		cfg.Builtins["sim"] = sim.New(sim.Options{}).Handler()

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // rpcImageID is the one image test-rpc-service knows.
@@ -149,7 +150,7 @@ func TestE2E_TestRPCService(t *testing.T) {
 }
 
 // e2eCreateGuest creates a guest with NICs, disks and metadata.
-func e2eCreateGuest(t *testing.T, a *api, c *hvagent.Client) *hvagent.Guest {
+func e2eCreateGuest(t *testing.T, a *api, c *rest.Client) *hvagent.Guest {
 	t.Helper()
 	r := a.want(http.StatusAccepted, http.MethodPost, "/guests", `{
 		"memory": 512, "cpu": 2, "metadata": {"owner": "e2e"},
@@ -190,7 +191,7 @@ func e2eCreateGuest(t *testing.T, a *api, c *hvagent.Client) *hvagent.Guest {
 }
 
 // e2eMetrics reads the three metrics through the client and raw HTTP.
-func e2eMetrics(t *testing.T, a *api, c *hvagent.Client, id string) {
+func e2eMetrics(t *testing.T, a *api, c *rest.Client, id string) {
 	t.Helper()
 	for action, want := range map[string]string{
 		hvagent.ActionCPUMetrics: "cpu", hvagent.ActionDiskMetrics: "vda", hvagent.ActionNicMetrics: "net0",
@@ -210,7 +211,7 @@ func e2eMetrics(t *testing.T, a *api, c *hvagent.Client, id string) {
 
 // e2eSnapshots runs every snapshot route on the guest (disk "") or one of
 // its disks ("/disks/<n>").
-func e2eSnapshots(t *testing.T, a *api, c *hvagent.Client, id, disk string) {
+func e2eSnapshots(t *testing.T, a *api, c *rest.Client, id, disk string) {
 	t.Helper()
 	base := "/guests/" + id + disk + "/snapshots"
 	entity := "guests/" + id + strings.Replace(disk, "/disks/", "/disk-", 1)
@@ -252,7 +253,7 @@ func e2eSnapshots(t *testing.T, a *api, c *hvagent.Client, id, disk string) {
 }
 
 // e2eImages runs every image route, and the container image aliases.
-func e2eImages(t *testing.T, a *api, c *hvagent.Client) {
+func e2eImages(t *testing.T, a *api, c *rest.Client) {
 	t.Helper()
 	var images []*hvagent.Image
 	// Without a type, the disk and the container images are listed.
@@ -277,7 +278,7 @@ func e2eImages(t *testing.T, a *api, c *hvagent.Client) {
 }
 
 // e2eGuestActions runs every guest action through the client and raw HTTP.
-func e2eGuestActions(t *testing.T, a *api, c *hvagent.Client, id string) {
+func e2eGuestActions(t *testing.T, a *api, c *rest.Client, id string) {
 	t.Helper()
 	ctx := context.Background()
 	actions := []string{"start", "suspend", "resume", "reboot", "restart", "shutdown", "start", "poweroff"}

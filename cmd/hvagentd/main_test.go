@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 func TestMain(m *testing.M) {
@@ -166,9 +167,9 @@ func (p *proc) signal(t testing.TB, sig syscall.Signal) int {
 
 // newClient returns a client of addr that closes its connections when the
 // test ends.
-func newClient(t testing.TB, addr string) *hvagent.Client {
+func newClient(t testing.TB, addr string) *rest.Client {
 	t.Helper()
-	c := hvagent.NewClient(addr)
+	c := rest.NewClient(addr)
 	t.Cleanup(c.CloseIdleConnections)
 	return c
 }

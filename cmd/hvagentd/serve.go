@@ -15,9 +15,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/metrics"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // HTTP server timeouts. There is no global write timeout: the handler
@@ -46,10 +49,10 @@ type server struct {
 // off, the admin listener when configured.
 func (m *Main) serve() error {
 	cfg := m.Config
-	var tokens []hvagent.Token
+	var tokens []rest.Token
 	if cfg.TokensFile != "" {
 		var err error
-		if tokens, err = hvagent.LoadTokens(cfg.TokensFile); err != nil {
+		if tokens, err = rest.LoadTokens(cfg.TokensFile); err != nil {
 			return fmt.Errorf("tokens_file: %w", err)
 		}
 	}
@@ -57,7 +60,7 @@ func (m *Main) serve() error {
 	if err != nil {
 		return err
 	}
-	base := hvagent.HandlerOptions{Logger: m.Logger, Gatherer: newRegistry(m.Agent)}
+	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent)}
 	m.drainCtx, m.drain = context.WithCancel(context.Background())
 
 	ln, err := listenUnix(cfg.Socket, cfg.SocketGroup)
@@ -84,30 +87,30 @@ func (m *Main) serve() error {
 		}
 		opts := base
 		opts.Hosts = hostsFor(ln.Addr())
-		opts.Admin = true
+		opts.Debug = pprofHandler()
 		m.start(listenerAdmin, ln, opts)
 	}
 	return nil
 }
 
-// newRegistry returns the metrics served at /metrics: the agent's and the
-// Go runtime's and process's.
-func newRegistry(agent *hvagent.Agent) *prometheus.Registry {
+// metricsHandler serves the metrics of /metrics: the agent's and the Go
+// runtime's and process's.
+func metricsHandler(m *metrics.Metrics, agent *hvagent.Agent) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		agent.Collector(),
+		m.Collector(agent),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	return reg
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // start serves the agent's handler with opts on ln in the background.
-func (m *Main) start(name string, ln net.Listener, opts hvagent.HandlerOptions) {
+func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions) {
 	logger := m.Logger.With().Str("listener", name).Logger()
 	opts.Logger = logger
 	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: &http.Server{
-		Handler:           m.wrap(logger, hvagent.NewHandler(m.Agent, opts)),
+		Handler:           m.wrap(logger, rest.NewHandler(m.Agent, opts)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          log.New(logWriter{logger}, "", 0),

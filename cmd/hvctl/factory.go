@@ -16,6 +16,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
 )
 
@@ -44,7 +45,7 @@ func SystemIO() *IOStreams {
 // calls Service never connects.
 type Factory struct {
 	IO *IOStreams
-	// Service returns the agent to talk to: hvagentd through hvagent.Client,
+	// Service returns the agent to talk to: hvagentd through rest.Client,
 	// or with --local an agent run in this process.
 	Service func() (hvagent.Service, error)
 	// Local reports whether Service runs in this process; async commands
@@ -91,7 +92,7 @@ func (c *connector) service() (hvagent.Service, error) {
 			c.svc, c.close, c.err = openLocal(c.resolvedDataDir(), c.io.ErrOut)
 			return
 		}
-		client := hvagent.NewClient(c.resolvedAddr())
+		client := rest.NewClient(c.resolvedAddr())
 		client.Token = c.token
 		if client.Token == "" {
 			client.Token = c.getenv("HVAGENT_TOKEN")

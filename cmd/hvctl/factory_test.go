@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
 )
@@ -89,7 +90,7 @@ func TestLocal_ErrDataDirInUse(t *testing.T) {
 func TestRemote_Client(t *testing.T) {
 	t.Parallel()
 	env := agenttest.New(t, agenttest.Opts{})
-	srv := httptest.NewServer(hvagent.NewHandler(env.Agent, hvagent.HandlerOptions{}))
+	srv := httptest.NewServer(rest.NewHandler(env.Agent, rest.HandlerOptions{}))
 	t.Cleanup(srv.Close)
 
 	p := hvctl(t, "--addr", srv.URL, "guest", "create", "--memory", "256", "--disk", "size=1024", "--wait", "-q")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
 )
 
@@ -42,6 +43,8 @@ type Env struct {
 	Store *store.DB
 	Sim   *sim.Driver
 	Dir   string
+	// Metrics observe the agent unless Opts.Config set its own Observer.
+	Metrics *metrics.Metrics
 }
 
 // New returns a started agent on a fresh store, driven by the simulation.
@@ -71,9 +74,13 @@ func New(t testing.TB, o Opts) *Env {
 		cfg.Builtins = map[string]http.Handler{}
 	}
 	cfg.Builtins["sim"] = d.Handler()
+	m := metrics.New()
+	if cfg.Observer == nil {
+		cfg.Observer = m
+	}
 	a, err := hvagent.New(cfg)
 	require.NoError(t, err)
-	env := &Env{Agent: a, Store: db, Sim: d, Dir: o.Dir}
+	env := &Env{Agent: a, Store: db, Sim: d, Dir: o.Dir, Metrics: m}
 	t.Cleanup(func() {
 		require.NoError(t, a.Close())
 		require.NoError(t, db.Close())

@@ -1,6 +1,6 @@
 // Package servicetest is the conformance suite of hvagent.Service: Run
 // drives the same cases against every implementation (the in-process
-// *hvagent.Agent and the REST *hvagent.Client over hvagent.NewHandler), so
+// *hvagent.Agent and the REST *rest.Client over rest.NewHandler), so
 // that both mean the same and return the same error codes. It also holds
 // Fake, a function-field Service for tests of the Service's callers.
 package servicetest

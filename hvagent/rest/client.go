@@ -1,0 +1,154 @@
+package rest
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Client is the REST client of hvagentd: it implements Service over the wire
+// that NewHandler serves, with the same meaning and error codes as *Agent.
+// The zero value talks to DefaultAddr(""). Set the fields before the first
+// call; a Client must not be copied after first use.
+type Client struct {
+	// Addr is where hvagentd listens: unix:///path, http://host:port,
+	// https://host:port or a bare host:port (plain HTTP). Empty means
+	// DefaultAddr("").
+	Addr string
+	// Token is sent as "Authorization: Bearer <token>" when not empty.
+	Token string
+	// Transport, when set, carries every request as is (tests route it to
+	// a handler in memory); Dial and TLSConfig are then unused.
+	Transport http.RoundTripper
+	// Dial, when set, opens connections instead of a net.Dialer: with
+	// network "unix" and the socket path for unix addresses.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLSConfig configures https addresses (client certificates, roots).
+	TLSConfig *tls.Config
+
+	once sync.Once
+	conn *clientConn
+	err  error
+}
+
+// clientConn is what a Client resolves its fields to on first use.
+type clientConn struct {
+	addr string   // the address as given, for messages
+	base *url.URL // scheme, host and path prefix of every request
+	hc   *http.Client
+}
+
+var _ hvagent.Service = (*Client)(nil)
+
+// NewClient returns a client of the hvagentd at addr (see Client.Addr).
+func NewClient(addr string) *Client {
+	return &Client{Addr: addr}
+}
+
+// DefaultAddr returns $HVAGENT_ADDR when set, else the unix socket of the
+// daemon on dataDir: "unix://<dataDir>/hvagent.sock", where an empty dataDir
+// is the default data dir of the current user (see Config.DataDir).
+func DefaultAddr(dataDir string) string {
+	if a := os.Getenv("HVAGENT_ADDR"); a != "" {
+		return a
+	}
+	if dataDir == "" {
+		dataDir = hvagent.DefaultDataDir()
+	}
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	return "unix://" + filepath.Join(dataDir, "hvagent.sock")
+}
+
+// clientUnixHost is the Host of requests sent over a unix socket.
+const clientUnixHost = "localhost"
+
+// clientDialTimeout bounds connecting to hvagentd.
+const clientDialTimeout = 10 * time.Second
+
+// parseClientAddr resolves an address into the base URL of requests and, for
+// unix addresses, the socket path. Errors are EINVALID.
+func parseClientAddr(addr string) (*url.URL, string, error) {
+	if sock, ok := strings.CutPrefix(addr, "unix://"); ok {
+		if sock == "" {
+			return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q has no socket path", addr)
+		}
+		return &url.URL{Scheme: "http", Host: clientUnixHost}, sock, nil
+	}
+	raw := addr
+	if !strings.Contains(addr, "://") {
+		raw = "http://" + addr
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q must be unix:///path, http://host:port, https://host:port or host:port", addr)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, "", nil
+}
+
+// connect resolves the client's fields once.
+func (c *Client) connect() (*clientConn, error) {
+	c.once.Do(func() {
+		addr := c.Addr
+		if addr == "" {
+			addr = DefaultAddr("")
+		}
+		base, sock, err := parseClientAddr(addr)
+		if err != nil {
+			c.err = err
+			return
+		}
+		rt := c.Transport
+		if rt == nil {
+			rt = c.newTransport(sock)
+		}
+		c.conn = &clientConn{addr: addr, base: base, hc: &http.Client{
+			Transport: rt,
+			// A redirect is never part of the API; report it instead.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}}
+	})
+	return c.conn, c.err
+}
+
+// newTransport builds the transport of a Client without one: TCP or the
+// unix socket sock, through Dial when set.
+func (c *Client) newTransport(sock string) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	dial := c.Dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
+	if c.TLSConfig != nil {
+		t.TLSClientConfig = c.TLSConfig.Clone()
+	}
+	if sock == "" {
+		t.DialContext = dial
+		return t
+	}
+	t.Proxy = nil
+	t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return dial(ctx, "unix", sock)
+	}
+	return t
+}
+
+// CloseIdleConnections closes the client's idle keep-alive connections.
+func (c *Client) CloseIdleConnections() {
+	if conn, err := c.connect(); err == nil {
+		conn.hc.CloseIdleConnections()
+	}
+}

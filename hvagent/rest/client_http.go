@@ -1,0 +1,174 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Wire headers of the REST API.
+const (
+	clientJobHeader  = "X-Guest-Job-ID"
+	clientIdemHeader = "Idempotency-Key"
+)
+
+// clientMaxErrorBody caps how much of an error reply is read.
+const clientMaxErrorBody = 64 << 10
+
+// clientMaxErrorText caps the message taken from an error reply that is not JSON.
+const clientMaxErrorText = 512
+
+// clientCall is one request of the REST API.
+type clientCall struct {
+	method string
+	path   string // escaped, from clientPath
+	query  url.Values
+	body   any // sent as JSON when not nil
+	header http.Header
+}
+
+// clientPath joins escaped path segments into "/a/b/c".
+func clientPath(segments ...string) string {
+	var b strings.Builder
+	for _, s := range segments {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(s))
+	}
+	return b.String()
+}
+
+// send makes one request and returns its response when the status is 2xx,
+// else the error it carries. The caller closes the body.
+func (c *Client) send(ctx context.Context, call clientCall) (*http.Response, error) {
+	conn, err := c.connect()
+	if err != nil {
+		return nil, err
+	}
+	req, err := c.newRequest(ctx, conn, call)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := conn.hc.Do(req)
+	if err != nil {
+		return nil, clientTransportError(ctx, conn.addr, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, clientReadError(resp)
+	}
+	return resp, nil
+}
+
+// newRequest builds the HTTP request of call on conn's base URL.
+func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCall) (*http.Request, error) {
+	u := *conn.base
+	u.RawPath = conn.base.EscapedPath() + call.path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", u.RawPath)
+	}
+	u.Path = p
+	u.RawQuery = call.query.Encode()
+	var body io.Reader
+	if call.body != nil {
+		b, err := json.Marshal(call.body)
+		if err != nil {
+			return nil, hvagent.WrapError(hvagent.EINVALID, err, "encode %s %s body: %v", call.method, call.path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, call.method, u.String(), body)
+	if err != nil {
+		return nil, fmt.Errorf("new request: %w", err)
+	}
+	for k, vs := range call.header {
+		req.Header[k] = vs
+	}
+	if call.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	req.Header.Set("User-Agent", "hvagent-client/"+hvagent.Version)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	return req, nil
+}
+
+// call makes a request and decodes its JSON reply into out (unless nil).
+// It returns the response, whose body is closed, for its headers.
+func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Response, error) {
+	resp, err := c.send(ctx, call)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		if ctx.Err() != nil {
+			return nil, hvagent.ContextError(ctx)
+		}
+		return nil, fmt.Errorf("decode %s %s reply: %w", call.method, call.path, err)
+	}
+	return resp, nil
+}
+
+// clientTransportError turns a failed round trip into ECANCELED or ETIMEOUT when
+// ctx ended, else EUNAVAILABLE naming the address.
+func clientTransportError(ctx context.Context, addr string, err error) error {
+	if ctx.Err() != nil {
+		return hvagent.ContextError(ctx)
+	}
+	reason := err.Error()
+	var errno syscall.Errno
+	var uerr *url.Error
+	switch {
+	case errors.As(err, &errno):
+		reason = errno.Error()
+	case errors.As(err, &uerr):
+		reason = uerr.Err.Error()
+	}
+	return hvagent.WrapError(hvagent.EUNAVAILABLE, err, "cannot reach hvagentd at %s: %s", addr, reason)
+}
+
+// lost reports a connection lost while reading a reply, like clientTransportError.
+func (c *Client) lost(ctx context.Context, err error) error {
+	addr := c.Addr
+	if conn, cerr := c.connect(); cerr == nil {
+		addr = conn.addr
+	}
+	return clientTransportError(ctx, addr, err)
+}
+
+// clientReadError returns the *Error of a reply that is not 2xx: the code word of
+// its JSON body, or when the body is not ours (a proxy, a foreign server) a
+// code from the status with the body's text as message.
+func clientReadError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, clientMaxErrorBody))
+	var e errorBody
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return &hvagent.Error{Code: e.Error, Message: e.Message}
+	}
+	msg := strings.TrimSpace(string(b))
+	if r := []rune(msg); len(r) > clientMaxErrorText {
+		msg = string(r[:clientMaxErrorText]) + "…"
+	}
+	if msg == "" {
+		msg = http.StatusText(resp.StatusCode)
+	}
+	return &hvagent.Error{Code: codeForStatus(resp.StatusCode), Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
+}

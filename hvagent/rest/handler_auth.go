@@ -1,0 +1,253 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Token is one API token of a tokens file. Only the SHA-256 of the secret
+// is stored; the caller sends the secret as "Authorization: Bearer <secret>".
+type Token struct {
+	// Name identifies the caller in job records (RequestedBy) and logs.
+	Name string `json:"name"`
+	// SHA256 is the lowercase hex SHA-256 of the secret.
+	SHA256 string `json:"sha256"`
+	// Scope is ScopeRead, ScopeWrite or ScopeAdmin; each implies the
+	// ones before it.
+	Scope string `json:"scope"`
+}
+
+// localCaller names the caller when no tokens are configured.
+const localCaller = "local"
+
+// scopeRank orders scopes: a token may use routes of its rank or lower.
+var scopeRank = map[string]int{scopeNone: 0, ScopeRead: 1, ScopeWrite: 2, ScopeAdmin: 3}
+
+// LoadTokens reads a tokens file: a JSON list of {"name","sha256","scope"}.
+// Unknown keys, empty or duplicate names, a sha256 that is not 64 hex digits,
+// an unknown scope and an empty list are EINVALID errors naming the file.
+func LoadTokens(path string) ([]Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file: %v", err)
+	}
+	var tokens []Token
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&tokens); err != nil {
+		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file %s: %s", path, jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: unexpected data after the list", path)
+	}
+	if len(tokens) == 0 {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: no tokens (remove tokens_file to run without tokens)", path)
+	}
+	seen := map[string]bool{}
+	for i := range tokens {
+		t := &tokens[i]
+		t.SHA256 = strings.ToLower(t.SHA256)
+		switch sum, err := hex.DecodeString(t.SHA256); {
+		case t.Name == "":
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %d has no name", path, i)
+		case seen[t.Name]:
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token name %q appears twice", path, t.Name)
+		case err != nil || len(sum) != sha256.Size:
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: sha256 must be 64 hex digits", path, t.Name)
+		case t.Scope != ScopeRead && t.Scope != ScopeWrite && t.Scope != ScopeAdmin:
+			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: scope %q is not read, write or admin", path, t.Name, t.Scope)
+		}
+		seen[t.Name] = true
+	}
+	return tokens, nil
+}
+
+// identity is the authenticated caller of a request.
+type identity struct {
+	name  string
+	scope string
+}
+
+type identityKey struct{}
+
+// callerOf returns the identity guard stored in ctx.
+func callerOf(ctx context.Context) identity {
+	if id, ok := ctx.Value(identityKey{}).(identity); ok {
+		return id
+	}
+	return identity{name: localCaller}
+}
+
+// guard checks Host and Origin, then authenticates the token (except for
+// GET /healthz) and stores the caller's identity in the request context.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkHost(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		id := identity{name: localCaller, scope: ScopeAdmin}
+		if len(s.tokens) > 0 && r.URL.Path != "/healthz" {
+			var err error
+			if id, err = s.authenticate(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hvagent"`)
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
+}
+
+// checkHost refuses a Host that is not one of opts.Hosts and an Origin
+// that is not http(s)://<one of opts.Hosts>, against DNS rebinding and
+// cross-site requests to a tokenless listener.
+func (s *server) checkHost(r *http.Request) error {
+	hosts := s.opts.Hosts
+	if len(hosts) > 0 && !containsFold(hosts, r.Host) {
+		return hvagent.Errorf(hvagent.EFORBIDDEN, "host %q not allowed", r.Host)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Path != "" || !containsFold(hosts, u.Host) {
+		return hvagent.Errorf(hvagent.EFORBIDDEN, "origin %q not allowed", origin)
+	}
+	return nil
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}
+
+// authenticate matches the bearer token against every configured token in
+// constant time.
+func (s *server) authenticate(r *http.Request) (identity, error) {
+	h := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(h, " ")
+	if h == "" {
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "missing bearer token")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "authorization must be \"Bearer <token>\"")
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(secret)))
+	got := []byte(hex.EncodeToString(sum[:]))
+	match := -1
+	for i, t := range s.tokens {
+		if subtle.ConstantTimeCompare(got, []byte(t.SHA256)) == 1 {
+			match = i
+		}
+	}
+	if match < 0 {
+		return identity{}, hvagent.Errorf(hvagent.EUNAUTHENTICATED, "invalid token")
+	}
+	return identity{name: s.tokens[match].Name, scope: s.tokens[match].Scope}, nil
+}
+
+// maxBody caps request bodies.
+const maxBody = 1 << 20
+
+// endpoint wraps a route: scope check, body read (mutations), then serve;
+// a returned error becomes the JSON error reply.
+func (s *server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
+		err := x.authorize(rt.scope)
+		if err == nil {
+			err = x.readBody()
+		}
+		if err == nil {
+			err = rt.serve(x)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// fallback wraps a 404 or 405 reply, which need no scope.
+func (s *server) fallback(f apiFunc) http.Handler {
+	return s.endpoint(route{scope: scopeNone, serve: f})
+}
+
+// authorize checks that the caller's scope covers need.
+func (x *exchange) authorize(need string) error {
+	if len(x.s.tokens) == 0 || scopeRank[x.who.scope] >= scopeRank[need] {
+		return nil
+	}
+	return hvagent.Errorf(hvagent.EFORBIDDEN, "token %q (scope %s) may not %s %s: needs scope %s", x.who.name, x.who.scope, x.r.Method, x.r.URL.Path, need)
+}
+
+// readBody reads a mutation's body (at most maxBody bytes) and requires it
+// to be JSON (see jsonBody) when there is one.
+func (x *exchange) readBody() error {
+	switch x.r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return hvagent.Errorf(hvagent.ETOOLARGE, "request body is larger than %d bytes", maxBody)
+	}
+	if err != nil {
+		return hvagent.WrapError(hvagent.EINVALID, err, "read request body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) > 0 && !x.jsonBody() {
+		return hvagent.Errorf(hvagent.EINVALID, "Content-Type must be application/json")
+	}
+	x.body = b
+	return nil
+}
+
+// jsonBody reports whether the request's body may be read as JSON: its
+// Content-Type is application/json, or it has none and the request carries
+// no Origin (the original Go client posts JSON without a Content-Type;
+// browsers send Origin on every cross-site write, so a form cannot pass).
+func (x *exchange) jsonBody() bool {
+	ct := x.r.Header.Get("Content-Type")
+	if ct == "" {
+		return x.r.Header.Get("Origin") == ""
+	}
+	return isJSONType(ct)
+}
+
+// isJSONType reports whether a Content-Type names application/json.
+func isJSONType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
+}
+
+// recoverer turns a panic into a logged 500 reply.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v) // net/http aborts the connection quietly
+			}
+			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

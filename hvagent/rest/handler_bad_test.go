@@ -1,0 +1,208 @@
+package rest_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
+)
+
+// Test token secrets, one per scope.
+const (
+	readSecret  = "read-secret"
+	writeSecret = "write-secret"
+	adminSecret = "admin-secret"
+)
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func testTokens() []rest.Token {
+	return []rest.Token{
+		{Name: "reader", SHA256: sha256Hex(readSecret), Scope: rest.ScopeRead},
+		{Name: "writer", SHA256: sha256Hex(writeSecret), Scope: rest.ScopeWrite},
+		{Name: "root", SHA256: sha256Hex(adminSecret), Scope: rest.ScopeAdmin},
+	}
+}
+
+// badRequest is one row of TestHandler_BadRequests.
+type badRequest struct {
+	name   string
+	method string
+	path   string
+	body   any      // nil: none; string: raw JSON
+	hdr    []string // header name, value pairs ("Host" sets the Host)
+	token  string   // "" = admin token, "-" = none
+	status int
+	code   string
+	msg    string // the message must contain this
+	allow  string // the Allow header of a 405
+}
+
+// badFixture is what the bad-request rows refer to.
+type badFixture struct {
+	gp      string // "/guests/<id>" of a live guest
+	other   string // another live guest
+	gone    string // a deleted guest
+	done    string // a finished job of gp's guest
+	unknown string // a UUID nobody uses
+}
+
+func newBadFixture(t *testing.T, a *api) badFixture {
+	t.Helper()
+	g := a.env.Create(t, nil)
+	gone := a.env.Create(t, nil)
+	a.env.Wait(t, a.env.Do(t, hvagent.ActionDelete, gone.ID, hvagent.Request{}).Job.ID)
+	jobs, err := a.env.Agent.Jobs(context.Background(), hvagent.JobFilter{GuestID: g.ID})
+	require.NoError(t, err)
+	return badFixture{
+		gp: "/guests/" + g.ID, other: a.env.Create(t, nil).ID, gone: gone.ID, done: jobs[0].ID,
+		unknown: "0b3c5d1e-0000-4000-8000-000000000001",
+	}
+}
+
+// bodyRows are bad bodies, paths and query parameters.
+func (f badFixture) bodyRows() []badRequest {
+	gp, unknown, done := f.gp, f.unknown, f.done
+	big := `{"id":"` + strings.Repeat("x", 2<<20) + `"}`
+	return []badRequest{
+		{"TruncatedJSON", "POST", "/guests", `{"memory":`, nil, "", 400, "invalid", "truncated JSON", ""},
+		{"SyntaxError", "POST", "/guests", `{memory: 1}`, nil, "", 400, "invalid", "invalid JSON at offset", ""},
+		{"UnknownField", "POST", "/guests", `{"memroy":512}`, nil, "", 400, "invalid", `"memroy"`, ""},
+		{"WrongType", "POST", "/guests", `{"memory":"lots"}`, nil, "", 400, "invalid", `field "memory"`, ""},
+		{"WrongNestedType", "POST", "/guests", `{"disks":[{"size":"big"}]}`, nil, "", 400, "invalid", `"disks.size"`, ""},
+		{"NotAnObject", "POST", "/guests", `[1,2]`, nil, "", 400, "invalid", "expected", ""},
+		{"TrailingGarbage", "POST", "/guests", `{"memory":1} {}`, nil, "", 400, "invalid", "unexpected data", ""},
+		{"NoBody", "POST", "/guests", nil, nil, "", 400, "invalid", "required", ""},
+		{"GuestIDNotUUID", "POST", "/guests", `{"id":"web-1"}`, nil, "", 400, "invalid", "uuid", ""},
+		{"TooLarge", "POST", "/guests", big, nil, "", 413, "too_large", "larger than", ""},
+		{"WrongContentType", "POST", "/guests", `{}`, []string{"Content-Type", "text/plain"}, "", 400, "invalid", "Content-Type must be application/json", ""},
+		{"FormContentType", "PATCH", "/metadata", `a=b`, []string{"Content-Type", "application/x-www-form-urlencoded"}, "", 400, "invalid", "Content-Type", ""},
+		{"BadUUID", "GET", "/guests/not-a-uuid", nil, nil, "", 400, "invalid", "UUID", ""},
+		{"UnknownGuest", "GET", "/guests/" + unknown, nil, nil, "", 404, "not_found", "", ""},
+		{"UnknownGuestAction", "POST", "/guests/" + unknown + "/start", nil, nil, "", 404, "not_found", "", ""},
+		{"UnknownAction", "POST", gp + "/explode", nil, nil, "", 404, "not_found", "no route", ""},
+		{"UnknownPath", "GET", "/nosuch", nil, nil, "", 404, "not_found", "no route", ""},
+		{"TrailingSlash", "GET", "/guests/", nil, nil, "", 404, "not_found", "no route", ""},
+		{"ActionBody", "POST", gp + "/start", `{"force":true}`, nil, "", 400, "invalid", `"force"`, ""},
+		{"MethodGuest", "PUT", gp, `{}`, nil, "", 405, "method_not_allowed", "PUT", "DELETE, GET, HEAD"},
+		{"MethodJobs", "POST", "/jobs", nil, nil, "", 405, "method_not_allowed", "", "GET, HEAD"},
+		{"MethodMetadata", "DELETE", "/metadata", nil, nil, "", 405, "method_not_allowed", "", "GET, HEAD, PATCH"},
+		{"MethodAction", "GET", gp + "/start", nil, nil, "", 405, "method_not_allowed", "", "POST"},
+		{"LimitZero", "GET", "/guests?limit=0", nil, nil, "", 400, "invalid", "limit", ""},
+		{"LimitTooBig", "GET", "/jobs?limit=1001", nil, nil, "", 400, "invalid", "1000", ""},
+		{"LimitNotNumber", "GET", "/guests?limit=ten", nil, nil, "", 400, "invalid", "limit", ""},
+		{"LimitNegative", "GET", gp + "/jobs?limit=-1", nil, nil, "", 400, "invalid", "limit", ""},
+		{"AfterNotUUID", "GET", "/guests?after=zz", nil, nil, "", 400, "invalid", "after", ""},
+		{"BeforeNotUUID", "GET", "/jobs?before=zz", nil, nil, "", 400, "invalid", "before", ""},
+		{"BadStatus", "GET", "/jobs?status=Done", nil, nil, "", 400, "invalid", "status", ""},
+		{"BadActionFilter", "GET", "/jobs?action=explode", nil, nil, "", 400, "invalid", "explode", ""},
+		{"BadGuestFilter", "GET", "/jobs?guest=web", nil, nil, "", 400, "invalid", "guest", ""},
+		{"JobIDNotUUID", "GET", "/jobs/42", nil, nil, "", 400, "invalid", "UUID", ""},
+		{"UnknownJob", "GET", "/jobs/" + unknown, nil, nil, "", 404, "not_found", "", ""},
+		{"UnknownJobWait", "GET", "/jobs/" + unknown + "?wait=1s", nil, nil, "", 404, "not_found", "", ""},
+		{"WaitNotDuration", "GET", "/jobs/" + done + "?wait=forever", nil, nil, "", 400, "invalid", "wait", ""},
+		{"WaitTooLong", "POST", gp + "/start?wait=6m", nil, nil, "", 400, "invalid", "5m", ""},
+		{"WaitNegative", "POST", gp + "/start?wait=-1s", nil, nil, "", 400, "invalid", "wait", ""},
+		{"DryRunNotBool", "POST", gp + "/start?dry_run=maybe", nil, nil, "", 400, "invalid", "dry_run", ""},
+	}
+}
+
+// stateRows are requests that are well formed but wrong for the state.
+func (f badFixture) stateRows() []badRequest {
+	gp, done := f.gp, f.done
+	return []badRequest{
+		{"CancelFinishedJob", "DELETE", "/jobs/" + done, nil, nil, "", 409, "conflict", "", ""},
+		{"OtherGuestsJob", "GET", "/guests/" + f.other + "/jobs/" + done, nil, nil, "", 404, "not_found", "", ""},
+		{"DeletedGuestJobs", "GET", "/guests/" + f.gone + "/jobs", nil, nil, "", 404, "not_found", "", ""},
+		{"MetadataNotString", "PATCH", "/metadata", `{"rack":1}`, nil, "", 400, "invalid", `"rack"`, ""},
+		{"MetadataNotObject", "PATCH", gp + "/metadata", `"rack"`, nil, "", 400, "invalid", "", ""},
+		{"MetadataNull", "PATCH", "/metadata", `null`, nil, "", 400, "invalid", "null", ""},
+		{"MetadataNoBody", "PATCH", "/metadata", nil, nil, "", 400, "invalid", "required", ""},
+		{"MetadataEmptyKey", "PATCH", gp + "/metadata", `{"":"x"}`, nil, "", 400, "invalid", "empty", ""},
+		{"DiskNotNumber", "GET", gp + "/disks/first/snapshots", nil, nil, "", 400, "invalid", "disk", ""},
+		{"DiskMissing", "GET", gp + "/disks/9/snapshots", nil, nil, "", 404, "not_found", "disk 9", ""},
+		{"SnapshotBadName", "POST", gp + "/snapshots", `{"dest":"bad name!"}`, nil, "", 400, "invalid", "snapshot name", ""},
+		{"SnapshotTwoNames", "POST", gp + "/snapshots", `{"dest":"a","name":"b"}`, nil, "", 400, "invalid", "differ", ""},
+		{"RollbackWrongType", "POST", gp + "/snapshots/s1/rollback", `{"destroyMoreRecent":"yes"}`, nil, "", 400, "invalid", "destroyMoreRecent", ""},
+		{"UnknownSnapshot", "GET", gp + "/snapshots/nosuch", nil, nil, "", 404, "not_found", "", ""},
+		{"BadLastEventID", "GET", "/events", nil, []string{"Last-Event-ID", "abc"}, "", 400, "invalid", "Last-Event-ID", ""},
+		{"BadSince", "GET", "/events?since=-5", nil, nil, "", 400, "invalid", "since", ""},
+		{"ImageBadType", "POST", "/images", `{"id":"x","type":"vm"}`, nil, "", 400, "invalid", "vm", ""},
+		{"ImageMissingID", "POST", "/images", `{}`, nil, "", 400, "invalid", "missing id", ""},
+		{"ImageBadSHA", "POST", "/images", `{"id":"x","sha256":"abc"}`, nil, "", 400, "invalid", "sha256", ""},
+		{"ContainerImageType", "GET", "/container_images?type=vm", nil, nil, "", 400, "invalid", "container", ""},
+		{"UnknownImage", "GET", "/images/nosuch", nil, nil, "", 404, "not_found", "nosuch", ""},
+		{"PauseUnknownAction", "POST", "/queue/pause?action=explode", nil, nil, "", 400, "invalid", "explode", ""},
+	}
+}
+
+// accessRows are refused by Host, Origin, token or scope checks.
+func (f badFixture) accessRows() []badRequest {
+	gp, done := f.gp, f.done
+	return []badRequest{
+		{"ForeignOrigin", "GET", "/guests", nil, []string{"Origin", "http://evil.example"}, "", 403, "forbidden", "origin", ""},
+		{"NullOrigin", "POST", gp + "/start", nil, []string{"Origin", "null"}, "", 403, "forbidden", "origin", ""},
+		{"ForeignHost", "GET", "/guests", nil, []string{"Host", "evil.example:80"}, "", 403, "forbidden", "host", ""},
+		{"ForeignHostHealthz", "GET", "/healthz", nil, []string{"Host", "rebound.example"}, "-", 403, "forbidden", "host", ""},
+		{"MissingToken", "GET", "/guests", nil, nil, "-", 401, "unauthenticated", "missing", ""},
+		{"BadToken", "GET", "/guests", nil, []string{"Authorization", "Bearer nope"}, "-", 401, "unauthenticated", "invalid token", ""},
+		{"BasicAuth", "GET", "/guests", nil, []string{"Authorization", "Basic dTpw"}, "-", 401, "unauthenticated", "Bearer", ""},
+		{"TokenOnUnknownPath", "GET", "/nosuch", nil, nil, "-", 401, "unauthenticated", "", ""},
+		{"ReadTokenWrites", "POST", gp + "/start", nil, nil, readSecret, 403, "forbidden", "write", ""},
+		{"ReadTokenCancels", "DELETE", "/jobs/" + done, nil, nil, readSecret, 403, "forbidden", "write", ""},
+		{"WriteTokenPauses", "POST", "/queue/pause", nil, nil, writeSecret, 403, "forbidden", "admin", ""},
+		{"WriteTokenPatchesHost", "PATCH", "/metadata", `{"a":"b"}`, nil, writeSecret, 403, "forbidden", "admin", ""},
+	}
+}
+
+func TestHandler_BadRequests(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
+	f := newBadFixture(t, a)
+	rows := append(append(f.bodyRows(), f.stateRows()...), f.accessRows()...)
+	require.GreaterOrEqual(t, len(rows), 40)
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			t.Parallel()
+			c := *a
+			switch row.token {
+			case "":
+				c.token = adminSecret
+			case "-":
+				c.token = ""
+			default:
+				c.token = row.token
+			}
+			resp := c.do(t, row.method, row.path, row.body, row.hdr...)
+			raw, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, row.status, resp.StatusCode, "%s", raw)
+			require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+			var e struct {
+				Message string `json:"message"`
+				Code    int    `json:"code"`
+				Error   string `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(raw, &e), "%s", raw)
+			require.Equal(t, row.status, e.Code)
+			require.Equal(t, row.code, e.Error, e.Message)
+			require.Contains(t, e.Message, row.msg)
+			require.Equal(t, row.allow, resp.Header.Get("Allow"))
+			if row.status == http.StatusUnauthorized {
+				require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+			}
+		})
+	}
+}

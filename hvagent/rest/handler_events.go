@@ -1,0 +1,140 @@
+package rest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// events serves GET /events as server-sent events. It starts after the
+// Last-Event-ID header, else ?since=, else at the newest event (live only),
+// and reads the event log page by page, so a resumed stream has no gap and
+// no repeat; an ID older than the retained log gets "event: reset" first.
+// An idle stream gets a ": ping" comment every heartbeat. The stream ends
+// when the client goes away, the request context ends, or the service
+// stops.
+func (s *server) events(x *exchange) error {
+	cursor, err := x.eventCursor()
+	if err != nil {
+		return err
+	}
+	// A first page without waiting checks the cursor while an error can
+	// still be a JSON reply, and sends the headers at once.
+	page, err := s.svc.Events(x.ctx(), hvagent.EventQuery{After: cursor})
+	if err != nil {
+		return err
+	}
+	h := x.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	rc := http.NewResponseController(x.w)
+	_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + deadlineSlack))
+	x.w.WriteHeader(http.StatusOK)
+	if cursor < 0 && len(page.Events) == 0 {
+		// A live stream tells its starting point at once (an id with no
+		// data dispatches nothing), so a client that reconnects before
+		// any event resumes without a gap.
+		if _, err := fmt.Fprintf(x.w, "id: %d\n\n", page.Cursor); err != nil {
+			return nil
+		}
+	}
+	for {
+		if err := writeEvents(x.w, page); err != nil {
+			return nil // the client went away
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+		if page, err = s.nextEvents(x, page.Cursor); page == nil || err != nil {
+			return nil
+		}
+		_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + deadlineSlack))
+		if len(page.Events) == 0 && !page.Reset {
+			if _, err := fmt.Fprint(x.w, ": ping\n\n"); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// nextEvents waits up to a heartbeat for the events after cursor. It
+// returns nil when the stream should end: the request is over, the log
+// cannot be read, or the service stopped (an empty page that came back
+// early while the service is not healthy).
+func (s *server) nextEvents(x *exchange, cursor int64) (*hvagent.EventPage, error) {
+	start := time.Now()
+	page, err := s.svc.Events(x.ctx(), hvagent.EventQuery{After: cursor, Wait: s.heartbeat})
+	if x.ctx().Err() != nil {
+		return nil, nil
+	}
+	if err != nil {
+		s.log.Warn().Err(err).Msg("event stream: read events")
+		return nil, err
+	}
+	if len(page.Events) > 0 || page.Reset {
+		return page, nil
+	}
+	if rest := s.heartbeat - time.Since(start); rest > s.heartbeat/2 {
+		if h, err := s.svc.Health(x.ctx()); err != nil || h.Status != "ok" {
+			return nil, nil
+		}
+		t := time.NewTimer(rest)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-x.ctx().Done():
+			return nil, nil
+		}
+	}
+	return page, nil
+}
+
+// eventCursor parses the start cursor: Last-Event-ID, else ?since=, else -1
+// (live only).
+func (x *exchange) eventCursor() (int64, error) {
+	if v := strings.TrimSpace(x.r.Header.Get("Last-Event-ID")); v != "" {
+		return parseEventID("Last-Event-ID", v)
+	}
+	if v := x.r.URL.Query().Get("since"); v != "" {
+		return parseEventID("since", v)
+	}
+	return -1, nil
+}
+
+func parseEventID(name, v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, hvagent.Errorf(hvagent.EINVALID, "%s %q must be a non-negative integer event id", name, v)
+	}
+	return n, nil
+}
+
+// writeEvents writes a page as SSE frames: "event: reset" first when the
+// page says events were missed, then one frame per event.
+func writeEvents(w http.ResponseWriter, page *hvagent.EventPage) error {
+	if page.Reset {
+		if _, err := fmt.Fprint(w, "event: reset\ndata: {}\n\n"); err != nil {
+			return err
+		}
+	}
+	for _, ev := range page.Events {
+		data, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %d: %w", ev.ID, err)
+		}
+		kind := "guest"
+		if ev.Job != nil {
+			kind = "job"
+		}
+		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, kind, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package rest
+
+import (
+	"net/http"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// listGuests serves GET /guests?limit=&after=.
+func (s *server) listGuests(x *exchange) error {
+	var f hvagent.GuestFilter
+	var err error
+	if f.Limit, err = x.queryLimit(); err != nil {
+		return err
+	}
+	if f.After, err = x.queryID("after"); err != nil {
+		return err
+	}
+	guests, err := s.svc.Guests(x.ctx(), f)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilList(guests))
+}
+
+// createGuest serves POST /guests: 202 with the guest as stored.
+func (s *server) createGuest(x *exchange) error {
+	var g hvagent.Guest
+	if err := x.decodeRequired(&g, "a guest"); err != nil {
+		return err
+	}
+	return x.doAsync(asyncCall{
+		action: hvagent.ActionCreate,
+		req:    hvagent.Request{Guest: &g},
+		body:   func(res *hvagent.Result) any { return res.Guest },
+	})
+}
+
+// getGuest serves GET /guests/{id}.
+func (s *server) getGuest(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	g, err := s.svc.Guest(x.ctx(), id)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, g)
+}
+
+// guestAction serves POST /guests/{id}/<action> and DELETE /guests/{id}:
+// 202 with the guest as it was before the action.
+func (s *server) guestAction(action string) apiFunc {
+	return func(x *exchange) error {
+		id, err := x.pathGuest()
+		if err != nil {
+			return err
+		}
+		if err := x.noBody(); err != nil {
+			return err
+		}
+		return x.doAsync(asyncCall{
+			action: action,
+			guest:  id,
+			body:   func(res *hvagent.Result) any { return res.Guest },
+		})
+	}
+}
+
+// guestJobs serves GET /guests/{id}/jobs: that guest's jobs only, 404 once
+// the guest is gone (its history stays under GET /jobs?guest=).
+func (s *server) guestJobs(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	f, err := x.jobFilter()
+	if err != nil {
+		return err
+	}
+	if _, err := s.svc.Guest(x.ctx(), id); err != nil {
+		return err
+	}
+	f.GuestID = id
+	jobs, err := s.svc.Jobs(x.ctx(), f)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilList(jobs))
+}
+
+// guestJob serves GET /guests/{id}/jobs/{jobID}: 404 unless the job is
+// the guest's.
+func (s *server) guestJob(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	jobID, err := x.pathID("jobID")
+	if err != nil {
+		return err
+	}
+	job, err := s.svc.Job(x.ctx(), jobID)
+	if err != nil {
+		return err
+	}
+	if job.GuestID != id {
+		return hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found for guest %s", jobID, id)
+	}
+	return x.reply(http.StatusOK, job)
+}
+
+// getGuestMetadata serves GET /guests/{id}/metadata.
+func (s *server) getGuestMetadata(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	md, err := s.svc.GuestMetadata(x.ctx(), id)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilMap(md))
+}
+
+// patchGuestMetadata serves PATCH /guests/{id}/metadata.
+func (s *server) patchGuestMetadata(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	patch, err := x.metadataPatch()
+	if err != nil {
+		return err
+	}
+	md, err := s.svc.PatchGuestMetadata(x.ctx(), id, patch)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilMap(md))
+}
+
+// guestInfo serves an info action of a guest (metrics): 200 with its body.
+func (s *server) guestInfo(action string) apiFunc {
+	return func(x *exchange) error {
+		id, err := x.pathGuest()
+		if err != nil {
+			return err
+		}
+		res, err := s.svc.Do(x.ctx(), action, id, hvagent.Request{RequestedBy: x.who.name})
+		if err != nil {
+			return err
+		}
+		return x.rawJSON(res.Body)
+	}
+}
+
+// console serves GET /guests/{id}/console as a byte stream.
+func (s *server) console(x *exchange) error {
+	id, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	res, err := s.svc.Do(x.ctx(), hvagent.ActionConsole, id, hvagent.Request{RequestedBy: x.who.name})
+	if err != nil {
+		return err
+	}
+	return x.stream(res)
+}
+
+// nonNilMap returns m, or an empty map for nil so that it encodes as {}.
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

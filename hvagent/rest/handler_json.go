@@ -1,0 +1,192 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// exchange is one request being served.
+type exchange struct {
+	s    *server
+	w    http.ResponseWriter
+	r    *http.Request
+	who  identity
+	body []byte // the request body of a mutation
+}
+
+func (x *exchange) ctx() context.Context { return x.r.Context() }
+
+// reply writes v as a JSON body with status.
+func (x *exchange) reply(status int, v any) error {
+	writeJSON(x.w, status, v)
+	return nil
+}
+
+// writeJSON encodes v, with a trailing newline, as the reply.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
+}
+
+// writeError replies with err's code word and status. Internal errors are
+// logged and their text hidden.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := hvagent.ErrorCode(err)
+	msg := hvagent.ErrorMessage(err)
+	status := HTTPStatus(code)
+	if status == http.StatusInternalServerError {
+		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
+		code, msg = hvagent.EINTERNAL, "internal error"
+	}
+	if code == hvagent.EBUSY {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, errorBody{Message: msg, Code: status, Error: code})
+}
+
+// decode decodes the request body strictly into v: unknown fields, wrong
+// types and trailing data are EINVALID naming the problem. It returns false
+// (and leaves v alone) when there is no body.
+func (x *exchange) decode(v any) (bool, error) {
+	if len(bytes.TrimSpace(x.body)) == 0 {
+		return false, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(x.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return true, hvagent.WrapError(hvagent.EINVALID, err, "request body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return true, hvagent.Errorf(hvagent.EINVALID, "request body: unexpected data after the JSON value")
+	}
+	return true, nil
+}
+
+// decodeRequired is decode for routes whose body is mandatory.
+func (x *exchange) decodeRequired(v any, what string) error {
+	ok, err := x.decode(v)
+	if err == nil && !ok {
+		err = hvagent.Errorf(hvagent.EINVALID, "request body: %s is required", what)
+	}
+	return err
+}
+
+// noBody accepts an empty body or {} and rejects anything else.
+func (x *exchange) noBody() error {
+	_, err := x.decode(&struct{}{})
+	return err
+}
+
+// jsonProblem describes a JSON decoding error in terms of the input.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at offset %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return fmt.Sprintf("expected %s, got JSON %s", typ.Type, typ.Value)
+		}
+		return fmt.Sprintf("field %q: expected %s, got JSON %s", typ.Field, typ.Type, typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "truncated JSON"
+	}
+	var e *hvagent.Error
+	if errors.As(err, &e) {
+		return e.Error()
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	return msg
+}
+
+// maxListLimit caps ?limit= of list routes.
+const maxListLimit = 1000
+
+// queryLimit parses ?limit= (1..1000); 0 when absent.
+func (x *exchange) queryLimit() (int, error) {
+	v := x.r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > maxListLimit {
+		return 0, hvagent.Errorf(hvagent.EINVALID, "limit %q must be an integer from 1 to %d", v, maxListLimit)
+	}
+	return n, nil
+}
+
+// queryWait parses ?wait= (a Go duration from 0 to 5m); 0 when absent.
+func (x *exchange) queryWait() (time.Duration, error) {
+	v := x.r.URL.Query().Get("wait")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > MaxWait {
+		return 0, hvagent.Errorf(hvagent.EINVALID, "wait %q must be a Go duration from 0s to %s (such as 30s)", v, MaxWait)
+	}
+	return d, nil
+}
+
+// queryBool parses a boolean parameter; false when absent.
+func (x *exchange) queryBool(name string) (bool, error) {
+	v := x.r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, hvagent.Errorf(hvagent.EINVALID, "%s %q must be true or false", name, v)
+	}
+	return b, nil
+}
+
+// queryID parses an optional UUID parameter (a cursor or filter).
+func (x *exchange) queryID(name string) (string, error) {
+	v := x.r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	return parseID(name, v)
+}
+
+// pathGuest parses the {id} path value as a guest ID.
+func (x *exchange) pathGuest() (string, error) {
+	return hvagent.ParseGuestID(x.r.PathValue("id"))
+}
+
+// pathID parses a UUID path value.
+func (x *exchange) pathID(name string) (string, error) {
+	return parseID(name, x.r.PathValue(name))
+}
+
+// parseID checks that v is a UUID and lowercases it, naming the parameter
+// in its EINVALID error.
+func parseID(name, v string) (string, error) {
+	id, err := hvagent.ParseGuestID(v)
+	if err != nil {
+		return "", hvagent.Errorf(hvagent.EINVALID, "%s %q must be a UUID", name, v)
+	}
+	return id, nil
+}
+
+// nonNilList returns list, or an empty slice for nil so that it encodes
+// as [].
+func nonNilList[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
+}
