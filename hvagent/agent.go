@@ -3,6 +3,7 @@ package hvagent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -35,12 +36,23 @@ type Agent struct {
 	hostSem     chan struct{}
 	workCtx     context.Context // parent of job contexts; cancelled at the Stop deadline
 	cancel      context.CancelCauseFunc
-	workers     sync.WaitGroup
-	bg          sync.WaitGroup
-	stopOnce    sync.Once
-	stopped     chan struct{}
+	workers     sync.WaitGroup // queue workers, added only while stateStarted
+	bg          sync.WaitGroup // background loops, added only while stateStarting
+	starting    chan struct{}  // closed when the Start in progress returns
+	quit        chan struct{}  // closed once the workers are done: background loops end
+	stopped     chan struct{}  // closed when Stop has finished
 }
 
+// agentState is where an Agent is in its life. Transitions, under mu:
+//
+//	New → Starting                    Start
+//	Starting → Started                Start succeeded
+//	Starting → New                    Start failed: nothing runs, Start may be called again
+//	Starting, Started → Stopping      Stop
+//	Stopping → Stopped                Stop finished (workers and background loops are done)
+//	New → Stopped                     Close of an agent that never started
+//
+// Stopped is final: a stopped agent is not started again.
 type agentState int
 
 const (
@@ -93,6 +105,7 @@ func New(cfg *Config) (*Agent, error) {
 		cancelSoon: map[string]bool{},
 		waiters:    map[string][]chan struct{}{},
 		hostSem:    make(chan struct{}, c.HostJobLimit),
+		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
 	a.firstStages = firstStageLabels(c.Actions)
@@ -125,20 +138,57 @@ func (a *Agent) Config() *Config { return a.cfg }
 // Start recovers jobs interrupted by a crash or shutdown (each by its
 // action's on_interrupt policy), resumes queued jobs in FIFO order and
 // starts background work. Cancelling ctx later is a hard stop: running
-// pipelines are abandoned as by Stop's deadline.
+// pipelines are abandoned as by Stop's deadline. A Start that fails leaves
+// the agent as it was before (nothing runs) and may be retried. Errors:
+// ECONFLICT (already started, or stopped), EUNAVAILABLE (Stop was called
+// meanwhile), and the store's.
 func (a *Agent) Start(ctx context.Context) error {
 	a.mu.Lock()
-	if a.state != stateNew {
+	switch a.state {
+	case stateNew:
+	case stateStopping, stateStopped:
+		a.mu.Unlock()
+		return Errorf(ECONFLICT, "agent is stopped; a stopped agent cannot start again")
+	default:
 		a.mu.Unlock()
 		return Errorf(ECONFLICT, "agent already started")
 	}
-	a.workCtx, a.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	workCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	a.workCtx, a.cancel = workCtx, cancel
 	a.state = stateStarting
+	starting := make(chan struct{})
+	a.starting = starting
 	a.mu.Unlock()
+	defer close(starting)
 
+	err := a.start(ctx, workCtx, cancel)
+	if err == nil {
+		return nil
+	}
+	cancel(err)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.state != stateStarting { // Stop came meanwhile and finishes the stop
+		return WrapError(EUNAVAILABLE, err, "agent stopped while starting")
+	}
+	a.state = stateNew
+	return err
+}
+
+// start recovers, registers the background loops and publishes the agent
+// as started, then wakes the queues. Recovery ends early when Stop's
+// deadline passes (workCtx is cancelled).
+func (a *Agent) start(ctx, workCtx context.Context, cancel context.CancelCauseFunc) error {
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer context.AfterFunc(workCtx, stop)()
 	// Recovery runs before the agent accepts work, so no worker can claim a
 	// job of a queue whose interrupted head is not requeued yet.
-	if err := a.recover(ctx); err != nil {
+	if err := a.recover(rctx); err != nil {
+		return err
+	}
+	queues, err := a.store.QueuedQueues(rctx)
+	if err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -146,25 +196,23 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.mu.Unlock()
 		return Errorf(EUNAVAILABLE, "agent stopped while starting")
 	}
-	a.state = stateStarted
-	a.mu.Unlock()
-	queues, err := a.store.QueuedQueues(ctx)
-	if err != nil {
-		return err
-	}
-	for _, q := range queues {
-		a.kick(q)
-	}
+	// Registered before the agent is published as started: Stop waits for
+	// them only after this Start has returned.
 	a.bg.Add(2)
 	go a.pruneLoop()
 	go func() {
 		defer a.bg.Done()
 		select {
 		case <-ctx.Done():
-			a.cancel(errShutdown)
-		case <-a.stopped:
+			cancel(errShutdown)
+		case <-a.quit:
 		}
 	}()
+	a.state = stateStarted
+	a.mu.Unlock()
+	for _, q := range queues {
+		a.kick(q)
+	}
 	return nil
 }
 
@@ -176,7 +224,7 @@ func (a *Agent) recover(ctx context.Context) error {
 	}
 	for _, j := range jobs {
 		if err := a.interrupt(ctx, j, "interrupted by agent restart"); err != nil {
-			return err
+			return fmt.Errorf("recover job %s: %w", j.ID, err)
 		}
 	}
 	if len(jobs) > 0 {
@@ -211,36 +259,62 @@ func (a *Agent) onInterrupt(action string) string {
 // Stop stops taking work: new calls get EUNAVAILABLE, workers claim no new
 // job and queued jobs stay queued. Running pipelines may finish until ctx
 // is done; then they are abandoned and recorded as after a crash, with the
-// message "interrupted by agent shutdown". Stop is idempotent.
+// message "interrupted by agent shutdown". A Start in progress gives up
+// first. Stop is idempotent, and every call, concurrent ones too, returns
+// only once the agent has stopped; a later call's ctx may cut the grace
+// period short. It returns nil.
 func (a *Agent) Stop(ctx context.Context) error {
 	a.mu.Lock()
-	if a.state != stateStarted && a.state != stateStarting {
-		a.mu.Unlock()
+	state, cancel, starting := a.state, a.cancel, a.starting
+	if state == stateStarting || state == stateStarted {
+		a.state = stateStopping
+	}
+	a.mu.Unlock()
+	switch state {
+	case stateNew, stateStopped:
+		return nil
+	case stateStopping:
+		await(ctx, a.stopped, cancel)
 		return nil
 	}
-	a.state = stateStopping
-	a.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() { a.workers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		a.cancel(errShutdown)
-		<-done
-	}
-	a.stopOnce.Do(func() { close(a.stopped) })
-	a.cancel(errShutdown)
+	// Once Start has returned nothing registers new work: kick and Start
+	// add to the wait groups only before the state left Starting/Started.
+	await(ctx, starting, cancel)
+	workers := make(chan struct{})
+	go func() { a.workers.Wait(); close(workers) }()
+	await(ctx, workers, cancel)
+	close(a.quit)
+	cancel(errShutdown)
 	a.bg.Wait()
 	a.mu.Lock()
 	a.state = stateStopped
 	a.mu.Unlock()
+	close(a.stopped)
 	return nil
 }
 
+// await waits for done. When ctx ends first it cancels the agent's work
+// (the hard stop) and still waits.
+func await(ctx context.Context, done <-chan struct{}, cancel context.CancelCauseFunc) {
+	select {
+	case <-done:
+	case <-ctx.Done():
+		cancel(errShutdown)
+		<-done
+	}
+}
+
 // Close stops the agent if needed (with no grace period) and releases its
-// sub-agent connections. It does not close the Store, which the caller owns.
+// sub-agent connections; the agent cannot start afterwards. It does not
+// close the Store, which the caller owns.
 func (a *Agent) Close() error {
+	a.mu.Lock()
+	if a.state == stateNew { // never started: nothing to stop, and no Start after Close
+		a.state = stateStopped
+		close(a.quit)
+		close(a.stopped)
+	}
+	a.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := a.Stop(ctx)
@@ -252,16 +326,22 @@ func (a *Agent) Close() error {
 func (a *Agent) accepting() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	switch a.state {
-	case stateStarted:
+	switch {
+	case a.live():
 		return nil
-	case stateNew:
+	case a.state == stateNew:
 		return Errorf(EUNAVAILABLE, "agent is not started")
-	case stateStarting:
+	case a.state == stateStarting:
 		return Errorf(EUNAVAILABLE, "agent is starting")
 	default:
 		return Errorf(EUNAVAILABLE, "agent is stopping")
 	}
+}
+
+// live reports, with mu held, whether the agent takes work: it is started
+// and no hard stop (Stop's deadline, Start's ctx) has cancelled its work.
+func (a *Agent) live() bool {
+	return a.state == stateStarted && a.workCtx.Err() == nil
 }
 
 // pruneLoop applies retention every 30 seconds until Stop.
@@ -273,7 +353,7 @@ func (a *Agent) pruneLoop() {
 		a.prune()
 		select {
 		case <-t.C:
-		case <-a.stopped:
+		case <-a.quit:
 			return
 		}
 	}

@@ -25,7 +25,10 @@
 //
 // A job survives kill -9 at any instant: every transition is one
 // transaction with its event. On Start, jobs found running are requeued or
-// failed by their action's on_interrupt policy, and queued jobs resume.
+// failed by their action's on_interrupt policy, and queued jobs resume. A
+// queue has at most one running job, which the database itself enforces:
+// when recording a job's end fails, the agent retries it (with backoff,
+// until it succeeds or the agent stops) and the job's queue waits.
 //
 // # Wiring
 //

@@ -68,7 +68,7 @@ func (a *Agent) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
 			return page, nil
 		case <-ctx.Done():
 			return page, nil
-		case <-a.stopped:
+		case <-a.quit:
 			return page, nil
 		}
 	}

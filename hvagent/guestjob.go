@@ -19,9 +19,8 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 		return outcome{}, fmt.Errorf("load guest: %w", err)
 	}
 	var (
-		mu       sync.Mutex
-		message  string
-		lastGood *Guest
+		mu      sync.Mutex
+		message string
 	)
 	stages := make([]pipeline.Stage[*Guest], len(act.Stages))
 	for i, st := range act.Stages {
@@ -39,15 +38,8 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 			return resp.Guest, nil
 		}}
 	}
-	persisted := g // the guest as the store has it; unchanged results are not written again
-	changed := func() *Guest {
-		if lastGood == nil || reflect.DeepEqual(lastGood, persisted) {
-			return nil
-		}
-		persisted = lastGood
-		return lastGood
-	}
-	before := a.advanceStage(job, len(stages), changed)
+	sg := &stageGuest{persisted: g}
+	before := a.advanceStage(job, len(stages), sg)
 	final, err := pipeline.Run(ctx, stages, g, pipeline.Hooks[*Guest]{
 		Before: func(ctx context.Context, i int, s pipeline.Stage[*Guest], _ *Guest) error {
 			return before(ctx, i, s.Method)
@@ -55,13 +47,13 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 		Validate: validateStageGuest,
 		After: func(_ context.Context, _ int, _ pipeline.Stage[*Guest], out *Guest) error {
 			out.Metadata = g.Metadata
-			lastGood = out
+			sg.last = out
 			return nil
 		},
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	out := outcome{guest: changed(), message: message}
+	out := outcome{guest: sg.pending(), message: message}
 	if err != nil {
 		return out, err
 	}
@@ -70,6 +62,22 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	}
 	out.result, err = json.Marshal(final)
 	return out, err
+}
+
+// stageGuest is the guest of a running guest job: the last stage's result
+// and the guest as the store has it. Pipeline hooks, which use it, run one
+// at a time.
+type stageGuest struct {
+	persisted, last *Guest
+}
+
+// pending returns the last stage's result when the store does not have it
+// yet, else nil: unchanged results are not written again.
+func (s *stageGuest) pending() *Guest {
+	if s.last == nil || reflect.DeepEqual(s.last, s.persisted) {
+		return nil
+	}
+	return s.last
 }
 
 // validateStageGuest rejects a stage result that lost the guest or swapped

@@ -3,9 +3,8 @@ package hvagent
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"time"
+	"runtime/debug"
 
 	"github.com/hvagent/hvagent/hvagent/pipeline"
 	"github.com/hvagent/hvagent/hvagent/subagent"
@@ -25,10 +24,6 @@ type outcome struct {
 	message     string
 	deleteGuest bool
 }
-
-// finishTimeout bounds recording a job's end, on a context that outlives
-// the job's own cancellation.
-const finishTimeout = 30 * time.Second
 
 // runJob runs a claimed job's pipeline and records how it ended.
 func (a *Agent) runJob(c *Claim) {
@@ -52,68 +47,16 @@ func (a *Agent) runJob(c *Claim) {
 	a.end(job, out, err, context.Cause(ctx))
 }
 
-// end records a job's final status, or requeues it when it was interrupted
-// by shutdown and its policy says so.
-func (a *Agent) end(job *Job, out outcome, err, cause error) {
-	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	defer cancel()
-	log := a.log.With().Str("job_id", job.ID).Str("action", job.Action).Str("guest_id", job.GuestID).Logger()
-	if err != nil && errors.Is(cause, errShutdown) {
-		if ierr := a.interrupt(ctx, job, errShutdown.Error()); ierr != nil {
-			log.Error().Err(ierr).Msg("record interrupted job")
-		}
-		return
-	}
-	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
-	if err != nil {
-		e.Status, e.Message = failure(err, cause)
-	}
-	_, canceled, ferr := a.store.Finish(ctx, e)
-	if ferr != nil {
-		log.Error().Err(ferr).Msg("record job end")
-		return
-	}
-	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
-	a.observer.JobFinished(job.Action, e.Status)
-	if e.Status == JobComplete && out.deleteGuest {
-		a.mu.Lock()
-		delete(a.limits, job.GuestID)
-		a.mu.Unlock()
-	}
-	a.notify(job.ID)
-	for _, id := range canceled {
-		a.notify(id)
-	}
-}
-
-// failure returns the final status and message of a job that failed with err.
-func failure(err, cause error) (JobStatus, string) {
-	var se *pipeline.StageError
-	staged := errors.As(err, &se)
-	switch {
-	case errors.Is(cause, errUserCancel):
-		msg := "canceled"
-		if staged && se.InFlight {
-			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
-		}
-		return JobCanceled, msg
-	case errors.Is(err, context.DeadlineExceeded) && staged:
-		return JobError, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
-	}
-	var e *Error
-	if errors.As(err, &e) && e.Code == EINTERNAL {
-		return JobError, "internal error"
-	}
-	return JobError, err.Error()
-}
-
 // execute runs the pipeline of job, recovering a panic into an error so a
 // broken stage never takes the agent down.
 func (a *Agent) execute(ctx context.Context, job *Job, act ActionConfig, raw json.RawMessage) (out outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.log.Error().Str("job_id", job.ID).Interface("panic", r).Msg("job panicked")
-			out, err = outcome{}, Errorf(ESUBAGENT, "job failed: internal panic: %v", r)
+			a.log.Error().Str("job_id", job.ID).Str("action", job.Action).Interface("panic", r).
+				Bytes("stack", debug.Stack()).Msg("job panicked")
+			// The agent's own code failed, not a sub-agent: the panic is an
+			// internal error, whose details stay in the log.
+			out, err = outcome{}, WrapError(EINTERNAL, fmt.Errorf("panic: %v", r), "job failed: internal panic")
 		}
 	}()
 	var req jobRequest
@@ -162,18 +105,28 @@ func firstStageLabels(actions map[string]ActionConfig) map[string]string {
 }
 
 // advanceStage is a pipeline Before hook recording the stage label of a job
-// (the first one is recorded by Claim) with the guest of the stage before.
-func (a *Agent) advanceStage(job *Job, n int, guest func() *Guest) func(context.Context, int, string) error {
+// (the first one is recorded by Claim), with the guest of the stage before
+// when sg is set. A failed write fails the job before the stage starts (an
+// internal error); the guest it carried stays pending for the job's end.
+func (a *Agent) advanceStage(job *Job, n int, sg *stageGuest) func(context.Context, int, string) error {
 	return func(ctx context.Context, i int, method string) error {
 		if i == 0 {
 			return nil
 		}
 		label := pipeline.Label(i, n, method)
 		u := JobUpdate{ID: job.ID, At: a.now(), Stage: &label}
-		if guest != nil {
-			u.Guest = guest()
+		if sg != nil {
+			u.Guest = sg.pending()
 		}
-		_, err := a.store.Advance(context.WithoutCancel(ctx), u)
-		return err
+		// Recorded even when the job is being canceled, but not forever.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if _, err := a.store.Advance(wctx, u); err != nil {
+			return WrapError(EINTERNAL, err, "record stage %s", label)
+		}
+		if sg != nil && u.Guest != nil {
+			sg.persisted = u.Guest
+		}
+		return nil
 	}
 }

@@ -30,7 +30,7 @@ func imageQueue(typ, id string) string { return hostQueuePrefix + typ + ":" + id
 func (a *Agent) kick(queue string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.state != stateStarted {
+	if !a.live() {
 		return
 	}
 	w := a.queues[queue]
@@ -69,7 +69,7 @@ func (a *Agent) work(queue string, w *queueWorker) {
 			continue
 		}
 		a.mu.Lock()
-		if w.again && a.state == stateStarted {
+		if w.again && a.live() {
 			w.again = false
 			a.mu.Unlock()
 			continue

@@ -39,12 +39,15 @@ type Store interface {
 	// StartedAt set the first time, Message cleared, Stage set to
 	// o.FirstStage[action] (StageStartedAt = at) or cleared. It returns nil
 	// and no error when the queue has no queued job, or when that job's
-	// action is in o.Paused (a paused job holds its queue).
+	// action is in o.Paused (a paused job holds its queue). A queue has at
+	// most one Running job: while it has one, Claim gives ECONFLICT.
 	Claim(ctx context.Context, queue string, at time.Time, o ClaimOptions) (*Claim, error)
 	// Advance records a running job's progress (see JobUpdate).
 	Advance(ctx context.Context, u JobUpdate) (*Job, error)
 	// Finish moves a Running or Queued job to a final status (see JobEnd).
-	// It returns the finished job and the IDs of the jobs it canceled.
+	// It returns the finished job and the IDs of the jobs it canceled. The
+	// agent retries an EINTERNAL failure until it succeeds or the agent
+	// stops, so it must leave the job unchanged when it fails.
 	Finish(ctx context.Context, e JobEnd) (*Job, []string, error)
 	// Requeue moves a Running job back to Queued, keeping its place at the
 	// head of its queue, and records message as an attempt error.

@@ -110,6 +110,16 @@ func (b *testBundle) claim(t *testing.T, queue string, when time.Time) *hvagent.
 	return c.Job
 }
 
+// run claims the head of queue, which must exist, and ends it Complete
+// a second later.
+func (b *testBundle) run(t *testing.T, queue string, when time.Time) *hvagent.Job {
+	t.Helper()
+	j := b.claim(t, queue, when)
+	_, _, err := b.db.Finish(context.Background(), hvagent.JobEnd{ID: j.ID, At: when.Add(time.Second), Status: hvagent.JobComplete})
+	require.NoError(t, err)
+	return j
+}
+
 // createGuest stores a guest through a create job and returns the job.
 func (b *testBundle) createGuest(t *testing.T, g *hvagent.Guest) *hvagent.Job {
 	t.Helper()

@@ -14,14 +14,16 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// createMigrations creates the table that records applied migrations.
+const createMigrations = `CREATE TABLE IF NOT EXISTS migrations (
+	name       TEXT PRIMARY KEY NOT NULL,
+	applied_at INTEGER NOT NULL
+) STRICT`
+
 // migrate applies, in name order and each in its own transaction, the
 // embedded migrations not yet recorded in the migrations table.
 func migrate(ctx context.Context, pool *sql.DB) error {
-	const create = `CREATE TABLE IF NOT EXISTS migrations (
-		name       TEXT PRIMARY KEY NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`
-	if _, err := pool.ExecContext(ctx, create); err != nil {
+	if _, err := pool.ExecContext(ctx, createMigrations); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")

@@ -52,7 +52,9 @@ func entryTime(at time.Time) string {
 // StartedAt set the first time; Stage, Message and Progress cleared) and
 // returns it with its request. It returns nil and no error when the queue
 // has no Queued job, or when the oldest one's action is in paused: a
-// paused job holds its queue.
+// paused job holds its queue. A queue that has a Running job gives
+// ECONFLICT: its next job starts only once that one has ended (the schema
+// enforces it too, with a unique index on the queue of Running jobs).
 func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
 	if empty, err := db.queueEmpty(ctx, queue); err != nil || empty {
 		return nil, err
@@ -75,6 +77,9 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	at = db.at(at)
 	var c *hvagent.Claim
 	err = db.commits.write(ctx, func(tx *sql.Tx) error {
+		if err := queueIdle(ctx, tx, queue); err != nil {
+			return err
+		}
 		var request sql.NullString
 		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
@@ -88,6 +93,9 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
+		if isDuplicate(err) { // the index on Running jobs; queueIdle saw none
+			return &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
+		}
 		if err != nil {
 			return fmt.Errorf("update job: %w", err)
 		}
@@ -98,6 +106,19 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 		return nil, wrap("claim job", err)
 	}
 	return c, nil
+}
+
+// queueIdle returns ECONFLICT, naming the job, when queue has a Running job.
+func queueIdle(ctx context.Context, tx *sql.Tx, queue string) error {
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE queue = ? AND status = 'Running' LIMIT 1`, queue).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read running job: %w", err)
+	}
+	return hvagent.Errorf(hvagent.ECONFLICT, "queue %s has a running job (%s): it must end before the next one starts", queue, id)
 }
 
 // Advance records a Running job's progress: Stage (with StageStartedAt =

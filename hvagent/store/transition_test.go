@@ -40,12 +40,12 @@ func TestDB_Claim(t *testing.T) {
 			a = append(a, b.enqueue(t, newJob("a", &jobOpts{QueuedAt: ptr(at(2 * i))})).ID)
 			c = append(c, b.enqueue(t, newJob("c", &jobOpts{QueuedAt: ptr(at(2*i + 1))})).ID)
 		}
-		require.Equal(t, a[0], b.claim(t, "a", at(10)).ID)
-		require.Equal(t, c[0], b.claim(t, "c", at(10)).ID)
-		require.Equal(t, c[1], b.claim(t, "c", at(10)).ID)
-		require.Equal(t, a[1], b.claim(t, "a", at(10)).ID)
-		require.Equal(t, a[2], b.claim(t, "a", at(10)).ID)
-		require.Equal(t, c[2], b.claim(t, "c", at(10)).ID)
+		require.Equal(t, a[0], b.run(t, "a", at(10)).ID)
+		require.Equal(t, c[0], b.run(t, "c", at(10)).ID)
+		require.Equal(t, c[1], b.run(t, "c", at(10)).ID)
+		require.Equal(t, a[1], b.run(t, "a", at(10)).ID)
+		require.Equal(t, a[2], b.run(t, "a", at(10)).ID)
+		require.Equal(t, c[2], b.run(t, "c", at(10)).ID)
 
 		cl, err := b.db.Claim(ctx, "a", at(11), hvagent.ClaimOptions{})
 		require.NoError(t, err)
@@ -53,6 +53,28 @@ func TestDB_Claim(t *testing.T) {
 		cl, err = b.db.Claim(ctx, "unknown", at(11), hvagent.ClaimOptions{})
 		require.NoError(t, err)
 		require.Nil(t, cl)
+	})
+
+	t.Run("ErrQueueHasRunningJob", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		first := b.enqueue(t, newJob("g1", nil))
+		second := b.enqueue(t, newJob("g1", nil))
+		other := b.enqueue(t, newJob("g2", nil))
+		require.Equal(t, first.ID, b.claim(t, "g1", at(1)).ID)
+
+		_, err := b.db.Claim(ctx, "g1", at(2), hvagent.ClaimOptions{})
+		requireCode(t, err, hvagent.ECONFLICT)
+		require.Contains(t, err.Error(), first.ID)
+		j, err := b.db.Job(ctx, second.ID)
+		require.NoError(t, err)
+		require.Equal(t, hvagent.JobQueued, j.Status)
+		require.Equal(t, other.ID, b.claim(t, "g2", at(2)).ID, "another queue is not held")
+
+		_, err = b.db.Requeue(ctx, first.ID, "interrupted", at(3))
+		require.NoError(t, err)
+		require.Equal(t, first.ID, b.run(t, "g1", at(4)).ID, "a requeued job keeps its place")
+		require.Equal(t, second.ID, b.claim(t, "g1", at(5)).ID)
 	})
 
 	t.Run("OK", func(t *testing.T) {

@@ -4,6 +4,7 @@ package agenttest
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -29,6 +30,11 @@ type Opts struct {
 	Dir string
 	// NoStart leaves the agent unstarted.
 	NoStart bool
+	// Log, when set, also receives the agent's log (warn level and above).
+	Log io.Writer
+	// WrapStore, when set, returns the Store the agent uses instead of db
+	// itself: typically a *Store wrapping db to inject failures.
+	WrapStore func(db *store.DB) hvagent.Store
 }
 
 // Env is a running agent with its store and simulation.
@@ -57,7 +63,13 @@ func New(t testing.TB, o Opts) *Env {
 	}
 	cfg.DataDir = o.Dir
 	cfg.Store = db
+	if o.WrapStore != nil {
+		cfg.Store = o.WrapStore(db)
+	}
 	cfg.Logger = Logger(t)
+	if o.Log != nil {
+		cfg.Logger = zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), o.Log)).Level(zerolog.WarnLevel)
+	}
 	if cfg.Builtins == nil {
 		cfg.Builtins = map[string]http.Handler{}
 	}

@@ -1,0 +1,151 @@
+package hvagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/hvagent/pipeline"
+)
+
+// finishTimeout bounds one attempt at recording a job's end, on a context
+// that outlives the job's own cancellation.
+const finishTimeout = 30 * time.Second
+
+// The backoff between attempts at recording a job's end doubles from
+// finishBackoff up to finishBackoffMax.
+const (
+	finishBackoff    = 50 * time.Millisecond
+	finishBackoffMax = 5 * time.Second
+)
+
+// unrecorded is the message of a job whose own end the store refused.
+const unrecorded = "internal error: the job's outcome could not be recorded"
+
+// end records a job's final status, or requeues it when it was interrupted
+// by shutdown and its policy says so. It returns only once the end is
+// recorded or the agent is stopping, so the job's queue holds meanwhile:
+// its next job never starts while this one is still Running in the store.
+func (a *Agent) end(job *Job, out outcome, err, cause error) {
+	log := a.log.With().Str("job_id", job.ID).Str("action", job.Action).Str("guest_id", job.GuestID).Logger()
+	if err != nil && errors.Is(cause, errShutdown) {
+		a.endInterrupted(log, job)
+		return
+	}
+	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
+	if err != nil {
+		e.Status, e.Message = failure(err, cause)
+		var ie *Error
+		if errors.As(err, &ie) && ie.Code == EINTERNAL {
+			log.Error().Err(err).Msg("job failed with an internal error")
+		}
+	}
+	canceled, ok := a.finish(log, e)
+	if !ok {
+		return
+	}
+	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
+	a.observer.JobFinished(job.Action, e.Status)
+	if e.Status == JobComplete && out.deleteGuest {
+		a.mu.Lock()
+		delete(a.limits, job.GuestID)
+		a.mu.Unlock()
+	}
+	a.notify(job.ID)
+	for _, id := range canceled {
+		a.notify(id)
+	}
+}
+
+// endInterrupted applies the on_interrupt policy of a job abandoned by
+// Stop's deadline. It tries once: the agent is stopping, and a job left
+// Running is recovered by the same policy at the next start.
+func (a *Agent) endInterrupted(log zerolog.Logger, job *Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	if err := a.interrupt(ctx, job, errShutdown.Error()); err != nil {
+		log.Error().Err(err).Msg("record interrupted job; it stays Running until the next start recovers it")
+	}
+}
+
+// finish records e, retrying with backoff until it succeeds or the agent
+// stops (Stop's deadline or Start's ctx): then the job stays Running in the
+// store, and recovery applies its on_interrupt policy at the next start. A
+// store that refuses e itself (not a failure to write) gets a plain Error
+// end instead, so that a bad outcome never holds the queue. It returns the
+// jobs canceled by the end and whether the job is final now.
+func (a *Agent) finish(log zerolog.Logger, e JobEnd) ([]string, bool) {
+	backoff, plain := finishBackoff, false
+	for attempt := 1; ; attempt++ {
+		canceled, err := a.tryFinish(attempt, e)
+		if err == nil {
+			if attempt > 1 {
+				log.Warn().Int("attempt", attempt).Msg("recorded job end after retries; its queue resumes")
+			}
+			return canceled, true
+		}
+		if ErrorCode(err) != EINTERNAL {
+			if plain { // even the plain end is refused: the job is already final, or gone
+				log.Error().Err(err).Int("attempt", attempt).Msg("record job end: refused; not retrying")
+				return nil, false
+			}
+			log.Error().Err(err).Int("attempt", attempt).Str("status", string(e.Status)).Str("job_message", e.Message).
+				Msg("record job end: refused; recording it as an internal error instead")
+			e, plain = JobEnd{ID: e.ID, At: e.At, Status: JobError, Message: unrecorded}, true
+			continue
+		}
+		log.Warn().Err(err).Int("attempt", attempt).Str("retry_in", backoff.String()).
+			Msg("record job end failed; its queue holds until it is recorded")
+		select {
+		case <-time.After(backoff):
+		case <-a.workCtx.Done():
+			log.Error().Int("attempts", attempt).
+				Msg("record job end: agent stopping; the job stays Running and the next start recovers it by its on_interrupt policy")
+			return nil, false
+		}
+		backoff = min(2*backoff, finishBackoffMax)
+	}
+}
+
+// tryFinish makes one attempt at recording e. The first attempt outlives
+// a hard stop, as the job's own end should; retries end with the agent's
+// work. A panicking store is an error like any other.
+func (a *Agent) tryFinish(attempt int, e JobEnd) (canceled []string, err error) {
+	parent := context.Background()
+	if attempt > 1 {
+		parent = a.workCtx
+	}
+	ctx, cancel := context.WithTimeout(parent, finishTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store panicked: %v", r)
+		}
+	}()
+	_, canceled, err = a.store.Finish(ctx, e)
+	return canceled, err
+}
+
+// failure returns the final status and message of a job that failed with err.
+func failure(err, cause error) (JobStatus, string) {
+	var se *pipeline.StageError
+	staged := errors.As(err, &se)
+	switch {
+	case errors.Is(cause, errUserCancel):
+		msg := "canceled"
+		if staged && se.InFlight {
+			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
+		}
+		return JobCanceled, msg
+	case errors.Is(err, context.DeadlineExceeded) && staged:
+		return JobError, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
+	}
+	var e *Error
+	if errors.As(err, &e) && e.Code == EINTERNAL {
+		return JobError, "internal error"
+	}
+	return JobError, err.Error()
+}
