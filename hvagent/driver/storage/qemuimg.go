@@ -65,7 +65,7 @@ func (d *Driver) qemuImg(ctx context.Context, args ...string) ([]byte, error) {
 	if msg == "" {
 		msg = err.Error()
 	}
-	msg = strings.TrimPrefix(msg, "qemu-img: ")
+	msg = strings.ReplaceAll(strings.TrimPrefix(msg, "qemu-img: "), "\n", "; ")
 	if strings.Contains(msg, "Failed to get") && strings.Contains(msg, "lock") {
 		return nil, errorf(ErrConflict, "qemu-img %s: the disk is in use by another process (%s)", args[0], msg)
 	}
@@ -100,6 +100,6 @@ func (d *Driver) info(ctx context.Context, path, format string, share bool) (*im
 // snapshotOffline runs "qemu-img snapshot -<op> name path" on a disk no
 // QEMU has open (op is c, d or a).
 func (d *Driver) snapshotOffline(ctx context.Context, op, name, path string) error {
-	_, err := d.qemuImg(ctx, "snapshot", "-f", "qcow2", "-"+op, name, path)
+	_, err := d.qemuImg(ctx, "snapshot", "-"+op, name, path)
 	return err
 }

@@ -215,6 +215,12 @@ func (st *guestState) entries(id snapID, recursive bool) []entry {
 		case b.info.before(a.info):
 			return 1
 		}
+		if ga, gb := !strings.Contains(a.snap.ID, "/disk-"), !strings.Contains(b.snap.ID, "/disk-"); ga != gb {
+			if ga {
+				return -1 // a guest-level snapshot before its disks'
+			}
+			return 1
+		}
 		return strings.Compare(a.snap.ID, b.snap.ID)
 	})
 	return out
