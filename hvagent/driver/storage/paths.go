@@ -16,9 +16,6 @@ import (
 func allowedDirs(imagesDir string, extra []string) ([]string, error) {
 	var dirs []string
 	for _, dir := range append([]string{imagesDir}, extra...) {
-		if !filepath.IsAbs(dir) {
-			return nil, errorf(ErrInvalid, "storage: allowed path %q is not absolute", dir)
-		}
 		real, err := filepath.EvalSymlinks(dir)
 		if errors.Is(err, fs.ErrNotExist) {
 			real, err = filepath.Clean(dir), nil

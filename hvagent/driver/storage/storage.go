@@ -156,6 +156,11 @@ func New(opts Options) (*Driver, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
 	}
+	for _, dir := range opts.AllowedPaths {
+		if !filepath.IsAbs(dir) {
+			return nil, errorf(ErrInvalid, "storage: allowed path %q is not absolute", dir)
+		}
+	}
 	d := &Driver{opts: opts, dataDir: dataDir, fetching: map[string]*fetch{}}
 	for _, dir := range []string{layout.ImagesDir(dataDir), filepath.Join(dataDir, "guests")} {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
