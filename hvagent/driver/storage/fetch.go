@@ -145,28 +145,6 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 // sizeMB is bytes in MB, rounded up.
 func sizeMB(n int64) uint64 { return uint64((n + 1<<20 - 1) >> 20) }
 
-// toQcow2 checks the fetched file and returns the path of its qcow2 form
-// (path itself when it is qcow2 already), its original format and info.
-// Images with a backing file or an external data file are refused: they
-// would reach files outside the image.
-func (d *Driver) toQcow2(ctx context.Context, id, path string) (string, string, *imageInfo, error) {
-	info, err := d.info(ctx, path, "", false)
-	if err != nil {
-		return path, "", nil, fmt.Errorf("image %s: not an image qemu-img reads: %w", id, err)
-	}
-	if info.BackingFile != "" || info.FormatSpecific.Data.DataFile != "" {
-		return path, info.Format, nil, errorf(ErrInvalid, "image %s: a %s image that refers to another file (backing or data file) is not accepted", id, info.Format)
-	}
-	if info.Format == "qcow2" {
-		return path, info.Format, info, nil
-	}
-	out := path + ".qcow2"
-	if _, err := d.qemuImg(ctx, "convert", "-f", info.Format, "-O", "qcow2", path, out); err != nil {
-		return out, info.Format, nil, fmt.Errorf("image %s: convert %s to qcow2: %w", id, info.Format, err)
-	}
-	return out, info.Format, info, nil
-}
-
 // installImage moves a fetched qcow2 into the images dir and commits its
 // metadata.
 func (d *Driver) installImage(m *imageMeta, qcow string) error {

@@ -239,14 +239,26 @@ func TestDriver_RequestImage(t *testing.T) {
 		requireNoLeftovers(t, b)
 	})
 
-	t.Run("ErrBackingFile", func(t *testing.T) {
+	t.Run("ErrFormat", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
-		p := filepath.Join(dir, "overlay.qcow2")
-		run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", filepath.Join(src, "base.qcow2"), "-F", "qcow2", p)
+		base := filepath.Join(src, "base.qcow2")
+		run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", filepath.Join(dir, "overlay"))
+		run(t, "qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file="+filepath.Join(dir, "data.raw"), filepath.Join(dir, "datafile"), "16M")
+		run(t, "qemu-img", "convert", "-O", "vmdk", base, filepath.Join(dir, "vmdk"))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "descriptor"), []byte("# Disk DescriptorFile\nRW 8 FLAT \"/etc/hostname\" 0\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
 		b := setup(t, func(o *storage.Options) { o.AllowedPaths = []string{dir} })
-		_, err := b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "o", Source: "file://" + p})
-		require.EqualError(t, err, "image o: a qcow2 image that refers to another file (backing or data file) is not accepted: invalid")
+		for file, want := range map[string]string{
+			"overlay":    "image x: a qcow2 image with a backing file is not accepted: invalid",
+			"datafile":   "image x: a qcow2 image with an external data file is not accepted: invalid",
+			"vmdk":       "image x: vmdk images are not accepted: convert it to qcow2 or raw first: invalid",
+			"descriptor": "image x: vmdk images are not accepted: convert it to qcow2 or raw first: invalid",
+			"empty":      "image x: the image is empty: invalid",
+		} {
+			_, err := b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "x", Source: "file://" + filepath.Join(dir, file)})
+			require.EqualError(t, err, want, file)
+		}
 		requireNoLeftovers(t, b)
 	})
 
