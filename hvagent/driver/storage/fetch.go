@@ -169,9 +169,19 @@ func (d *Driver) installImage(m *imageMeta, qcow string) error {
 func (d *Driver) download(ctx context.Context, req *subagent.ImageRequest, dst io.Writer) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	errIdle := fmt.Errorf("image %s: no data from %s for %s", req.ID, req.Source, d.opts.FetchIdleTimeout)
+	timer := time.AfterFunc(d.opts.FetchIdleTimeout, func() { cancel(errIdle) })
+	defer timer.Stop()
+	// causeOf prefers why ctx ended (idle, caller gone) to what it broke.
+	causeOf := func(err error) error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
 	src, total, err := d.openSource(ctx, req.ID, req.Source)
 	if err != nil {
-		return "", err
+		return "", wrapFetchErr(req, causeOf(err))
 	}
 	defer src.Close()
 	if total > d.opts.MaxImageSize {
@@ -180,18 +190,11 @@ func (d *Driver) download(ctx context.Context, req *subagent.ImageRequest, dst i
 	jobID, _ := subagent.CallInfo(ctx)
 	cr := &countingReader{
 		r: src, h: sha256.New(), max: d.opts.MaxImageSize, total: total,
-		progress: d.progressFunc(jobID), idle: d.opts.FetchIdleTimeout,
+		progress: d.progressFunc(jobID), idle: d.opts.FetchIdleTimeout, timer: timer,
 	}
-	errIdle := fmt.Errorf("image %s: no data from %s for %s", req.ID, req.Source, d.opts.FetchIdleTimeout)
-	cr.timer = time.AfterFunc(d.opts.FetchIdleTimeout, func() { cancel(errIdle) })
-	defer cr.timer.Stop()
 	cr.report(true)
-	err = copyMaybeGzip(dst, cr, d.opts.MaxImageSize)
-	if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
-		err = cause
-	}
-	if err != nil {
-		return "", wrapFetchErr(req, err)
+	if err := copyMaybeGzip(dst, cr, d.opts.MaxImageSize); err != nil {
+		return "", wrapFetchErr(req, causeOf(err))
 	}
 	cr.report(true)
 	return hex.EncodeToString(cr.h.Sum(nil)), nil

@@ -237,6 +237,12 @@ func TestDriver_RequestImage(t *testing.T) {
 		_, err := b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "slow", Source: srv.put("slow", qcow)})
 		require.EqualError(t, err, "image slow: no data from "+srv.URL+"/slow for 200ms")
 		requireNoLeftovers(t, b)
+
+		mute := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+		defer mute.Close()
+		_, err = b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "mute", Source: mute.URL + "/x"})
+		require.EqualError(t, err, "image mute: no data from "+mute.URL+"/x for 200ms")
+		requireNoLeftovers(t, b)
 	})
 
 	t.Run("ErrFormat", func(t *testing.T) {

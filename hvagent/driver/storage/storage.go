@@ -11,7 +11,7 @@
 //
 // # Files
 //
-//	<data_dir>/images/<id>.qcow2   an image (always qcow2; other formats are converted on fetch)
+//	<data_dir>/images/<id>.qcow2   an image, always qcow2 (a raw image is converted on fetch)
 //	<data_dir>/images/<id>.json    its metadata (status, size, sha256, source), written atomically
 //	<data_dir>/guests/<guest>/disk<N>.qcow2   disk N of a guest: an overlay on an image, or blank
 //	<data_dir>/guests/<guest>/snapshots.json  the guest-level snapshots
