@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
@@ -154,14 +155,16 @@ func (d *Driver) installImage(m *imageMeta, qcow string) error {
 	}
 	d.images.Lock()
 	defer d.images.Unlock()
-	if err := os.Rename(qcow, d.imagePath(m.ID)); err != nil {
-		return fmt.Errorf("image %s: install: %w", m.ID, err)
-	}
+	// The metadata goes first: an image is known once both files exist,
+	// and New removes metadata left without its image by a crash.
 	if err := writeFileAtomic(d.imageMetaPath(m.ID), b); err != nil {
-		_ = os.Remove(d.imagePath(m.ID))
 		return fmt.Errorf("image %s: write metadata: %w", m.ID, err)
 	}
-	return nil
+	if err := os.Rename(qcow, d.imagePath(m.ID)); err != nil {
+		_ = os.Remove(d.imageMetaPath(m.ID))
+		return fmt.Errorf("image %s: install: %w", m.ID, err)
+	}
+	return syncDir(layout.ImagesDir(d.dataDir))
 }
 
 // download copies the source to dst, gunzipping a gzip stream, and returns

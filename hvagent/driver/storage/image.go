@@ -159,11 +159,11 @@ func (d *Driver) DeleteImage(_ context.Context, req *subagent.ImageRequest) (*su
 	if len(users) > 0 {
 		return nil, errorf(ErrConflict, "image %s is in use by guest disk %s (and %d more)", req.ID, users[0], len(users)-1)
 	}
-	// The metadata goes first: without it the image is unknown.
-	if err := os.Remove(d.imageMetaPath(req.ID)); err != nil {
+	// The image goes first: metadata without its image is unknown.
+	if err := os.Remove(d.imagePath(req.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("delete image %s: %w", req.ID, err)
 	}
-	if err := os.Remove(d.imagePath(req.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(d.imageMetaPath(req.ID)); err != nil {
 		return nil, fmt.Errorf("delete image %s: %w", req.ID, err)
 	}
 	return &subagent.ImageResponse{Images: []*subagent.Image{m.image()}}, nil

@@ -42,9 +42,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -134,8 +136,10 @@ type Driver struct {
 }
 
 // New returns a driver on opts.DataDir, creating its directories and
-// removing the work files a previous process left in <data_dir>/tmp. Only
-// one Driver may use a data dir at a time.
+// removing what a previous process left half done: the work files in
+// <data_dir>/tmp and metadata whose write or image a crash interrupted.
+// Only one Driver may use a data dir at a time. Errors: ErrInvalid (no
+// data dir, a relative allowed path), file system errors.
 func New(opts Options) (*Driver, error) {
 	if opts.DataDir == "" {
 		return nil, errorf(ErrInvalid, "storage: a data dir is required")
@@ -173,6 +177,9 @@ func New(opts Options) (*Driver, error) {
 	if err := os.MkdirAll(d.tmpDir(), 0o750); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
+	if err := d.removeCrashLeftovers(); err != nil {
+		return nil, err
+	}
 	if d.allowed, err = allowedDirs(layout.ImagesDir(dataDir), opts.AllowedPaths); err != nil {
 		return nil, err
 	}
@@ -183,6 +190,38 @@ func New(opts Options) (*Driver, error) {
 // Handler returns the sub-agent HTTP handler: the RPC endpoint at
 // subagent.RPCPath and the raw stream DownloadPath.
 func (d *Driver) Handler() http.Handler { return d.handler }
+
+// removeCrashLeftovers removes what a crash may leave: the temporary files of
+// metadata writes (see writeFileAtomic) and image metadata whose image is
+// missing (see installImage and DeleteImage).
+func (d *Driver) removeCrashLeftovers() error {
+	metas, err := filepath.Glob(filepath.Join(layout.ImagesDir(d.dataDir), "*.json"))
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	for _, m := range metas {
+		if _, err := os.Stat(strings.TrimSuffix(m, ".json") + ".qcow2"); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Remove(m); err != nil {
+				return fmt.Errorf("storage: remove stale %s: %w", m, err)
+			}
+		}
+	}
+	for _, pattern := range []string{
+		filepath.Join(layout.ImagesDir(d.dataDir), ".*.json.*"),
+		filepath.Join(d.dataDir, "guests", "*", ".snapshots.json.*"),
+	} {
+		stale, err := filepath.Glob(pattern)
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		for _, p := range stale {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("storage: remove stale %s: %w", p, err)
+			}
+		}
+	}
+	return nil
+}
 
 // tmpDir holds the driver's work files.
 func (d *Driver) tmpDir() string { return filepath.Join(d.dataDir, "tmp") }

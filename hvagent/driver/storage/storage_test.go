@@ -16,10 +16,20 @@ func TestNew(t *testing.T) {
 	t.Run("RemovesWorkFiles", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		left := filepath.Join(b.dataDir, "tmp", "export-123.qcow2")
-		require.NoError(t, os.WriteFile(left, []byte("x"), 0o600))
+		b.createGuest(t, guestID)
+		left := []string{
+			filepath.Join(b.dataDir, "tmp", "export-123.qcow2"),
+			filepath.Join(b.dataDir, "images", ".base.json.123"),
+			filepath.Join(b.dataDir, "images", "gone.json"),
+			filepath.Join(b.dataDir, "guests", guestID, ".snapshots.json.456"),
+		}
+		for _, p := range left {
+			require.NoError(t, os.WriteFile(p, []byte("x"), 0o600))
+		}
 		b.restart(t)
-		require.NoFileExists(t, left)
+		for _, p := range left {
+			require.NoFileExists(t, p)
+		}
 		require.DirExists(t, filepath.Join(b.dataDir, "images"))
 		require.DirExists(t, filepath.Join(b.dataDir, "guests"))
 	})
