@@ -87,6 +87,7 @@ func (d *Driver) exportSnapshot(ctx context.Context, rawID string) ([]export, bo
 		if _, err := st.lookup(id); err != nil {
 			return nil, err
 		}
+		st.close() // the export needs no monitor; the guest's lock stays held
 		targets, _ := st.targets(id)
 		for _, n := range targets {
 			s, _ := st.find(n, id.name)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // imageInfo is the part of qemu-img info's JSON (and of QMP's ImageInfo)
@@ -52,6 +53,7 @@ func (s snapshotInfo) before(o snapshotInfo) bool {
 // image's lock wraps ErrConflict.
 func (d *Driver) qemuImg(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, d.opts.QemuImg, args...)
+	cmd.WaitDelay = 5 * time.Second // bounds Wait after a kill, should output pipes stay open
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

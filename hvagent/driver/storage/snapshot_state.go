@@ -95,10 +95,11 @@ type guestState struct {
 	q *qmpConn
 }
 
-// close releases the QMP connection, if any.
+// close releases the QMP connection, if any. It may be called again.
 func (st *guestState) close() {
 	if st.q != nil {
 		st.q.Close()
+		st.q = nil
 	}
 }
 
