@@ -89,6 +89,9 @@ func TestDriver_DeleteGuestsDisks(t *testing.T) {
 	require.Equal(t, &subagent.Guest{ID: guestID, Memory: 64, Disks: []subagent.Disk{}}, resp.Guest)
 	require.NoDirExists(t, layout.GuestDir(b.dataDir, guestID))
 	require.Equal(t, []string{"other/disk0.qcow2"}, files(t, filepath.Join(b.dataDir, "guests")))
+	for _, f := range files(t, b.dataDir) {
+		require.NotContains(t, f, guestID, "no file of the guest is left")
+	}
 	require.FileExists(t, other.Disks[0].Source)
 
 	_, err = b.driver.DeleteGuestsDisks(testCtx(t), &subagent.GuestRequest{Guest: &subagent.Guest{ID: guestID}})
