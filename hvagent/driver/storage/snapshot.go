@@ -89,7 +89,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *subagent.SnapshotReque
 		}
 		id.name = req.Dest
 		targets, _ := st.targets(id)
-		if id.disk < 0 && slices.Contains(st.records, id.name) {
+		if id.disk < 0 && st.guestLevel(id.name) {
 			return nil, errorf(ErrConflict, "snapshot %s already exists", id)
 		}
 		for _, n := range targets {
@@ -100,7 +100,7 @@ func (d *Driver) CreateSnapshot(ctx context.Context, req *subagent.SnapshotReque
 		if err := d.takeSnapshots(ctx, st, targets, id.name); err != nil {
 			return nil, fmt.Errorf("create snapshot %s: %w", id, err)
 		}
-		if id.disk < 0 {
+		if id.disk < 0 && !slices.Contains(st.records, id.name) { // a stale record may remain from a manual change
 			if err := d.writeRecords(st, append(slices.Clone(st.records), id.name)); err != nil {
 				_ = d.dropSnapshots(ctx, st, targets, id.name)
 				return nil, fmt.Errorf("create snapshot %s: %w", id, err)
@@ -188,7 +188,7 @@ func (d *Driver) DeleteSnapshot(ctx context.Context, req *subagent.SnapshotReque
 		if len(present) == 0 && !(id.disk < 0 && recorded) {
 			return nil, errorf(ErrNotFound, "snapshot %s", id)
 		}
-		if id.disk >= 0 && recorded {
+		if id.disk >= 0 && st.guestLevel(id.name) {
 			return nil, errorf(ErrConflict, "snapshot %s is part of guest-level snapshot guests/%s@%s; delete that one", id, id.guest, id.name)
 		}
 		gone := st.entries(id, true)

@@ -116,6 +116,18 @@ func TestDriver_Snapshots(t *testing.T) {
 		require.EqualError(t, err, "snapshot "+gid+"@s1: not found")
 	})
 
+	t.Run("IncompleteGuestLevel", func(t *testing.T) {
+		t.Parallel()
+		b := twoDisks(t)
+		b.snapshot(t, gid, "s1")
+		run(t, "qemu-img", "snapshot", "-d", "s1", diskPath(b, 1)) // behind the driver's back
+		require.Equal(t, []string{disk0 + "@s1"}, b.list(t, gid, true), "no guest-level snapshot without every disk")
+		resp, err := b.driver.DeleteSnapshot(testCtx(t), &subagent.SnapshotRequest{ID: disk0 + "@s1"})
+		require.NoError(t, err)
+		require.Equal(t, []string{disk0 + "@s1"}, ids(resp))
+		require.Equal(t, []string{gid + "@s1", disk0 + "@s1", disk1 + "@s1"}, b.snapshot(t, gid, "s1"))
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		t.Parallel()
 		b := twoDisks(t)
