@@ -135,6 +135,10 @@ func (d *Driver) createDisk(ctx context.Context, spec diskSpec) error {
 		_ = os.Remove(tmp)
 		return err
 	}
+	if err := syncFile(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
 	if err := os.Rename(tmp, spec.path); err != nil {
 		_ = os.Remove(tmp)
 		return err

@@ -123,6 +123,7 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 		return nil, err
 	}
 	if req.SHA256 != "" && !strings.EqualFold(sum, req.SHA256) {
+		log.Warn().Str("sha256", sum).Msg("image fetch failed: sha256 mismatch")
 		return nil, fmt.Errorf("image %s: sha256 mismatch: %s has %s, want %s", req.ID, req.Source, sum, strings.ToLower(req.SHA256))
 	}
 	qcow, format, info, err := d.toQcow2(ctx, req.ID, tmp.Name())
@@ -152,6 +153,9 @@ func (d *Driver) installImage(m *imageMeta, qcow string) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("image %s: encode metadata: %w", m.ID, err)
+	}
+	if err := syncFile(qcow); err != nil {
+		return fmt.Errorf("image %s: %w", m.ID, err)
 	}
 	d.images.Lock()
 	defer d.images.Unlock()
