@@ -1,6 +1,8 @@
 package storage
 
 import (
+	"time"
+
 	"github.com/hvagent/hvagent/hvagent"
 )
 
@@ -12,6 +14,9 @@ const (
 	// ConfigDownloadService is the snapshot download stream (a stream
 	// stage posts to its service's path).
 	ConfigDownloadService = "storageDownload"
+	// ConfigFetchService is the RPC service of fetchImage, whose call lasts
+	// as long as the download.
+	ConfigFetchService = "storageFetch"
 	// BuiltinName is the builtin name services use to reach the driver.
 	BuiltinName = "storage"
 )
@@ -30,13 +35,26 @@ var methods = map[string]string{
 	hvagent.ActionDownloadSnapshot: "DownloadSnapshot",
 }
 
-// Services returns the two services of the built-in driver: ConfigService
-// (RPC) and ConfigDownloadService (DownloadPath), both "builtin": "storage".
-// The agent needs Builtins["storage"] = driver.Handler().
+// Call timeouts of the services whose calls may last long.
+const (
+	// FetchCallTimeout bounds a fetchImage call: the download itself, which
+	// the driver also cuts when it stalls (Options.FetchIdleTimeout).
+	FetchCallTimeout = 24 * time.Hour
+	// DownloadCallTimeout bounds the wait for a download's first byte: the
+	// export of every disk of the snapshot to a temporary file.
+	DownloadCallTimeout = time.Hour
+)
+
+// Services returns the services of the built-in driver, all "builtin":
+// "storage": ConfigService (RPC, the default call timeout),
+// ConfigFetchService (RPC, FetchCallTimeout) and ConfigDownloadService
+// (DownloadPath, DownloadCallTimeout). The agent needs
+// Builtins["storage"] = driver.Handler().
 func Services() map[string]hvagent.ServiceConfig {
 	return map[string]hvagent.ServiceConfig{
 		ConfigService:         {Builtin: BuiltinName},
-		ConfigDownloadService: {Builtin: BuiltinName, Path: DownloadPath},
+		ConfigFetchService:    {Builtin: BuiltinName, Timeout: hvagent.Duration{Duration: FetchCallTimeout}},
+		ConfigDownloadService: {Builtin: BuiltinName, Path: DownloadPath, Timeout: hvagent.Duration{Duration: DownloadCallTimeout}},
 	}
 }
 
@@ -48,8 +66,11 @@ func Actions() map[string]hvagent.ActionConfig {
 	actions := map[string]hvagent.ActionConfig{}
 	for name, method := range methods {
 		service := ConfigService
-		if name == hvagent.ActionDownloadSnapshot {
+		switch name {
+		case hvagent.ActionDownloadSnapshot:
 			service = ConfigDownloadService
+		case hvagent.ActionFetchImage:
+			service = ConfigFetchService
 		}
 		actions[name] = hvagent.ActionConfig{Stages: []hvagent.StageConfig{
 			{Service: service, Method: ServiceName + "." + method},

@@ -34,6 +34,9 @@ func TestConfig(t *testing.T) {
 		}
 	}
 	require.Equal(t, "ImageStore.RequestImage", actions[hvagent.ActionFetchImage].Stages[0].Method)
+	require.Equal(t, storage.FetchCallTimeout, parsed.Services[actions[hvagent.ActionFetchImage].Stages[0].Service].Timeout.Duration)
+	require.Equal(t, storage.DownloadCallTimeout, parsed.Services[actions[hvagent.ActionDownloadSnapshot].Stages[0].Service].Timeout.Duration)
+	require.Zero(t, parsed.Services[actions[hvagent.ActionCreateSnapshot].Stages[0].Service].Timeout.Duration, "the default call timeout")
 	require.Equal(t, "ImageStore.CreateGuestDisks", actions[hvagent.ActionCreate].Stages[0].Method)
 	require.Equal(t, "ImageStore.DeleteGuestsDisks", actions[hvagent.ActionDelete].Stages[0].Method)
 }
