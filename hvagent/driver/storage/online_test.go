@@ -152,3 +152,12 @@ func TestDriver_Online(t *testing.T) {
 	require.True(t, hasPattern(t, diskPath(b, 0), "qcow2", 0xaa, 0))
 	require.Equal(t, []string{disk0 + "@d0"}, b.list(t, gid, true))
 }
+
+func TestDriver_OnlineDiskNotAttached(t *testing.T) {
+	t.Parallel()
+	b := twoDisks(t)
+	startQEMU(t, b, 1)
+	_, err := b.driver.CreateSnapshot(testCtx(t), &subagent.SnapshotRequest{ID: gid, Dest: "s"})
+	require.EqualError(t, err, "guest "+guestID+": disk 1 is not attached to its running QEMU as drive disk1")
+	require.Empty(t, run(t, "qemu-img", "snapshot", "-U", "-l", diskPath(b, 0)), "nothing is taken")
+}
