@@ -28,6 +28,7 @@ func newSubagentCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newSubagentSimCmd())
+	cmd.AddCommand(newSubagentStorageCmd())
 	return cmd
 }
 
