@@ -6,7 +6,7 @@ import (
 )
 
 // Error codes. The code word is what crosses the wire; HTTP statuses are
-// derived from it by the REST handler (see DESIGN.md §3).
+// derived from it by the REST handler (see rest.HTTPStatus).
 const (
 	EINVALID          = "invalid"            // 400: bad action, guest or request
 	EUNAUTHENTICATED  = "unauthenticated"    // 401

@@ -18,7 +18,7 @@ import (
 	"github.com/hvagent/hvagent/internal/servicetest"
 )
 
-// allCodes is every error code word of DESIGN.md §3.
+// allCodes is every error code word of the error table (hvagent.E*).
 var allCodes = []string{
 	hvagent.EINVALID, hvagent.EUNAUTHENTICATED, hvagent.EFORBIDDEN, hvagent.ENOTFOUND,
 	hvagent.EMETHODNOTALLOWED, hvagent.ECONFLICT, hvagent.ECANCELED, hvagent.ETOOLARGE,
