@@ -2,15 +2,21 @@ package hvagent
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/internal/strictjson"
 )
 
-// Config configures an Agent. Its JSON form is the config file: the original
-// mistify-agent keys (services, actions, dbpath) plus hvagent's extensions.
-// Fields tagged `json:"-"` are set by code only.
+// Config configures an Agent: it holds only what the library reads. Its JSON
+// form is the library's part of a config file: the original mistify-agent
+// keys (services, actions, dbpath) plus hvagent's extensions. Fields tagged
+// `json:"-"` are set by code only. A program's own settings (hvagentd's
+// listeners, TLS, tokens, logging) are not here: hvagentd's config file
+// embeds Config next to them in one JSON object.
 //
 // LoadConfig and ParseConfig decode a file strictly, WithDefaults fills the
 // defaults named in each field's doc and Validate checks the result.
@@ -28,29 +34,6 @@ type Config struct {
 	// AllowedPaths are host directories (besides <DataDir>/images) from which
 	// boot files and file:// image sources may be read.
 	AllowedPaths []string `json:"allowed_paths,omitempty"`
-
-	// Listen is hvagentd's TCP address; default 127.0.0.1:8080.
-	Listen string `json:"listen,omitempty"`
-	// Socket is hvagentd's unix socket; default <DataDir>/hvagent.sock.
-	Socket string `json:"socket,omitempty"`
-	// SocketGroup is the group given the unix socket (mode 0660).
-	SocketGroup string `json:"socket_group,omitempty"`
-	// AdminListen is the admin (pprof, metrics) TCP address; default off.
-	AdminListen string `json:"admin_listen,omitempty"`
-	// TokensFile is a JSON list of API tokens.
-	TokensFile string `json:"tokens_file,omitempty"`
-	// TLSCert and TLSKey enable TLS on Listen; set both or neither.
-	TLSCert string `json:"tls_cert,omitempty"`
-	TLSKey  string `json:"tls_key,omitempty"`
-	// ClientCA enables client-certificate authentication.
-	ClientCA string `json:"client_ca,omitempty"`
-	// LogLevel is debug, info, warn (or warning, as the original accepted),
-	// error; default info.
-	LogLevel string `json:"log_level,omitempty"`
-	// LogFormat is json or console; default json.
-	LogFormat string `json:"log_format,omitempty"`
-	// ShutdownTimeout bounds a graceful stop; default 30s.
-	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty"`
 
 	// MaxLoggedJobs is how many finished jobs are kept; default 1000.
 	// The Max* values must not be negative.
@@ -138,6 +121,20 @@ type RetryConfig struct {
 // Duration is a time.Duration that reads and writes Go duration strings
 // ("1m30s") in JSON.
 type Duration struct{ time.Duration }
+
+// CheckJSON reports what is wrong with data as a duration in a config
+// file, nil when UnmarshalJSON accepts it. The strict config decoder calls
+// it, so that a bad duration is named with its key.
+func (Duration) CheckJSON(data []byte) error {
+	var s string
+	if json.Unmarshal(data, &s) != nil {
+		return fmt.Errorf(`expected a duration string such as "1m30s", got %s`, strictjson.Describe(data))
+	}
+	if _, err := time.ParseDuration(s); err != nil {
+		return fmt.Errorf(`invalid duration %s: expected a Go duration such as "1m30s"`, strictjson.Describe(data))
+	}
+	return nil
+}
 
 // MarshalJSON writes d as a Go duration string such as "1m30s".
 func (d Duration) MarshalJSON() ([]byte, error) {

@@ -145,15 +145,21 @@ func TestParseConfig_Errors(t *testing.T) {
 			`config: services.a.max_pending: expected a non-negative integer, got 1e400`},
 		{"MaxEventsString", `{"max_events": "many"}`, `config: max_events: expected an integer, got string "many"`},
 		{"MaxQueuedOverflow", `{"max_queued": 99999999999999999999}`, `config: max_queued: expected an integer, got 99999999999999999999`},
-		{"DurationNumber", `{"shutdown_timeout": 30}`, `config: shutdown_timeout: expected a duration string such as "1m30s", got 30`},
+		{"DurationNumber", `{"services": {"a": {"timeout": 30}}}`, `config: services.a.timeout: expected a duration string such as "1m30s", got 30`},
+		{"DurationObject", `{"actions": {"start": {"retry": {"backoff": {}}}}}`,
+			`config: actions.start.retry.backoff: expected a duration string such as "1m30s", got an object`},
+		{"UnknownDaemonKey", `{"listen": "127.0.0.1:1", "log_level": "info"}`,
+			`config: unknown key "listen" at top level; unknown key "log_level" at top level`},
 		{"DurationInvalid", `{"services": {"a": {"timeout": "5 minutes"}}}`,
 			`config: services.a.timeout: invalid duration string "5 minutes": expected a Go duration such as "1m30s"`},
 		{"StagesObject", `{"actions": {"create": {"stages": {}}}}`, `config: actions.create.stages: expected an array, got an object`},
 		{"ServicesArray", `{"services": []}`, `config: services: expected an object, got an array`},
 		{"ArgNumber", `{"actions": {"create": {"stages": [{"args": {"n": 1}}]}}}`, `config: actions.create.stages[0].args.n: expected a string, got 1`},
 		{"AllowedPathsString", `{"allowed_paths": "/srv"}`, `config: allowed_paths: expected an array, got string "/srv"`},
-		{"LongStringTruncated", `{"dbpath": true, "listen": 1, "socket": "` + strings.Repeat("x", 50) + `"}`,
-			`config: dbpath: expected a string, got true; listen: expected a string, got 1`},
+		{"LongStringTruncated", `{"dbpath": true, "durability": 1, "data_dir": "` + strings.Repeat("x", 50) + `"}`,
+			`config: dbpath: expected a string, got true; durability: expected a string, got 1`},
+		{"LongDurationTruncated", `{"services": {"a": {"timeout": "` + strings.Repeat("x", 50) + `"}}}`,
+			`config: services.a.timeout: invalid duration string "` + strings.Repeat("x", 40) + `…": expected a Go duration such as "1m30s"`},
 		{"TopLevelArray", `[]`, `config: expected a JSON object at top level, got an array`},
 		{"TopLevelNull", `null`, `config: expected a JSON object at top level, got null`},
 		{"Several", `{"zz": 1, "services": {"a": {"port": "x"}}, "aa": 2, "aa": 3}`,
@@ -217,24 +223,13 @@ func extensionsWant() *Config {
 			"containerStart":       {Stages: []StageConfig{{Service: "remote", Method: "MDocker.StartContainer"}}},
 			ActionDownloadSnapshot: {Stages: []StageConfig{{Service: "local", Method: "ImageStore.DownloadSnapshot"}}},
 		},
-		DBPath:          "/srv/hvagent/state.db",
-		DataDir:         "/srv/hvagent",
-		AllowedPaths:    []string{"/srv/images", "/srv/kernels"},
-		Listen:          "0.0.0.0:8443",
-		Socket:          "/run/hvagent.sock",
-		SocketGroup:     "hvagent",
-		AdminListen:     "127.0.0.1:9090",
-		TokensFile:      "/etc/hvagent/tokens.json",
-		TLSCert:         "/etc/hvagent/cert.pem",
-		TLSKey:          "/etc/hvagent/key.pem",
-		ClientCA:        "/etc/hvagent/ca.pem",
-		LogLevel:        "warning",
-		LogFormat:       "console",
-		ShutdownTimeout: dur(90 * time.Second),
-		MaxLoggedJobs:   50,
-		MaxEvents:       5000,
-		MaxQueued:       20,
-		Durability:      "normal",
+		DBPath:        "/srv/hvagent/state.db",
+		DataDir:       "/srv/hvagent",
+		AllowedPaths:  []string{"/srv/images", "/srv/kernels"},
+		MaxLoggedJobs: 50,
+		MaxEvents:     5000,
+		MaxQueued:     20,
+		Durability:    "normal",
 	}
 }
 
@@ -354,8 +349,7 @@ func TestConfig_WithDefaults(t *testing.T) {
 		got.Now = nil
 		require.Equal(t, &Config{
 			Services: map[string]ServiceConfig{}, Actions: map[string]ActionConfig{}, Builtins: map[string]http.Handler{},
-			DataDir: "/d", DBPath: "/d/hvagent.db", Socket: "/d/hvagent.sock", Listen: "127.0.0.1:8080",
-			LogLevel: "info", LogFormat: "json", ShutdownTimeout: dur(30 * time.Second),
+			DataDir: "/d", DBPath: "/d/hvagent.db",
 			MaxLoggedJobs: 1000, MaxEvents: 100000, MaxQueued: 1000, Durability: "full",
 			InfoLimit: 100, StreamLimit: 5, HostJobLimit: 4, Logger: zerolog.Nop(),
 		}, got)
@@ -401,8 +395,6 @@ func TestConfig_WithDefaults(t *testing.T) {
 		}
 
 		require.Equal(t, "/srv/hvagent/state.db", got.DBPath)
-		require.Equal(t, "/run/hvagent.sock", got.Socket)
-		require.Equal(t, "warning", got.LogLevel)
 		require.Equal(t, 50, got.MaxLoggedJobs)
 		require.NoError(t, got.Validate())
 	})

@@ -12,14 +12,12 @@ import (
 // Accepted values of the enumerated config keys.
 var (
 	cfgBuiltins    = []string{"sim", "qemu", "storage"}
-	cfgLogLevels   = []string{"debug", "info", "warn", "warning", "error"}
-	cfgLogFormats  = []string{"json", "console"}
 	cfgDurability  = []string{"full", "normal"}
 	cfgOnInterrupt = []string{Requeue, Fail}
 )
 
 // Validate reports every problem of c in one EINVALID error, its messages
-// sorted and joined by "; ". Zero values mean "default", so c may be
+// sorted and joined by "; " (its Err joins one error per problem). Zero values mean "default", so c may be
 // validated before or after WithDefaults. Validate does not check what only
 // the running agent knows (builtin handlers, stage counts of streams).
 func (c *Config) Validate() error {
@@ -44,10 +42,7 @@ func (c *Config) Validate() error {
 // topProblems checks the top-level keys.
 func (c *Config) topProblems() []string {
 	var p []string
-	p = appendEnum(p, "log_level", c.LogLevel, cfgLogLevels)
-	p = appendEnum(p, "log_format", c.LogFormat, cfgLogFormats)
 	p = appendEnum(p, "durability", c.Durability, cfgDurability)
-	p = appendNegative(p, "shutdown_timeout", c.ShutdownTimeout.Duration)
 	for _, n := range []struct {
 		key string
 		v   int
@@ -56,9 +51,6 @@ func (c *Config) topProblems() []string {
 		{"InfoLimit", c.InfoLimit}, {"StreamLimit", c.StreamLimit}, {"HostJobLimit", c.HostJobLimit},
 	} {
 		p = appendNegative(p, n.key, n.v)
-	}
-	if (c.TLSCert == "") != (c.TLSKey == "") {
-		p = append(p, "tls_cert and tls_key must be set together")
 	}
 	return p
 }

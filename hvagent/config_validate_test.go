@@ -48,11 +48,9 @@ func TestConfig_Validate(t *testing.T) {
 			act(c, func(a *ActionConfig) {
 				a.Timeout, a.OnInterrupt, a.Retry = dur(time.Minute), Fail, &RetryConfig{Attempts: 1, Backoff: dur(time.Second)}
 			})
-			c.LogLevel, c.LogFormat, c.Durability = "warn", "console", "normal"
-			c.TLSCert, c.TLSKey = "c", "k"
+			c.Durability = "normal"
 		}, ""},
 		{"EmptyStages", func(c *Config) { c.Actions[ActionDelete] = ActionConfig{} }, ""},
-		{"LogLevelWarning", func(c *Config) { c.LogLevel = "warning" }, ""},
 		{"NoPort", func(c *Config) { svc(c, "libvirt", ServiceConfig{Path: "/x"}) },
 			"service libvirt has no port, url, socket or builtin"},
 		{"TwoLocators", func(c *Config) { svc(c, "libvirt", ServiceConfig{Port: 1, Socket: "/s"}) },
@@ -99,16 +97,12 @@ func TestConfig_Validate(t *testing.T) {
 			"action start: retry attempts must be at least 1, got -1"},
 		{"RetryBackoff", func(c *Config) { act(c, func(a *ActionConfig) { a.Retry = &RetryConfig{Backoff: dur(-time.Second)} }) },
 			"action start: retry backoff must not be negative, got -1s"},
-		{"LogLevel", func(c *Config) { c.LogLevel = "trace" }, `log_level "trace" is not one of debug, info, warn, warning, error`},
-		{"LogFormat", func(c *Config) { c.LogFormat = "text" }, `log_format "text" is not one of json, console`},
 		{"Durability", func(c *Config) { c.Durability = "off" }, `durability "off" is not one of full, normal`},
-		{"ShutdownTimeout", func(c *Config) { c.ShutdownTimeout = dur(-time.Second) }, "shutdown_timeout must not be negative, got -1s"},
 		{"MaxLoggedJobs", func(c *Config) { c.MaxLoggedJobs = -1 }, "max_logged_jobs must not be negative, got -1"},
 		{"MaxEvents", func(c *Config) { c.MaxEvents = -2 }, "max_events must not be negative, got -2"},
 		{"MaxQueued", func(c *Config) { c.MaxQueued = -3 }, "max_queued must not be negative, got -3"},
 		{"Limits", func(c *Config) { c.InfoLimit, c.StreamLimit, c.HostJobLimit = -1, -1, -1 },
 			"HostJobLimit must not be negative, got -1; InfoLimit must not be negative, got -1; StreamLimit must not be negative, got -1"},
-		{"TLSPair", func(c *Config) { c.TLSKey = "k" }, "tls_cert and tls_key must be set together"},
 		{"AllSortedAndDeduplicated", func(c *Config) {
 			c.Actions["run"] = ActionConfig{Stages: []StageConfig{{Service: "x", Method: "X.Y"}, {Service: "x", Method: "X.Z"}}}
 			svc(c, "libvirt", ServiceConfig{})

@@ -20,6 +20,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // embeddedDefaultWarning is logged at start-up when no config file is given.
@@ -34,9 +35,12 @@ type Main struct {
 	// LookupEnv reads the environment; default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 
-	// Config is the effective configuration (defaults applied), set by
-	// ParseFlags. Its Listen is "off" when TCP is turned off.
+	// Config is the library's effective configuration (defaults applied),
+	// set by ParseFlags.
 	Config *hvagent.Config
+	// Daemon is hvagentd's own effective settings (defaults applied), set by
+	// ParseFlags. Its Listen is "off" when TCP is turned off.
+	Daemon *settings.Daemon
 	// ConfigPath is the config file read; "" for the embedded default.
 	ConfigPath string
 
@@ -46,7 +50,6 @@ type Main struct {
 	Metrics *metrics.Metrics
 	Agent   *hvagent.Agent
 
-	tcpOff    bool
 	cancel    context.CancelFunc // hard-stops the agent
 	drainCtx  context.Context    // done when long-lived requests must end
 	drain     context.CancelFunc
@@ -81,21 +84,21 @@ func (m *Main) ParseFlags(args []string) error {
 // configure resolves the settings of parsed flags.
 func (m *Main) configure(flags *flagSet) error {
 	path := flags.configPath(m.lookupEnv)
-	base := sim.Config()
+	base := &settings.File{Config: *sim.Config()}
 	if path != "" {
 		var err error
-		if base, err = hvagent.LoadConfig(path); err != nil {
+		if base, err = settings.Load(path); err != nil {
 			return err
 		}
 	}
-	cfg, tcpOff, err := flags.resolve(base, m.lookupEnv)
+	eff, err := flags.resolve(base, m.lookupEnv)
 	if err != nil {
 		return err
 	}
-	if err := checkExposure(cfg, tcpOff); err != nil {
+	if err := eff.CheckExposure(); err != nil {
 		return err
 	}
-	m.Config, m.ConfigPath, m.tcpOff = cfg, path, tcpOff
+	m.Config, m.Daemon, m.ConfigPath = &eff.Config, &eff.Daemon, path
 	return nil
 }
 
@@ -110,7 +113,7 @@ func (m *Main) lookupEnv(key string) (string, bool) {
 // <data_dir>/config.json and starts the listeners, then returns. ctx bounds
 // the start-up only. After an error, Close releases what was started.
 func (m *Main) Run(ctx context.Context) error {
-	if m.Config == nil {
+	if m.Config == nil || m.Daemon == nil {
 		return errors.New("run: ParseFlags was not called")
 	}
 	if m.failed == nil {
@@ -120,7 +123,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if stderr == nil {
 		stderr = os.Stderr
 	}
-	logger, err := newLogger(stderr, m.Config.LogLevel, m.Config.LogFormat)
+	logger, err := newLogger(stderr, m.Daemon.LogLevel, m.Daemon.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -128,7 +131,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startAgent(ctx); err != nil {
 		return err
 	}
-	if err := writeEffectiveConfig(m.Config.DataDir, m.Agent.Config(), m.tcpOff); err != nil {
+	if err := writeEffectiveConfig(m.Agent.Config(), m.Daemon); err != nil {
 		return err
 	}
 	return m.serve()
@@ -153,9 +156,6 @@ func (m *Main) startAgent(ctx context.Context) error {
 	cfg.Builtins = map[string]http.Handler{}
 	if m.usesBuiltin("sim") {
 		cfg.Builtins["sim"] = sim.New(sim.Options{}).Handler()
-	}
-	if m.tcpOff {
-		cfg.Listen = ""
 	}
 	agent, err := hvagent.New(&cfg)
 	if err != nil {
@@ -203,18 +203,16 @@ func (m *Main) logStart() {
 	}
 }
 
-// writeEffectiveConfig writes cfg as JSON to <dataDir>/config.json (mode
-// 0600), for `hvctl --local` and for people. Fields without a JSON key
+// writeEffectiveConfig writes the effective config file, the agent's cfg
+// and the daemon's settings d in one JSON object, to <data_dir>/config.json
+// (mode 0600), for `hvctl --local` and for people. Fields without a JSON key
 // (store, handlers, logger) are left out.
-func writeEffectiveConfig(dataDir string, cfg *hvagent.Config, tcpOff bool) error {
-	c := *cfg
-	if tcpOff {
-		c.Listen = listenOff
-	}
-	b, err := json.MarshalIndent(&c, "", "  ")
+func writeEffectiveConfig(cfg *hvagent.Config, d *settings.Daemon) error {
+	b, err := json.MarshalIndent(&settings.File{Config: *cfg, Daemon: *d}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode effective config: %w", err)
 	}
+	dataDir := cfg.DataDir
 	path := filepath.Join(dataDir, "config.json")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
@@ -237,8 +235,8 @@ func (m *Main) Close() error {
 
 func (m *Main) close() error {
 	var timeout time.Duration
-	if m.Config != nil {
-		timeout = m.Config.ShutdownTimeout.Duration
+	if m.Daemon != nil {
+		timeout = m.Daemon.ShutdownTimeout.Duration
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // daemon is an hvagentd running in the test process.
@@ -102,7 +103,7 @@ func TestDaemon_EmbeddedDefault(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
-	cfg, err := hvagent.LoadConfig(path)
+	cfg, err := settings.Load(path)
 	require.NoError(t, err)
 	require.Equal(t, d.dir, cfg.DataDir)
 	require.Equal(t, filepath.Join(d.dir, "hvagent.db"), cfg.DBPath)
@@ -161,9 +162,10 @@ func TestDaemon_ListenOff(t *testing.T) {
 	require.Empty(t, d.TCPAddr())
 	_, err := newClient(t, "unix://"+d.SocketPath()).Health(context.Background())
 	require.NoError(t, err)
-	cfg, err := hvagent.LoadConfig(filepath.Join(d.dir, "config.json"))
+	cfg, err := settings.Load(filepath.Join(d.dir, "config.json"))
 	require.NoError(t, err)
 	require.Equal(t, "off", cfg.Listen)
+	require.NoError(t, cfg.Validate())
 }
 
 func TestDaemon_StaleSocket(t *testing.T) {

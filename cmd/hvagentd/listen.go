@@ -13,66 +13,23 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // socketMode is the unix socket's mode: owner and group may connect.
 const socketMode = 0o660
 
-// checkExposure refuses TCP listeners that anyone on the network could
-// reach without authentication: a listener that is not on loopback needs a
-// tokens file or client certificates.
-func checkExposure(cfg *hvagent.Config, tcpOff bool) error {
-	if cfg.ClientCA != "" && cfg.TLSCert == "" {
-		return errors.New("client_ca needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key) too")
-	}
-	listeners := []struct{ key, addr string }{{"admin_listen", cfg.AdminListen}}
-	if !tcpOff {
-		listeners = append(listeners, struct{ key, addr string }{"listen", cfg.Listen})
-	}
-	for _, l := range listeners {
-		if l.addr == "" {
-			continue
-		}
-		host, _, err := net.SplitHostPort(l.addr)
-		if err != nil {
-			return fmt.Errorf("%s %q: want host:port such as 127.0.0.1:8080: %w", l.key, l.addr, err)
-		}
-		if !guarded(cfg) && !loopbackHost(host) {
-			return insecureError(l.key, l.addr)
-		}
-	}
-	return nil
-}
-
-// guarded reports whether TCP clients must authenticate.
-func guarded(cfg *hvagent.Config) bool { return cfg.TokensFile != "" || cfg.ClientCA != "" }
-
-func insecureError(key, addr string) error {
-	return fmt.Errorf("%s %s is not a loopback address: refusing to serve the API there without authentication; "+
-		"set tokens_file (--tokens-file) or client_ca (--client-ca), or listen on 127.0.0.1", key, addr)
-}
-
-// loopbackHost reports whether host is "localhost" or a loopback IP.
-func loopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // listenTCP listens on addr, with TLS when tlsCfg is set. Unless TCP
 // clients must authenticate, the address bound must be loopback (a name
 // such as "localhost" could resolve elsewhere).
-func listenTCP(key, addr string, cfg *hvagent.Config, tlsCfg *tls.Config) (net.Listener, error) {
+func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !guarded(cfg) && (!ok || !tcp.IP.IsLoopback()) {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !d.Guarded() && (!ok || !tcp.IP.IsLoopback()) {
 		_ = ln.Close()
-		return nil, insecureError(key, ln.Addr().String())
+		return nil, settings.InsecureError(key, ln.Addr().String())
 	}
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
@@ -101,7 +58,7 @@ func hostsFor(addr net.Addr) []string {
 
 // tlsConfig returns the TCP listeners' TLS settings, nil without TLS.
 // With client_ca, clients must present a certificate it signed.
-func tlsConfig(cfg *hvagent.Config) (*tls.Config, error) {
+func tlsConfig(cfg *settings.Daemon) (*tls.Config, error) {
 	if cfg.TLSCert == "" {
 		return nil, nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/rest"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // HTTP server timeouts. There is no global write timeout: the handler
@@ -48,7 +49,7 @@ type server struct {
 // serve starts the listeners: the unix socket always, TCP unless turned
 // off, the admin listener when configured.
 func (m *Main) serve() error {
-	cfg := m.Config
+	cfg := m.Daemon
 	var tokens []rest.Token
 	if cfg.TokensFile != "" {
 		var err error
@@ -73,7 +74,7 @@ func (m *Main) serve() error {
 			Msg("socket_group members cannot reach the socket: its directory is not group-searchable (chmod g+x, or move --socket)")
 	}
 	base.Tokens = tokens
-	if !m.tcpOff {
+	if cfg.Listen != settings.ListenOff {
 		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg); err != nil {
 			return err
 		}

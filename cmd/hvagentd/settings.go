@@ -10,23 +10,22 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // envPrefix starts the name of every setting's environment variable.
 const envPrefix = "HVAGENT_"
 
-// listenOff is the listen value that turns the TCP listener off; an empty
-// --listen does too.
-const listenOff = "off"
-
-// setting is one top-level config key that a flag and an environment
-// variable can also set: key data_dir is --data-dir and HVAGENT_DATA_DIR.
+// setting is one top-level key of the config file that a flag and an
+// environment variable can also set: key data_dir is --data-dir and
+// HVAGENT_DATA_DIR. apply sets it in the library's part of the file or in
+// the daemon's.
 type setting struct {
 	key   string
 	kind  string // shown in --help: string, int, duration, strings
 	short string
 	usage string
-	apply func(c *hvagent.Config, v string) error
+	apply func(f *settings.File, v string) error
 }
 
 // flag is the setting's flag name.
@@ -35,69 +34,70 @@ func (s *setting) flag() string { return strings.ReplaceAll(s.key, "_", "-") }
 // env is the setting's environment variable.
 func (s *setting) env() string { return envPrefix + strings.ToUpper(s.key) }
 
-// settings are every top-level key of hvagent.Config except the pipelines
-// (services, actions), in --help order.
-var settings = []*setting{
+// allSettings are every top-level key of the config file except the
+// pipelines (services, actions), in --help order: hvagent.Config's and
+// settings.Daemon's.
+var allSettings = []*setting{
 	stringSetting("data_dir", "", "directory of the database, socket, images and guest disks (default /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent)",
-		func(c *hvagent.Config) *string { return &c.DataDir }),
+		func(f *settings.File) *string { return &f.Config.DataDir }),
 	stringSetting("dbpath", "", "SQLite database file (default <data-dir>/hvagent.db)",
-		func(c *hvagent.Config) *string { return &c.DBPath }),
+		func(f *settings.File) *string { return &f.Config.DBPath }),
 	stringSetting("listen", "", `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
-		func(c *hvagent.Config) *string { return &c.Listen }),
+		func(f *settings.File) *string { return &f.Daemon.Listen }),
 	stringSetting("socket", "", "unix socket of the REST API, mode 0660 (default <data-dir>/hvagent.sock)",
-		func(c *hvagent.Config) *string { return &c.Socket }),
+		func(f *settings.File) *string { return &f.Daemon.Socket }),
 	stringSetting("socket_group", "", "group (name or id) given the unix socket",
-		func(c *hvagent.Config) *string { return &c.SocketGroup }),
+		func(f *settings.File) *string { return &f.Daemon.SocketGroup }),
 	stringSetting("admin_listen", "", "TCP address of the admin listener: pprof and metrics (default off)",
-		func(c *hvagent.Config) *string { return &c.AdminListen }),
+		func(f *settings.File) *string { return &f.Daemon.AdminListen }),
 	stringSetting("tokens_file", "", `JSON file of API tokens: [{"name","sha256","scope"}]`,
-		func(c *hvagent.Config) *string { return &c.TokensFile }),
+		func(f *settings.File) *string { return &f.Daemon.TokensFile }),
 	stringSetting("tls_cert", "", "TLS certificate (PEM) of the TCP listeners; needs --tls-key",
-		func(c *hvagent.Config) *string { return &c.TLSCert }),
+		func(f *settings.File) *string { return &f.Daemon.TLSCert }),
 	stringSetting("tls_key", "", "TLS private key (PEM) of the TCP listeners; needs --tls-cert",
-		func(c *hvagent.Config) *string { return &c.TLSKey }),
+		func(f *settings.File) *string { return &f.Daemon.TLSKey }),
 	stringSetting("client_ca", "", "CA certificates (PEM): TCP clients must present a certificate they signed",
-		func(c *hvagent.Config) *string { return &c.ClientCA }),
+		func(f *settings.File) *string { return &f.Daemon.ClientCA }),
 	stringSetting("log_level", "l", "debug, info, warn or error (default info)",
-		func(c *hvagent.Config) *string { return &c.LogLevel }),
+		func(f *settings.File) *string { return &f.Daemon.LogLevel }),
 	stringSetting("log_format", "", "json or console (default json)",
-		func(c *hvagent.Config) *string { return &c.LogFormat }),
+		func(f *settings.File) *string { return &f.Daemon.LogFormat }),
 	{key: "shutdown_timeout", kind: "duration", usage: "how long a graceful stop may take (default 30s)",
-		apply: func(c *hvagent.Config, v string) error {
+		apply: func(f *settings.File, v string) error {
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return fmt.Errorf("invalid duration %q: expected a Go duration such as 1m30s", v)
 			}
-			c.ShutdownTimeout = hvagent.Duration{Duration: d}
+			f.Daemon.ShutdownTimeout = hvagent.Duration{Duration: d}
 			return nil
 		}},
 	intSetting("max_logged_jobs", "finished jobs kept in the job log (default 1000)",
-		func(c *hvagent.Config) *int { return &c.MaxLoggedJobs }),
+		func(f *settings.File) *int { return &f.Config.MaxLoggedJobs }),
 	intSetting("max_events", "events kept for /events (default 100000)",
-		func(c *hvagent.Config) *int { return &c.MaxEvents }),
+		func(f *settings.File) *int { return &f.Config.MaxEvents }),
 	intSetting("max_queued", "jobs one queue may hold (default 1000)",
-		func(c *hvagent.Config) *int { return &c.MaxQueued }),
+		func(f *settings.File) *int { return &f.Config.MaxQueued }),
 	stringSetting("durability", "", "full (survives power loss) or normal (survives a crash) (default full)",
-		func(c *hvagent.Config) *string { return &c.Durability }),
+		func(f *settings.File) *string { return &f.Config.Durability }),
 	{key: "allowed_paths", kind: "strings", usage: "comma-separated host directories that boot files and file:// images may come from",
-		apply: func(c *hvagent.Config, v string) error {
-			c.AllowedPaths = nil
+		apply: func(f *settings.File, v string) error {
+			f.Config.AllowedPaths = nil
 			for p := range strings.SplitSeq(v, ",") {
 				if p = strings.TrimSpace(p); p != "" {
-					c.AllowedPaths = append(c.AllowedPaths, p)
+					f.Config.AllowedPaths = append(f.Config.AllowedPaths, p)
 				}
 			}
 			return nil
 		}},
 }
 
-func stringSetting(key, short, usage string, field func(*hvagent.Config) *string) *setting {
+func stringSetting(key, short, usage string, field func(*settings.File) *string) *setting {
 	return &setting{key: key, kind: "string", short: short, usage: usage,
-		apply: func(c *hvagent.Config, v string) error { *field(c) = v; return nil }}
+		apply: func(f *settings.File, v string) error { *field(f) = v; return nil }}
 }
 
-func intSetting(key, usage string, field func(*hvagent.Config) *int) *setting {
-	return &setting{key: key, kind: "int", usage: usage, apply: func(c *hvagent.Config, v string) error {
+func intSetting(key, usage string, field func(*settings.File) *int) *setting {
+	return &setting{key: key, kind: "int", usage: usage, apply: func(f *settings.File, v string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("invalid integer %q", v)
@@ -105,7 +105,7 @@ func intSetting(key, usage string, field func(*hvagent.Config) *int) *setting {
 		if n < 0 {
 			return fmt.Errorf("%d must not be negative", n)
 		}
-		*field(c) = n
+		*field(f) = n
 		return nil
 	}}
 }
@@ -119,9 +119,9 @@ type settingValue struct {
 func (v *settingValue) String() string { return v.val }
 func (v *settingValue) Type() string   { return v.s.kind }
 
-// Set checks text against the setting (on a scratch config) and keeps it.
+// Set checks text against the setting (on a scratch file) and keeps it.
 func (v *settingValue) Set(text string) error {
-	if err := v.s.apply(&hvagent.Config{}, text); err != nil {
+	if err := v.s.apply(&settings.File{}, text); err != nil {
 		return err
 	}
 	v.val = text
@@ -141,7 +141,7 @@ func registerFlags(fs *pflag.FlagSet) *flagSet {
 	f := &flagSet{fs: fs, values: map[string]*settingValue{}, config: new(string)}
 	fs.StringVarP(f.config, "config", "c", "", "config file (JSON); env HVAGENT_CONFIG; default: the embedded default")
 	fs.StringVar(f.config, "config-file", "", "the original's name of --config")
-	for _, s := range settings {
+	for _, s := range allSettings {
 		v := &settingValue{s: s}
 		f.values[s.key] = v
 		fs.VarP(v, s.flag(), s.short, s.usage+"; env "+s.env())
@@ -171,41 +171,39 @@ func (f *flagSet) configPath(lookupEnv func(string) (string, bool)) string {
 
 // resolve merges the settings with precedence flag > environment > file
 // (base) > default, then validates them and applies the defaults. base is
-// the config file's contents, or the embedded default, and is modified.
-func (f *flagSet) resolve(base *hvagent.Config, lookupEnv func(string) (string, bool)) (*hvagent.Config, bool, error) {
-	for _, s := range settings {
+// the config file's contents, or the embedded default, and is modified. An
+// empty --listen turns TCP off as "off" does: the result's Listen is then
+// settings.ListenOff.
+func (f *flagSet) resolve(base *settings.File, lookupEnv func(string) (string, bool)) (*settings.File, error) {
+	for _, s := range allSettings {
 		if v, ok := lookupEnv(s.env()); ok && v != "" {
 			if err := s.apply(base, v); err != nil {
-				return nil, false, fmt.Errorf("%s=%s: %w", s.env(), v, err)
+				return nil, fmt.Errorf("%s=%s: %w", s.env(), v, err)
 			}
 		}
 		if f.changed(s.key) {
 			if err := s.apply(base, f.values[s.key].val); err != nil {
-				return nil, false, fmt.Errorf("--%s: %w", s.flag(), err)
+				return nil, fmt.Errorf("--%s: %w", s.flag(), err)
 			}
 		}
 	}
-	tcpOff := base.Listen == listenOff || (base.Listen == "" && f.changed("listen"))
-	if tcpOff {
-		base.Listen = ""
+	if base.Daemon.Listen == "" && f.changed("listen") {
+		base.Daemon.Listen = settings.ListenOff
 	}
 	if err := absPaths(base); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if err := base.Validate(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	cfg := base.WithDefaults()
-	if tcpOff {
-		cfg.Listen = listenOff
-	}
-	return cfg, tcpOff, nil
+	return base.WithDefaults(), nil
 }
 
-// absPaths makes the file paths of c absolute, so that the effective config
+// absPaths makes the file paths of f absolute, so that the effective config
 // written to the data dir means the same from any directory.
-func absPaths(c *hvagent.Config) error {
-	for _, p := range []*string{&c.DataDir, &c.DBPath, &c.Socket, &c.TokensFile, &c.TLSCert, &c.TLSKey, &c.ClientCA} {
+func absPaths(f *settings.File) error {
+	d := &f.Daemon
+	for _, p := range []*string{&f.Config.DataDir, &f.Config.DBPath, &d.Socket, &d.TokensFile, &d.TLSCert, &d.TLSKey, &d.ClientCA} {
 		if *p == "" {
 			continue
 		}

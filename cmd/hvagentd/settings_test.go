@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // parseCase is a command line, an environment and config files; "@A" and
@@ -53,7 +54,7 @@ func (c parseCase) parse(t *testing.T) (*Main, error) {
 // effective returns the JSON of config key in m's effective config.
 func effective(t *testing.T, m *Main, key string) string {
 	t.Helper()
-	b, err := json.Marshal(m.Config)
+	b, err := json.Marshal(&settings.File{Config: *m.Config, Daemon: *m.Daemon})
 	require.NoError(t, err)
 	var all map[string]json.RawMessage
 	require.NoError(t, json.Unmarshal(b, &all))

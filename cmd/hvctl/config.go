@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // newCmdConfig returns `hvctl config`.
@@ -27,7 +28,8 @@ func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *
 		Use:   "validate FILE",
 		Short: "Check a config file",
 		Long: "Check a config file as hvagentd reads it: strict JSON (unknown keys are errors naming the\n" +
-			"key), then every value. Prints every problem on one line and exits 2 when there is one,\n" +
+			"key), then every value of the library's part and the daemon's (listeners, TLS, logging),\n" +
+			"including hvagentd's refusal of a TCP listener off loopback without authentication. Prints every problem on one line and exits 2 when there is one,\n" +
 			"3 when the file does not exist. Needs no agent.",
 		Example: "  hvctl config validate /etc/hvagent/agent.json\n  hvctl config validate testdata/sim.json",
 		Args:    exactArgs("FILE"),
@@ -40,12 +42,15 @@ func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *
 }
 
 func configValidateRun(opts *ConfigValidateOptions) error {
-	cfg, err := hvagent.LoadConfig(opts.File)
+	cfg, err := settings.Load(opts.File)
 	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if err := cfg.CheckExposure(); err != nil {
+		return hvagent.WrapError(hvagent.EINVALID, err, "config: %v", err)
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "%s: valid (%d services, %d actions)\n", opts.File, len(cfg.Services), len(cfg.Actions))
 	return err

@@ -38,6 +38,32 @@ func TestConfigValidate_Run(t *testing.T) {
 		require.Equal(t, 1, strings.Count(line, "\n"), line)
 		require.Contains(t, line, "colour")
 	})
+	t.Run("DaemonSettings", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		path := filepath.Join(t.TempDir(), "agent.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"services":{"x":{"port":1}},"actions":{},"listen":"0.0.0.0:8443",`+
+			`"tokens_file":"/t.json","log_level":"warning","shutdown_timeout":"1m","data_dir":"/d"}`), 0o600))
+		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", path), b.errOut.String())
+		require.Equal(t, path+": valid (1 services, 0 actions)\n", b.out.String())
+	})
+	t.Run("ErrDaemonSettings", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		path := filepath.Join(t.TempDir(), "bad.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"services":{},"log_level":"loud","tls_key":"/k.pem"}`), 0o600))
+		require.Equal(t, exitUsage, b.run(t.Context(), "config", "validate", path))
+		require.Equal(t, `hvctl: config: log_level "loud" is not one of debug, info, warn, warning, error; `+
+			"tls_cert and tls_key must be set together\n", b.errOut.String())
+	})
+	t.Run("ErrExposed", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		path := filepath.Join(t.TempDir(), "bad.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"services":{},"listen":":8080"}`), 0o600))
+		require.Equal(t, exitUsage, b.run(t.Context(), "config", "validate", path))
+		require.Contains(t, b.errOut.String(), "hvctl: config: listen :8080 is not a loopback address")
+	})
 	t.Run("ErrValidate", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -18,6 +18,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // IOStreams are where a command reads and writes: data goes to Out, status
@@ -202,12 +203,14 @@ func localError(err error) error {
 	return fmt.Errorf("--local: %w", err)
 }
 
-// localConfig reads <dataDir>/config.json, or returns the embedded default
+// localConfig reads the library's part of <dataDir>/config.json (the
+// daemon's settings in it are not needed), or returns the embedded default
 // (embedded true) when it does not exist; either way DataDir is dataDir.
 func localConfig(dataDir string) (cfg *hvagent.Config, embedded bool, err error) {
-	cfg, err = hvagent.LoadConfig(filepath.Join(dataDir, "config.json"))
+	file, err := settings.Load(filepath.Join(dataDir, "config.json"))
 	switch hvagent.ErrorCode(err) {
 	case "":
+		cfg = &file.Config
 	case hvagent.ENOTFOUND:
 		cfg, embedded = sim.Config(), true
 	default:

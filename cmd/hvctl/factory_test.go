@@ -56,9 +56,15 @@ func TestLocal_EmbeddedDefault(t *testing.T) {
 func TestLocal_DaemonConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cfg, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sim.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sim.json"))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o600))
+	// hvagentd writes its own settings into the file too.
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(data, &cfg))
+	cfg["listen"], cfg["log_level"], cfg["shutdown_timeout"], cfg["socket"] = "off", "warning", "1m0s", filepath.Join(dir, "hvagent.sock")
+	data, err = json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600))
 	p := hvctl(t, "--local", "--data-dir", dir, "job", "list")
 	require.Equal(t, exitOK, p.code, p.errOut.String())
 	require.Empty(t, p.errOut.String(), "no notice when the daemon's config is there")
