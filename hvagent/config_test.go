@@ -306,6 +306,9 @@ func TestDuration_JSON(t *testing.T) {
 			t.Parallel()
 			d := dur(time.Minute)
 			err := d.UnmarshalJSON([]byte(tt.input))
+			if tt.input != "null" {
+				require.Equal(t, err == nil, d.CheckJSON([]byte(tt.input)) == nil, "CheckJSON agrees with UnmarshalJSON")
+			}
 			if tt.wantErr != "" {
 				requireInvalid(t, err, tt.wantErr)
 				return
