@@ -37,4 +37,16 @@
 // imports no store and no driver. Programs wire them: open a store.DB, pass
 // it and the built-in drivers in Config, then New, Start, Do, Stop, Close.
 // See examples/embed and cmd/hvagentd.
+//
+// # Configuration
+//
+// Config holds only what the library reads: services, actions, the data
+// dir and database, allowed paths, limits, durability, and the code-only
+// store, builtins, logger, observer and clock. ParseConfig and LoadConfig
+// read its JSON form strictly (an unknown key is an error naming the key
+// and where it is), WithDefaults fills the defaults and Validate checks
+// every value. A daemon's own settings (hvagentd's listeners, TLS, tokens,
+// socket, logging, shutdown) are not Config's: hvagentd's config file holds
+// them next to Config's keys in one JSON object and reads it with its own
+// decoder, as strict.
 package hvagent
