@@ -105,6 +105,11 @@ func (s ringingStore) PatchGuestMetadata(ctx context.Context, id string, patch m
 	return s.Store.PatchGuestMetadata(ctx, id, patch)
 }
 
+func (s ringingStore) SetGuestState(ctx context.Context, id, state string, at time.Time) (*Guest, error) {
+	defer s.bell.ring()
+	return s.Store.SetGuestState(ctx, id, state, at)
+}
+
 func (s ringingStore) Enqueue(ctx context.Context, n NewJob) (*Job, error) {
 	defer s.bell.ring()
 	return s.Store.Enqueue(ctx, n)

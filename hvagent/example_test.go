@@ -3,38 +3,34 @@ package hvagent_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
-	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/hvagent/host"
 )
 
-// An Agent wired to a SQLite store and the built-in simulated driver (a
+// An Agent on a SQLite store and the built-in simulated driver (a
 // simulation: no real guest runs) creates a guest and reboots it.
 func ExampleAgent_Do() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "hvagent-example-")
 	defer os.RemoveAll(dir)
-	db, err := store.Open(filepath.Join(dir, "hvagent.db"), store.Options{})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer db.Close()
-
+	// host.Open assembles the agent on the data dir: the SQLite store and
+	// the built-in drivers that the config names.
 	cfg := sim.Config()
-	cfg.DataDir, cfg.Store = dir, db
-	cfg.Builtins = map[string]http.Handler{"sim": sim.New(sim.Options{}).Handler()}
-	agent, err := hvagent.New(cfg)
+	cfg.DataDir = dir
+	h, err := host.Open(host.Options{Config: cfg})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer agent.Close()
-	_ = agent.Start(ctx)
+	defer h.Close(ctx)
+	if err := h.Start(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	agent := h.Agent
 
 	res, err := agent.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 512}})
 	if err != nil {

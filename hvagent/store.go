@@ -21,6 +21,10 @@ type Store interface {
 	Guest(ctx context.Context, id string) (*Guest, error)
 	// Guests lists guests ordered by ID (see GuestFilter). Never nil.
 	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// SetGuestState sets a guest's state as a driver observed it outside
+	// any job (a crashed QEMU), with an EventGuestUpdated; nothing is
+	// written when it is already that state.
+	SetGuestState(ctx context.Context, id, state string, at time.Time) (*Guest, error)
 	// PatchGuestMetadata upserts the keys of patch into the guest's metadata
 	// and deletes those whose value is "". It returns the updated guest.
 	PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*Guest, error)

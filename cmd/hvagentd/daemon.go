@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,14 +16,14 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
 // embeddedDefaultWarning is logged at start-up when no config file is given.
-const embeddedDefaultWarning = "no config file: running the embedded default with the SIMULATED driver (no real guests)"
+const embeddedDefaultWarning = "no config file: running the embedded default with " + host.DefaultDescription
 
 // Main is the hvagentd daemon: ParseFlags reads its settings, Run starts it
 // and returns once it serves, Close stops it gracefully. Tests run the
@@ -44,8 +43,9 @@ type Main struct {
 	// ConfigPath is the config file read; "" for the embedded default.
 	ConfigPath string
 
-	// Logger, DB, Metrics and Agent are set by Run.
+	// Logger, Host (and its DB and Agent) and Metrics are set by Run.
 	Logger  zerolog.Logger
+	Host    *host.Host
 	DB      *store.DB
 	Metrics *metrics.Metrics
 	Agent   *hvagent.Agent
@@ -84,7 +84,7 @@ func (m *Main) ParseFlags(args []string) error {
 // configure resolves the settings of parsed flags.
 func (m *Main) configure(flags *flagSet) error {
 	path := flags.configPath(m.lookupEnv)
-	base := &settings.File{Config: *sim.Config()}
+	base := &settings.File{Config: *host.Default()}
 	if path != "" {
 		var err error
 		if base, err = settings.Load(path); err != nil {
@@ -137,47 +137,25 @@ func (m *Main) Run(ctx context.Context) error {
 	return m.serve()
 }
 
-// startAgent opens the store and starts the agent on it.
+// startAgent assembles the agent on the data dir (store, built-in
+// drivers) and starts it.
 func (m *Main) startAgent(ctx context.Context) error {
 	cfg := *m.Config
 	m.logStart()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
-	}
-	db, err := store.Open(cfg.DBPath, store.Options{Durability: cfg.Durability})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	m.DB = db
-	cfg.Store = db
 	cfg.Logger = m.Logger
 	m.Metrics = metrics.New()
 	cfg.Observer = m.Metrics
-	cfg.Builtins = map[string]http.Handler{}
-	if m.usesBuiltin("sim") {
-		cfg.Builtins["sim"] = sim.New(sim.Options{}).Handler()
-	}
-	agent, err := hvagent.New(&cfg)
+	h, err := host.Open(host.Options{Config: &cfg})
 	if err != nil {
 		return err
 	}
-	m.Agent = agent
+	m.Host, m.DB, m.Agent = h, h.DB, h.Agent
 	startCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m.cancel = cancel
-	if err := agent.Start(startCtx); err != nil {
+	if err := h.Start(startCtx); err != nil {
 		return fmt.Errorf("start agent: %w", err)
 	}
 	return nil
-}
-
-// usesBuiltin reports whether a service of the config uses builtin name.
-func (m *Main) usesBuiltin(name string) bool {
-	for _, s := range m.Config.Services {
-		if s.Builtin == name {
-			return true
-		}
-	}
-	return false
 }
 
 // logStart logs where the configuration comes from.
@@ -242,14 +220,11 @@ func (m *Main) close() error {
 	defer cancel()
 	var errs []error
 	errs = append(errs, m.stopServers(ctx))
-	if m.Agent != nil {
-		errs = append(errs, m.Agent.Stop(ctx), m.Agent.Close())
+	if m.Host != nil {
+		errs = append(errs, m.Host.Close(ctx))
 	}
 	if m.cancel != nil {
 		m.cancel()
-	}
-	if m.DB != nil {
-		errs = append(errs, m.DB.Close())
 	}
 	err := errors.Join(errs...)
 	if m.Agent != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,9 +14,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/rest"
-	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -112,7 +110,7 @@ func (c *connector) resolvedDataDir() string {
 		dir = c.getenv("HVAGENT_DATA_DIR")
 	}
 	if dir == "" {
-		dir = (&hvagent.Config{}).WithDefaults().DataDir
+		dir = hvagent.DefaultDataDir()
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
@@ -129,7 +127,7 @@ func (c *connector) resolvedAddr() string {
 	if a := c.getenv("HVAGENT_ADDR"); a != "" {
 		return a
 	}
-	return "unix://" + filepath.Join(c.resolvedDataDir(), "hvagent.sock")
+	return rest.SocketAddr(c.resolvedDataDir())
 }
 
 // explain adds a hint to an error that says hvagentd cannot be reached.
@@ -153,45 +151,35 @@ func (c *connector) Close() error {
 
 // openLocal starts an agent in this process on dataDir, with the daemon's
 // effective config (<dataDir>/config.json) or, when there is none, the
-// embedded default that drives the simulation. A data dir held by hvagentd
-// (or another --local hvctl) is ECONFLICT.
+// embedded default. A data dir held by hvagentd (or another --local hvctl)
+// is ECONFLICT.
 func openLocal(dataDir string, errOut io.Writer) (hvagent.Service, func() error, error) {
 	cfg, embedded, err := localConfig(dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	eff := cfg.WithDefaults()
-	db, err := store.Open(eff.DBPath, store.Options{Durability: eff.Durability})
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	h, err := host.Open(host.Options{Config: cfg})
 	if err != nil {
 		if hvagent.ErrorCode(err) == hvagent.ECONFLICT {
 			return nil, nil, &hvagent.Error{Code: hvagent.ECONFLICT, Err: err, Message: fmt.Sprintf(
 				"--local refused: %s; run without --local to go through hvagentd", hvagent.ErrorMessage(err))}
 		}
-		return nil, nil, fmt.Errorf("--local: open store: %w", err)
+		return nil, nil, localError(err)
 	}
 	if embedded {
-		_, _ = fmt.Fprintf(errOut, "hvctl: --local: no %s: using the embedded default, which drives the SIMULATED hypervisor\n",
-			filepath.Join(dataDir, "config.json"))
+		_, _ = fmt.Fprintf(errOut, "hvctl: --local: no %s: using the embedded default (%s)\n",
+			filepath.Join(dataDir, "config.json"), host.DefaultDescription)
 	}
-	cfg.Store = db
-	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	cfg.Builtins = map[string]http.Handler{"sim": sim.New(sim.Options{}).Handler()}
-	agent, err := hvagent.New(cfg)
-	if err == nil {
-		err = agent.Start(context.Background())
-	}
-	if err != nil {
-		if agent != nil {
-			_ = agent.Close()
-		}
-		return nil, nil, errors.Join(localError(err), db.Close())
+	if err := h.Start(context.Background()); err != nil {
+		return nil, nil, errors.Join(localError(err), h.Close(context.Background()))
 	}
 	closeFn := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), localStopGrace)
 		defer cancel()
-		return errors.Join(agent.Stop(ctx), agent.Close(), db.Close())
+		return h.Close(ctx)
 	}
-	return agent, closeFn, nil
+	return h.Agent, closeFn, nil
 }
 
 // localError prefixes an agent error with --local, keeping its code.
@@ -212,7 +200,7 @@ func localConfig(dataDir string) (cfg *hvagent.Config, embedded bool, err error)
 	case "":
 		cfg = &file.Config
 	case hvagent.ENOTFOUND:
-		cfg, embedded = sim.Config(), true
+		cfg, embedded = host.Default(), true
 	default:
 		return nil, false, localError(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
@@ -37,7 +38,7 @@ func TestLocal_EmbeddedDefault(t *testing.T) {
 	dir := t.TempDir()
 	p := hvctl(t, "--local", "--data-dir", dir, "guest", "create", "--memory", "256", "--disk", "size=1024", "-o", "json")
 	require.Equal(t, exitOK, p.code, p.errOut.String())
-	require.Contains(t, p.errOut.String(), "using the embedded default, which drives the SIMULATED hypervisor")
+	require.Contains(t, p.errOut.String(), "using the embedded default ("+host.DefaultDescription+")")
 	var job hvagent.Job
 	require.NoError(t, json.Unmarshal(p.out.Bytes(), &job))
 	require.Equal(t, hvagent.JobComplete, job.Status, "--local always waits")

@@ -10,12 +10,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
-	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/hvagent/host"
 )
 
 func main() {
@@ -33,24 +32,22 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	defer os.RemoveAll(dir)
 
-	db, err := store.Open(filepath.Join(dir, "hvagent.db"), store.Options{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
-	cfg := sim.Config() // every action wired to the built-in simulated driver
+	// Every action wired to the built-in simulated driver, on this data
+	// dir; host.Open creates the store and the drivers the config names.
+	cfg := sim.Config()
 	cfg.DataDir = dir
-	cfg.Store = db
-	cfg.Builtins = map[string]http.Handler{"sim": sim.New(sim.Options{Latency: 10 * time.Millisecond}).Handler()}
-	agent, err := hvagent.New(cfg)
+	h, err := host.Open(host.Options{
+		Config:   cfg,
+		Builtins: map[string]http.Handler{"sim": sim.New(sim.Options{Latency: 10 * time.Millisecond}).Handler()},
+	})
 	if err != nil {
 		return err
 	}
-	defer agent.Close()
-	if err := agent.Start(ctx); err != nil {
+	defer h.Close(context.WithoutCancel(ctx))
+	if err := h.Start(ctx); err != nil {
 		return err
 	}
+	agent := h.Agent
 
 	created, err := agent.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{
 		Guest: &hvagent.Guest{Memory: 512, CPU: 1, Disks: []hvagent.Disk{{Size: 1024}}},

@@ -61,6 +61,13 @@ func DefaultAddr(dataDir string) string {
 	if a := os.Getenv("HVAGENT_ADDR"); a != "" {
 		return a
 	}
+	return SocketAddr(dataDir)
+}
+
+// SocketAddr returns the address of hvagentd's default unix socket on
+// dataDir: "unix://<dataDir>/hvagent.sock" with dataDir made absolute, where
+// an empty dataDir is the default data dir of the current user.
+func SocketAddr(dataDir string) string {
 	if dataDir == "" {
 		dataDir = hvagent.DefaultDataDir()
 	}

@@ -222,3 +222,35 @@ func deleteGuest(ctx context.Context, tx *sql.Tx, id string, at time.Time) error
 	}
 	return insertGuestEvent(ctx, tx, hvagent.EventGuestDeleted, at, g)
 }
+
+// SetGuestState sets a stored guest's state, with a guest.updated event,
+// and returns the guest; nothing is written when the state is already
+// that. ENOTFOUND for an unknown guest, EINVALID for an empty state.
+func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time) (*hvagent.Guest, error) {
+	if state == "" {
+		return nil, hvagent.Errorf(hvagent.EINVALID, "guest state is empty")
+	}
+	var g *hvagent.Guest
+	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+		var data, meta string
+		err := tx.QueryRowContext(ctx, `UPDATE guests
+			SET data = json_set(data, '$.state', ?), updated_at = ?
+			WHERE id = ? AND json_extract(data, '$.state') IS NOT ?
+			RETURNING data, metadata`, state, nanos(at), id, state).Scan(&data, &meta)
+		if errors.Is(err, sql.ErrNoRows) {
+			g, err = loadGuest(ctx, tx, id) // unchanged, or not found
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if g, err = decodeGuest(id, data, meta); err != nil {
+			return err
+		}
+		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, g)
+	})
+	if err != nil {
+		return nil, wrap("set guest state", err)
+	}
+	return g, nil
+}

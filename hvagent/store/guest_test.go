@@ -174,3 +174,44 @@ func TestDB_PersistGuest_ErrNotFound(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, got.Stage, "the failed update is rolled back")
 }
+
+func TestDB_SetGuestState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.createGuest(t, &hvagent.Guest{ID: "g1", State: "running", Memory: 128, Metadata: map[string]string{"a": "1"}})
+		before := len(b.events(t))
+
+		g, err := b.db.SetGuestState(ctx, "g1", "crashed", at(5))
+		require.NoError(t, err)
+		require.Equal(t, "crashed", g.State)
+		require.Equal(t, uint(128), g.Memory, "other fields are kept")
+		require.Equal(t, map[string]string{"a": "1"}, g.Metadata)
+		got, err := b.db.Guest(ctx, "g1")
+		require.NoError(t, err)
+		require.Equal(t, g, got)
+		ev := b.events(t)
+		require.Len(t, ev, before+1)
+		require.Equal(t, hvagent.EventGuestUpdated, ev[len(ev)-1].Type)
+		require.Equal(t, at(5), ev[len(ev)-1].At)
+		require.Equal(t, g, ev[len(ev)-1].Guest)
+
+		again, err := b.db.SetGuestState(ctx, "g1", "crashed", at(6))
+		require.NoError(t, err)
+		require.Equal(t, g, again)
+		require.Len(t, b.events(t), before+1, "the same state writes no event")
+	})
+
+	t.Run("Err", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		_, err := b.db.SetGuestState(ctx, "nope", "crashed", at(1))
+		requireCode(t, err, hvagent.ENOTFOUND)
+		b.createGuest(t, &hvagent.Guest{ID: "g1"})
+		_, err = b.db.SetGuestState(ctx, "g1", "", at(1))
+		requireCode(t, err, hvagent.EINVALID)
+	})
+}

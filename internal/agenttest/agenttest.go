@@ -5,8 +5,8 @@ package agenttest
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
 )
@@ -47,46 +48,45 @@ type Env struct {
 	Metrics *metrics.Metrics
 }
 
-// New returns a started agent on a fresh store, driven by the simulation.
+// New returns a started agent on a fresh store, driven by the simulation,
+// assembled by host.Open as hvagentd assembles its own.
 // Everything is stopped and closed when the test ends.
 func New(t testing.TB, o Opts) *Env {
 	t.Helper()
 	if o.Dir == "" {
 		o.Dir = t.TempDir()
 	}
-	db, err := store.Open(filepath.Join(o.Dir, "hvagent.db"), store.Options{})
-	require.NoError(t, err)
 	d := sim.New(o.Sim)
 	cfg := o.Config
 	if cfg == nil {
 		cfg = sim.Config()
 	}
 	cfg.DataDir = o.Dir
-	cfg.Store = db
-	if o.WrapStore != nil {
-		cfg.Store = o.WrapStore(db)
-	}
 	cfg.Logger = Logger(t)
 	if o.Log != nil {
 		cfg.Logger = zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), o.Log)).Level(zerolog.WarnLevel)
 	}
-	if cfg.Builtins == nil {
-		cfg.Builtins = map[string]http.Handler{}
-	}
-	cfg.Builtins["sim"] = d.Handler()
 	m := metrics.New()
 	if cfg.Observer == nil {
 		cfg.Observer = m
 	}
-	a, err := hvagent.New(cfg)
+	builtins := map[string]http.Handler{}
+	maps.Copy(builtins, cfg.Builtins)
+	builtins["sim"] = d.Handler()
+	opts := host.Options{Config: cfg, Builtins: builtins}
+	if o.WrapStore != nil {
+		opts.Wrap = o.WrapStore
+	}
+	h, err := host.Open(opts)
 	require.NoError(t, err)
-	env := &Env{Agent: a, Store: db, Sim: d, Dir: o.Dir, Metrics: m}
+	env := &Env{Agent: h.Agent, Store: h.DB, Sim: d, Dir: o.Dir, Metrics: m}
 	t.Cleanup(func() {
-		require.NoError(t, a.Close())
-		require.NoError(t, db.Close())
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // no grace period, as Agent.Close
+		require.NoError(t, h.Close(ctx))
 	})
 	if !o.NoStart {
-		require.NoError(t, a.Start(context.Background()))
+		require.NoError(t, h.Start(context.Background()))
 	}
 	return env
 }

@@ -1,0 +1,76 @@
+package host_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		dir := filepath.Join(t.TempDir(), "new", "data")
+		cfg := host.Default()
+		cfg.DataDir = dir
+		h, err := host.Open(host.Options{Config: cfg})
+		require.NoError(t, err)
+		require.NoError(t, h.Start(t.Context()))
+		fi, err := os.Stat(dir)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+		require.Equal(t, filepath.Join(dir, "hvagent.db"), h.DB.Path())
+
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		res, err := h.Agent.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128}})
+		require.NoError(t, err)
+		job, err := h.Agent.WaitJob(ctx, res.Job.ID)
+		require.NoError(t, err)
+		require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
+
+		_, err = host.Open(host.Options{Config: cfg})
+		require.Equal(t, hvagent.ECONFLICT, hvagent.ErrorCode(err), "a second opener of the data dir: %v", err)
+		require.NoError(t, h.Close(ctx))
+
+		again, err := host.Open(host.Options{Config: cfg})
+		require.NoError(t, err, "the data dir is free after Close")
+		require.NoError(t, again.Close(ctx))
+	})
+	t.Run("GivenBuiltin", func(t *testing.T) {
+		t.Parallel()
+		d := sim.New(sim.Options{})
+		cfg := sim.Config()
+		cfg.DataDir = t.TempDir()
+		h, err := host.Open(host.Options{Config: cfg, Builtins: map[string]http.Handler{"sim": d.Handler()}})
+		require.NoError(t, err)
+		require.NoError(t, h.Start(t.Context()))
+		defer func() { require.NoError(t, h.Close(t.Context())) }()
+		res, err := h.Agent.Do(t.Context(), hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128}})
+		require.NoError(t, err)
+		_, err = h.Agent.WaitJob(t.Context(), res.Job.ID)
+		require.NoError(t, err)
+		require.NotEmpty(t, d.Log(), "the given simulation ran the create")
+	})
+	t.Run("ErrUnknownBuiltin", func(t *testing.T) {
+		t.Parallel()
+		cfg := &hvagent.Config{DataDir: t.TempDir(), Services: map[string]hvagent.ServiceConfig{"vm": {Builtin: "qemu"}}}
+		_, err := host.Open(host.Options{Config: cfg})
+		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
+		require.Contains(t, err.Error(), `builtin "qemu" is not provided by this program (it has: sim)`)
+		_, err = os.Stat(filepath.Join(cfg.DataDir, "hvagent.db"))
+		require.ErrorIs(t, err, os.ErrNotExist, "nothing is created for a config that cannot run")
+	})
+}
