@@ -51,6 +51,9 @@ type CallError struct {
 	Method  string // "Service.Method"; "" for Stream
 	Status  int    // HTTP status, for KindHTTP
 	Message string // what went wrong; for KindMethod the sub-agent's text verbatim
+	// Code is the known code the sub-agent gave in HeaderErrorCode (for
+	// KindMethod and KindHTTP), or "".
+	Code string
 	Err     error  // the underlying error, if any
 }
 
