@@ -54,7 +54,7 @@ type CallError struct {
 	// Code is the known code the sub-agent gave in HeaderErrorCode (for
 	// KindMethod and KindHTTP), or "".
 	Code string
-	Err     error  // the underlying error, if any
+	Err  error // the underlying error, if any
 }
 
 // Error describes the failure, prefixed with the method name when there is one.
