@@ -233,13 +233,14 @@ func (a *Agent) recover(ctx context.Context) error {
 	return nil
 }
 
-// interrupt applies j's on_interrupt policy: requeue it, or end it as Error.
+// interrupt applies j's on_interrupt policy: requeue it, or end it as Error
+// with code unavailable (the agent was not there to finish it).
 func (a *Agent) interrupt(ctx context.Context, j *Job, message string) error {
 	if a.onInterrupt(j.Action) == Requeue {
 		_, err := a.store.Requeue(ctx, j.ID, message, a.now())
 		return err
 	}
-	_, _, err := a.store.Finish(ctx, JobEnd{ID: j.ID, At: a.now(), Status: JobError, Message: message})
+	_, _, err := a.store.Finish(ctx, JobEnd{ID: j.ID, At: a.now(), Status: JobError, Code: EUNAVAILABLE, Message: message})
 	if err == nil {
 		a.notify(j.ID)
 	}

@@ -126,11 +126,13 @@ func TestAgent_Cancel(t *testing.T) {
 	j, err := env.Agent.CancelJob(ctx, queued.ID)
 	require.NoError(t, err)
 	require.Equal(t, hvagent.JobCanceled, j.Status)
+	require.Equal(t, hvagent.ECANCELED, j.Error)
 
 	j, err = env.Agent.CancelJob(ctx, running.ID)
 	require.NoError(t, err)
 	require.Equal(t, hvagent.JobCanceled, j.Status)
 	require.Equal(t, "canceled; outcome of stage 1/1 Sim.Start unknown", j.Message)
+	require.Equal(t, hvagent.ECANCELED, j.Error)
 
 	_, err = env.Agent.CancelJob(ctx, running.ID)
 	require.Equal(t, hvagent.ECONFLICT, hvagent.ErrorCode(err))

@@ -37,9 +37,11 @@ func (a *Agent) call(ctx context.Context, act ActionConfig, st StageConfig, para
 	}
 }
 
-// callError turns a failed synchronous call into an *Error: a sub-agent's
-// "not found" becomes ENOTFOUND (when notFound is set), deadlines ETIMEOUT,
-// cancellation ECANCELED, anything else ESUBAGENT with the sub-agent's words.
+// callError turns a failed synchronous call into an *Error: deadlines
+// ETIMEOUT, cancellation ECANCELED, a failure the sub-agent gave a code
+// (subagent.WithCode) that code with its words (see codedError), a
+// sub-agent's "not found" ENOTFOUND with the text notFound (when set),
+// anything else ESUBAGENT with the sub-agent's words.
 func callError(err error, notFound string) error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -56,10 +58,22 @@ func callError(err error, notFound string) error {
 		return WrapError(ETIMEOUT, err, "%s", err.Error())
 	case errors.Is(err, context.Canceled):
 		return WrapError(ECANCELED, err, "%s", err.Error())
+	case subagent.ErrorCode(err) != "":
+		return codedError(err, notFound)
 	case notFound != "" && errors.As(cause, &ce) && isNotFound(ce):
 		return WrapError(ENOTFOUND, err, "%s", notFound)
 	}
 	return WrapError(ESUBAGENT, err, "%s", err.Error())
+}
+
+// codedError is callError for a failure the sub-agent gave a code: the
+// code, with the sub-agent's words (notFound, when set, for not_found).
+func codedError(err error, notFound string) error {
+	code := subagent.ErrorCode(err)
+	if code == ENOTFOUND && notFound != "" {
+		return WrapError(code, err, "%s", notFound)
+	}
+	return WrapError(code, err, "%s", err.Error())
 }
 
 // isNotFound reports whether a sub-agent said the thing does not exist, in

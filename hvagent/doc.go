@@ -21,6 +21,17 @@
 // stage) before it becomes the next stage's input; the guest is persisted
 // after each stage, never with a changed ID or metadata.
 //
+// # Job errors
+//
+// A job that ends in Error or Canceled records an error code word of the
+// Error table in Job.Error: canceled (a caller's cancel, or its guest's
+// deletion), timeout (its action's timeout), the code a sub-agent gave its
+// failure (invalid, not_found or conflict; see subagent.WithCode), subagent
+// for any other sub-agent failure, unavailable for a job failed because an
+// agent restart or shutdown interrupted it, the code of the agent's own
+// *Error (invalid, not_found, ...), and internal for the agent's own
+// failures. The code does not change the job's message.
+//
 // # Durability
 //
 // A job survives kill -9 at any instant: every transition is one

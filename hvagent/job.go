@@ -36,14 +36,18 @@ type Progress struct {
 // Job is the durable record of one async action. Its JSON keys are the
 // original's Go field names; unset times encode as 0001-01-01T00:00:00Z.
 type Job struct {
-	ID             string
-	GuestID        string
-	Action         string
-	QueuedAt       time.Time
-	StartedAt      time.Time
-	UpdatedAt      time.Time
-	Status         JobStatus
-	Message        string
+	ID        string
+	GuestID   string
+	Action    string
+	QueuedAt  time.Time
+	StartedAt time.Time
+	UpdatedAt time.Time
+	Status    JobStatus
+	Message   string
+	// Error is the error code word of a job that ended in Error or
+	// Canceled (see JobEnd.Code); "" for any other job, and for a failed
+	// job recorded before codes were.
+	Error          string `json:",omitempty"`
 	Stage          string
 	StageStartedAt time.Time
 	Progress       *Progress `json:",omitempty"`

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hvagent/hvagent/hvagent/pipeline"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
 // finishTimeout bounds one attempt at recording a job's end, on a context
@@ -37,7 +38,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	}
 	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
 	if err != nil {
-		e.Status, e.Message = failure(err, cause)
+		e.Status, e.Code, e.Message = failure(err, cause)
 		var ie *Error
 		if errors.As(err, &ie) && ie.Code == EINTERNAL {
 			log.Error().Err(err).Msg("job failed with an internal error")
@@ -94,7 +95,7 @@ func (a *Agent) finish(log zerolog.Logger, e JobEnd) ([]string, bool) {
 			}
 			log.Error().Err(err).Int("attempt", attempt).Str("status", string(e.Status)).Str("job_message", e.Message).
 				Msg("record job end: refused; recording it as an internal error instead")
-			e, plain = JobEnd{ID: e.ID, At: e.At, Status: JobError, Message: unrecorded}, true
+			e, plain = JobEnd{ID: e.ID, At: e.At, Status: JobError, Code: EINTERNAL, Message: unrecorded}, true
 			continue
 		}
 		log.Warn().Err(err).Int("attempt", attempt).Str("retry_in", backoff.String()).
@@ -129,8 +130,12 @@ func (a *Agent) tryFinish(attempt int, e JobEnd) (canceled []string, err error) 
 	return canceled, err
 }
 
-// failure returns the final status and message of a job that failed with err.
-func failure(err, cause error) (JobStatus, string) {
+// failure returns the final status, error code and message of a job that
+// failed with err. The code (see Job.Error) is canceled for a user's
+// cancel, timeout for a deadline, the code of an agent-side *Error, the
+// code a sub-agent gave (invalid, not_found, conflict), subagent for any
+// other failure of a stage, and internal for anything else.
+func failure(err, cause error) (JobStatus, string, string) {
 	var se *pipeline.StageError
 	staged := errors.As(err, &se)
 	switch {
@@ -139,13 +144,33 @@ func failure(err, cause error) (JobStatus, string) {
 		if staged && se.InFlight {
 			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
 		}
-		return JobCanceled, msg
+		return JobCanceled, ECANCELED, msg
 	case errors.Is(err, context.DeadlineExceeded) && staged:
-		return JobError, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
+		return JobError, ETIMEOUT, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
 	}
 	var e *Error
 	if errors.As(err, &e) && e.Code == EINTERNAL {
-		return JobError, "internal error"
+		return JobError, EINTERNAL, "internal error"
 	}
-	return JobError, err.Error()
+	return JobError, failureCode(err, staged), err.Error()
+}
+
+// failureCode classifies a job failure that is neither a cancel nor an
+// internal *Error.
+func failureCode(err error, staged bool) string {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return e.Code
+	case errors.Is(err, context.DeadlineExceeded):
+		return ETIMEOUT
+	}
+	if code := subagent.ErrorCode(err); code != "" {
+		return code // the sub-agent's words are the error table's
+	}
+	var ce *subagent.CallError
+	if staged || errors.As(err, &ce) {
+		return ESUBAGENT
+	}
+	return EINTERNAL
 }

@@ -166,6 +166,7 @@ func TestAgent_FinishFails(t *testing.T) {
 			j := requireStatus(t, env.Store, first.ID, tc.want)
 			if tc.want == hvagent.JobError {
 				require.Equal(t, "interrupted by agent restart", j.Message)
+				require.Equal(t, hvagent.EUNAVAILABLE, j.Error)
 			}
 			names := map[string]string{first.ID: "first", shutdown.ID: "shutdown"}
 			require.Equal(t, tc.calls, simCalls(d, g.ID, names))

@@ -56,7 +56,8 @@ type Store interface {
 	// Requeue moves a Running job back to Queued, keeping its place at the
 	// head of its queue, and records message as an attempt error.
 	Requeue(ctx context.Context, id, message string, at time.Time) (*Job, error)
-	// CancelQueued ends a Queued job as Canceled with message. A Running job
+	// CancelQueued ends a Queued job as Canceled (code ECANCELED) with
+	// message. A Running job
 	// is returned unchanged (the caller cancels its pipeline); a finished job
 	// gives ECONFLICT.
 	CancelQueued(ctx context.Context, id, message string, at time.Time) (*Job, error)
@@ -150,11 +151,16 @@ type JobEnd struct {
 	At      time.Time
 	Status  JobStatus // JobComplete, JobError or JobCanceled
 	Message string
-	Result  json.RawMessage
+	// Code is the error code word (an E* constant) of an Error or Canceled
+	// end, recorded as Job.Error: "" means ECANCELED for Canceled and
+	// EINTERNAL for Error. It must be "" for Complete.
+	Code   string
+	Result json.RawMessage
 	// Guest, when set, is persisted first (as in JobUpdate).
 	Guest *Guest
 	// DeleteGuest removes the job's guest record (an EventGuestDeleted) and
-	// ends the other Queued jobs of its queue as Canceled ("guest deleted").
+	// ends the other Queued jobs of its queue as Canceled ("guest deleted",
+	// code ECANCELED).
 	DeleteGuest bool
 }
 

@@ -30,10 +30,12 @@ const exitCodeHelp = `Exit codes:
   3    not found: no such guest, job, image, snapshot or key
   4    conflict or busy: wrong state, duplicate, data dir in use, queue full
   5    unavailable: hvagentd cannot be reached or is stopping
-  6    job failed (status Error)
+  6    job failed (status Error) for another reason: a sub-agent or internal failure
   7    canceled (status Canceled)
   8    timeout
-  130  interrupted while waiting (the job keeps running)`
+  130  interrupted while waiting (the job keeps running)
+A waited job that ends in Error exits by its error code (the job's Error):
+not_found 3, conflict 4, invalid 2, unavailable 5, timeout 8; otherwise 6.`
 
 // exitCode maps an error to hvctl's exit code; it is the only place that
 // does.
@@ -51,26 +53,45 @@ func exitCode(err error) int {
 	}
 	var j *jobEndError
 	if errors.As(err, &j) {
-		if j.job.Status == hvagent.JobCanceled {
-			return exitCanceled
-		}
-		return exitJobFailed
+		return jobExitCode(j.job)
 	}
-	switch hvagent.ErrorCode(err) {
-	case hvagent.EINVALID, hvagent.ETOOLARGE:
-		return exitUsage
-	case hvagent.ENOTFOUND:
-		return exitNotFound
-	case hvagent.ECONFLICT, hvagent.EBUSY:
-		return exitConflict
-	case hvagent.EUNAVAILABLE:
-		return exitUnavailable
-	case hvagent.ECANCELED:
-		return exitCanceled
-	case hvagent.ETIMEOUT:
-		return exitTimeout
+	if code, ok := codeExit(hvagent.ErrorCode(err)); ok {
+		return code
 	}
 	return exitError
+}
+
+// jobExitCode is the exit code of a waited job that ended Error or
+// Canceled: by its error code word, exitJobFailed for an unclassified
+// failure (subagent, internal, or none recorded).
+func jobExitCode(job *hvagent.Job) int {
+	if job.Status == hvagent.JobCanceled {
+		return exitCanceled
+	}
+	if code, ok := codeExit(job.Error); ok {
+		return code
+	}
+	return exitJobFailed
+}
+
+// codeExit maps an error code word to its exit code; false for the words
+// that have none of their own (internal, subagent, ...).
+func codeExit(code string) (int, bool) {
+	switch code {
+	case hvagent.EINVALID, hvagent.ETOOLARGE:
+		return exitUsage, true
+	case hvagent.ENOTFOUND:
+		return exitNotFound, true
+	case hvagent.ECONFLICT, hvagent.EBUSY:
+		return exitConflict, true
+	case hvagent.EUNAVAILABLE:
+		return exitUnavailable, true
+	case hvagent.ECANCELED:
+		return exitCanceled, true
+	case hvagent.ETIMEOUT:
+		return exitTimeout, true
+	}
+	return 0, false
 }
 
 // usageError is a bad command line: exit code 2, with a usage hint.

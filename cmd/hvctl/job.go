@@ -181,6 +181,9 @@ func jobWaitRun(opts *JobWaitOptions) error {
 	if job, err = waitJob(ctx, opts.IO, svc, job, opts.Async); err != nil {
 		return err
 	}
+	if opts.Out.Quiet && jobOutcome(job) != nil {
+		return jobOutcome(job) // -q prints nothing for a failed job
+	}
 	if err := writeJob(opts.IO.Out, opts.Out, job); err != nil {
 		return err
 	}

@@ -32,12 +32,28 @@ func TestExitCode(t *testing.T) {
 		{"Interrupted", &interruptedError{msg: "x"}, exitInterrupted},
 		{"Internal", hvagent.Errorf(hvagent.EINTERNAL, "x"), exitError},
 		{"Subagent", hvagent.Errorf(hvagent.ESUBAGENT, "x"), exitError},
+		{"JobNotFound", failedJob(hvagent.ENOTFOUND), exitNotFound},
+		{"JobConflict", failedJob(hvagent.ECONFLICT), exitConflict},
+		{"JobInvalid", failedJob(hvagent.EINVALID), exitUsage},
+		{"JobUnavailable", failedJob(hvagent.EUNAVAILABLE), exitUnavailable},
+		{"JobTimeout", failedJob(hvagent.ETIMEOUT), exitTimeout},
+		{"JobSubagent", failedJob(hvagent.ESUBAGENT), exitJobFailed},
+		{"JobInternal", failedJob(hvagent.EINTERNAL), exitJobFailed},
+		{"JobNoCode", failedJob(""), exitJobFailed},
+		{"JobCanceledCode", &jobEndError{job: &hvagent.Job{Status: hvagent.JobCanceled, Error: hvagent.ECANCELED}}, exitCanceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			require.Equal(t, tc.want, exitCode(tc.err))
 		})
 	}
+}
+
+// failedJob is the error of a waited job that ended Error with code.
+func failedJob(code string) error {
+	j := newJob("start", hvagent.JobError)
+	j.Error = code
+	return &jobEndError{job: j}
 }
 
 func TestErrorLine(t *testing.T) {

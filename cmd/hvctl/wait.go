@@ -121,8 +121,11 @@ func runAsync(ctx context.Context, ios *IOStreams, svc hvagent.Service, out outp
 }
 
 // writeSubmitted prints the job of an async command: as a one-row table,
-// JSON, or with -q the ID quietID picks.
+// JSON, or with -q the ID quietID picks (nothing for a failed job).
 func writeSubmitted(ios *IOStreams, out outputOptions, job *hvagent.Job, quietID func(*hvagent.Job) string) error {
+	if out.Quiet && jobOutcome(job) != nil {
+		return nil
+	}
 	if out.Quiet {
 		id := job.ID
 		if quietID != nil {

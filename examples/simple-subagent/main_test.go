@@ -73,6 +73,7 @@ func TestSimple_DoStuff(t *testing.T) {
 		c := start(t, "-c", "0")
 		_, err := doStuff(c, nil)
 		require.ErrorContains(t, err, "invalid guest")
+		require.Equal(t, subagent.CodeInvalid, subagent.ErrorCode(err))
 	})
 }
 

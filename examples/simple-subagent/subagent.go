@@ -21,7 +21,7 @@ func newServer(percent int, logger zerolog.Logger) *subagent.Server {
 			Str("job_id", jobID).Int("attempt", attempt).Logger()
 		if req.Guest == nil || req.Guest.ID == "" {
 			log.Info().Msg("invalid guest")
-			return nil, errors.New("invalid guest")
+			return nil, subagent.WithCode(subagent.CodeInvalid, errors.New("invalid guest"))
 		}
 		log = log.With().Str("guest", req.Guest.ID).Logger()
 		if rand.IntN(100) < percent {

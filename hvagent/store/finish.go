@@ -16,22 +16,25 @@ import (
 const guestDeleted = "guest deleted"
 
 // Finish moves a Running or Queued job to e.Status (Complete, Error, which
-// also records an attempt error, or Canceled) with e.Message and e.Result.
-// It first persists e.Guest when set; with e.DeleteGuest it then deletes the
-// job's guest and cancels the other Queued jobs of its queue ("guest
-// deleted"). It returns the finished job and the IDs of the jobs it
-// canceled. EINVALID for a status that is not final, ENOTFOUND for an
-// unknown job or guest, ECONFLICT for a job already finished.
+// also records an attempt error, or Canceled) with e.Message, e.Result and
+// the error code e.Code (by default canceled for Canceled, internal for
+// Error). It first persists e.Guest when set; with e.DeleteGuest it then
+// deletes the job's guest and cancels the other Queued jobs of its queue
+// ("guest deleted"). It returns the finished job and the IDs of the jobs it
+// canceled. EINVALID for a status that is not final or a Complete end with
+// a code, ENOTFOUND for an unknown job or guest, ECONFLICT for a job
+// already finished.
 func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []string, error) {
-	if !e.Status.Final() {
-		return nil, nil, hvagent.Errorf(hvagent.EINVALID, "job status %q is not final", e.Status)
+	code, err := endCode(e)
+	if err != nil {
+		return nil, nil, err
 	}
 	at := db.at(e.At)
 	var (
 		job      *hvagent.Job
 		canceled []string
 	)
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err = db.commits.write(ctx, func(tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, e.ID)
 		if err != nil {
 			return err
@@ -44,7 +47,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 				return err
 			}
 		}
-		if err := endJob(ctx, tx, e.ID, e.Status, e.Message, e.Result, at); err != nil {
+		if err := endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
 			return err
 		}
 		if job, err = emitJob(ctx, tx, e.ID, at); err != nil {
@@ -65,15 +68,38 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 	return job, canceled, nil
 }
 
-// endJob sets a live job's final status, message, result and FinishedAt;
-// an Error also appends an attempt error.
-func endJob(ctx context.Context, tx *sql.Tx, id string, status hvagent.JobStatus,
-	message string, result json.RawMessage, at time.Time) error {
-	query := `UPDATE jobs SET status = ?, message = ?, result = ?, finished_at = ?, updated_at = ?`
-	args := []any{string(status), message, nullJSON(result), nanos(at), nanos(at)}
-	if status == hvagent.JobError {
+// endCode checks e's status and returns the error code it records: e.Code,
+// or the default of its status.
+func endCode(e hvagent.JobEnd) (string, error) {
+	switch {
+	case !e.Status.Final():
+		return "", hvagent.Errorf(hvagent.EINVALID, "job status %q is not final", e.Status)
+	case e.Code == "" && e.Status == hvagent.JobCanceled:
+		return hvagent.ECANCELED, nil
+	case e.Code == "" && e.Status == hvagent.JobError:
+		return hvagent.EINTERNAL, nil
+	case e.Code != "" && e.Status == hvagent.JobComplete:
+		return "", hvagent.Errorf(hvagent.EINVALID, "a Complete job has no error code (got %q)", e.Code)
+	}
+	return e.Code, nil
+}
+
+// jobEnd is what endJob records.
+type jobEnd struct {
+	status  hvagent.JobStatus
+	code    string
+	message string
+	result  json.RawMessage
+}
+
+// endJob sets a live job's final status, error code, message, result and
+// FinishedAt; an Error also appends an attempt error.
+func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time) error {
+	query := `UPDATE jobs SET status = ?, error_code = ?, message = ?, result = ?, finished_at = ?, updated_at = ?`
+	args := []any{string(e.status), e.code, e.message, nullJSON(e.result), nanos(at), nanos(at)}
+	if e.status == hvagent.JobError {
 		query += `, errors = ` + errorEntry
-		args = append(args, entryTime(at), message)
+		args = append(args, entryTime(at), e.message)
 	}
 	if _, err := tx.ExecContext(ctx, query+` WHERE id = ?`, append(args, id)...); err != nil {
 		return fmt.Errorf("end job %s: %w", id, err)
@@ -81,12 +107,13 @@ func endJob(ctx context.Context, tx *sql.Tx, id string, status hvagent.JobStatus
 	return nil
 }
 
-// cancelQueue ends every Queued job of queue as Canceled ("guest deleted"),
+// cancelQueue ends every Queued job of queue as Canceled ("guest deleted",
+// code canceled),
 // each with its event, and returns their IDs in queue order.
 func cancelQueue(ctx context.Context, tx *sql.Tx, queue string, at time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `UPDATE jobs SET status = 'Canceled', message = ?,
+	rows, err := tx.QueryContext(ctx, `UPDATE jobs SET status = 'Canceled', error_code = ?, message = ?,
 		finished_at = ?, updated_at = ? WHERE queue = ? AND status = 'Queued' RETURNING seq, id`,
-		guestDeleted, nanos(at), nanos(at), queue)
+		hvagent.ECANCELED, guestDeleted, nanos(at), nanos(at), queue)
 	if err != nil {
 		return nil, fmt.Errorf("cancel queue %s: %w", queue, err)
 	}

@@ -26,6 +26,7 @@ func TestDB_Finish(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, canceled)
 		require.Equal(t, hvagent.JobComplete, j.Status)
+		require.Empty(t, j.Error)
 		require.Equal(t, at(3), j.FinishedAt)
 		require.Equal(t, at(3), j.UpdatedAt)
 		require.Equal(t, "1/1 x", j.Stage)
@@ -120,6 +121,7 @@ func TestDB_Finish_DeleteGuest(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, hvagent.JobCanceled, c.Status)
 		require.Equal(t, "guest deleted", c.Message)
+		require.Equal(t, hvagent.ECANCELED, c.Error)
 		require.Equal(t, at(3), c.FinishedAt)
 	}
 	o, err := b.db.Job(ctx, other.ID)

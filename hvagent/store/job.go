@@ -13,7 +13,7 @@ import (
 // jobColumns are the columns scanJob reads, in its order.
 const jobColumns = `id, guest_id, action, status, message, stage, stage_started_at,
 	progress_done, progress_total, attempt, requested_by, idempotency_key,
-	queued_at, started_at, updated_at, finished_at, result`
+	queued_at, started_at, updated_at, finished_at, result, error_code`
 
 // jobPosition is a Queued job's 1-based place in its queue, 0 otherwise.
 const jobPosition = `CASE WHEN j.status = 'Queued' THEN 1 + (SELECT COUNT(*) FROM jobs p
@@ -33,7 +33,7 @@ func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, e
 	)
 	dest := []any{&j.ID, &j.GuestID, &j.Action, &status, &j.Message, &j.Stage, &stageAt,
 		&progressDone, &progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
-		&queuedAt, &startedAt, &updated, &finishedAt, &result}
+		&queuedAt, &startedAt, &updated, &finishedAt, &result, &j.Error}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}

@@ -203,9 +203,9 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 	return job, nil
 }
 
-// CancelQueued ends a Queued job as Canceled with message. A Running job is
-// returned unchanged; ENOTFOUND for an unknown job, ECONFLICT for a finished
-// one.
+// CancelQueued ends a Queued job as Canceled (code canceled) with message.
+// A Running job is returned unchanged; ENOTFOUND for an unknown job,
+// ECONFLICT for a finished one.
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
@@ -219,7 +219,7 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 			job, err = loadJob(ctx, tx, id)
 			return err
 		case hvagent.JobQueued:
-			if err := endJob(ctx, tx, id, hvagent.JobCanceled, message, nil, at); err != nil {
+			if err := endJob(ctx, tx, id, jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}, at); err != nil {
 				return err
 			}
 			job, err = emitJob(ctx, tx, id, at)

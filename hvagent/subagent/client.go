@@ -106,38 +106,43 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 
 	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	data, err := c.post(callCtx, method, body)
+	data, code, err := c.post(callCtx, method, body)
 	if err != nil {
 		return c.transportError(ctx, callCtx, method, err)
 	}
 	if err := decodeReply(data, id, result); err != nil {
 		re := &replyError{kind: KindDecode, msg: err.Error()}
 		errors.As(err, &re)
-		return &CallError{Kind: re.kind, Method: method, Message: re.msg, Err: re.err}
+		ce := &CallError{Kind: re.kind, Method: method, Message: re.msg, Err: re.err}
+		if re.kind == KindMethod {
+			ce.Code = code
+		}
+		return ce
 	}
 	return nil
 }
 
-// post sends one envelope and returns the reply body. HTTP errors come back
-// as *CallError; everything else is a transport error.
-func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, error) {
+// post sends one envelope and returns the reply body with the known code
+// of its HeaderErrorCode. HTTP errors come back as *CallError; everything
+// else is a transport error.
+func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, string, error) {
 	resp, err := c.send(ctx, body)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer closeBody(resp.Body)
 	if resp.StatusCode >= 400 {
-		return nil, httpError(method, resp)
+		return nil, "", httpError(method, resp)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxReply+1))
 	if err != nil {
-		return nil, fmt.Errorf("read reply: %w", err)
+		return nil, "", fmt.Errorf("read reply: %w", err)
 	}
 	if int64(len(data)) > c.maxReply {
 		msg := "reply too large (limit " + sizeText(c.maxReply) + ")"
-		return nil, &CallError{Kind: KindDecode, Method: method, Message: msg}
+		return nil, "", &CallError{Kind: KindDecode, Method: method, Message: msg}
 	}
-	return data, nil
+	return data, replyCode(resp.Header), nil
 }
 
 // sizeText writes n bytes in MiB when it is a whole number of them.
@@ -269,7 +274,8 @@ func (b *streamBody) Close() error {
 // httpError reads the start of an error reply's body as its reason.
 func httpError(method string, resp *http.Response) error {
 	text, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorText+1))
-	ce := &CallError{Kind: KindHTTP, Method: method, Status: resp.StatusCode, Message: capText(text, maxErrorText)}
+	ce := &CallError{Kind: KindHTTP, Method: method, Status: resp.StatusCode, Message: capText(text, maxErrorText),
+		Code: replyCode(resp.Header)}
 	if err != nil {
 		ce.Err = fmt.Errorf("read error body: %w", err)
 	}

@@ -21,6 +21,19 @@
 // Stream calls POST the plain request JSON, without an envelope, to a raw
 // endpoint and read the raw 200 body.
 //
+// # Error codes
+//
+// A sub-agent may classify a failure with the response header
+//
+//	X-Hvagent-Error-Code: invalid | not_found | conflict
+//
+// on a method's error reply (HTTP 200, the body unchanged) or on a stream's
+// error status (400, 404 or 409 by the code). Old clients ignore it; an
+// unknown value is ignored. hvagent records the code in the job (a job that
+// fails without one is a plain sub-agent failure). A handler gives a code
+// by returning an error made with WithCode; a raw handler answers with
+// WriteError.
+//
 // # Errors
 //
 // Every failed call is a *CallError whose Kind tells a transport failure,

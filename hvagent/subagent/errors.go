@@ -51,7 +51,10 @@ type CallError struct {
 	Method  string // "Service.Method"; "" for Stream
 	Status  int    // HTTP status, for KindHTTP
 	Message string // what went wrong; for KindMethod the sub-agent's text verbatim
-	Err     error  // the underlying error, if any
+	// Code is the known code the sub-agent gave in HeaderErrorCode (for
+	// KindMethod and KindHTTP), or "".
+	Code string
+	Err  error // the underlying error, if any
 }
 
 // Error describes the failure, prefixed with the method name when there is one.

@@ -98,6 +98,7 @@ func (s *Server) serve1(w http.ResponseWriter, r *http.Request, env *envelope) {
 		textError(w, http.StatusBadRequest, pe.Error())
 		return
 	case err != nil:
+		setCode(w, err)
 		writeJSON(w, reply1{Error: err.Error(), ID: env.ID})
 		return
 	}
@@ -130,6 +131,7 @@ func (s *Server) serve2(w http.ResponseWriter, r *http.Request, env *envelope) {
 	case errors.As(err, &pe):
 		writeReply2(w, env.ID, nil, &rpcError{Code: codeInvalidParams, Message: pe.Error()})
 	case err != nil:
+		setCode(w, err)
 		writeReply2(w, env.ID, nil, &rpcError{Code: codeMethodError, Message: err.Error()})
 	default:
 		writeReply2(w, env.ID, result, nil)

@@ -115,12 +115,12 @@ func define(g *subagent.Guest) error {
 		g.CPU = DefaultCPU
 	}
 	if len(g.Disks) > maxDisks {
-		return fmt.Errorf("guest %s has %d disks; at most %d are supported", g.ID, len(g.Disks), maxDisks)
+		return invalid("guest %s has %d disks; at most %d are supported", g.ID, len(g.Disks), maxDisks)
 	}
 	for i := range g.Disks {
 		disk := &g.Disks[i]
 		if disk.Image == "" && disk.Size == 0 {
-			return fmt.Errorf("disk %d needs an image or a size", i)
+			return invalid("disk %d needs an image or a size", i)
 		}
 		disk.Device = diskDevice(i)
 		if disk.Bus == "" {
@@ -190,7 +190,7 @@ func (d *Driver) resume(req *subagent.GuestRequest) (*subagent.GuestResponse, er
 	case StatePaused:
 		g.setState(StateRunning, d.opts.Now())
 	default:
-		return nil, fmt.Errorf("guest %s is not paused (state %s)", g.ID, g.State)
+		return nil, conflict("guest %s is not paused (state %s)", g.ID, g.State)
 	}
 	return reply(g), nil
 }

@@ -51,6 +51,7 @@ func TestDriver_StateRules(t *testing.T) {
 			require.True(t, ok, "the guest is adopted")
 			if tt.wantErr != "" {
 				require.Equal(t, tt.wantErr, methodError(t, err))
+				require.Equal(t, subagent.CodeConflict, subagent.ErrorCode(err), "a wrong state is a conflict")
 				want := tt.from
 				if want == "" {
 					want = sim.StateShutoff

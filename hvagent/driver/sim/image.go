@@ -11,9 +11,12 @@ import (
 // ImageSize is the size in MB of every fetched image.
 const ImageSize = 1024
 
-// errNotFound is the error of a lookup of a missing image or snapshot; the
-// agent relies on the exact text "not found".
-var errNotFound = errors.New("not found")
+// errNotFound is the error of a lookup of a missing image or snapshot,
+// with code not_found; old agents rely on the exact text "not found".
+var errNotFound = subagent.WithCode(subagent.CodeNotFound, errors.New("not found"))
+
+// errNeedID is the error of an image request without an ID.
+var errNeedID = subagent.WithCode(subagent.CodeInvalid, errors.New("need id"))
 
 // imageKey identifies an image by type and ID: disk and container images
 // live side by side.
@@ -54,7 +57,7 @@ func (d *Driver) getImage(req *subagent.ImageRequest) (*subagent.ImageResponse, 
 // Fetching a known image returns it.
 func (d *Driver) requestImage(req *subagent.ImageRequest) (*subagent.ImageResponse, error) {
 	if req.ID == "" {
-		return nil, errors.New("need id")
+		return nil, errNeedID
 	}
 	key := imageKey(req.Type, req.ID)
 	img, ok := d.images[key]
@@ -70,7 +73,7 @@ func (d *Driver) requestImage(req *subagent.ImageRequest) (*subagent.ImageRespon
 // empty list, so a repeated delete succeeds.
 func (d *Driver) deleteImage(req *subagent.ImageRequest) (*subagent.ImageResponse, error) {
 	if req.ID == "" {
-		return nil, errors.New("need id")
+		return nil, errNeedID
 	}
 	key := imageKey(req.Type, req.ID)
 	images := []*subagent.Image{}

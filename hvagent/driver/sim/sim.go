@@ -235,9 +235,21 @@ func metricsRequestID(r *subagent.GuestMetricsRequest) string {
 }
 
 // errInvalidGuest is returned when a request carries no guest or no ID.
-var errInvalidGuest = errors.New("invalid guest")
+var errInvalidGuest = subagent.WithCode(subagent.CodeInvalid, errors.New("invalid guest"))
 
-// notRunning is the error of an action that needs a running guest.
+// notRunning is the error of an action that needs a running guest: a
+// conflict with the guest's state.
 func notRunning(id, state string) error {
-	return fmt.Errorf("guest %s is not running (state %s)", id, state)
+	return conflict("guest %s is not running (state %s)", id, state)
+}
+
+// conflict is an error with code conflict: the state forbids the action,
+// or the thing exists already.
+func conflict(format string, args ...any) error {
+	return subagent.WithCode(subagent.CodeConflict, fmt.Errorf(format, args...))
+}
+
+// invalid is an error with code invalid: the request itself is wrong.
+func invalid(format string, args ...any) error {
+	return subagent.WithCode(subagent.CodeInvalid, fmt.Errorf(format, args...))
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -34,12 +33,12 @@ func splitSnapshotID(id string) (entity, guest, name string, err error) {
 	rest, ok := strings.CutPrefix(entity, "guests/")
 	guest, disk, hasDisk := strings.Cut(rest, "/")
 	if !ok || guest == "" {
-		return "", "", "", fmt.Errorf("invalid snapshot id %q: want guests/<guest>[/disk-<n>][@<name>]", id)
+		return "", "", "", invalid("invalid snapshot id %q: want guests/<guest>[/disk-<n>][@<name>]", id)
 	}
 	if hasDisk {
 		n, isDisk := strings.CutPrefix(disk, "disk-")
 		if _, err := strconv.ParseUint(n, 10, 8); !isDisk || err != nil {
-			return "", "", "", fmt.Errorf("invalid snapshot id %q: want guests/<guest>[/disk-<n>][@<name>]", id)
+			return "", "", "", invalid("invalid snapshot id %q: want guests/<guest>[/disk-<n>][@<name>]", id)
 		}
 	}
 	return entity, guest, name, nil
@@ -109,15 +108,15 @@ func (d *Driver) createSnapshot(req *subagent.SnapshotRequest) (*subagent.Snapsh
 		return nil, err
 	}
 	if req.Dest == "" {
-		return nil, errors.New("need dest")
+		return nil, invalid("need dest")
 	}
 	if !snapshotName.MatchString(req.Dest) {
-		return nil, fmt.Errorf("invalid snapshot name %q: want letters, digits, _, -, : or . only", req.Dest)
+		return nil, invalid("invalid snapshot name %q: want letters, digits, _, -, : or . only", req.Dest)
 	}
 	size := uint64(DefaultSnapshotSize)
 	if v, ok := req.Args["size"]; ok {
 		if size, err = strconv.ParseUint(v, 10, 32); err != nil {
-			return nil, fmt.Errorf("invalid size arg %q: %w", v, err)
+			return nil, invalid("invalid size arg %q: %w", v, err)
 		}
 	}
 	entities := []string{entity}
@@ -128,7 +127,7 @@ func (d *Driver) createSnapshot(req *subagent.SnapshotRequest) (*subagent.Snapsh
 	}
 	for _, e := range entities {
 		if _, dup := d.snapshots[e+"@"+req.Dest]; dup {
-			return nil, fmt.Errorf("snapshot %s@%s already exists", e, req.Dest)
+			return nil, conflict("snapshot %s@%s already exists", e, req.Dest)
 		}
 	}
 	created := make([]*simSnapshot, len(entities))
@@ -170,7 +169,7 @@ func (d *Driver) rollbackSnapshot(req *subagent.SnapshotRequest) (*subagent.Snap
 		return nil, errNotFound
 	}
 	if g, ok := d.guests[guest]; ok && (g.State == StateRunning || g.State == StatePaused) {
-		return nil, fmt.Errorf("guest %s is %s; stop it before rollback", guest, g.State)
+		return nil, conflict("guest %s is %s; stop it before rollback", guest, g.State)
 	}
 	var newer []*simSnapshot
 	for _, o := range d.children(entity, "", false) {
@@ -179,7 +178,7 @@ func (d *Driver) rollbackSnapshot(req *subagent.SnapshotRequest) (*subagent.Snap
 		}
 	}
 	if len(newer) > 0 && !req.DestroyMoreRecent {
-		return nil, fmt.Errorf("snapshot %s is not the most recent (%s is newer); set destroyMoreRecent to delete newer snapshots", s.ID, newer[len(newer)-1].ID)
+		return nil, conflict("snapshot %s is not the most recent (%s is newer); set destroyMoreRecent to delete newer snapshots", s.ID, newer[len(newer)-1].ID)
 	}
 	for _, o := range newer {
 		delete(d.snapshots, o.ID)

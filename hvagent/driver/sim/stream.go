@@ -33,7 +33,7 @@ const maxStreamRequest = 1 << 20
 // when it is not valid JSON.
 func decodeStream(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxStreamRequest)).Decode(v); err != nil {
-		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
+		subagent.WriteError(w, 0, invalid("decode request: %v", err))
 		return false
 	}
 	return true
@@ -48,7 +48,7 @@ func (d *Driver) beginStream(w http.ResponseWriter, r *http.Request, method, gue
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The caller is gone; nobody reads an answer.
 	default:
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		subagent.WriteError(w, 0, err)
 	}
 	return false
 }
@@ -68,7 +68,7 @@ func (d *Driver) serveDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	d.mu.Unlock()
 	if !ok {
-		http.Error(w, errNotFound.Error(), http.StatusNotFound)
+		subagent.WriteError(w, 0, errNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")

@@ -54,12 +54,19 @@ func TestDriver_DownloadSnapshot(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, http.StatusNotFound, ce.Status)
 	require.Equal(t, "not found", strings.TrimSpace(ce.Message))
+	require.Equal(t, subagent.CodeNotFound, ce.Code)
 
 	b.driver.FailNext(sim.MethodDownloadSnapshot, "tape jammed")
 	_, _, err = stream(ctx, t, b, sim.DownloadPath, &subagent.SnapshotRequest{ID: id})
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, http.StatusInternalServerError, ce.Status)
 	require.Equal(t, "tape jammed", strings.TrimSpace(ce.Message))
+	require.Empty(t, ce.Code, "a plain failure has no code")
+
+	_, _, err = stream(ctx, t, b, sim.DownloadPath, "not an object")
+	require.ErrorAs(t, err, &ce)
+	require.Equal(t, http.StatusBadRequest, ce.Status)
+	require.Equal(t, subagent.CodeInvalid, ce.Code)
 }
 
 func TestDriver_Console(t *testing.T) {

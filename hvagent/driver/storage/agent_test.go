@@ -128,6 +128,7 @@ func TestAgent(t *testing.T) {
 	job = do(t, a, hvagent.ActionDeleteImage, "", hvagent.Request{Image: &hvagent.ImageRequest{ID: "base"}})
 	require.Equal(t, hvagent.JobError, job.Status)
 	require.Contains(t, job.Message, "image base is in use by guest disk guests/"+g.ID+"/disk-0")
+	require.Equal(t, hvagent.ECONFLICT, job.Error)
 
 	job = do(t, a, hvagent.ActionDelete, g.ID, hvagent.Request{})
 	require.Equal(t, hvagent.JobComplete, job.Status, job.Message)

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,11 +29,13 @@ type export struct {
 // ID names it: a disk's snapshot as one qcow2 file, a guest-level snapshot
 // as a tar of every disk's (disk0.qcow2, disk1.qcow2, …). Each disk is
 // exported to a temporary qcow2 (while the guest runs too: the snapshot
-// does not change), streamed with Content-Length, and removed.
+// does not change), streamed with Content-Length, and removed. A refused
+// download answers 400, 404 or 409 with the error's code in the
+// X-Hvagent-Error-Code header (see subagent.WriteError), 500 otherwise.
 func (d *Driver) serveDownload(w http.ResponseWriter, r *http.Request) {
 	var req subagent.SnapshotRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxDownloadRequest)).Decode(&req); err != nil {
-		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
+		subagent.WriteError(w, 0, errorf(ErrInvalid, "decode request: %v", err))
 		return
 	}
 	exports, guestLevel, err := d.exportSnapshot(r.Context(), req.ID)
@@ -46,7 +47,7 @@ func (d *Driver) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if r.Context().Err() == nil {
 			d.opts.Logger.Debug().Err(err).Str("snapshot", req.ID).Msg("download refused")
-			http.Error(w, err.Error(), httpStatus(err))
+			subagent.WriteError(w, 0, err)
 		}
 		return
 	}
@@ -64,19 +65,6 @@ func (d *Driver) serveDownload(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		d.opts.Logger.Debug().Err(err).Str("snapshot", req.ID).Msg("download ended early")
 	}
-}
-
-// httpStatus maps an error to the download's HTTP status.
-func httpStatus(err error) int {
-	switch {
-	case errors.Is(err, ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ErrConflict):
-		return http.StatusConflict
-	}
-	return http.StatusInternalServerError
 }
 
 // exportSnapshot exports the disks of snapshot rawID to work files under

@@ -141,12 +141,14 @@ func TestDriver_Download(t *testing.T) {
 			{`{"id":"guests/nope@x"}`, http.StatusNotFound, "guest nope has no disks: not found"},
 			{`nope`, http.StatusBadRequest, "decode request: invalid character"},
 		} {
+			codes := map[int]string{http.StatusNotFound: subagent.CodeNotFound, http.StatusBadRequest: subagent.CodeInvalid}
 			resp, err := srv.srv.Client().Post(srv.srv.URL+storage.DownloadPath, "application/json", strings.NewReader(tc.body))
 			require.NoError(t, err)
 			text, _ := io.ReadAll(resp.Body)
 			require.NoError(t, resp.Body.Close())
 			require.Equal(t, tc.status, resp.StatusCode, tc.body)
 			require.Contains(t, string(text), tc.text)
+			require.Equal(t, codes[tc.status], resp.Header.Get(subagent.HeaderErrorCode), tc.body)
 		}
 	})
 
@@ -193,8 +195,12 @@ func TestDriver_Wire(t *testing.T) {
 
 	err := c.Call(ctx, "ImageStore.GetSnapshot", &subagent.SnapshotRequest{ID: gid + "@nope"}, &snaps)
 	require.EqualError(t, err, "ImageStore.GetSnapshot: snapshot "+gid+"@nope: not found")
+	require.Equal(t, subagent.CodeNotFound, subagent.ErrorCode(err))
 	err = c.Call(ctx, "ImageStore.DeleteImage", &subagent.ImageRequest{ID: "base"}, &images)
 	require.ErrorContains(t, err, "in use by guest disk "+disk0+" (and 0 more): conflict")
+	require.Equal(t, subagent.CodeConflict, subagent.ErrorCode(err))
+	err = c.Call(ctx, "ImageStore.CreateSnapshot", &subagent.SnapshotRequest{ID: gid, Dest: "bad name"}, &snaps)
+	require.Equal(t, subagent.CodeInvalid, subagent.ErrorCode(err), "%v", err)
 
 	var g subagent.GuestResponse
 	require.NoError(t, c.Call(ctx, "ImageStore.DeleteGuestsDisks", &subagent.GuestRequest{Guest: &subagent.Guest{ID: guestID}}, &g))

@@ -33,9 +33,12 @@
 //
 // # Errors
 //
-// Errors wrap ErrNotFound, ErrConflict or ErrInvalid where they mean it;
+// Errors wrap ErrNotFound, ErrConflict or ErrInvalid where they mean it.
+// The sentinels carry the sub-agent error codes not_found, conflict and
+// invalid (subagent.WithCode), which the wire gives the agent in the
+// X-Hvagent-Error-Code header (a download answers 404, 409 or 400 with it);
 // their text names the thing and ends with the sentinel's text (": not
-// found", ": conflict", ": invalid"), which survives the wire.
+// found", ": conflict", ": invalid"), for agents that read only the text.
 package storage
 
 import (
@@ -69,15 +72,18 @@ const (
 	DefaultQemuImg          = "qemu-img"
 )
 
-// Sentinel errors, wrapped with context by the driver's methods.
+// Sentinel errors, wrapped with context by the driver's methods. Each
+// carries its sub-agent error code (see subagent.ErrorCode).
 var (
-	// ErrNotFound: the image, guest disk or snapshot does not exist.
-	ErrNotFound = errors.New("not found")
+	// ErrNotFound: the image, guest disk or snapshot does not exist. Code
+	// not_found.
+	ErrNotFound = subagent.WithCode(subagent.CodeNotFound, errors.New("not found"))
 	// ErrConflict: the thing exists already, is in use, or the guest is in
-	// the wrong state (running) for the operation.
-	ErrConflict = errors.New("conflict")
+	// the wrong state (running) for the operation. Code conflict.
+	ErrConflict = subagent.WithCode(subagent.CodeConflict, errors.New("conflict"))
 	// ErrInvalid: the request is malformed (bad ID, name, size, source).
-	ErrInvalid = errors.New("invalid")
+	// Code invalid.
+	ErrInvalid = subagent.WithCode(subagent.CodeInvalid, errors.New("invalid"))
 )
 
 // errorf formats an error whose text ends with ": " and the sentinel's text
