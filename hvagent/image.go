@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"regexp"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
@@ -89,7 +90,7 @@ func (a *Agent) doImage(ctx context.Context, base string, req Request) (*Result,
 		}
 		return jsonResult(im)
 	case ActionFetchImage:
-		if err := validateFetch(ir); err != nil {
+		if err := a.validateFetch(ir); err != nil {
 			return nil, err
 		}
 		return a.enqueueImage(ctx, ImageAction(base, ir.Type), ir, req)
@@ -102,12 +103,17 @@ func (a *Agent) doImage(ctx context.Context, base string, req Request) (*Result,
 	return a.enqueueImage(ctx, ImageAction(base, im.Type), del, req)
 }
 
-// validateFetch checks a fetch's source URL and checksum.
-func validateFetch(ir *ImageRequest) error {
+// validateFetch checks a fetch's source URL (a file:// path must lie under
+// an allowed directory) and checksum.
+func (a *Agent) validateFetch(ir *ImageRequest) error {
 	if ir.Source != "" {
 		u, err := url.Parse(ir.Source)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") {
 			return Errorf(EINVALID, "image source %q must be an http, https or file URL", ir.Source)
+		}
+		if u.Scheme == "file" && (u.Host != "" && u.Host != "localhost" || !a.allowedPath(u.Path)) {
+			return Errorf(EINVALID, "image source %q: file:// sources must be absolute paths under an allowed directory (%s)",
+				ir.Source, strings.Join(a.allowedDirs(), ", "))
 		}
 	}
 	if ir.SHA256 != "" {
