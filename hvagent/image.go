@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"regexp"
+	"strings"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
