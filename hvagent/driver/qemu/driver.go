@@ -50,6 +50,8 @@ var (
 	// ErrUnsupported: the request asks for something the driver cannot do,
 	// such as NIC metrics of user-mode networking.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrClosed: the driver was closed.
+	ErrClosed = errors.New("qemu driver is closed")
 )
 
 // Options configures a Driver.
@@ -176,6 +178,7 @@ func (d *Driver) Close() error {
 	for _, v := range d.vms {
 		vms = append(vms, v)
 	}
+	clear(d.vms)
 	d.mu.Unlock()
 	for _, v := range vms {
 		v.detach()
@@ -196,6 +199,13 @@ func (d *Driver) lockGuest(ctx context.Context, id string) (func(), error) {
 	d.opsMu.Unlock()
 	select {
 	case ch <- struct{}{}:
+		d.mu.Lock()
+		closed := d.closed
+		d.mu.Unlock()
+		if closed {
+			<-ch
+			return nil, ErrClosed
+		}
 		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("guest %s is busy with another call: %w", id, ctx.Err())
@@ -207,6 +217,21 @@ func (d *Driver) attached(id string) *vm {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.vms[id]
+}
+
+// vmFor returns the guest's QEMU: the attached one, or a live one found
+// through its pidfile (as Reconcile would), so that no call ever starts a
+// second QEMU on the same disks. It returns nil when none runs. Call it
+// with the guest locked.
+func (d *Driver) vmFor(ctx context.Context, id string) (*vm, error) {
+	if v := d.attached(id); v != nil {
+		return v, nil
+	}
+	v, err := d.attach(ctx, id)
+	if errors.Is(err, errNoProcess) {
+		return nil, nil
+	}
+	return v, err
 }
 
 // State returns the driver's view of a guest: running, paused or shutdown

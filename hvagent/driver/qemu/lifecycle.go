@@ -72,7 +72,11 @@ func (d *Driver) Start(ctx context.Context, in *subagent.Guest) (*subagent.Guest
 		return nil, err
 	}
 	defer unlock()
-	if v := d.attached(g.ID); v != nil {
+	v, err := d.vmFor(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
 		switch v.getState() {
 		case StateRunning:
 			g.State = StateRunning
@@ -211,7 +215,11 @@ func (d *Driver) stop(ctx context.Context, in *subagent.Guest, fn func(*vm) erro
 		return nil, err
 	}
 	defer unlock()
-	if v := d.attached(g.ID); v != nil {
+	v, err := d.vmFor(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	if v != nil {
 		if err := fn(v); err != nil {
 			return nil, err
 		}
@@ -233,7 +241,10 @@ func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []str
 		return nil, err
 	}
 	defer unlock()
-	v := d.attached(g.ID)
+	v, err := d.vmFor(ctx, g.ID)
+	if err != nil {
+		return nil, err
+	}
 	if v == nil {
 		return nil, notRunning(g.ID, d.stoppedState(g.ID, g.State))
 	}

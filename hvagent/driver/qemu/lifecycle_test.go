@@ -4,7 +4,6 @@ import (
 	"os"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,7 +85,7 @@ func TestDriver_Crash(t *testing.T) {
 	pid := b.pidOf(t, g.ID)
 
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	require.Eventually(t, func() bool { return b.states.has(g.ID, StateCrashed) }, eventTimeout, 20*time.Millisecond,
+	require.Eventually(t, func() bool { return b.states.has(g.ID, StateCrashed) }, eventTimeout, eventPoll,
 		"a killed QEMU is reported crashed")
 	require.Equal(t, StateCrashed, d.State(g.ID))
 	b.requireNoQEMU(t, g.ID)
@@ -108,7 +107,7 @@ func TestDriver_StoppedFromOutside(t *testing.T) {
 	g := mustCall(t, d.Start, bareGuest())
 	// SIGTERM makes QEMU shut down in order (SHUTDOWN reason host-signal).
 	require.NoError(t, syscall.Kill(b.pidOf(t, g.ID), syscall.SIGTERM))
-	require.Eventually(t, func() bool { return b.states.has(g.ID, StateShutoff) }, eventTimeout, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return b.states.has(g.ID, StateShutoff) }, eventTimeout, eventPoll)
 	require.False(t, b.states.has(g.ID, StateCrashed))
 	require.Equal(t, StateShutoff, d.State(g.ID))
 
@@ -118,7 +117,7 @@ func TestDriver_StoppedFromOutside(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, q.run(ctx(t), "stop", nil, nil))
 	q.close()
-	require.Eventually(t, func() bool { return b.states.has(g.ID, StatePaused) }, eventTimeout, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return b.states.has(g.ID, StatePaused) }, eventTimeout, eventPoll)
 	require.Equal(t, StatePaused, d.State(g.ID))
 	mustCall(t, d.Poweroff, g)
 }

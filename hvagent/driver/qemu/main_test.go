@@ -34,7 +34,17 @@ func TestMain(m *testing.M) {
 const (
 	callTimeout  = 60 * time.Second
 	eventTimeout = 10 * time.Second
+	eventPoll    = 20 * time.Millisecond
 )
+
+// waitGone waits until process pid has exited (a zombie counts).
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		return err != nil || len(b) == 0
+	}, eventTimeout, eventPoll, "process %d did not exit", pid)
+}
 
 // stateEvent is one OnState call.
 type stateEvent struct{ id, state, reason string }

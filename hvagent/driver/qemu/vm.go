@@ -76,7 +76,7 @@ func (d *Driver) attach(ctx context.Context, id string) (*vm, error) {
 		d.mu.Unlock()
 		q.close()
 		proc.close()
-		return nil, errors.New("qemu driver is closed")
+		return nil, ErrClosed
 	}
 	d.vms[id] = v
 	d.wg.Add(1)
