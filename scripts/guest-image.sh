@@ -4,6 +4,7 @@
 # and a busybox-static initramfs whose /init is testdata/guest/init.
 #
 # Usage: scripts/guest-image.sh [--data-dir DIR] [--config FILE] [OUT]
+#        scripts/guest-image.sh [--data-dir DIR] [--config FILE] --print-data-dir
 #
 # OUT (default <data_dir>/images/testguest, the data dir resolved as hvagentd
 # resolves it) receives vmlinuz, initrd.img and manifest.json (versions,
@@ -11,7 +12,8 @@
 # of testdata/guest, the kernel and busybox package versions) match OUT's
 # manifest does nothing. OUT is replaced by a rename, so an interrupted build
 # never leaves a half image; concurrent runs on the same OUT wait for each
-# other (flock on OUT's .lock file).
+# other (flock on OUT's .lock file). It prints OUT. --print-data-dir only
+# prints the data dir.
 #
 # Environment: HVAGENT_DEB_CACHE, where downloaded .deb files are kept
 # (default ${XDG_CACHE_HOME:-~/.cache}/hvagent/debs).
@@ -229,18 +231,24 @@ up_to_date() {
 }
 
 main() {
-	local flag_dir="" config="" out=""
+	local flag_dir="" config="" out="" print_data_dir=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--data-dir) [ $# -ge 2 ] || die "--data-dir needs a value"; flag_dir=$2; shift 2 ;;
 		--data-dir=*) flag_dir=${1#*=}; shift ;;
 		--config | -c) [ $# -ge 2 ] || die "$1 needs a value"; config=$2; shift 2 ;;
 		--config=*) config=${1#*=}; shift ;;
+		--print-data-dir) print_data_dir=1; shift ;;
 		-h | --help) usage; exit 0 ;;
 		-*) die "unknown option $1 (see --help)" ;;
 		*) [ -z "$out" ] || die "more than one output dir given: $out, $1"; out=$1; shift ;;
 		esac
 	done
+	if [ -n "$print_data_dir" ]; then
+		[ -z "$out" ] || die "--print-data-dir takes no output dir"
+		hvagent_data_dir "$flag_dir" "$config"
+		return 0
+	fi
 	[ -f "$RECIPE_DIR/init" ] || die "recipe $RECIPE_DIR/init not found"
 	if [ -z "$out" ]; then
 		out="$(hvagent_data_dir "$flag_dir" "$config")/images/testguest"
