@@ -84,6 +84,12 @@ type testBundle struct {
 // test left running is killed and the driver closed.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupWith(t, func(*Options) {})
+}
+
+// setupWith is setup with options changed by edit.
+func setupWith(t *testing.T, edit func(*Options)) *testBundle {
+	t.Helper()
 	dir := t.TempDir()
 	states := &stateLog{}
 	logger := zerolog.New(zerolog.NewTestWriter(t))
@@ -92,6 +98,7 @@ func setup(t *testing.T) *testBundle {
 		states:  states,
 		opts:    Options{DataDir: dir, Logger: logger, OnState: states.record},
 	}
+	edit(&b.opts)
 	b.driver = b.newDriver(t)
 	t.Cleanup(func() { killAll(t, dir) })
 	return b

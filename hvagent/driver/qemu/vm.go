@@ -71,6 +71,7 @@ func (d *Driver) attach(ctx context.Context, id string) (*vm, error) {
 		return nil, fmt.Errorf("guest %s: %w", id, err)
 	}
 	v.state = status
+	d.log.Debug().Str("guest_id", id).Int("pid", pid).Str("state", status).Msg("attached to qemu")
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -81,7 +82,9 @@ func (d *Driver) attach(ctx context.Context, id string) (*vm, error) {
 	d.vms[id] = v
 	d.wg.Add(1)
 	d.mu.Unlock()
-	go v.loop()
+	// A guest found powered off (while no driver watched) is finished off
+	// by the loop; decided here, before any call can change the state.
+	go v.loop(status == StateShutdown)
 	return v, nil
 }
 
@@ -137,13 +140,13 @@ func (v *vm) end() {
 }
 
 // loop follows the QEMU until it exits or the driver detaches.
-func (v *vm) loop() {
+func (v *vm) loop(poweredOff bool) {
 	defer v.d.wg.Done()
 	defer close(v.done)
 	tick := time.NewTicker(consolePoll)
 	defer tick.Stop()
-	if v.getState() == StateShutdown {
-		v.powerOffSelf() // it powered off while no driver watched
+	if poweredOff {
+		v.powerOffSelf()
 	}
 	for {
 		select {
@@ -173,6 +176,7 @@ func (v *vm) drainInBackground() {
 // handleEvents acts on the queued QMP events.
 func (v *vm) handleEvents() {
 	for _, ev := range v.qmp.events() {
+		v.d.log.Debug().Str("guest_id", v.id).Str("event", ev.Event).RawJSON("data", orNull(ev.Data)).Msg("qmp event")
 		switch ev.Event {
 		case "SHUTDOWN":
 			v.onShutdown(ev.Data)
@@ -180,6 +184,14 @@ func (v *vm) handleEvents() {
 			v.onRunStateChange()
 		}
 	}
+}
+
+// orNull returns raw, or JSON null when it is empty.
+func orNull(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 {
+		return json.RawMessage("null")
+	}
+	return raw
 }
 
 // onShutdown records the reason of a SHUTDOWN event. When the guest powered
