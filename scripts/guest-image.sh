@@ -148,6 +148,8 @@ fetch_kernel() {
 			{ rm -rf "$tmp"; die "apt-get download $pkg=$ver failed"; }
 		mv "$tmp"/*.deb "$deb"
 		rm -rf "$tmp"
+		# Only the current kernel is needed again: drop the ones it replaces.
+		find "$cache" -maxdepth 1 -name 'linux-image-*.deb' ! -path "$deb" -delete
 	fi
 	echo "$deb"
 }
