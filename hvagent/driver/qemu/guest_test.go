@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +28,15 @@ const bootTimeout = 90 * time.Second
 // kernel, and a guest definition of it with one 16 MiB disk.
 func setupGuest(t *testing.T) (*testBundle, *subagent.Guest) {
 	t.Helper()
-	kernel, initrd := testguest.Kernel(t)
+	kernel, _ := testguest.Kernel(t)
 	b := setupWith(t, func(o *Options) { o.AllowedPaths = []string{filepath.Dir(kernel)} })
+	return setupGuestIn(t, b)
+}
+
+// setupGuestIn returns b and another test guest definition on its data dir.
+func setupGuestIn(t *testing.T, b *testBundle) (*testBundle, *subagent.Guest) {
+	t.Helper()
+	kernel, initrd := testguest.Kernel(t)
 	id := uuid.NewString()
 	g := &subagent.Guest{
 		ID:     id,
@@ -40,13 +48,18 @@ func setupGuest(t *testing.T) (*testBundle, *subagent.Guest) {
 	return b, g
 }
 
-// newDisk creates a 16 MiB qcow2 disk at the layout's place.
+// newDisk creates a 16 MiB qcow2 disk at the layout's place whose first
+// line reads "disk of <id>" (the test guest prints it).
 func newDisk(t *testing.T, dataDir, id string, n int) string {
 	t.Helper()
 	p := layout.DiskPath(dataDir, id, n)
 	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o700))
-	out, err := exec.CommandContext(ctx(t), "qemu-img", "create", "-q", "-f", "qcow2", p, "16M").CombinedOutput()
+	raw := p + ".raw"
+	require.NoError(t, os.WriteFile(raw, []byte("disk of "+id+"\n"), 0o600))
+	require.NoError(t, os.Truncate(raw, 16<<20))
+	out, err := exec.CommandContext(ctx(t), "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, p).CombinedOutput()
 	require.NoError(t, err, "qemu-img (Debian package qemu-utils): %s", out)
+	require.NoError(t, os.Remove(raw))
 	return p
 }
 
@@ -89,7 +102,7 @@ func TestDriver_GuestLifecycle(t *testing.T) {
 	pid := b.pidOf(t, g.ID)
 	require.Equal(t, "running", b.qmpStatus(t, g.ID))
 	waitConsole(t, d, g, testguest.BootMarker, 1)
-	require.Contains(t, consoleText(t, d, g), testguest.DiskPrefix+"vda sectors=32768", "disk0 is the guest's vda")
+	require.Contains(t, consoleText(t, d, g), testguest.DiskPrefix+"vda sectors=32768 first-line=disk of "+g.ID, "disk0 is the guest's vda")
 
 	// The console stream over the wire serves the same log.
 	body, _, err := subagent.NewClient(subagent.ClientConfig{URL: srv.URL + ConsolePath}).Stream(ctx(t), &subagent.GuestRequest{Guest: g})
@@ -196,4 +209,41 @@ func TestDriver_ShutdownDeadline(t *testing.T) {
 	require.Equal(t, "running", b.qmpStatus(t, g.ID))
 	mustCall(t, b.driver.Poweroff, g)
 	b.requireNoQEMU(t, g.ID)
+}
+
+func TestDriver_ThreeGuests(t *testing.T) {
+	t.Parallel()
+	b, _ := setupGuest(t)
+	d := b.driver
+	guests := make([]*subagent.Guest, 3)
+	for i := range guests {
+		_, g := setupGuestIn(t, b)
+		guests[i] = g
+	}
+	errs := make([]error, len(guests))
+	var wg sync.WaitGroup
+	for i, g := range guests {
+		wg.Go(func() { _, errs[i] = d.Start(ctx(t), g) })
+	}
+	wg.Wait()
+	for i, g := range guests {
+		require.NoError(t, errs[i])
+		require.Equal(t, "running", b.qmpStatus(t, g.ID))
+	}
+	// Each guest boots from its own disk and has its own console.
+	for _, g := range guests {
+		waitConsole(t, d, g, testguest.BootMarker, 1)
+		text := consoleText(t, d, g)
+		require.Contains(t, text, "first-line=disk of "+g.ID)
+		require.Equal(t, 1, strings.Count(text, "first-line=disk of "), "console of %s:\n%s", g.ID, text)
+	}
+	for i, g := range guests {
+		wg.Go(func() { _, errs[i] = d.Shutdown(ctx(t), g) })
+	}
+	wg.Wait()
+	for i, g := range guests {
+		require.NoError(t, errs[i])
+		b.requireNoQEMU(t, g.ID)
+		require.Contains(t, consoleText(t, d, g), testguest.PoweroffMarker)
+	}
 }
