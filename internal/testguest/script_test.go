@@ -1,13 +1,16 @@
 package testguest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -208,11 +211,23 @@ func appendLine(t *testing.T, path, line string) {
 // build runs the script copy on out and returns its stderr.
 func build(t *testing.T, scriptPath, out string) string {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), scriptPath, out)
+	log := runBuild(t.Context(), scriptPath, out)
+	require.NotContains(t, log, "failed:")
+	return log
+}
+
+// runBuild runs the script copy on out and returns its stderr, followed by
+// "failed: <why>" when it did not exit 0 printing out.
+func runBuild(ctx context.Context, scriptPath, out string) string {
+	cmd := exec.CommandContext(ctx, scriptPath, out)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Run(), stderr.String())
-	require.Equal(t, out+"\n", stdout.String())
+	if err := cmd.Run(); err != nil {
+		return stderr.String() + "failed: " + err.Error()
+	}
+	if stdout.String() != out+"\n" {
+		return stderr.String() + fmt.Sprintf("failed: printed %q", stdout.String())
+	}
 	return stderr.String()
 }
 
@@ -237,9 +252,24 @@ func TestGuestImageScript_Cache(t *testing.T) {
 		require.Equal(t, first, readImage(t, out))
 	})
 
-	t.Run("RecipeChangeRebuilds", func(t *testing.T) {
+	t.Run("RecipeChangeRebuildsOnce", func(t *testing.T) {
 		appendLine(t, initPath, "# changed recipe")
-		require.Contains(t, build(t, scriptPath, out), "building the test guest")
+		// Two concurrent runs: one builds, the other waits for it.
+		logs := make(chan string, 2)
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() { logs <- runBuild(t.Context(), scriptPath, out) })
+		}
+		wg.Wait()
+		close(logs)
+		built := 0
+		for log := range logs {
+			require.NotContains(t, log, "failed:")
+			if strings.Contains(log, "building the test guest") {
+				built++
+			}
+		}
+		require.Equal(t, 1, built, "runs that built")
 		second := readImage(t, out)
 		require.NotEqual(t, first.RecipeKey, second.RecipeKey)
 		want, err := os.ReadFile(initPath)

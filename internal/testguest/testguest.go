@@ -8,7 +8,8 @@
 //	HVAGENT-TESTGUEST-DISK vda sectors=<n> first-line=<text>   one line per virtio disk
 //	HVAGENT-TESTGUEST-BOOTED                                    (BootMarker) ready
 //
-// then runs an interactive shell there (type "echo hi" and read "hi"). An
+// then runs an interactive shell there (type "echo hi" and read "hi"; see
+// HasLine). An
 // ACPI power button press (QMP system_powerdown) makes it print
 // PoweroffMarker and power off, so QEMU exits by itself.
 //
@@ -126,6 +127,26 @@ func Build(ctx context.Context, dir string) (string, error) {
 		}
 	}
 	return dir, nil
+}
+
+// shellQuery is the cursor position query busybox's shell sends after each
+// prompt.
+const shellQuery = "\x1b[6n"
+
+// HasLine reports whether console output holds line as a whole line,
+// ignoring carriage returns and what precedes the shell's cursor position
+// query on the line (the prompt): after typing "echo hi", HasLine(out, "hi").
+func HasLine(console, line string) bool {
+	for l := range strings.SplitSeq(console, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if i := strings.LastIndex(l, shellQuery); i >= 0 {
+			l = l[i+len(shellQuery):]
+		}
+		if l == line {
+			return true
+		}
+	}
+	return false
 }
 
 // RepoRoot returns the hvagent repository holding the working directory: the

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,14 +71,13 @@ func boot(t *testing.T, extra ...string) *guest {
 	return g
 }
 
-// waitFor waits until the console shows a line equal to line, after
-// stripping carriage returns and terminal escapes, and returns the time it
-// took since boot.
+// waitFor waits until the console shows line (see HasLine) and returns the
+// time it took since boot.
 func (g *guest) waitFor(t *testing.T, line string, deadline time.Duration) time.Duration {
 	t.Helper()
 	timeout := time.After(deadline)
 	for {
-		if hasLine(g.console.String(), line) {
+		if HasLine(g.console.String(), line) {
 			return time.Since(g.started)
 		}
 		select {
@@ -91,21 +89,6 @@ func (g *guest) waitFor(t *testing.T, line string, deadline time.Duration) time.
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// hasLine reports whether out holds line as a whole line, ignoring carriage
-// returns and a leading terminal escape sequence (the shell's cursor query).
-func hasLine(out, line string) bool {
-	for l := range strings.SplitSeq(out, "\n") {
-		l = strings.TrimRight(l, "\r")
-		if i := strings.LastIndex(l, "\x1b[6n"); i >= 0 {
-			l = l[i+len("\x1b[6n"):]
-		}
-		if l == line {
-			return true
-		}
-	}
-	return false
 }
 
 // powerButton presses the ACPI power button through QMP system_powerdown.
@@ -157,7 +140,7 @@ func TestKernel_BootsAndPowersOffOnPowerButton(t *testing.T) {
 	g.powerButton(t)
 	g.waitExit(t)
 	t.Logf("qemu exited %v after start", time.Since(g.started))
-	require.True(t, hasLine(g.console.String(), PoweroffMarker), "console:\n%s", g.console)
+	require.True(t, HasLine(g.console.String(), PoweroffMarker), "console:\n%s", g.console)
 }
 
 func TestKernel_ConsoleShell(t *testing.T) {
@@ -179,7 +162,7 @@ func TestKernel_ReportsDisks(t *testing.T) {
 
 	g := boot(t, "-drive", "file="+disk+",format=raw,if=virtio")
 	g.waitFor(t, BootMarker, bootDeadline)
-	require.True(t, hasLine(g.console.String(), DiskPrefix+"vda sectors=8192 first-line=disk-marker-1234"),
+	require.True(t, HasLine(g.console.String(), DiskPrefix+"vda sectors=8192 first-line=disk-marker-1234"),
 		"console:\n%s", g.console)
 }
 
@@ -194,8 +177,8 @@ func TestRepoRoot(t *testing.T) {
 func TestHasLine(t *testing.T) {
 	t.Parallel()
 	out := "a\r\nHVAGENT-TESTGUEST-BOOTED\r\n/ # \x1b[6nconsole-42\r\nx-console-42\n"
-	require.True(t, hasLine(out, BootMarker))
-	require.True(t, hasLine(out, "console-42"))
-	require.False(t, hasLine(out, "console-4"))
-	require.False(t, hasLine(out, "HVAGENT"))
+	require.True(t, HasLine(out, BootMarker))
+	require.True(t, HasLine(out, "console-42"))
+	require.False(t, HasLine(out, "console-4"))
+	require.False(t, HasLine(out, "HVAGENT"))
 }
