@@ -291,7 +291,20 @@ main() {
 	rm -rf "$parent/.$name.tmp."* "$parent/.$name.old."*
 
 	local deb
-	deb=$(fetch_kernel "$kpkg" "$kver")
+	if ! deb=$(fetch_kernel "$kpkg" "$kver"); then
+		# The security mirror drops a kernel once an update replaces it:
+		# refresh the lists and resolve the kernel again.
+		log "refreshing the apt lists and resolving $KERNEL_META again"
+		as_root apt-get update -qq >&2 || die "apt-get update failed"
+		read -r kpkg kver < <(kernel_package)
+		[ -n "$kver" ] || die "cannot resolve the kernel package"
+		key=$(recipe_key "$kpkg" "$kver" "$bver")
+		if up_to_date "$out" "$key"; then
+			echo "$out"
+			return 0
+		fi
+		deb=$(fetch_kernel "$kpkg" "$kver")
+	fi
 	tmp=$(mktemp -d "$parent/.$name.tmp.XXXXXX")
 	trap 'rm -rf "$tmp"' EXIT
 	log "building the test guest into $out ($kpkg $kver, $BUSYBOX_PKG $bver)"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -297,4 +298,47 @@ func TestGuestImageScript_Cache(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, tmp, "the interrupted build's temp dir is removed")
 	})
+}
+
+// A kernel version the mirror no longer has (superseded by a security
+// update) makes the script refresh the apt lists and resolve again.
+func TestGuestImageScript_RefreshesStaleKernel(t *testing.T) {
+	t.Parallel()
+	scriptPath, _ := copyRecipe(t)
+	out := filepath.Join(t.TempDir(), "testguest")
+	kernel, _ := Kernel(t)
+	for _, f := range []string{"vmlinuz", "initrd.img", "manifest.json"} {
+		copyFile(t, filepath.Join(filepath.Dir(kernel), f), filepath.Join(out, f))
+	}
+	// A stale apt_stamp makes the script ask apt-cache instead of reusing
+	// the manifest's answer.
+	manifestPath := filepath.Join(out, "manifest.json")
+	data, err := os.ReadFile(manifestPath)
+	require.NoError(t, err)
+	stamped := regexp.MustCompile(`"apt_stamp": "[0-9a-f]*"`).ReplaceAll(data, []byte(`"apt_stamp": "stale"`))
+	require.NoError(t, os.WriteFile(manifestPath, stamped, 0o644))
+
+	// Until "apt-get update" runs, apt-cache offers a version that apt-get
+	// download cannot find.
+	fakeBin := t.TempDir()
+	updated := filepath.Join(fakeBin, "updated")
+	require.NoError(t, os.WriteFile(filepath.Join(fakeBin, "apt-cache"), []byte(`#!/bin/sh
+if [ "$1" = policy ] && [ ! -e `+updated+` ]; then echo "  Candidate: 0.0-gone"; exit 0; fi
+exec /usr/bin/apt-cache "$@"
+`), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(fakeBin, "apt-get"), []byte(`#!/bin/sh
+for a in "$@"; do [ "$a" = update ] && { touch `+updated+`; exit 0; }; done
+exec /usr/bin/apt-get "$@"
+`), 0o755))
+
+	cmd := exec.CommandContext(t.Context(), scriptPath, out)
+	cmd.Env = append(os.Environ(), "PATH="+fakeBin+":"+os.Getenv("PATH"))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Equal(t, out+"\n", stdout.String())
+	require.Contains(t, stderr.String(), "=0.0-gone failed")
+	require.Contains(t, stderr.String(), "refreshing the apt lists")
+	require.NotContains(t, stderr.String(), "building", "the image was up to date for the kernel resolved again")
+	require.FileExists(t, updated)
 }
