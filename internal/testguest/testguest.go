@@ -45,6 +45,9 @@ const (
 	// "<dev> sectors=<512-byte sectors> first-line=<the printable part of the
 	// first line of the disk's first 4 KiB>".
 	DiskPrefix = "HVAGENT-TESTGUEST-DISK "
+	// ErrorPrefix starts a line reporting a boot step that failed (a kernel
+	// module that did not load, a power button nobody listens to).
+	ErrorPrefix = "HVAGENT-TESTGUEST-ERROR"
 )
 
 // Cmdline is the kernel command line to boot the guest with: the console on

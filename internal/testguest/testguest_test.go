@@ -136,6 +136,7 @@ func TestKernel_BootsAndPowersOffOnPowerButton(t *testing.T) {
 	g := boot(t)
 	took := g.waitFor(t, BootMarker, bootDeadline)
 	t.Logf("boot marker after %v", took)
+	require.NotContains(t, g.console.String(), ErrorPrefix)
 
 	g.powerButton(t)
 	g.waitExit(t)
