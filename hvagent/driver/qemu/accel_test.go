@@ -30,3 +30,4 @@ func TestProbeAccel(t *testing.T) {
 		require.EqualError(t, err, "qemu driver: Options.DataDir is required")
 	})
 }
+

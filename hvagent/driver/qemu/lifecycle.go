@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -230,10 +231,14 @@ func (d *Driver) stop(ctx context.Context, in *subagent.Guest, fn func(*vm) erro
 }
 
 // onRunning runs fn on the QEMU of a guest in one of states, else fails
-// with ErrNotRunning; the guest is reported in the state fn leaves.
-func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []string, fn func(*vm) error) (*subagent.Guest, error) {
+// with wrong (ErrNotRunning when nil); the guest is reported in the state
+// fn leaves.
+func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []string, wrong func(id, state string) error, fn func(*vm) error) (*subagent.Guest, error) {
 	if err := checkID(in); err != nil {
 		return nil, err
+	}
+	if wrong == nil {
+		wrong = notRunning
 	}
 	g := cloneGuest(in)
 	unlock, err := d.lockGuest(ctx, g.ID)
@@ -246,15 +251,10 @@ func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []str
 		return nil, err
 	}
 	if v == nil {
-		return nil, notRunning(g.ID, d.stoppedState(g.ID, g.State))
+		return nil, wrong(g.ID, d.stoppedState(g.ID, g.State))
 	}
-	st := v.getState()
-	ok := false
-	for _, s := range states {
-		ok = ok || s == st
-	}
-	if !ok {
-		return nil, notRunning(g.ID, st)
+	if st := v.getState(); !slices.Contains(states, st) {
+		return nil, wrong(g.ID, st)
 	}
 	v.begin()
 	defer v.end()
@@ -269,7 +269,7 @@ func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []str
 // runs it again, as libvirt does without a guest agent. It waits until ctx
 // ends for the guest to react.
 func (d *Driver) Reboot(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
-	return d.onRunning(ctx, in, []string{StateRunning}, func(v *vm) error {
+	return d.onRunning(ctx, in, []string{StateRunning}, nil, func(v *vm) error {
 		claim := v.claimShutdown()
 		if err := v.qmp.run(ctx, "system_powerdown", nil, nil); err != nil {
 			v.unclaim(claim)
@@ -319,14 +319,14 @@ func (v *vm) resetAndRun(ctx context.Context) error {
 // Restart resets the guest at once (a hard reset); a paused guest stays
 // paused.
 func (d *Driver) Restart(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
-	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, func(v *vm) error {
+	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, nil, func(v *vm) error {
 		return v.qmp.run(ctx, "system_reset", nil, nil)
 	})
 }
 
 // Suspend pauses the guest's CPUs; a paused guest stays paused.
 func (d *Driver) Suspend(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
-	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, func(v *vm) error {
+	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, nil, func(v *vm) error {
 		if v.getState() == StatePaused {
 			return nil
 		}
@@ -341,14 +341,8 @@ func (d *Driver) Suspend(ctx context.Context, in *subagent.Guest) (*subagent.Gue
 // Resume runs a paused guest again; a running guest stays running. Any
 // other state fails with ErrNotPaused.
 func (d *Driver) Resume(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
-	if err := checkID(in); err != nil {
-		return nil, err
-	}
-	st := d.guestState(in)
-	if st != StateRunning && st != StatePaused {
-		return nil, fmt.Errorf("guest %s is %w (state %s)", in.ID, ErrNotPaused, st)
-	}
-	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, func(v *vm) error {
+	notPaused := func(id, st string) error { return fmt.Errorf("guest %s is %w (state %s)", id, ErrNotPaused, st) }
+	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, notPaused, func(v *vm) error {
 		if v.getState() == StateRunning {
 			return nil
 		}
