@@ -30,4 +30,3 @@ func TestProbeAccel(t *testing.T) {
 		require.EqualError(t, err, "qemu driver: Options.DataDir is required")
 	})
 }
-
