@@ -279,7 +279,7 @@ main() {
 	local parent name
 	parent=$(dirname "$out")
 	name=$(basename "$out")
-	mkdir -p "$parent"
+	mkdir -p "$parent" || die "cannot create $parent, the parent of $out"
 	exec 9>"$parent/.$name.lock"
 	flock 9
 	# Another run may have built it while this one waited for the lock.

@@ -54,7 +54,7 @@ const (
 // the first serial port, only kernel warnings and worse printed there, and
 // the boot work a test guest does not need skipped (crypto self-tests, the
 // timer and TSC checks, PS/2 mouse probing, speculation mitigations), which
-// saves about a tenth of the boot under TCG.
+// saves about a tenth of the boot's CPU time under TCG.
 const Cmdline = "console=ttyS0 quiet cryptomgr.notests no_timer_check tsc=reliable i8042.noaux i8042.nopnp mitigations=off"
 
 // MemoryMiB is the guest memory the image is tested with. 80 MiB boots too;

@@ -183,3 +183,19 @@ func TestHasLine(t *testing.T) {
 	require.False(t, HasLine(out, "console-4"))
 	require.False(t, HasLine(out, "HVAGENT"))
 }
+
+func TestBuild_Errors(t *testing.T) {
+	t.Run("ScriptFails", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "file")
+		require.NoError(t, os.WriteFile(file, nil, 0o600))
+		_, err := Build(t.Context(), filepath.Join(file, "testguest"))
+		require.ErrorContains(t, err, "build the test guest with ")
+		require.ErrorContains(t, err, "exit status")
+		require.ErrorContains(t, err, "guest-image: cannot create "+file+", the parent of ", "the script's output is in the error")
+	})
+	t.Run("NoRepository", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		_, err := Build(t.Context(), t.TempDir())
+		require.ErrorContains(t, err, "find the repository root: no scripts/guest-image.sh and testdata/guest/init in ")
+	})
+}
