@@ -237,6 +237,27 @@ func TestDriver_ThreeGuests(t *testing.T) {
 		require.Contains(t, text, "first-line=disk of "+g.ID)
 		require.Equal(t, 1, strings.Count(text, "first-line=disk of "), "console of %s:\n%s", g.ID, text)
 	}
+
+	// The first guest powers off while no driver watches: a new driver
+	// finds it so, finishes it off and reports it shut off.
+	require.NoError(t, d.Close())
+	pressPowerButton(t, b, guests[0].ID)
+	require.Eventually(t, func() bool { return b.qmpStatus(t, guests[0].ID) == "shutdown" }, bootTimeout, eventPoll)
+	d = b.newDriver(t)
+	found, err := d.Reconcile(ctx(t))
+	require.NoError(t, err)
+	require.Len(t, found, 3)
+	for _, s := range found {
+		want := StateRunning
+		if s.ID == guests[0].ID {
+			want = StateShutoff
+		}
+		require.Equal(t, want, s.State, s.ID)
+	}
+	require.True(t, b.states.has(guests[0].ID, StateShutoff))
+	b.requireNoQEMU(t, guests[0].ID)
+	require.Contains(t, consoleText(t, d, guests[0]), testguest.PoweroffMarker, "the console was drained before QEMU quit")
+
 	for i, g := range guests {
 		wg.Go(func() { _, errs[i] = d.Shutdown(ctx(t), g) })
 	}

@@ -1,12 +1,16 @@
 package qemu
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
@@ -106,4 +110,20 @@ func TestDriver_ReconcileDiedWhileAway(t *testing.T) {
 	b.requireNoQEMU(t, g.ID)
 	require.Equal(t, StateRunning, mustCall(t, d.Start, g).State)
 	mustCall(t, d.Poweroff, g)
+}
+
+func TestDriver_ReconcileReusedPID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	// A pidfile naming a live process that is not the guest's QEMU (its PID
+	// was reused after a host reboot, say) is a dead guest.
+	id := bareGuest().ID
+	dir := layout.RunDir(b.dataDir, id)
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, layout.PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600))
+	found, err := b.driver.Reconcile(ctx(t))
+	require.NoError(t, err)
+	require.Equal(t, []GuestStatus{{ID: id, State: StateCrashed, Reason: "qemu died while the driver was away"}}, found)
+	require.NoFileExists(t, filepath.Join(dir, layout.PIDFile))
+	require.NoError(t, syscall.Kill(os.Getpid(), 0), "the unrelated process was left alone")
 }
