@@ -181,7 +181,7 @@ func (v *vm) handleEvents() {
 		case "SHUTDOWN":
 			v.onShutdown(ev.Data)
 		case "STOP", "RESUME":
-			v.onRunStateChange()
+			v.onRunStateChange(ev.Event)
 		}
 	}
 }
@@ -232,29 +232,39 @@ func (v *vm) powerOffSelf() {
 	}
 }
 
-// onRunStateChange reports a pause or resume that no call made.
-func (v *vm) onRunStateChange() {
-	v.mu.Lock()
-	idle := v.busy == 0 && !v.quit && v.claim == nil
-	old := v.state
-	v.mu.Unlock()
-	if !idle {
+// onRunStateChange reports a pause (STOP) or resume (RESUME) that no call
+// made, such as the storage driver's failed snapshot-load leaving the guest
+// paused. QEMU's current status wins over the event, which may be stale
+// (the STOP of a reboot handled after the call ended); when the status
+// cannot be read, the event tells the state, so the change is not lost.
+func (v *vm) onRunStateChange(event string) {
+	if !v.idle() {
 		return
+	}
+	st := StatePaused
+	if event == "RESUME" {
+		st = StateRunning
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	st, err := v.status(ctx)
-	if err != nil || st == old || st == StateShutdown {
-		return
+	if now, err := v.status(ctx); err == nil {
+		st = now
 	}
 	v.mu.Lock()
-	if v.busy > 0 || v.quit {
+	if v.busy > 0 || v.quit || v.claim != nil || v.state == st || v.state == StateShutdown || st == StateShutdown {
 		v.mu.Unlock()
 		return
 	}
 	v.state = st
 	v.mu.Unlock()
 	v.d.notify(v.id, st, "qemu run state changed outside the driver")
+}
+
+// idle reports whether no call is changing the guest's state.
+func (v *vm) idle() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.busy == 0 && !v.quit && v.claim == nil
 }
 
 // exited handles the end of the QMP connection: QEMU is exiting. It waits
