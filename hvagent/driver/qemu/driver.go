@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -80,8 +79,6 @@ type Options struct {
 	// outside (StateShutoff), or it was paused or resumed from outside.
 	// reason says what happened. It must not block for long. Default none.
 	OnState func(guestID, state, reason string)
-	// Now returns the current time; default time.Now.
-	Now func() time.Time
 }
 
 func (o *Options) withDefaults() error {
@@ -114,9 +111,6 @@ func (o *Options) withDefaults() error {
 	}
 	if o.ConsoleLogLimit < 4096 {
 		return fmt.Errorf("qemu driver: console log limit %d: want at least 4096 bytes", o.ConsoleLogLimit)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	return nil
 }
