@@ -268,3 +268,16 @@ func TestDriver_ThreeGuests(t *testing.T) {
 		require.Contains(t, consoleText(t, d, g), testguest.PoweroffMarker)
 	}
 }
+
+func TestDriver_ShutdownWhileBooting(t *testing.T) {
+	t.Parallel()
+	b, g := setupGuest(t)
+	// The guest cannot hear the power button before it has booted; the
+	// driver presses it again until the guest reacts.
+	mustCall(t, b.driver.Start, g)
+	require.Equal(t, StateShutoff, mustCall(t, b.driver.Shutdown, g).State)
+	text := consoleText(t, b.driver, g)
+	require.Contains(t, text, testguest.BootMarker)
+	require.Contains(t, text, testguest.PoweroffMarker)
+	b.requireNoQEMU(t, g.ID)
+}

@@ -21,6 +21,10 @@ import (
 // state after system_reset.
 const resetWait = 5 * time.Second
 
+// powerdownRepeat is how often shutdown and reboot press the power button
+// again while the guest has not reacted.
+const powerdownRepeat = 3 * time.Second
+
 // notRunning is the error of an action that needs a running guest.
 func notRunning(id, state string) error {
 	return fmt.Errorf("guest %s is %w (state %s)", id, ErrNotRunning, state)
@@ -180,20 +184,14 @@ func (d *Driver) Shutdown(ctx context.Context, in *subagent.Guest) (*subagent.Gu
 		}
 		v.begin()
 		defer v.end()
-		claim := v.claimShutdown()
 		v.setState(StateShutdown)
-		err := v.qmp.run(ctx, "system_powerdown", nil, nil)
-		if err == nil {
-			select {
-			case <-claim:
-				return v.stopQEMU(ctx)
-			case <-v.done:
-				return nil
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
+		err := v.powerdown(ctx)
+		switch {
+		case err == nil:
+			return v.stopQEMU(ctx)
+		case errors.Is(err, errExited):
+			return nil
 		}
-		v.unclaim(claim)
 		v.setState(StateRunning)
 		return fmt.Errorf("guest %s did not shut down: %w", v.id, err)
 	})
@@ -270,21 +268,40 @@ func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []str
 // ends for the guest to react.
 func (d *Driver) Reboot(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
 	return d.onRunning(ctx, in, []string{StateRunning}, nil, func(v *vm) error {
-		claim := v.claimShutdown()
+		if err := v.powerdown(ctx); err != nil {
+			return fmt.Errorf("the guest did not power off to reboot: %w", err)
+		}
+		return v.resetAndRun(ctx)
+	})
+}
+
+// errExited is the error of a power-down during which QEMU exited.
+var errExited = errors.New("qemu exited")
+
+// powerdown presses the guest's ACPI power button and waits until the guest
+// has powered off (its SHUTDOWN event), QEMU exits (errExited) or ctx
+// ends. A guest that is still booting misses a press, so the button is
+// pressed again every powerdownRepeat.
+func (v *vm) powerdown(ctx context.Context) error {
+	claim := v.claimShutdown()
+	tick := time.NewTicker(powerdownRepeat)
+	defer tick.Stop()
+	for {
 		if err := v.qmp.run(ctx, "system_powerdown", nil, nil); err != nil {
 			v.unclaim(claim)
 			return err
 		}
 		select {
 		case <-claim:
+			return nil
 		case <-v.done:
-			return errors.New("qemu exited during the reboot")
+			return errExited
 		case <-ctx.Done():
 			v.unclaim(claim)
-			return fmt.Errorf("the guest did not power off to reboot: %w", ctx.Err())
+			return ctx.Err()
+		case <-tick.C:
 		}
-		return v.resetAndRun(ctx)
-	})
+	}
 }
 
 // resetAndRun resets a guest that powered off and runs it.
