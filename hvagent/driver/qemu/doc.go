@@ -37,6 +37,16 @@
 // Reconcile re-attaches to every QEMU still running (pidfile checked
 // against /proc/PID/cmdline and -uuid) and reports those that died.
 //
+// # Wiring
+//
+// An embedding program creates one Driver per data dir with New, serves
+// Handler as the builtin "qemu" (Services and Actions wire the VM actions
+// to it; the storage driver's create stage goes before this driver's,
+// its delete stage after), and at start calls Reconcile, then starts the
+// autostart guests it finds neither running nor paused (State tells). It
+// records the state changes OnState reports, and calls Close when it
+// stops; the guests keep running.
+//
 // # Errors
 //
 // Errors wrap the sentinels ErrInvalidGuest, ErrNotRunning, ErrNotPaused,
