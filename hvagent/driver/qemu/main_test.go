@@ -115,7 +115,7 @@ func (b *testBundle) newDriver(t *testing.T) *Driver {
 }
 
 // killAll kills every QEMU with a pidfile under dataDir's run root.
-func killAll(t *testing.T, dataDir string) {
+func killAll(_ testing.TB, dataDir string) {
 	root := layout.RunRoot(dataDir)
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
@@ -135,7 +135,6 @@ func killAll(t *testing.T, dataDir string) {
 	if root != filepath.Join(dataDir, "run") {
 		_ = os.RemoveAll(root)
 	}
-	_ = t
 }
 
 // ctx returns a context bounded by callTimeout.
