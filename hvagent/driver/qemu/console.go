@@ -25,8 +25,12 @@ const ConsolePath = "/console"
 const MethodConsole = ServiceName + ".Console"
 
 // consolePoll is how often a running guest's serial output is moved from
-// QEMU's ring buffer into the console log.
-const consolePoll = 200 * time.Millisecond
+// QEMU's ring buffer into the console log while the guest prints; up to
+// maxConsolePoll while it does not.
+const (
+	consolePoll    = 200 * time.Millisecond
+	maxConsolePoll = time.Second
+)
 
 // maxStreamRequest bounds the JSON body of a stream request.
 const maxStreamRequest = 1 << 20
@@ -99,28 +103,31 @@ func (l *consoleLog) rewrite(b []byte) error {
 	return nil
 }
 
-// drainConsole moves what QEMU's ring buffer holds into the console log.
-func (v *vm) drainConsole(ctx context.Context) error {
+// drainConsole moves what QEMU's ring buffer holds into the console log
+// and returns how many bytes it moved.
+func (v *vm) drainConsole(ctx context.Context) (int, error) {
 	v.drainMu.Lock()
 	defer v.drainMu.Unlock()
+	total := 0
 	for range 4 { // the ring holds at most 64 KiB, so a few reads empty it
 		var data string
 		args := map[string]any{"device": consoleChardev, "size": consoleRing, "format": "base64"}
 		if err := v.qmp.run(ctx, "ringbuf-read", args, &data); err != nil {
-			return err
+			return total, err
 		}
 		b, err := base64.StdEncoding.DecodeString(data)
 		if err != nil {
-			return fmt.Errorf("ringbuf-read: %w", err)
+			return total, fmt.Errorf("ringbuf-read: %w", err)
 		}
 		if len(b) == 0 {
-			return nil
+			break
 		}
 		if err := v.console.append(b); err != nil {
-			return err
+			return total, err
 		}
+		total += len(b)
 	}
-	return nil
+	return total, nil
 }
 
 // Console returns the guest's console log as it is now (QEMU's ring buffer
@@ -131,7 +138,7 @@ func (d *Driver) Console(ctx context.Context, g *subagent.Guest) (io.ReadCloser,
 		return nil, 0, err
 	}
 	if v := d.attached(g.ID); v != nil {
-		if err := v.drainConsole(ctx); err != nil && !errors.Is(err, errQMPClosed) {
+		if _, err := v.drainConsole(ctx); err != nil && !errors.Is(err, errQMPClosed) {
 			return nil, 0, fmt.Errorf("guest %s console: %w", g.ID, err)
 		}
 	}

@@ -27,9 +27,13 @@ type GuestStatus struct {
 // OnState as well). A run dir without pidfile is a guest shut off.
 //
 // It returns every guest with a run dir, sorted by ID. Guests without a
-// run dir are shut off (State says so). Reconcile does not start autostart
-// guests: the caller starts those it finds not running. It may be called
-// again; attached guests are reported as they are.
+// run dir are shut off (State says so). A guest it cannot attach to (its
+// QMP socket held by another client, say) is left out and its error joined
+// into the returned error; the others are still reconciled. Reconcile does
+// not start autostart guests: the caller starts those it finds not
+// running. It may be called again; attached guests are reported as they
+// are. Guests found crashed or powered off are reported through OnState
+// as well as in the result.
 func (d *Driver) Reconcile(ctx context.Context) ([]GuestStatus, error) {
 	entries, err := os.ReadDir(layout.RunRoot(d.opts.DataDir))
 	if errors.Is(err, os.ErrNotExist) {
@@ -38,19 +42,23 @@ func (d *Driver) Reconcile(ctx context.Context) ([]GuestStatus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	var out []GuestStatus
+	var (
+		out  []GuestStatus
+		errs []error
+	)
 	for _, e := range entries {
 		if !e.IsDir() || !guestIDPattern.MatchString(e.Name()) {
 			continue
 		}
 		st, err := d.reconcileGuest(ctx, e.Name())
 		if err != nil {
-			return out, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, st)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // reconcileGuest attaches to one guest's QEMU if it runs.

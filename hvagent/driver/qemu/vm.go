@@ -143,7 +143,8 @@ func (v *vm) end() {
 func (v *vm) loop(poweredOff bool) {
 	defer v.d.wg.Done()
 	defer close(v.done)
-	tick := time.NewTicker(consolePoll)
+	poll := consolePoll
+	tick := time.NewTimer(poll)
 	defer tick.Stop()
 	if poweredOff {
 		v.powerOffSelf()
@@ -160,17 +161,28 @@ func (v *vm) loop(poweredOff bool) {
 		case <-v.qmp.notify:
 			v.handleEvents()
 		case <-tick.C:
-			v.drainInBackground()
+			// Poll less while the guest prints nothing; the console action
+			// drains on demand anyway.
+			if v.drainInBackground() {
+				poll = consolePoll
+			} else {
+				poll = min(2*poll, maxConsolePoll)
+			}
+			tick.Reset(poll)
 		}
 	}
 }
 
-func (v *vm) drainInBackground() {
+// drainInBackground drains the console and reports whether it read
+// anything.
+func (v *vm) drainInBackground() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := v.drainConsole(ctx); err != nil && !errors.Is(err, errQMPClosed) {
+	n, err := v.drainConsole(ctx)
+	if err != nil && !errors.Is(err, errQMPClosed) {
 		v.d.log.Warn().Err(err).Str("guest_id", v.id).Msg("drain console")
 	}
+	return n > 0
 }
 
 // handleEvents acts on the queued QMP events.
@@ -225,7 +237,7 @@ func (v *vm) powerOffSelf() {
 	v.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), exitWait)
 	defer cancel()
-	_ = v.drainConsole(ctx)
+	_, _ = v.drainConsole(ctx)
 	if err := v.qmp.run(ctx, "quit", nil, nil); err != nil && !errors.Is(err, errQMPClosed) {
 		v.d.log.Warn().Err(err).Str("guest_id", v.id).Msg("quit qemu after guest power-off")
 		_ = v.proc.kill()
@@ -269,7 +281,9 @@ func (v *vm) idle() bool {
 
 // exited handles the end of the QMP connection: QEMU is exiting. It waits
 // for the process to go, removes its run files, and tells shut off from
-// crashed.
+// crashed: QEMU removes its pidfile when it exits in order (quit, SIGTERM),
+// not when it is killed or aborts, and its SHUTDOWN event, when it got
+// out before the exit, names the reason.
 func (v *vm) exited() {
 	ctx, cancel := context.WithTimeout(context.Background(), exitWait)
 	defer cancel()
@@ -277,21 +291,13 @@ func (v *vm) exited() {
 		v.d.log.Warn().Err(err).Str("guest_id", v.id).Msg("qemu closed its monitor but did not exit; killing it")
 		_ = v.proc.kill()
 	}
+	_, err := os.Stat(filepath.Join(v.dir, layout.PIDFile))
+	inOrder := errors.Is(err, os.ErrNotExist)
 	v.qmp.close()
 	v.proc.close()
 	v.d.cleanupRun(v.id)
 	v.mu.Lock()
-	byCall, selfOff, reason := v.quit && !v.selfOff, v.selfOff, v.reason
-	state, why := StateShutoff, ""
-	switch {
-	case byCall:
-	case selfOff:
-		why = "the guest powered itself off"
-	case reason == "host-signal" || reason == "host-qmp-quit":
-		why = "qemu was stopped outside the driver (" + reason + ")"
-	default:
-		state, why = StateCrashed, "qemu exited unexpectedly"
-	}
+	state, why := exitState(v.quit && !v.selfOff, v.selfOff, inOrder, v.reason)
 	v.state = state
 	v.mu.Unlock()
 	v.d.mu.Lock()
@@ -303,6 +309,22 @@ func (v *vm) exited() {
 	if why != "" {
 		v.d.notify(v.id, state, why)
 	}
+}
+
+// exitState returns a guest's state after its QEMU exited, and why, for
+// OnState ("" when a call made it exit).
+func exitState(byCall, selfOff, inOrder bool, reason string) (state, why string) {
+	switch {
+	case byCall:
+		return StateShutoff, ""
+	case selfOff:
+		return StateShutoff, "the guest powered itself off"
+	case reason == "host-signal" || reason == "host-qmp-quit":
+		return StateShutoff, "qemu was stopped outside the driver (" + reason + ")"
+	case inOrder:
+		return StateShutoff, "qemu was stopped outside the driver"
+	}
+	return StateCrashed, "qemu exited unexpectedly"
 }
 
 // cleanupRun removes what a stopped QEMU leaves in its run dir (the console
@@ -340,7 +362,7 @@ func (v *vm) stopQEMU(ctx context.Context) error {
 	v.mu.Lock()
 	v.quit = true
 	v.mu.Unlock()
-	_ = v.drainConsole(ctx)
+	_, _ = v.drainConsole(ctx)
 	qctx, cancel := context.WithTimeout(ctx, exitWait)
 	defer cancel()
 	if err := v.qmp.run(qctx, "quit", nil, nil); err != nil && !errors.Is(err, errQMPClosed) {
