@@ -11,11 +11,15 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: help
 help: ## Show this help.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*##/ {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
 deps: ## Install the Debian packages hvagent needs (only those missing).
 	@./scripts/deps.sh
+
+.PHONY: guest-image
+guest-image: ## Build the tiny test guest into <data_dir>/images/testguest (data dir: make's DATA_DIR=... if given, else as hvagentd resolves it).
+	@./scripts/guest-image.sh $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_DIR))
 
 .PHONY: build
 build: ## Build every command into ./bin.

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/hvagent/hvagent/hvagent/driver/qemu"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 )
 
@@ -27,8 +28,7 @@ func newSubagentCmd() *cobra.Command {
 		Short: "Serve a built-in driver as a stand-alone sub-agent",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newSubagentSimCmd())
-	cmd.AddCommand(newSubagentStorageCmd())
+	cmd.AddCommand(newSubagentSimCmd(), newSubagentQEMUCmd(), newSubagentStorageCmd())
 	return cmd
 }
 
@@ -118,5 +118,80 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	return nil
+}
+
+// qemuOptions are the flags of "hvagentd subagent qemu".
+type qemuOptions struct {
+	listen          string
+	dataDir         string
+	allowedPaths    []string
+	binary          string
+	accel           string
+	consoleLogLimit int64
+}
+
+// newSubagentQEMUCmd returns "hvagentd subagent qemu".
+func newSubagentQEMUCmd() *cobra.Command {
+	opts := &qemuOptions{}
+	cmd := &cobra.Command{
+		Use:   "qemu",
+		Short: "Serve the built-in QEMU driver over HTTP",
+		Long: "Serve the built-in QEMU driver (service \"QEMU\", console stream at " + qemu.ConsolePath + ") as a sub-agent.\n" +
+			"It first re-attaches to the guests' QEMUs still running under --data-dir, then prints\n" +
+			"\"listening on <addr>\" and serves until SIGINT or SIGTERM. Guests keep running when it stops.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runQEMU(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.listen, "listen", "", "TCP address to listen on, such as 127.0.0.1:20002 (port 0 picks a free one)")
+	f.StringVar(&opts.dataDir, "data-dir", "", "hvagent data dir: guest disks under it, run dirs under <data-dir>/run")
+	f.StringSliceVar(&opts.allowedPaths, "allowed-path", nil, "a further directory boot kernels and initrds may come from (repeatable)")
+	f.StringVar(&opts.binary, "binary", qemu.DefaultBinary, "the QEMU system emulator")
+	f.StringVar(&opts.accel, "accel", "tcg", "accelerator: tcg, or kvm (used only when a probe guest runs under it)")
+	f.Int64Var(&opts.consoleLogLimit, "console-log-limit", qemu.DefaultConsoleLogLimit, "cap of each guest's console log in bytes")
+	_ = cmd.MarkFlagRequired("listen")
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+// runQEMU serves the QEMU driver until ctx ends.
+func runQEMU(ctx context.Context, opts *qemuOptions, stdout, stderr io.Writer) error {
+	logger := zerolog.New(stderr).Level(zerolog.InfoLevel).With().Timestamp().Str("subagent", "qemu").Logger()
+	d, err := qemu.New(ctx, qemu.Options{
+		DataDir:         opts.dataDir,
+		AllowedPaths:    opts.allowedPaths,
+		Binary:          opts.binary,
+		Accel:           opts.accel,
+		ConsoleLogLimit: opts.consoleLogLimit,
+		Logger:          logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	guests, err := d.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range guests {
+		logger.Info().Str("guest_id", g.ID).Str("state", g.State).Str("reason", g.Reason).Msg("guest found")
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	addr := ln.Addr().String()
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("report address: %w", err)
+	}
+	logger.Info().Str("addr", addr).Str("data_dir", opts.dataDir).Str("accel", opts.accel).Msg("serving the qemu driver")
+	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {
+		return err
+	}
+	logger.Info().Msg("qemu driver stopped; guests keep running")
 	return nil
 }
