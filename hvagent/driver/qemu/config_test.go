@@ -102,6 +102,7 @@ func TestAgent(t *testing.T) {
 	job := env.Wait(t, res.Job.ID)
 	require.Equal(t, hvagent.JobError, job.Status)
 	require.Contains(t, job.Message, "is not running (state shutoff)")
+	require.Equal(t, hvagent.ECONFLICT, job.Error, "a wrong state is a conflict")
 
 	res = env.Do(t, "delete", g.ID, hvagent.Request{})
 	require.Equal(t, hvagent.JobComplete, env.Wait(t, res.Job.ID).Status)

@@ -162,16 +162,12 @@ func (d *Driver) Console(ctx context.Context, g *subagent.Guest) (io.ReadCloser,
 func (d *Driver) serveConsole(w http.ResponseWriter, r *http.Request) {
 	var req subagent.GuestRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxStreamRequest)).Decode(&req); err != nil {
-		http.Error(w, fmt.Sprintf("decode request: %v", err), http.StatusBadRequest)
+		subagent.WriteError(w, 0, subagent.WithCode(subagent.CodeInvalid, fmt.Errorf("decode request: %v", err)))
 		return
 	}
 	rc, size, err := d.Console(r.Context(), req.Guest)
 	if err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, ErrInvalidGuest) {
-			status = http.StatusBadRequest
-		}
-		http.Error(w, err.Error(), status)
+		subagent.WriteError(w, 0, err)
 		return
 	}
 	defer rc.Close()

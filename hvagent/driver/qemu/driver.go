@@ -32,23 +32,24 @@ const (
 )
 
 // Errors of the driver's methods, wrapped with the guest and details; test
-// with errors.Is.
+// with errors.Is. Each carries the sub-agent error code that the agent
+// records in a failed job: invalid, conflict or not_found.
 var (
 	// ErrInvalidGuest: the request's guest is missing or has a bad field.
-	ErrInvalidGuest = errors.New("invalid guest")
+	ErrInvalidGuest = subagent.WithCode(subagent.CodeInvalid, errors.New("invalid guest"))
 	// ErrNotRunning: the action needs a running (or paused) guest.
-	ErrNotRunning = errors.New("not running")
+	ErrNotRunning = subagent.WithCode(subagent.CodeConflict, errors.New("not running"))
 	// ErrNotPaused: resume of a guest that is neither paused nor running.
-	ErrNotPaused = errors.New("not paused")
+	ErrNotPaused = subagent.WithCode(subagent.CodeConflict, errors.New("not paused"))
 	// ErrNotFound: a file the guest needs (disk, kernel, bridge) does not
 	// exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = subagent.WithCode(subagent.CodeNotFound, errors.New("not found"))
 	// ErrPathNotAllowed: a host path lies outside the directories the
 	// driver may use.
-	ErrPathNotAllowed = errors.New("path not allowed")
+	ErrPathNotAllowed = subagent.WithCode(subagent.CodeInvalid, errors.New("path not allowed"))
 	// ErrUnsupported: the request asks for something the driver cannot do,
 	// such as NIC metrics of user-mode networking.
-	ErrUnsupported = errors.New("unsupported")
+	ErrUnsupported = subagent.WithCode(subagent.CodeInvalid, errors.New("unsupported"))
 	// ErrClosed: the driver was closed.
 	ErrClosed = errors.New("qemu driver is closed")
 )
