@@ -20,7 +20,7 @@ func ExampleAgent_Do() {
 	// the built-in drivers that the config names.
 	cfg := sim.Config()
 	cfg.DataDir = dir
-	h, err := host.Open(host.Options{Config: cfg})
+	h, err := host.Open(ctx, host.Options{Config: cfg})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -22,8 +22,8 @@ import (
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
-// embeddedDefaultWarning is logged at start-up when no config file is given.
-const embeddedDefaultWarning = "no config file: running the embedded default with " + host.DefaultDescription
+// embeddedDefaultNotice is logged at start-up when no config file is given.
+const embeddedDefaultNotice = "no config file: running the embedded default with " + host.DefaultDescription
 
 // Main is the hvagentd daemon: ParseFlags reads its settings, Run starts it
 // and returns once it serves, Close stops it gracefully. Tests run the
@@ -145,7 +145,7 @@ func (m *Main) startAgent(ctx context.Context) error {
 	cfg.Logger = m.Logger
 	m.Metrics = metrics.New()
 	cfg.Observer = m.Metrics
-	h, err := host.Open(host.Options{Config: &cfg})
+	h, err := host.Open(ctx, host.Options{Config: &cfg})
 	if err != nil {
 		return err
 	}
@@ -166,7 +166,7 @@ func (m *Main) logStart() {
 	}
 	ev.Msg("starting hvagentd")
 	if m.ConfigPath == "" {
-		m.Logger.Warn().Msg(embeddedDefaultWarning)
+		m.Logger.Info().Msg(embeddedDefaultNotice)
 		return
 	}
 	var simServices []string

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,8 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/internal/settings"
+	"github.com/hvagent/hvagent/internal/testguest"
 )
 
 // daemon is an hvagentd running in the test process.
@@ -37,13 +39,26 @@ func newDaemon(t testing.TB, args ...string) (*daemon, error) {
 	d := &daemon{Main: NewMain(), dir: tempDir(t), logs: &logBuffer{}}
 	d.Stderr = d.logs
 	d.LookupEnv = func(string) (string, bool) { return "", false }
-	args = append([]string{"--data-dir", d.dir, "--listen", "127.0.0.1:0"}, args...)
+	testguest.KillQEMUs(t, d.dir)
+	args = append([]string{"--data-dir", d.dir, "--listen", "127.0.0.1:0"}, withConfig(args)...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("hvagentd log:\n%s", d.logs.String())
 		}
 	})
 	return d, d.ParseFlags(args)
+}
+
+// simConfig is the config file of most tests' daemons: every action wired
+// to the simulation. Tests of the embedded default pass --config "".
+const simConfig = "../../testdata/sim.json"
+
+// withConfig prepends --config simConfig to args that name no config.
+func withConfig(args []string) []string {
+	if slices.Contains(args, "--config") || slices.Contains(args, "-c") {
+		return args
+	}
+	return append([]string{"--config", simConfig}, args...)
 }
 
 // startDaemon runs an in-process hvagentd and closes it when the test ends.
@@ -77,16 +92,16 @@ func (d *daemon) get(t testing.TB, path string, header ...string) (int, string) 
 
 func TestDaemon_EmbeddedDefault(t *testing.T) {
 	t.Parallel()
-	d := startDaemon(t)
+	d := startDaemon(t, "--config", "")
 	ctx := context.Background()
 
 	tcp := newClient(t, d.TCPAddr())
 	h, err := tcp.Health(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "ok", h.Status)
-	require.True(t, h.Simulated)
-	require.Equal(t, []string{"sim"}, h.Builtins)
-	_, ok := d.logs.find(func(e map[string]any) bool { return e["message"] == embeddedDefaultWarning && e["level"] == "warn" })
+	require.False(t, h.Simulated)
+	require.Equal(t, []string{"qemu", "storage"}, h.Builtins)
+	_, ok := d.logs.find(func(e map[string]any) bool { return e["message"] == embeddedDefaultNotice && e["level"] == "info" })
 	require.True(t, ok, "start-up warning missing")
 
 	// The unix socket serves the same agent without a token.
@@ -108,7 +123,7 @@ func TestDaemon_EmbeddedDefault(t *testing.T) {
 	require.Equal(t, d.dir, cfg.DataDir)
 	require.Equal(t, filepath.Join(d.dir, "hvagent.db"), cfg.DBPath)
 	require.Equal(t, "127.0.0.1:0", cfg.Listen)
-	require.Len(t, cfg.Actions, len(sim.Actions()))
+	require.Len(t, cfg.Actions, len(host.Default().Actions))
 	require.NoError(t, cfg.Validate())
 }
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/rest"
+	"github.com/hvagent/hvagent/internal/testguest"
 )
 
 func TestMain(m *testing.M) {
@@ -134,7 +135,8 @@ func startListening(t testing.TB, bin string, args ...string) (*proc, string) {
 // listening on a free loopback port, and returns it with its TCP address.
 func startDaemonProc(t testing.TB, dataDir string, args ...string) (*proc, string) {
 	t.Helper()
-	args = append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)
+	testguest.KillQEMUs(t, dataDir)
+	args = append([]string{"--data-dir", dataDir, "--listen", "127.0.0.1:0"}, withConfig(args)...)
 	p, _ := startProc(t, binary(t, "hvagentd"), args...)
 	var addr string
 	require.Eventually(t, func() bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -182,8 +183,9 @@ func TestParseFlags_EmbeddedDefault(t *testing.T) {
 	m, err := parseCase{}.parse(t)
 	require.NoError(t, err)
 	require.Empty(t, m.ConfigPath)
-	require.Equal(t, len(sim.Config().Actions), len(m.Config.Actions))
-	require.Equal(t, "sim", m.Config.Services[sim.ConfigService].Builtin)
+	require.Equal(t, len(host.Default().Actions), len(m.Config.Actions))
+	require.Equal(t, "qemu", m.Config.Services["qemu"].Builtin)
+	require.Equal(t, "storage", m.Config.Services["storage"].Builtin)
 
 	m, err = parseCase{args: []string{"--config", "../../testdata/sim.json"}}.parse(t)
 	require.NoError(t, err)

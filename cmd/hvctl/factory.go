@@ -159,7 +159,7 @@ func openLocal(dataDir string, errOut io.Writer) (hvagent.Service, func() error,
 		return nil, nil, err
 	}
 	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	h, err := host.Open(host.Options{Config: cfg})
+	h, err := host.Open(context.Background(), host.Options{Config: cfg})
 	if err != nil {
 		if hvagent.ErrorCode(err) == hvagent.ECONFLICT {
 			return nil, nil, &hvagent.Error{Code: hvagent.ECONFLICT, Err: err, Message: fmt.Sprintf(

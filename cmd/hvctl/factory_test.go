@@ -16,6 +16,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
+	"github.com/hvagent/hvagent/internal/testguest"
 )
 
 // process is one hvctl run in this process, with the real factory.
@@ -33,9 +34,12 @@ func hvctl(t *testing.T, args ...string) *process {
 	return p
 }
 
+// TestLocal_EmbeddedDefault runs hvctl --local three times on the real
+// drivers of the embedded default: the guest's QEMU outlives each run.
 func TestLocal_EmbeddedDefault(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	testguest.KillQEMUs(t, dir)
 	p := hvctl(t, "--local", "--data-dir", dir, "guest", "create", "--memory", "256", "--disk", "size=1024", "-o", "json")
 	require.Equal(t, exitOK, p.code, p.errOut.String())
 	require.Contains(t, p.errOut.String(), "using the embedded default ("+host.DefaultDescription+")")
@@ -52,6 +56,11 @@ func TestLocal_EmbeddedDefault(t *testing.T) {
 	require.Len(t, guests, 1)
 	require.Equal(t, job.GuestID, guests[0].ID)
 	require.Equal(t, hvagent.StateRunning, guests[0].State, "the store keeps what earlier runs did")
+	require.Len(t, testguest.QEMUs(dir), 1, "the guest's QEMU runs on after hvctl exits")
+
+	p = hvctl(t, "--local", "--data-dir", dir, "guest", "delete", job.GuestID)
+	require.Equal(t, exitOK, p.code, p.errOut.String())
+	require.Empty(t, testguest.QEMUs(dir))
 }
 
 func TestLocal_DaemonConfig(t *testing.T) {

@@ -36,7 +36,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// dir; host.Open creates the store and the drivers the config names.
 	cfg := sim.Config()
 	cfg.DataDir = dir
-	h, err := host.Open(host.Options{
+	h, err := host.Open(ctx, host.Options{
 		Config:   cfg,
 		Builtins: map[string]http.Handler{"sim": sim.New(sim.Options{Latency: 10 * time.Millisecond}).Handler()},
 	})

@@ -3,15 +3,19 @@
 // hvctl --local, the tests and programs that embed hvagent all build their
 // agent with it, so every one of them follows the same rules.
 //
-//	h, err := host.Open(host.Options{Config: cfg})
+//	h, err := host.Open(ctx, host.Options{Config: cfg})
 //	…
 //	err = h.Start(ctx)
 //	…
 //	defer h.Close(ctx)
 //
 // A built-in driver is created only when a service of the config names it
-// ("builtin": "sim"), from the data dir; Options.Builtins replaces one (a
-// test passes a simulation it keeps a handle on).
+// ("builtin": "qemu"), from the data dir; Options.Builtins replaces one (a
+// test passes a simulation it keeps a handle on). Host connects what the
+// drivers see outside calls to the agent: a QEMU that died is reported as a
+// crashed guest, image download progress goes into the job; at Start the
+// QEMU driver re-attaches to the guests that outlived the last process and
+// the autostart guests are started.
 package host
 
 import (
@@ -22,9 +26,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/store"
 )
 
@@ -52,13 +56,17 @@ type Host struct {
 	DB *store.DB
 	// Config is the agent's effective configuration (defaults applied).
 	Config *hvagent.Config
+
+	builtins []*builtin
+	agent    atomic.Pointer[hvagent.Agent] // for the drivers' callbacks
 }
 
 // Open creates the data dir (mode 0700) when missing, opens the store
 // (ECONFLICT when another process holds the data dir), creates the
 // built-in drivers the config names and the agent, not started yet. A
-// builtin this program does not provide is EINVALID naming it.
-func Open(o Options) (*Host, error) {
+// builtin this program does not provide is EINVALID naming it. ctx bounds
+// the drivers' start-up checks.
+func Open(ctx context.Context, o Options) (*Host, error) {
 	cfg := o.Config
 	if cfg == nil {
 		cfg = Default()
@@ -67,63 +75,100 @@ func Open(o Options) (*Host, error) {
 	if err := eff.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkBuiltins(eff, o.Builtins); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(eff.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
-	}
-	builtins, err := builtinHandlers(eff, o.Builtins)
-	if err != nil {
-		return nil, err
 	}
 	db, err := store.Open(eff.DBPath, store.Options{Durability: eff.Durability})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	eff.Builtins = builtins
+	h := &Host{DB: db}
+	if eff.Builtins, err = h.makeBuiltins(ctx, eff, o.Builtins); err != nil {
+		return nil, errors.Join(err, h.closeDrivers(), db.Close())
+	}
 	eff.Store = db
 	if o.Wrap != nil {
 		eff.Store = o.Wrap(db)
 	}
-	agent, err := hvagent.New(eff)
-	if err != nil {
-		return nil, errors.Join(err, db.Close())
+	if h.Agent, err = hvagent.New(eff); err != nil {
+		return nil, errors.Join(err, h.closeDrivers(), db.Close())
 	}
-	return &Host{Agent: agent, DB: db, Config: agent.Config()}, nil
+	h.agent.Store(h.Agent)
+	h.Config = h.Agent.Config()
+	return h, nil
 }
 
 // Start starts the agent (see hvagent.Agent.Start: cancelling ctx later is
-// a hard stop).
+// a hard stop), then lets the drivers settle what they run against the
+// stored guests: the QEMU driver re-attaches, reports the guests that died
+// and queues start for autostart guests. A failure of that settling is
+// logged, not returned: the agent serves anyway.
 func (h *Host) Start(ctx context.Context) error {
-	return h.Agent.Start(ctx)
+	if err := h.Agent.Start(ctx); err != nil {
+		return err
+	}
+	for _, b := range h.builtins {
+		if b.start == nil {
+			continue
+		}
+		if err := b.start(ctx, h.Agent); err != nil {
+			h.Config.Logger.Warn().Err(err).Msg("settle built-in driver at start")
+		}
+	}
+	return nil
 }
 
 // Close stops the agent, letting running jobs finish until ctx is done,
-// then releases the drivers and the store. It is safe after a failed
-// Start.
+// then releases the drivers (guests keep running) and the store. It is
+// safe after a failed Start.
 func (h *Host) Close(ctx context.Context) error {
-	return errors.Join(h.Agent.Stop(ctx), h.Agent.Close(), h.DB.Close())
+	return errors.Join(h.Agent.Stop(ctx), h.Agent.Close(), h.closeDrivers(), h.DB.Close())
 }
 
-// builtinHandlers returns a handler for every builtin that a service of
-// cfg names: the one given in given, else a new driver.
-func builtinHandlers(cfg *hvagent.Config, given map[string]http.Handler) (map[string]http.Handler, error) {
+// makeBuiltins returns a handler for every builtin that a service of cfg
+// names: the one given in given, else a new driver.
+func (h *Host) makeBuiltins(ctx context.Context, cfg *hvagent.Config, given map[string]http.Handler) (map[string]http.Handler, error) {
 	out := map[string]http.Handler{}
+	env := driverEnv{cfg: cfg, agent: &h.agent}
 	for _, name := range usedBuiltins(cfg) {
-		if h, ok := given[name]; ok {
-			out[name] = h
+		if handler, ok := given[name]; ok {
+			out[name] = handler
 			continue
 		}
-		newDriver, ok := drivers[name]
-		if !ok {
-			return nil, hvagent.Errorf(hvagent.EINVALID, "config: builtin %q is not provided by this program (it has: %s)",
-				name, strings.Join(Builtins(), ", "))
-		}
-		h, err := newDriver(cfg)
+		b, err := drivers[name](ctx, env)
 		if err != nil {
 			return nil, fmt.Errorf("builtin %s: %w", name, err)
 		}
-		out[name] = h
+		h.builtins = append(h.builtins, b)
+		out[name] = b.handler
 	}
 	return out, nil
+}
+
+// checkBuiltins refuses a config naming a builtin this program does not
+// provide (EINVALID naming it), before anything is created.
+func checkBuiltins(cfg *hvagent.Config, given map[string]http.Handler) error {
+	for _, name := range usedBuiltins(cfg) {
+		if _, ok := drivers[name]; !ok && given[name] == nil {
+			return hvagent.Errorf(hvagent.EINVALID, "config: builtin %q is not provided by this program (it has: %s)",
+				name, strings.Join(Builtins(), ", "))
+		}
+	}
+	return nil
+}
+
+// closeDrivers releases the drivers Open made.
+func (h *Host) closeDrivers() error {
+	var errs []error
+	for _, b := range h.builtins {
+		if b.close != nil {
+			errs = append(errs, b.close())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // usedBuiltins returns the builtin names that cfg's services use, sorted.
@@ -137,27 +182,3 @@ func usedBuiltins(cfg *hvagent.Config) []string {
 	slices.Sort(names)
 	return names
 }
-
-// drivers create the built-in drivers this program provides, by name.
-var drivers = map[string]func(cfg *hvagent.Config) (http.Handler, error){
-	"sim": func(*hvagent.Config) (http.Handler, error) { return sim.New(sim.Options{}).Handler(), nil },
-}
-
-// Builtins returns the names of the built-in drivers this program
-// provides, sorted.
-func Builtins() []string {
-	var names []string
-	for name := range drivers {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// DefaultDescription says in a few words what Default drives, for logs.
-const DefaultDescription = "the built-in SIMULATED driver: no real guest runs"
-
-// Default returns the embedded default configuration, used when no config
-// file is given: every action wired to the built-in drivers. Until the real
-// drivers land that is the simulation (no real guest runs).
-func Default() *hvagent.Config { return sim.Config() }

@@ -25,7 +25,7 @@ func TestOpen(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "new", "data")
 		cfg := host.Default()
 		cfg.DataDir = dir
-		h, err := host.Open(host.Options{Config: cfg})
+		h, err := host.Open(t.Context(), host.Options{Config: cfg})
 		require.NoError(t, err)
 		require.NoError(t, h.Start(t.Context()))
 		fi, err := os.Stat(dir)
@@ -41,11 +41,11 @@ func TestOpen(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
 
-		_, err = host.Open(host.Options{Config: cfg})
+		_, err = host.Open(t.Context(), host.Options{Config: cfg})
 		require.Equal(t, hvagent.ECONFLICT, hvagent.ErrorCode(err), "a second opener of the data dir: %v", err)
 		require.NoError(t, h.Close(ctx))
 
-		again, err := host.Open(host.Options{Config: cfg})
+		again, err := host.Open(t.Context(), host.Options{Config: cfg})
 		require.NoError(t, err, "the data dir is free after Close")
 		require.NoError(t, again.Close(ctx))
 	})
@@ -54,7 +54,7 @@ func TestOpen(t *testing.T) {
 		d := sim.New(sim.Options{})
 		cfg := sim.Config()
 		cfg.DataDir = t.TempDir()
-		h, err := host.Open(host.Options{Config: cfg, Builtins: map[string]http.Handler{"sim": d.Handler()}})
+		h, err := host.Open(t.Context(), host.Options{Config: cfg, Builtins: map[string]http.Handler{"sim": d.Handler()}})
 		require.NoError(t, err)
 		require.NoError(t, h.Start(t.Context()))
 		defer func() { require.NoError(t, h.Close(t.Context())) }()
@@ -63,14 +63,5 @@ func TestOpen(t *testing.T) {
 		_, err = h.Agent.WaitJob(t.Context(), res.Job.ID)
 		require.NoError(t, err)
 		require.NotEmpty(t, d.Log(), "the given simulation ran the create")
-	})
-	t.Run("ErrUnknownBuiltin", func(t *testing.T) {
-		t.Parallel()
-		cfg := &hvagent.Config{DataDir: t.TempDir(), Services: map[string]hvagent.ServiceConfig{"vm": {Builtin: "qemu"}}}
-		_, err := host.Open(host.Options{Config: cfg})
-		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
-		require.Contains(t, err.Error(), `builtin "qemu" is not provided by this program (it has: sim)`)
-		_, err = os.Stat(filepath.Join(cfg.DataDir, "hvagent.db"))
-		require.ErrorIs(t, err, os.ErrNotExist, "nothing is created for a config that cannot run")
 	})
 }

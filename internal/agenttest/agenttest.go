@@ -77,7 +77,7 @@ func New(t testing.TB, o Opts) *Env {
 	if o.WrapStore != nil {
 		opts.Wrap = o.WrapStore
 	}
-	h, err := host.Open(opts)
+	h, err := host.Open(t.Context(), opts)
 	require.NoError(t, err)
 	env := &Env{Agent: h.Agent, Store: h.DB, Sim: d, Dir: o.Dir, Metrics: m}
 	t.Cleanup(func() {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 

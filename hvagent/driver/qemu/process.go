@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // errNoProcess means a guest's pidfile names no live QEMU of that guest.

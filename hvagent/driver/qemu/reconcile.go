@@ -7,7 +7,7 @@ import (
 	"os"
 	"sort"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // GuestStatus is one guest's state as Reconcile found it.

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // exitWait bounds how long the driver waits for QEMU to exit once its QMP

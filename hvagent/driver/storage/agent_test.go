@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/driver/storage"
 	"github.com/hvagent/hvagent/hvagent/store"
@@ -39,7 +39,7 @@ func newAgent(t *testing.T, b *testBundle) *hvagent.Agent {
 	cfg.Actions[hvagent.ActionDelete] = hvagent.ActionConfig{Stages: []hvagent.StageConfig{
 		cfg.Actions[hvagent.ActionDelete].Stages[0], storage.DeleteStage(),
 	}}
-	cfg.DataDir, cfg.Store = b.dataDir, db
+	cfg.DataDir, cfg.Store, cfg.AllowedPaths = b.dataDir, db, b.opts.AllowedPaths
 	cfg.Builtins = map[string]http.Handler{"sim": sim.New(sim.Options{}).Handler(), "storage": b.driver.Handler()}
 	agent, err := hvagent.New(cfg)
 	require.NoError(t, err)

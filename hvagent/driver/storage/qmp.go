@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // qmpTimeout bounds a QMP exchange when the caller's context has no
@@ -38,8 +39,23 @@ func (e *qmpError) Error() string { return e.Desc }
 
 // dialQMP connects to the storage QMP monitor of guest and negotiates
 // capabilities. It returns nil and no error when no QEMU serves the socket
-// (the guest is not running): the socket is missing or refuses.
+// (the guest is not running): the socket is missing or refuses. A
+// connection QEMU drops during the handshake (seen under load, while QEMU
+// is still settling a previous client) is tried again, up to three times:
+// no command has been sent yet.
 func (d *Driver) dialQMP(ctx context.Context, guest string) (*qmpConn, error) {
+	for try := 1; ; try++ {
+		q, err := d.dialQMPOnce(ctx, guest)
+		dropped := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)
+		if !dropped || try == 3 || ctx.Err() != nil {
+			return q, err
+		}
+		time.Sleep(time.Duration(try) * 20 * time.Millisecond)
+	}
+}
+
+// dialQMPOnce is one try of dialQMP.
+func (d *Driver) dialQMPOnce(ctx context.Context, guest string) (*qmpConn, error) {
 	path := filepath.Join(layout.RunDir(d.dataDir, guest), layout.StorageSocket)
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "unix", path)

@@ -55,7 +55,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hvagent/hvagent/hvagent/driver/internal/layout"
+	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
