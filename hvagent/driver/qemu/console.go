@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // ConsolePath is the path of the console stream endpoint.

@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/internal/testguest"
 )
 

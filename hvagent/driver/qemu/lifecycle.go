@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // resetWait bounds how long a reboot waits for QEMU to leave the shutdown

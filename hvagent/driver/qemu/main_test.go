@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 func TestMain(m *testing.M) {

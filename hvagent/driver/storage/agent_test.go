@@ -13,10 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/driver/storage"
 	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // newAgent returns a started agent whose guests are simulated (sim) and

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // fetch is one image download in flight; requests for the same ID share it.

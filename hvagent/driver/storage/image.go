@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // StatusComplete is the status of every image the driver lists: an image

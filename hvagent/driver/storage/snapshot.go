@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // withState parses a snapshot ID, takes the guest's lock, reads its state

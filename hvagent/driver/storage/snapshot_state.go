@@ -13,8 +13,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // snapshotNamePattern is what a snapshot name must match (the original's

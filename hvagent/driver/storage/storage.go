@@ -55,8 +55,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hvagent/hvagent/internal/layout"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // ServiceName is the RPC service name of the driver's methods.
