@@ -79,14 +79,9 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 	}
 	logger := zerolog.New(stderr).With().Timestamp().Str("subagent", "sim").Logger()
 	d := sim.New(sim.Options{Latency: opts.latency, FailureRate: opts.failureRate, Seed: opts.seed})
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
+		return err
 	}
 	logger.Info().Str("addr", addr).Dur("latency", opts.latency).Float64("failure_rate", opts.failureRate).
 		Msg("serving the simulated hypervisor (a simulation: no real guests run)")
@@ -95,6 +90,21 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 	}
 	logger.Info().Msg("simulated hypervisor stopped")
 	return nil
+}
+
+// listenAndReport listens on TCP addr and prints "listening on <addr>"
+// to stdout, which tests and scripts wait for (port 0 picks a free port).
+func listenAndReport(addr string, stdout io.Writer) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen: %w", err)
+	}
+	bound := ln.Addr().String()
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", bound); err != nil {
+		_ = ln.Close()
+		return nil, "", fmt.Errorf("report address: %w", err)
+	}
+	return ln, bound, nil
 }
 
 // serveHTTP serves h on ln until ctx ends, then lets in-flight requests
@@ -179,14 +189,9 @@ func runQEMU(ctx context.Context, opts *qemuOptions, stdout, stderr io.Writer) e
 	for _, g := range guests {
 		logger.Info().Str("guest_id", g.ID).Str("state", g.State).Str("reason", g.Reason).Msg("guest found")
 	}
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
+		return err
 	}
 	logger.Info().Str("addr", addr).Str("data_dir", opts.dataDir).Str("accel", opts.accel).Msg("serving the qemu driver")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {

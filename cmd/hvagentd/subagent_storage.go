@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -72,14 +71,9 @@ func runStorage(ctx context.Context, opts *storageOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
+		return err
 	}
 	logger.Info().Str("addr", addr).Str("data_dir", opts.dataDir).Msg("serving the storage driver")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {
