@@ -181,7 +181,7 @@ func (q *directQEMU) start(b *testing.B) *qmpClient {
 
 // qmpClient is a minimal QMP client for the benchmark's own QEMU.
 type qmpClient struct {
-	conn net.Conn
+	conn  net.Conn
 	r     *bufio.Reader
 	pidfd int
 }
