@@ -163,9 +163,24 @@ func medianRatio(r []float64) float64 {
 // the time to the reply's header) and of the rounds' throughput ratios:
 // daemon/direct and daemon/loopback (loopback = export + the file over
 // loopback TCP).
+//
+// The "unix" sub-benchmark downloads through hvagentd's unix socket, as
+// hvctl does by default: no TCP hop.
 func BenchmarkDiskSnapshotDownload(b *testing.B) {
-	d := startDaemon(b, "--config", "", "--log-level", "error")
-	e := newDiskBench(b, d.TCPAddr(), d.dir, 512, 256)
+	for _, over := range []string{"tcp", "unix"} {
+		b.Run(over, func(b *testing.B) {
+			d := startDaemon(b, "--config", "", "--log-level", "error")
+			addr := d.TCPAddr()
+			if over == "unix" {
+				addr = "unix://" + d.SocketPath()
+			}
+			benchDiskSnapshotDownload(b, d, addr)
+		})
+	}
+}
+
+func benchDiskSnapshotDownload(b *testing.B, d *daemon, addr string) {
+	e := newDiskBench(b, addr, d.dir, 512, 256)
 	dir := filepath.Join(d.dir, "bench-direct")
 	require.NoError(b, os.MkdirAll(dir, 0o700))
 	var daemon, direct, loopback, daemonExport, directExport []time.Duration

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +36,12 @@ type benchHTTP struct {
 func newBenchHTTP(b *testing.B, addr string) *benchHTTP {
 	tr := &http.Transport{MaxIdleConnsPerHost: 4}
 	b.Cleanup(tr.CloseIdleConnections)
+	if sock, ok := strings.CutPrefix(addr, "unix://"); ok {
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}
+		addr = "localhost"
+	}
 	return &benchHTTP{hc: &http.Client{Transport: tr, Timeout: 5 * time.Minute}, base: "http://" + addr}
 }
 
