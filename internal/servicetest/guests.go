@@ -40,6 +40,7 @@ func testCreate(t *testing.T, b *bundle) {
 	require.Equal(t, map[string]string{"role": "web"}, got.Metadata)
 
 	t.Run("Container", func(t *testing.T) {
+		b.env.FetchImage(t, hvagent.ContainerGuestType, "nginx")
 		c := &hvagent.Guest{Type: hvagent.ContainerGuestType, Image: "nginx"}
 		res := b.do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: c})
 		require.Equal(t, "containerCreate", res.Job.Action)
