@@ -60,13 +60,13 @@ var snapshotNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-:.]{1,128}$`)
 var allDigits = regexp.MustCompile(`^[0-9]+$`)
 
 // snapshotNameRule is the accepted form of a snapshot name, as said in errors.
-const snapshotNameRule = "must be 1-128 letters, digits and _ - : . and not all digits (all-digit names are taken for qcow2 snapshot IDs)"
+const snapshotNameRule = "must be 1-128 letters, digits and _ - : ., not all digits (qcow2 takes those for snapshot IDs), not . or .. (a URL path cannot carry them)"
 
 // CheckSnapshotName returns an EINVALID error unless name is a snapshot
-// name every built-in driver accepts: 1-128 letters, digits and _ - : .,
-// not all digits.
+// name every built-in driver accepts and a REST path can carry: 1-128
+// letters, digits and _ - : ., not all digits, not "." or "..".
 func CheckSnapshotName(name string) error {
-	if !snapshotNamePattern.MatchString(name) || allDigits.MatchString(name) {
+	if !snapshotNamePattern.MatchString(name) || allDigits.MatchString(name) || name == "." || name == ".." {
 		return Errorf(EINVALID, "snapshot name %q: %s", name, snapshotNameRule)
 	}
 	return nil

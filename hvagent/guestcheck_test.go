@@ -144,8 +144,8 @@ func TestAgent_SnapshotNames(t *testing.T) {
 	t.Parallel()
 	env := agenttest.New(t, agenttest.Opts{})
 	g := env.Create(t, nil)
-	rule := "must be 1-128 letters, digits and _ - : . and not all digits (all-digit names are taken for qcow2 snapshot IDs)"
-	for _, name := range []string{"bad name", "12345", "a/b", "é", strings.Repeat("a", 129)} {
+	rule := "must be 1-128 letters, digits and _ - : ., not all digits (qcow2 takes those for snapshot IDs), not . or .. (a URL path cannot carry them)"
+	for _, name := range []string{"bad name", "12345", "a/b", "é", ".", "..", strings.Repeat("a", 129)} {
 		for _, action := range []string{hvagent.ActionCreateSnapshot, hvagent.ActionGetSnapshot, hvagent.ActionDeleteSnapshot,
 			hvagent.ActionRollbackSnapshot, hvagent.ActionDownloadSnapshot} {
 			_, err := env.Agent.Do(t.Context(), action, g.ID, hvagent.Request{Snapshot: name})
@@ -153,7 +153,7 @@ func TestAgent_SnapshotNames(t *testing.T) {
 			require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
 		}
 	}
-	for _, name := range []string{"s1", "2026-11-30T12:00", "v1.2_rc-3", "0x1", strings.Repeat("a", 128)} {
+	for _, name := range []string{"s1", "2026-11-30T12:00", "v1.2_rc-3", "0x1", "...", ".a", strings.Repeat("a", 128)} {
 		require.NoError(t, hvagent.CheckSnapshotName(name), name)
 	}
 	job := env.Wait(t, env.Do(t, hvagent.ActionCreateSnapshot, g.ID, hvagent.Request{Snapshot: "v1.2_rc-3"}).Job.ID)

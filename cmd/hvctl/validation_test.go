@@ -78,5 +78,5 @@ func TestGuestCreate_ErrInvalidLocal(t *testing.T) {
 	require.NoError(t, json.Unmarshal(p.out.Bytes(), &job))
 	p = hvctl(t, append(local, "snapshot", "create", job.GuestID, "20261130")...)
 	require.Equal(t, exitUsage, p.code, p.errOut.String())
-	require.Equal(t, `hvctl: snapshot name "20261130": must be 1-128 letters, digits and _ - : . and not all digits (all-digit names are taken for qcow2 snapshot IDs)`+"\n", p.errOut.String())
+	require.Equal(t, `hvctl: snapshot name "20261130": must be 1-128 letters, digits and _ - : ., not all digits (qcow2 takes those for snapshot IDs), not . or .. (a URL path cannot carry them)`+"\n", p.errOut.String())
 }
