@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -130,9 +131,7 @@ func macProblem(mac string) string {
 	if mac == "00:00:00:00:00:00" {
 		return "must not be all zeros"
 	}
-	var first int
-	_, _ = fmt.Sscanf(mac[:2], "%x", &first)
-	if first&1 == 1 {
+	if first, _ := strconv.ParseUint(mac[:2], 16, 8); first&1 == 1 {
 		return "is a multicast address: the first byte must be even (such as 52:54:00:12:34:56)"
 	}
 	return ""
