@@ -20,11 +20,13 @@ const idempotencyTTL = 24 * time.Hour
 // Async actions are committed as a Queued job before Do returns
 // (Result.Job, and Result.Guest for guest actions); info actions return
 // Result.Body; stream actions return Result.Stream, which the caller must
-// close. Errors: EINVALID (unknown action, bad guest ID or request),
+// close. Errors: EINVALID (unknown action, bad guest ID or request; a
+// create's guest or a snapshot name that breaks the rules in the package
+// doc's "Bad input"; the message names the field and what it accepts),
 // ENOTFOUND (unknown guest, image or snapshot, or an action that is not
 // configured), ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
 // (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
-// (info and stream actions).
+// (info and stream actions, and the image lookup of a create).
 func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
 	if err := a.accepting(); err != nil {
 		return nil, err

@@ -21,6 +21,18 @@
 // stage) before it becomes the next stage's input; the guest is persisted
 // after each stage, never with a changed ID or metadata.
 //
+// # Bad input
+//
+// Do refuses a request it could not carry out before anything is stored,
+// with an EINVALID error naming each bad field and the values it accepts,
+// so that in-process callers, REST clients and hvctl see the same words. A
+// create's guest must have a type of GuestTypes (or "", "kvm", "qemu": a
+// VM), NICs with a model of NICModels and distinct unicast MACs, disks with
+// a bus of DiskBuses and an image or a size, cpu and memory within what the
+// host can give (Config.Host), and disk and container images the host has
+// (asked of the getImage actions, when configured). Snapshot names follow
+// CheckSnapshotName.
+//
 // # Job errors
 //
 // A job that ends in Error or Canceled records an error code word of the

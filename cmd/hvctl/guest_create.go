@@ -178,6 +178,9 @@ func readGuestFile(path string, in io.Reader) (*hvagent.Guest, error) {
 	if err != nil {
 		return nil, flagError("file", "%v", err)
 	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return nil, flagError("file", "%s: not a guest: expected a JSON object, got null", path)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var g hvagent.Guest

@@ -151,6 +151,39 @@ func (f badFixture) stateRows() []badRequest {
 	}
 }
 
+// fieldRows are bodies and names refused before anything is stored: each
+// message names the field and what it accepts.
+func (f badFixture) fieldRows() []badRequest {
+	gp := f.gp
+	return []badRequest{
+		{"CreateNull", "POST", "/guests", `null`, nil, "", 400, "invalid", "request body: expected a JSON object, got null", ""},
+		{"CreateNullSpaced", "POST", "/guests", " null\n", nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"SnapshotNull", "POST", gp + "/snapshots", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"RollbackNull", "POST", gp + "/snapshots/s1/rollback", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"ActionNull", "POST", gp + "/start", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"ImageNull", "POST", "/images", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"GuestType", "POST", "/guests", `{"type":"lxc"}`, nil, "", 400, "invalid", `invalid guest: type "lxc": must be vm or container ("", kvm and qemu also mean vm)`, ""},
+		{"GuestMAC", "POST", "/guests", `{"nics":[{"mac":"52:54:00:zz:00:01"}]}`, nil, "", 400, "invalid", `nics[0].mac "52:54:00:zz:00:01": must be six hex pairs separated by colons, such as 52:54:00:12:34:56`, ""},
+		{"GuestMACMulticast", "POST", "/guests", `{"nics":[{"mac":"ff:ff:ff:ff:ff:ff"}]}`, nil, "", 400, "invalid", `nics[0].mac "ff:ff:ff:ff:ff:ff": is a multicast address`, ""},
+		{"GuestNicModel", "POST", "/guests", `{"nics":[{"network":"br0","model":"virtio-net"}]}`, nil, "", 400, "invalid", `nics[0].model "virtio-net": must be one of virtio, e1000, rtl8139`, ""},
+		{"GuestDiskBus", "POST", "/guests", `{"disks":[{"size":1,"bus":"sata"}]}`, nil, "", 400, "invalid", `disks[0].bus "sata": must be one of virtio, scsi, ide`, ""},
+		{"GuestCPU", "POST", "/guests", `{"cpu":9}`, nil, "", 400, "invalid", "cpu 9: must be from 1 to 8 (the host's CPUs)", ""},
+		{"GuestMemoryHigh", "POST", "/guests", `{"memory":40000}`, nil, "", 400, "invalid", "memory 40000 MB: must be from 16 to 32768 MB (the host's memory)", ""},
+		{"GuestMemoryLow", "POST", "/guests", `{"memory":8}`, nil, "", 400, "invalid", "memory 8 MB: must be from 16 to 32768 MB", ""},
+		{"GuestNoSuchImage", "POST", "/guests", `{"disks":[{"image":"debian-13"}]}`, nil, "", 400, "invalid", `disks[0].image "debian-13": no such image (the host has none)`, ""},
+		{"GuestNoSuchImageDryRun", "POST", "/guests?dry_run=true", `{"disks":[{"image":"debian-13"}]}`, nil, "", 400, "invalid", `no such image`, ""},
+		{"GuestNoSuchContainerImage", "POST", "/guests", `{"type":"container","image":"redis"}`, nil, "", 400, "invalid", `image "redis": no such container image`, ""},
+		{"GuestMetadataEmptyKey", "POST", "/guests", `{"metadata":{"":"x"}}`, nil, "", 400, "invalid", `metadata: keys must not be empty`, ""},
+		{"SnapshotAllDigits", "POST", gp + "/snapshots", `{"name":"20261130"}`, nil, "", 400, "invalid", `snapshot name "20261130": must be 1-128 letters, digits and _ - : ., not all digits`, ""},
+		{"SnapshotTooLong", "POST", gp + "/snapshots", `{"dest":"` + strings.Repeat("s", 129) + `"}`, nil, "", 400, "invalid", `must be 1-128 letters`, ""},
+		{"SnapshotDotDot", "POST", gp + "/snapshots", `{"dest":".."}`, nil, "", 400, "invalid", `snapshot name "..": must be`, ""},
+		{"SnapshotGetBadName", "GET", gp + "/snapshots/bad%20name", nil, nil, "", 400, "invalid", `snapshot name "bad name": must be 1-128`, ""},
+		{"SnapshotDeleteDigits", "DELETE", gp + "/snapshots/42", nil, nil, "", 400, "invalid", `snapshot name "42": must be`, ""},
+		{"SnapshotRollbackBadName", "POST", gp + "/snapshots/a+b/rollback", nil, nil, "", 400, "invalid", `snapshot name "a+b"`, ""},
+		{"SnapshotDownloadBadName", "GET", gp + "/disks/0/snapshots/%C3%A9/download", nil, nil, "", 400, "invalid", `snapshot name "é"`, ""},
+	}
+}
+
 // accessRows are refused by Host, Origin, token or scope checks.
 func (f badFixture) accessRows() []badRequest {
 	gp, done := f.gp, f.done
@@ -174,7 +207,7 @@ func TestHandler_BadRequests(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
 	f := newBadFixture(t, a)
-	rows := append(append(f.bodyRows(), f.stateRows()...), f.accessRows()...)
+	rows := append(append(append(f.bodyRows(), f.stateRows()...), f.fieldRows()...), f.accessRows()...)
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

@@ -56,11 +56,16 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode decodes the request body strictly into v: unknown fields, wrong
-// types and trailing data are EINVALID naming the problem. It returns false
-// (and leaves v alone) when there is no body.
+// types, trailing data and a body of null (every body is an object) are
+// EINVALID naming the problem. It returns false (and leaves v alone) when
+// there is no body.
 func (x *exchange) decode(v any) (bool, error) {
-	if len(bytes.TrimSpace(x.body)) == 0 {
+	body := bytes.TrimSpace(x.body)
+	if len(body) == 0 {
 		return false, nil
+	}
+	if bytes.Equal(body, []byte("null")) {
+		return true, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(x.body))
 	dec.DisallowUnknownFields()
