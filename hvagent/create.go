@@ -68,6 +68,11 @@ func cloneGuest(g *Guest) *Guest {
 // validateGuest rejects a guest no driver could build.
 func (a *Agent) validateGuest(g *Guest) error {
 	var problems []string
+	if g.Name != "" {
+		if p := guestNameProblem(g.Name); p != "" {
+			problems = append(problems, fmt.Sprintf("name %q %s (%s)", g.Name, p, GuestNameRule))
+		}
+	}
 	if g.Memory > maxMemoryMB {
 		problems = append(problems, fmt.Sprintf("memory %d MB is more than %d", g.Memory, maxMemoryMB))
 	}
