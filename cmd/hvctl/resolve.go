@@ -14,8 +14,9 @@ const minPrefix = 4
 // resolver is the Service the commands use: wherever a guest is expected it
 // takes a guest ID, a guest name or a unique prefix of a guest ID, and
 // wherever a job is expected a job ID or a unique prefix of one; it passes
-// the agent what these stand for. An ambiguous prefix is a usage error
-// listing the matches. A full ID goes through unchanged, with no lookup.
+// the agent what these stand for. An ambiguous prefix is EINVALID (exit 2,
+// with no usage hint) listing the matches. A full ID goes through unchanged,
+// with no lookup.
 type resolver struct {
 	hvagent.Service
 }
@@ -121,8 +122,8 @@ func (r *resolver) CancelJob(ctx context.Context, ref string) (*hvagent.Job, err
 
 // guestID returns the ID of the guest ref names: ref itself when it is a
 // full ID, else the guest with that name, else the one guest whose ID
-// starts with ref (at least minPrefix characters). Errors: ENOTFOUND, a
-// usage error for an ambiguous prefix or a ref that can be none of these.
+// starts with ref (at least minPrefix characters). Errors: ENOTFOUND,
+// EINVALID for an ambiguous prefix or a ref that can be none of these.
 func (r *resolver) guestID(ctx context.Context, ref string) (string, error) {
 	if id, err := hvagent.ParseGuestID(ref); err == nil {
 		return id, nil
@@ -140,7 +141,7 @@ func (r *resolver) guestID(ctx context.Context, ref string) (string, error) {
 	prefix := strings.ToLower(ref)
 	switch {
 	case !isIDPrefix(prefix) && !isName:
-		return "", usageErrorf("guest %q is not a guest ID, name or ID prefix (%s)", ref, hvagent.GuestNameRule)
+		return "", hvagent.Errorf(hvagent.EINVALID, "guest %q is not a guest ID, name or ID prefix (%s)", ref, hvagent.GuestNameRule)
 	case !isIDPrefix(prefix):
 		return "", hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", ref)
 	case len(prefix) < minPrefix:
@@ -160,15 +161,15 @@ func (r *resolver) guestID(ctx context.Context, ref string) (string, error) {
 }
 
 // jobID returns ref when it is a full job ID, else the one job whose ID
-// starts with ref (at least minPrefix characters). Errors: ENOTFOUND, a
-// usage error for an ambiguous or short prefix.
+// starts with ref (at least minPrefix characters). Errors: ENOTFOUND,
+// EINVALID for an ambiguous or short prefix.
 func (r *resolver) jobID(ctx context.Context, ref string) (string, error) {
 	if id, err := hvagent.ParseGuestID(ref); err == nil {
 		return id, nil
 	}
 	prefix := strings.ToLower(ref)
 	if len(prefix) < minPrefix || !isIDPrefix(prefix) {
-		return "", usageErrorf("job %q: give a job ID or a unique prefix of one, at least %d characters", ref, minPrefix)
+		return "", hvagent.Errorf(hvagent.EINVALID, "job %q: give a job ID or a unique prefix of one, at least %d characters", ref, minPrefix)
 	}
 	var matches []string
 	f := hvagent.JobFilter{Limit: pageSize}
@@ -210,7 +211,7 @@ func (r *resolver) allGuests(ctx context.Context) ([]*hvagent.Guest, error) {
 }
 
 // pickMatch returns the one match of an ID prefix (its ID: the text up to
-// the first space); none is ENOTFOUND, several a usage error listing them.
+// the first space); none is ENOTFOUND, several EINVALID listing them.
 func pickMatch(what, ref string, matches []string) (string, error) {
 	switch len(matches) {
 	case 0:
@@ -219,7 +220,7 @@ func pickMatch(what, ref string, matches []string) (string, error) {
 		id, _, _ := strings.Cut(matches[0], " ")
 		return id, nil
 	}
-	return "", usageErrorf("%s ID prefix %q is ambiguous: it matches %s; give more characters", what, ref, strings.Join(matches, ", "))
+	return "", hvagent.Errorf(hvagent.EINVALID, "%s ID prefix %q is ambiguous: it matches %s; give more characters", what, ref, strings.Join(matches, ", "))
 }
 
 // describeGuest is a guest's ID, with its name when it has one.
