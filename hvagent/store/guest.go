@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/hvagent/hvagent/hvagent"
 )
 
@@ -195,10 +197,12 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	r := guestRow{name: nullName(g.Name), data: data, meta: string(metaJSON)}
 	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, metadata, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, g.ID, r.name, data, r.meta, nanos(at), nanos(at))
-	if isDuplicate(err) {
+	switch {
+	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
 		return hvagent.Errorf(hvagent.ECONFLICT, "guest %s already exists", g.ID)
-	}
-	if err != nil {
+	case isConstraint(err, sqlite3.ErrConstraintUnique): // checkNameFree saw it first in this transaction
+		return &hvagent.Error{Code: hvagent.ECONFLICT, Message: fmt.Sprintf("guest name %q is taken", g.Name), Err: err}
+	case err != nil:
 		return wrap("insert guest "+g.ID, err)
 	}
 	stored, err := r.decode(g.ID)

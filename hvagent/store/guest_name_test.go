@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/mattn/go-sqlite3"
@@ -173,4 +175,39 @@ func TestGuestNameSchema(t *testing.T) {
 		require.Equal(t, sqlite3.ErrConstraintCheck, se.ExtendedCode, "%q", bad)
 		requireCode(t, hvagent.ValidateGuestName(bad), hvagent.EINVALID)
 	}
+}
+
+func TestMigrate_0004KeepsGuestsAndJobs(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hvagent.db")
+	raw := rawDB(t, path)
+	_, err := raw.ExecContext(ctx, createMigrations)
+	require.NoError(t, err)
+	for _, f := range []string{"0001_init.sql", "0002_one_running_per_queue.sql", "0003_job_error_code.sql"} {
+		require.NoError(t, migrateFile(ctx, raw, "migrations/"+f))
+	}
+	jobID := uuid.NewString()
+	_, err = raw.ExecContext(ctx, `INSERT INTO guests (id, data, metadata, created_at, updated_at)
+		VALUES ('g1', '{"id":"g1","state":"running"}', '{"k":"v"}', 1, 1)`)
+	require.NoError(t, err)
+	_, err = raw.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, action, status, queued_at, updated_at, finished_at)
+		VALUES (?, 'g1', 'g1', 'start', 'Complete', 1, 1, 1)`, jobID)
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	db, err := Open(path, Options{Now: func() time.Time { return testNow }})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	g, err := db.Guest(ctx, "g1")
+	require.NoError(t, err)
+	require.Equal(t, &hvagent.Guest{ID: "g1", State: "running", Metadata: map[string]string{"k": "v"}}, g, "an old guest has no name")
+	j, err := db.Job(ctx, jobID)
+	require.NoError(t, err)
+	require.Empty(t, j.GuestName)
+	_, err = db.RenameGuest(ctx, "g1", "web1", at(1))
+	require.NoError(t, err)
+	j, err = db.Job(ctx, jobID)
+	require.NoError(t, err)
+	require.Equal(t, "web1", j.GuestName)
 }
