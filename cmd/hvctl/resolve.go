@@ -41,8 +41,15 @@ func (r *resolver) Do(ctx context.Context, action, ref string, req hvagent.Reque
 	return r.Service.Do(ctx, action, id, req)
 }
 
-// Guest returns the guest ref stands for.
+// Guest returns the guest ref stands for, in one call when ref is its ID
+// or its name.
 func (r *resolver) Guest(ctx context.Context, ref string) (*hvagent.Guest, error) {
+	if hvagent.ValidateGuestName(ref) == nil {
+		g, err := r.Service.Guest(ctx, ref)
+		if (err == nil && g != nil) || (err != nil && hvagent.ErrorCode(err) != hvagent.ENOTFOUND) {
+			return g, err
+		}
+	}
 	id, err := r.guestID(ctx, ref)
 	if err != nil {
 		return nil, err
