@@ -67,6 +67,11 @@ func cloneGuest(g *Guest) *Guest {
 // guestProblems, and boot files outside the allowed directories.
 func (a *Agent) validateGuest(g *Guest) error {
 	problems := guestProblems(g, a.host)
+	if g.Name != "" {
+		if p := guestNameProblem(g.Name); p != "" {
+			problems = append([]string{fmt.Sprintf("name %q %s (%s)", g.Name, p, GuestNameRule)}, problems...)
+		}
+	}
 	if g.Boot != nil {
 		for _, f := range []struct{ field, path string }{{"boot.kernel", g.Boot.Kernel}, {"boot.initrd", g.Boot.Initrd}} {
 			if f.path != "" && !a.allowedPath(f.path) {

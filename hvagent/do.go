@@ -14,8 +14,8 @@ import (
 // idempotencyTTL is how long an Idempotency-Key stays live.
 const idempotencyTTL = 24 * time.Hour
 
-// Do runs or queues one action on guest ("" for host-level actions and for
-// create, whose new ID is in the result).
+// Do runs or queues one action on guest, its ID or its name ("" for
+// host-level actions and for create, whose new ID is in the result).
 //
 // Async actions are committed as a Queued job before Do returns
 // (Result.Job, and Result.Guest for guest actions); info actions return
@@ -41,11 +41,7 @@ func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Res
 	if _, ok := imageActions[base]; ok {
 		return a.doImage(ctx, base, req)
 	}
-	id, err := ParseGuestID(guest)
-	if err != nil {
-		return nil, err
-	}
-	g, err := a.store.Guest(ctx, id)
+	g, err := a.resolveGuest(ctx, guest)
 	if err != nil {
 		return nil, err
 	}

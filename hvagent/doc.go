@@ -19,7 +19,15 @@
 // names the stage. Each stage's reply is decoded into a fresh value and
 // validated (a sub-agent that returns no guest, or another guest, fails the
 // stage) before it becomes the next stage's input; the guest is persisted
-// after each stage, never with a changed ID or metadata.
+// after each stage, never with a changed ID, name or metadata.
+//
+// # Guest names
+//
+// A guest may have a Name, unique on the host: a DNS label (1 to 63 of a-z,
+// 0-9 and -, not starting or ending with -) that does not parse as a UUID
+// (ValidateGuestName). Every call that takes a guest takes its ID or its
+// name (ParseGuestRef tells them apart); RenameGuest changes it. Jobs carry
+// their guest's name in Job.GuestName, kept up to date by renames.
 //
 // # Bad input
 //

@@ -167,9 +167,20 @@ func (x *exchange) queryID(name string) (string, error) {
 	return parseID(name, v)
 }
 
-// pathGuest parses the {id} path value as a guest ID.
+// pathGuest parses the {id} path value: a guest ID (lowercased) or a
+// guest name, which the service resolves.
 func (x *exchange) pathGuest() (string, error) {
-	return hvagent.ParseGuestID(x.r.PathValue("id"))
+	return parseGuestRef(x.r.PathValue("id"))
+}
+
+// parseGuestRef checks that ref is a guest ID or name and returns the ID
+// in lowercase, or the name.
+func parseGuestRef(ref string) (string, error) {
+	id, name, err := hvagent.ParseGuestRef(ref)
+	if err != nil {
+		return "", err
+	}
+	return id + name, nil
 }
 
 // pathID parses a UUID path value.

@@ -193,8 +193,10 @@ func testGuestMetadata(t *testing.T, b *bundle) {
 
 	_, err = b.svc.PatchGuestMetadata(ctx, id, map[string]string{"": "x"})
 	requireCode(t, hvagent.EINVALID, err)
-	_, err = b.svc.GuestMetadata(ctx, "not-a-uuid")
+	_, err = b.svc.GuestMetadata(ctx, "Not_A_Name")
 	requireCode(t, hvagent.EINVALID, err)
+	_, err = b.svc.GuestMetadata(ctx, "no-such-guest")
+	requireCode(t, hvagent.ENOTFOUND, err)
 	_, err = b.svc.PatchGuestMetadata(ctx, uuid.NewString(), map[string]string{"a": "b"})
 	requireCode(t, hvagent.ENOTFOUND, err)
 }
