@@ -190,3 +190,18 @@ type ContainerRequest struct {
 type ContainerResponse struct {
 	Containers []map[string]any `json:"containers"`
 }
+
+// MaxConsoleInput bounds the input bytes of one ConsoleRequest.
+const MaxConsoleInput = 4096
+
+// ConsoleRequest is the request of the console stream. A plain
+// GuestRequest (neither Follow nor Input) asks for the console log as it
+// is. Follow attaches to the serial console and streams its output from
+// now on until the caller goes away or the guest stops; Input (at most
+// MaxConsoleInput bytes, base64 in JSON) is sent to the serial console of
+// a guest with an attached Follow stream, and its reply has an empty body.
+type ConsoleRequest struct {
+	GuestRequest
+	Follow bool   `json:"follow,omitempty"`
+	Input  []byte `json:"input,omitempty"`
+}

@@ -104,10 +104,19 @@ func (l *consoleLog) rewrite(b []byte) error {
 }
 
 // drainConsole moves what QEMU's ring buffer holds into the console log
-// and returns how many bytes it moved.
+// and returns how many bytes it moved; nothing while an interactive
+// session's tap feeds the log.
 func (v *vm) drainConsole(ctx context.Context) (int, error) {
 	v.drainMu.Lock()
 	defer v.drainMu.Unlock()
+	if v.tapped {
+		return 0, nil
+	}
+	return v.drainRing(ctx)
+}
+
+// drainRing is drainConsole with drainMu held.
+func (v *vm) drainRing(ctx context.Context) (int, error) {
 	total := 0
 	for range 4 { // the ring holds at most 64 KiB, so a few reads empty it
 		var data string
@@ -157,12 +166,27 @@ func (d *Driver) Console(ctx context.Context, g *subagent.Guest) (io.ReadCloser,
 	return f, fi.Size(), nil
 }
 
-// serveConsole serves the console stream: the request is a plain
-// GuestRequest, the answer the log's bytes with Content-Length.
+// serveConsole serves the console stream: the request is a
+// subagent.ConsoleRequest; a plain one is answered with the log's bytes
+// and Content-Length, Follow with the output from now on (see
+// serveFollow), Input with an empty body once the input was written.
 func (d *Driver) serveConsole(w http.ResponseWriter, r *http.Request) {
-	var req subagent.GuestRequest
+	var req subagent.ConsoleRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxStreamRequest)).Decode(&req); err != nil {
 		subagent.WriteError(w, 0, subagent.WithCode(subagent.CodeInvalid, fmt.Errorf("decode request: %v", err)))
+		return
+	}
+	switch {
+	case len(req.Input) > 0:
+		if err := d.ConsoleInput(r.Context(), req.Guest, req.Input); err != nil {
+			subagent.WriteError(w, 0, err)
+			return
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return
+	case req.Follow:
+		d.serveFollow(w, r, req.Guest)
 		return
 	}
 	rc, size, err := d.Console(r.Context(), req.Guest)
@@ -175,4 +199,34 @@ func (d *Driver) serveConsole(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, io.LimitReader(rc, size))
+}
+
+// serveFollow attaches a console session and streams its output, flushed
+// as it comes, until the caller goes away or the guest stops.
+func (d *Driver) serveFollow(w http.ResponseWriter, r *http.Request, g *subagent.Guest) {
+	s, err := d.AttachConsole(r.Context(), g)
+	if err != nil {
+		subagent.WriteError(w, 0, err)
+		return
+	}
+	stop := context.AfterFunc(r.Context(), func() { _ = s.Close() })
+	defer func() { stop(); _ = s.Close() }()
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // the session lasts as long as the caller wants
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			_ = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+	}
 }

@@ -28,6 +28,9 @@ type vm struct {
 	qmp     *qmpConn
 	console *consoleLog
 	drainMu sync.Mutex    // one console drain at a time
+	tapped  bool          // the console is on the tap's socket (drainMu)
+	tapMu   sync.Mutex    // guards tap
+	tap     *consoleTap   // the interactive console, while attached
 	stop    chan struct{} // closed to detach
 	done    chan struct{} // closed when the loop has ended
 
@@ -71,6 +74,7 @@ func (d *Driver) attach(ctx context.Context, id string) (*vm, error) {
 		return nil, fmt.Errorf("guest %s: %w", id, err)
 	}
 	v.state = status
+	v.restoreRing(ctx)
 	d.log.Debug().Str("guest_id", id).Int("pid", pid).Str("state", status).Msg("attached to qemu")
 	d.mu.Lock()
 	if d.closed {
@@ -152,10 +156,12 @@ func (v *vm) loop(poweredOff bool) {
 	for {
 		select {
 		case <-v.stop:
+			v.dropTap()
 			v.qmp.close()
 			v.proc.close()
 			return
 		case <-v.qmp.done:
+			v.dropTap()
 			v.exited()
 			return
 		case <-v.qmp.notify:
