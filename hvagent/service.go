@@ -120,6 +120,11 @@ type Request struct {
 	RequestedBy string `json:"-"`
 	// DryRun resolves an async action's pipeline without running it.
 	DryRun bool `json:"-"`
+	// Attach makes the console action an interactive session: Result.Stream
+	// carries the console output from now on (until the guest stops or the
+	// caller closes it) and Result.Input sends keystrokes. The guest must
+	// run (else conflict).
+	Attach bool `json:"-"`
 }
 
 // Result is what Do returns: a Job for async actions, a JSON Body for info
@@ -138,6 +143,10 @@ type Result struct {
 	// its length, or -1 when unknown.
 	Stream io.ReadCloser
 	Size   int64
+	// Input sends bytes to the guest's serial console on an attached
+	// console (Request.Attach); each Write returns once the guest got them.
+	// Closing Stream ends the session.
+	Input io.Writer
 	// Pipeline is the resolved pipeline of a dry run.
 	Pipeline []StageConfig
 }

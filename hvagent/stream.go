@@ -25,6 +25,9 @@ func (a *Agent) stream(ctx context.Context, name string, act ActionConfig, g *Gu
 		sr.Args = st.Args
 		params = sr
 	}
+	if BaseAction(name) == ActionConsole && req.Attach {
+		params = &subagent.ConsoleRequest{GuestRequest: subagent.GuestRequest{Guest: g, Action: name, Args: st.Args}, Follow: true}
+	}
 	lim := a.limitsFor(g.ID)
 	if err := acquire(ctx, lim.stream); err != nil {
 		return nil, err
@@ -36,11 +39,18 @@ func (a *Agent) stream(ctx context.Context, name string, act ActionConfig, g *Gu
 		<-lim.stream
 		return nil, callError(err, "snapshot not found")
 	}
+	release := func() { cancel(); <-lim.stream }
+	if BaseAction(name) == ActionConsole && req.Attach {
+		// A console is idle while nobody types: no idle cut; the session
+		// ends when the caller closes it or the guest stops.
+		in := &consoleInput{ctx: sctx, client: a.services.client(st.Service), guest: g, action: name, args: st.Args}
+		return &Result{Stream: &releaseBody{ReadCloser: body, release: release}, Size: -1, Input: in}, nil
+	}
 	idle := act.Timeout.Duration
 	if idle <= 0 || idle > streamIdle {
 		idle = streamIdle
 	}
-	return &Result{Stream: newIdleBody(body, idle, func() { cancel(); <-lim.stream }), Size: size}, nil
+	return &Result{Stream: newIdleBody(body, idle, release), Size: size}, nil
 }
 
 // idleBody cuts a stream that delivers no data for idle, and runs release
@@ -76,4 +86,53 @@ func (b *idleBody) Close() error {
 		b.release()
 	})
 	return err
+}
+
+// releaseBody runs release once when closed.
+type releaseBody struct {
+	io.ReadCloser
+	once    sync.Once
+	release func()
+}
+
+// Close ends the stream and frees its slot.
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.release)
+	return err
+}
+
+// consoleInputTimeout bounds sending one piece of console input.
+const consoleInputTimeout = 10 * time.Second
+
+// consoleInput sends an attached console's input to the console stream's
+// sub-agent, at most subagent.MaxConsoleInput bytes a call.
+type consoleInput struct {
+	ctx    context.Context // the session's: input ends with it
+	client *subagent.Client
+	guest  *Guest
+	action string
+	args   map[string]string
+}
+
+// Write sends p in order; it fails once the session has ended. Errors
+// carry the codes of the sub-agent's reply (conflict: no session).
+func (c *consoleInput) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		end := min(len(p), done+subagent.MaxConsoleInput)
+		req := &subagent.ConsoleRequest{GuestRequest: subagent.GuestRequest{Guest: c.guest, Action: c.action, Args: c.args}, Input: p[done:end]}
+		ctx, cancel := context.WithTimeout(c.ctx, consoleInputTimeout)
+		body, _, err := c.client.Stream(ctx, req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(body, 4096))
+			err = body.Close()
+		}
+		cancel()
+		if err != nil {
+			return done, callError(err, "")
+		}
+		done = end
+	}
+	return done, nil
 }

@@ -49,6 +49,8 @@ func (c *Client) Do(ctx context.Context, action, guest string, req hvagent.Reque
 		rt.header = http.Header{clientIdemHeader: {req.IdempotencyKey}}
 	}
 	switch {
+	case kind == hvagent.Stream && req.Attach && hvagent.BaseAction(action) == hvagent.ActionConsole:
+		return c.attachConsole(ctx, rt.clientCall)
 	case kind == hvagent.Stream:
 		return c.doStream(ctx, rt.clientCall)
 	case kind == hvagent.Info:

@@ -193,11 +193,15 @@ func (s *server) guestInfo(action string) apiFunc {
 	}
 }
 
-// console serves GET /guests/{id}/console as a byte stream.
+// console serves GET /guests/{id}/console as a byte stream (the log), or
+// as an interactive console when the request asks for a WebSocket.
 func (s *server) console(x *exchange) error {
 	id, err := x.pathGuest()
 	if err != nil {
 		return err
+	}
+	if isWebSocket(x.r) {
+		return s.consoleSocket(x, id)
 	}
 	res, err := s.svc.Do(x.ctx(), hvagent.ActionConsole, id, hvagent.Request{RequestedBy: x.who.name})
 	if err != nil {
