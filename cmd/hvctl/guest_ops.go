@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -148,89 +146,3 @@ func writeMetricsTable(w io.Writer, kind string, body json.RawMessage) error {
 	return t.flush()
 }
 
-// consoleRetry is how often `guest console -f` reopens an ended stream.
-const consoleRetry = time.Second
-
-// GuestConsoleOptions are the options of `hvctl guest console`.
-type GuestConsoleOptions struct {
-	cmdBase
-	ID string
-	// Follow reopens the console when its stream ends and prints what is
-	// new, until Ctrl-C.
-	Follow bool
-	// retry is how long Follow waits before reopening; default consoleRetry.
-	retry time.Duration
-}
-
-// newCmdGuestConsole returns `hvctl guest console`.
-func newCmdGuestConsole(f *Factory, runF func(*GuestConsoleOptions) error) *cobra.Command {
-	opts := &GuestConsoleOptions{cmdBase: newBase(f), retry: consoleRetry}
-	cmd := &cobra.Command{
-		Use:   "console GUEST",
-		Short: "Print a guest's console output",
-		Long: "Print the guest's serial console output as the driver streams it, until the stream ends.\n" +
-			"With -f, keep following: when the stream ends, reopen it every second and print what is\n" +
-			"new, until Ctrl-C.\n\n" + guestArgHelp,
-		Example:           "  hvctl guest console web1\n  hvctl guest console web1 -f",
-		Args:              exactArgs("GUEST"),
-		ValidArgsFunction: completeGuestIDs(f),
-	}
-	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep following the console until Ctrl-C")
-	cmd.RunE = runE(opts, &opts.cmdBase, runF, guestConsoleRun, func(args []string) error {
-		opts.ID = args[0]
-		return nil
-	})
-	return cmd
-}
-
-func guestConsoleRun(opts *GuestConsoleOptions) error {
-	svc, err := opts.Service()
-	if err != nil {
-		return err
-	}
-	ctx := opts.context()
-	var seen int64
-	for {
-		res, err := svc.Do(ctx, hvagent.ActionConsole, opts.ID, hvagent.Request{})
-		if err == nil && (res == nil || res.Stream == nil) {
-			err = errors.New("console: the agent returned no stream")
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // Ctrl-C ends the console
-			}
-			return err
-		}
-		n, err := copySkipping(opts.IO.Out, res.Stream, seen)
-		_ = res.Stream.Close()
-		seen = max(seen, n)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("console: %w", err)
-		}
-		if !opts.Follow {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(opts.retry):
-		}
-	}
-}
-
-// copySkipping copies r to w except its first skip bytes, and returns how
-// many bytes it read from r.
-func copySkipping(w io.Writer, r io.Reader, skip int64) (int64, error) {
-	skipped, err := io.CopyN(io.Discard, r, skip)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			err = nil
-		}
-		return skipped, err
-	}
-	n, err := io.Copy(w, r)
-	return skipped + n, err
-}
