@@ -145,4 +145,3 @@ func writeMetricsTable(w io.Writer, kind string, body json.RawMessage) error {
 	}
 	return t.flush()
 }
-
