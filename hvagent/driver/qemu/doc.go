@@ -28,6 +28,16 @@
 // While no driver runs, output beyond the ring's newest 64 KiB is lost,
 // but the log never grows. The console stream (ConsolePath) serves the log.
 //
+// An interactive session (Driver.AttachConsole, or a subagent.ConsoleRequest
+// with Follow on the console stream) swaps the ring buffer for a unix
+// socket in the run dir (QMP chardev-change): output read from it goes to
+// the log and to every attached session as it comes, and input (Input
+// requests, at most subagent.MaxConsoleInput bytes each) is written to
+// it. When the last session closes the ring buffer is swapped back; a
+// driver that died during a session swaps it back when it re-attaches.
+// QEMU's ringbuf-write cannot be used for input: it writes into the ring
+// (as if the guest had printed), not to the guest.
+//
 // # States and reconciliation
 //
 // Guests are shutoff, running, paused, shutdown (in progress) or crashed.

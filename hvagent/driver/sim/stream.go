@@ -107,10 +107,19 @@ func (p *pattern) Read(b []byte) (int, error) {
 }
 
 // serveConsole streams a short simulated boot log of the guest, then its
-// state, and ends.
+// state, and ends. The simulated console is read-only: an interactive
+// attach (Follow or Input) is refused as invalid.
 func (d *Driver) serveConsole(w http.ResponseWriter, r *http.Request) {
-	var req subagent.GuestRequest
-	if !decodeStream(w, r, &req) || !d.beginStream(w, r, MethodConsole, guestRequestID(&req)) {
+	var creq subagent.ConsoleRequest
+	if !decodeStream(w, r, &creq) {
+		return
+	}
+	if creq.Follow || len(creq.Input) > 0 {
+		subagent.WriteError(w, 0, invalid("sim: the simulated console is read-only (no interactive attach)"))
+		return
+	}
+	req := creq.GuestRequest
+	if !d.beginStream(w, r, MethodConsole, guestRequestID(&req)) {
 		return
 	}
 	d.mu.Lock()

@@ -96,4 +96,10 @@ func TestDriver_Console(t *testing.T) {
 	_, _, err = stream(context.Background(), t, b, sim.ConsolePath, "not a request")
 	require.ErrorAs(t, err, &ce)
 	require.Equal(t, http.StatusBadRequest, ce.Status)
+
+	// The simulated console is read-only: no interactive attach.
+	attach := &subagent.ConsoleRequest{GuestRequest: subagent.GuestRequest{Guest: g, Action: "console"}, Follow: true}
+	_, _, err = stream(context.Background(), t, b, sim.ConsolePath, attach)
+	require.ErrorContains(t, err, "the simulated console is read-only")
+	require.Equal(t, subagent.CodeInvalid, subagent.ErrorCode(err))
 }
