@@ -150,6 +150,12 @@ func testConsole(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	require.NoError(t, res.Stream.Close())
 	require.Contains(t, string(data), g.ID)
+
+	// The simulation's console is read-only: an interactive attach is
+	// refused with the same code in process and over the wire.
+	_, err = b.svc.Do(t.Context(), hvagent.ActionConsole, g.ID, hvagent.Request{Attach: true})
+	requireCode(t, hvagent.EINVALID, err)
+	require.ErrorContains(t, err, "read-only")
 }
 
 func testDryRun(t *testing.T, b *bundle) {
