@@ -89,7 +89,9 @@ func startQEMUDaemon(t *testing.T, dir string) *daemon {
 		}
 	})
 	require.Eventually(t, func() bool {
-		return hvctlExec(t, "--data-dir", dir, "version").code == exitOK
+		r := hvctlExec(t, "--data-dir", dir, "version", "-o", "json")
+		var v versionInfo
+		return r.code == exitOK && json.Unmarshal([]byte(r.out), &v) == nil && v.Agent != nil
 	}, 15*time.Second, 50*time.Millisecond, "hvagentd did not answer\n%s", &d.logs)
 	return d
 }
@@ -104,6 +106,47 @@ func copyToImages(t *testing.T, dir, src string) string {
 	require.NoError(t, os.MkdirAll(filepath.Dir(dst), 0o700))
 	require.NoError(t, os.WriteFile(dst, data, 0o600))
 	return dst
+}
+
+// ptyRun is the hvctl binary running on a pseudo-terminal.
+type ptyRun struct {
+	cmd           *exec.Cmd
+	master, slave *os.File
+	screen        testio.Buffer // what the terminal shows
+	exited        chan error    // hvctl's exit
+	copied        chan struct{} // closed when the slave is closed everywhere
+}
+
+// startOnPTY starts hvctl with args on a new pseudo-terminal (its stdin,
+// stdout, stderr and controlling terminal).
+func startOnPTY(t *testing.T, args ...string) *ptyRun {
+	t.Helper()
+	p := &ptyRun{exited: make(chan error, 1), copied: make(chan struct{})}
+	p.master, p.slave = openPTY(t)
+	p.cmd = exec.Command(hvctlBin, args...)
+	p.cmd.Env = append(cleanEnv(), "TERM=dumb")
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = p.slave, p.slave, p.slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	require.NoError(t, p.cmd.Start())
+	go func() { p.exited <- p.cmd.Wait() }()
+	go func() {
+		defer close(p.copied)
+		_, _ = io.Copy(&p.screen, p.master) // ends with EIO once the slave is closed everywhere
+	}()
+	return p
+}
+
+// wait waits for hvctl to exit (killing it after consoleWait).
+func (p *ptyRun) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-p.exited:
+		return err
+	case <-time.After(consoleWait):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("hvctl did not exit; the terminal shows:\n%q", p.screen.String())
+		return nil
+	}
 }
 
 // TestE2E_ConsoleOverPTY attaches `hvctl guest console` on a pseudo-terminal
@@ -123,6 +166,18 @@ func TestE2E_ConsoleOverPTY(t *testing.T) {
 	r := hvctlExec(t, append(at, "guest", "create", "--name", "con1", "--memory", strconv.Itoa(testguest.MemoryMiB), "--cpu", "1",
 		"--kernel", copyToImages(t, dir, kernel), "--initrd", copyToImages(t, dir, initrd), "--cmdline", testguest.Cmdline, "--wait")...)
 	require.Equal(t, exitOK, r.code, r.errOut)
+	// A guest that does not run cannot be attached to; the log is offered.
+	p := startOnPTY(t, append(at, "guest", "console", "con1")...)
+	err := p.wait(t)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, exitConflict, ee.ExitCode())
+	require.True(t, canonical(t, p.slave), "the terminal was left as it was")
+	require.NoError(t, p.slave.Close())
+	<-p.copied
+	require.Contains(t, p.screen.String(), "not running")
+	require.Contains(t, p.screen.String(), "use --tail N or -f")
+
 	r = hvctlExec(t, append(at, "guest", "start", "con1", "--wait")...)
 	require.Equal(t, exitOK, r.code, r.errOut)
 	require.Eventually(t, func() bool {
@@ -132,20 +187,8 @@ func TestE2E_ConsoleOverPTY(t *testing.T) {
 	qemus := testguest.QEMUs(dir)
 	require.Len(t, qemus, 1)
 
-	master, slave := openPTY(t)
-	cmd := exec.Command(hvctlBin, append(at, "guest", "console", "con1")...)
-	cmd.Env = append(cleanEnv(), "TERM=dumb")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var screen testio.Buffer
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		_, _ = io.Copy(&screen, master) // ends with EIO once the slave is closed everywhere
-	}()
+	p = startOnPTY(t, append(at, "guest", "console", "con1")...)
+	master, slave, screen := p.master, p.slave, &p.screen
 	waitScreen := func(what string, ok func(string) bool) {
 		t.Helper()
 		require.Eventually(t, func() bool { return ok(screen.String()) }, consoleWait, 20*time.Millisecond,
@@ -154,22 +197,16 @@ func TestE2E_ConsoleOverPTY(t *testing.T) {
 
 	waitScreen("the attach notice", func(s string) bool { return strings.Contains(s, "Ctrl-] detaches") })
 	require.False(t, canonical(t, slave), "hvctl puts the terminal in raw mode")
-	_, err := master.Write([]byte("echo console-$((6*7))\r"))
+	_, err = master.Write([]byte("echo console-$((6*7))\r"))
 	require.NoError(t, err)
 	waitScreen("the command's output", func(s string) bool { return testguest.HasLine(s, "console-42") })
 
 	_, err = master.Write([]byte{0x1d}) // Ctrl-]
 	require.NoError(t, err)
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "hvctl exits 0 on detach; the terminal shows:\n%q", screen.String())
-	case <-time.After(consoleWait):
-		_ = cmd.Process.Kill()
-		t.Fatalf("hvctl did not exit on Ctrl-]; the terminal shows:\n%q", screen.String())
-	}
+	require.NoError(t, p.wait(t), "hvctl exits 0 on detach; the terminal shows:\n%q", screen.String())
 	require.True(t, canonical(t, slave), "the terminal is restored")
 	require.NoError(t, slave.Close())
-	<-copied
+	<-p.copied
 	require.Contains(t, screen.String(), "detached")
 
 	// The guest runs on, in the same QEMU, and its log kept the session.

@@ -105,6 +105,9 @@ func consoleAttach(opts *GuestConsoleOptions, svc hvagent.Service, fd int) error
 	ctx, stop := signal.NotifyContext(opts.context(), syscall.SIGHUP, syscall.SIGQUIT)
 	defer stop()
 	res, err := svc.Do(ctx, hvagent.ActionConsole, opts.ID, hvagent.Request{Attach: true})
+	if hvagent.ErrorCode(err) == hvagent.ECONFLICT {
+		return fmt.Errorf("%w (to read its console log instead, use --tail N or -f)", err)
+	}
 	if err != nil {
 		return err
 	}
