@@ -41,7 +41,7 @@ var bins struct {
 	err  error
 }
 
-// binary returns the path of a built program: "hvagentd" or
+// binary returns the path of a built program: "hvagentd", "hvctl" or
 // "test-rpc-service".
 func binary(t testing.TB, name string) string {
 	t.Helper()
@@ -55,7 +55,8 @@ func binary(t testing.TB, name string) string {
 			return
 		}
 		cmd := exec.Command(goTool, "build", "-o", bins.dir+"/",
-			"github.com/hvagent/hvagent/cmd/hvagentd", "github.com/hvagent/hvagent/examples/test-rpc-service")
+			"github.com/hvagent/hvagent/cmd/hvagentd", "github.com/hvagent/hvagent/cmd/hvctl",
+			"github.com/hvagent/hvagent/examples/test-rpc-service")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bins.err = fmt.Errorf("go build: %w\n%s", err, out)
 		}
