@@ -165,9 +165,20 @@ func (h *qemuHost) qemuPID(id string) int {
 	return pids[0]
 }
 
-// qmpStatus asks the guest's QEMU for its run state (query-status) on the
-// storage monitor, which no one holds while no storage job runs.
+// qmpStatus asks the guest's QEMU for its run state (query-status).
 func (h *qemuHost) qmpStatus(id string) string {
+	h.t.Helper()
+	var status struct {
+		Status string `json:"status"`
+	}
+	require.NoError(h.t, json.Unmarshal(h.qmp(id, "query-status"), &status))
+	return status.Status
+}
+
+// qmp runs a QMP command without arguments on the guest's QEMU and returns
+// its result. It uses the storage monitor, which no one holds while no
+// storage job runs (QMP serves one client per socket).
+func (h *qemuHost) qmp(id, command string) json.RawMessage {
 	h.t.Helper()
 	conn, err := net.DialTimeout("unix", filepath.Join(layout.RunDir(h.dir, id), layout.StorageSocket), 5*time.Second)
 	require.NoError(h.t, err)
@@ -177,10 +188,8 @@ func (h *qemuHost) qmpStatus(id string) string {
 	var greeting struct{ QMP json.RawMessage }
 	require.NoError(h.t, dec.Decode(&greeting))
 	require.NotEmpty(h.t, greeting.QMP, "QMP greeting")
-	var status struct {
-		Status string `json:"status"`
-	}
-	for _, cmd := range []string{"qmp_capabilities", "query-status"} {
+	var result json.RawMessage
+	for _, cmd := range []string{"qmp_capabilities", command} {
 		_, err := fmt.Fprintf(conn, `{"execute": %q}`+"\n", cmd)
 		require.NoError(h.t, err)
 		for {
@@ -191,12 +200,12 @@ func (h *qemuHost) qmpStatus(id string) string {
 			require.NoError(h.t, dec.Decode(&msg))
 			require.Empty(h.t, msg.Error, cmd)
 			if msg.Return != nil { // events have neither
-				require.NoError(h.t, json.Unmarshal(msg.Return, &status))
+				result = msg.Return
 				break
 			}
 		}
 	}
-	return status.Status
+	return result
 }
 
 // requireNoQEMU requires that no QEMU of the data dir runs.

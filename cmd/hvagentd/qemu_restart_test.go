@@ -2,8 +2,10 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -45,4 +47,48 @@ func TestQEMU_DaemonRestart(t *testing.T) {
 	h.ok(http.MethodPost, "/guests/"+id+"/shutdown", "")
 	h.requireState(id, "shutoff")
 	h.requireNoQEMU()
+}
+
+// TestQEMU_ChangedWhileDown changes guests while no hvagentd runs: one
+// powers itself off, one's QEMU is killed, one stays paused. The next
+// hvagentd finds each as it is.
+func TestQEMU_ChangedWhileDown(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	p, addr := startDaemonProc(t, dir, "--config", "")
+	h := newQEMUHost(t, dir, addr)
+	off, killed, paused := h.create(8), h.create(8), h.create(8)
+	for _, id := range []string{off, killed, paused} {
+		h.ok(http.MethodPost, "/guests/"+id+"/start", "")
+	}
+	for _, id := range []string{off, killed, paused} {
+		h.waitConsole(id, testguest.BootMarker, 1)
+	}
+	h.ok(http.MethodPost, "/guests/"+paused+"/suspend", "")
+	pausedPID, killedPID := h.qemuPID(paused), h.qemuPID(killed)
+	h.c.CloseIdleConnections()
+	h.a.hc.CloseIdleConnections()
+	require.Equal(t, -1, p.signal(t, syscall.SIGKILL))
+
+	h.qmp(off, "system_powerdown")
+	// QEMU (-no-shutdown) stays, stopped, once the guest powered off.
+	require.Eventually(t, func() bool { return h.qmpStatus(off) == "shutdown" }, qemuWait, 50*time.Millisecond)
+	require.NoError(t, syscall.Kill(killedPID, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !slices.Contains(testguest.QEMUs(dir), killedPID) }, 10*time.Second, 20*time.Millisecond)
+
+	_, addr = startDaemonProc(t, dir, "--config", "")
+	h = newQEMUHost(t, dir, addr)
+	require.Eventually(t, func() bool { return h.guest(off).State == "shutoff" && len(testguest.QEMUs(dir)) == 1 },
+		10*time.Second, 50*time.Millisecond, "the guest that powered off is shutoff, its QEMU gone")
+	require.Contains(t, []string{"crashed", "shutoff"}, h.guest(killed).State)
+	h.requireState(paused, "paused")
+	require.Equal(t, "paused", h.qmpStatus(paused))
+	require.Equal(t, []int{pausedPID}, testguest.QEMUs(dir))
+
+	h.ok(http.MethodPost, "/guests/"+paused+"/resume", "")
+	require.Equal(t, pausedPID, h.requireRunning(paused))
+	h.ok(http.MethodPost, "/guests/"+killed+"/start", "")
+	h.waitConsole(killed, testguest.BootMarker, 2)
+	h.ok(http.MethodPost, "/guests/"+off+"/start", "")
+	h.waitConsole(off, testguest.BootMarker, 2)
 }

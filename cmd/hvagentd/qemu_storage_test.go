@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -136,4 +137,57 @@ func requireQcow2(t *testing.T, b []byte) {
 	out, err := exec.CommandContext(t.Context(), "qemu-img", "check", "-f", "qcow2", p).CombinedOutput()
 	require.NoError(t, err, "qemu-img check: %s", out)
 	require.Contains(t, string(out), "No errors were found")
+}
+
+// TestQEMU_ImageDisk fetches an image over HTTP (checksum right), boots a
+// guest on an overlay of it next to a blank disk, and checks that the guest
+// reads the image and that the image is kept while a guest uses it.
+func TestQEMU_ImageDisk(t *testing.T) {
+	t.Parallel()
+	h := startQEMUHost(t)
+	data := imageWithFirstLine(t, "hello from the e2e image")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(data) }))
+	t.Cleanup(srv.Close)
+	sum := sha256.Sum256(data)
+	h.ok(http.MethodPost, "/images", `{"id": "e2e-img", "source": "`+srv.URL+`/img.qcow2", "sha256": "`+hex.EncodeToString(sum[:])+`"}`)
+	var img hvagent.Image
+	h.a.want(http.StatusOK, http.MethodGet, "/images/e2e-img", "").decode(t, &img)
+	require.Equal(t, "e2e-img", img.ID)
+	require.Equal(t, uint64(4), img.Size, "MB")
+
+	job := h.ok(http.MethodPost, "/guests", fmt.Sprintf(`{"memory": %d, "disks": [{"image": "e2e-img"}, {"size": 8}], "boot": %s}`,
+		testguest.MemoryMiB, h.boot))
+	id := job.GuestID
+	h.ok(http.MethodPost, "/guests/"+id+"/start", "")
+	h.waitConsole(id, testguest.BootMarker, 1)
+	console := h.console(id)
+	require.Contains(t, console, testguest.DiskPrefix+"vda sectors=8192 first-line=hello from the e2e image")
+	require.Contains(t, console, testguest.DiskPrefix+"vdb sectors=16384 ")
+
+	for kind, want := range map[string]string{"cpu": `"cpu_time"`, "disk": `"vdb"`} {
+		r := h.a.want(http.StatusOK, http.MethodGet, "/guests/"+id+"/metrics/"+kind, "")
+		require.Contains(t, string(r.body), want, kind)
+	}
+
+	del := h.run(http.MethodDelete, "/images/e2e-img", "")
+	require.Equal(t, hvagent.JobError, del.Status, "an image in use stays")
+	require.Equal(t, hvagent.ECONFLICT, del.Error, del.Message)
+	h.ok(http.MethodDelete, "/guests/"+id, "")
+	h.requireGone(id)
+	h.ok(http.MethodDelete, "/images/e2e-img", "")
+	requireNoImage(t, h, "e2e-img")
+}
+
+// imageWithFirstLine returns a 4 MiB qcow2 image whose first line is line.
+func imageWithFirstLine(t *testing.T, line string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	raw, qcow := filepath.Join(dir, "img.raw"), filepath.Join(dir, "img.qcow2")
+	require.NoError(t, os.WriteFile(raw, []byte(line+"\n"), 0o600))
+	require.NoError(t, os.Truncate(raw, 4<<20))
+	out, err := exec.CommandContext(t.Context(), "qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, qcow).CombinedOutput()
+	require.NoError(t, err, "qemu-img: %s", out)
+	data, err := os.ReadFile(qcow)
+	require.NoError(t, err)
+	return data
 }
