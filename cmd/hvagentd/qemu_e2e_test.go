@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -115,8 +114,7 @@ func (h *qemuHost) ok(method, path, body string) *hvagent.Job {
 // its ID.
 func (h *qemuHost) create(diskMB int) string {
 	h.t.Helper()
-	job := h.ok(http.MethodPost, "/guests", fmt.Sprintf(
-		`{"memory": %d, "cpu": 1, "disks": [{"size": %d}], "boot": %s}`, testguest.MemoryMiB, diskMB, h.boot))
+	job := h.ok(http.MethodPost, "/guests", diskGuest(h, diskMB))
 	require.NotEmpty(h.t, job.GuestID)
 	return job.GuestID
 }
@@ -289,37 +287,6 @@ func TestQEMU_Lifecycle(t *testing.T) {
 	require.Equal(t, "delete", job.Action)
 	h.a.want(http.StatusNotFound, http.MethodGet, "/guests/"+id, "")
 	h.requireGone(id)
-}
-
-func TestQEMU_ThreeGuests(t *testing.T) {
-	t.Parallel()
-	h := startQEMUHost(t)
-	ids := []string{h.create(8), h.create(8), h.create(8)}
-
-	// Queued at once, the starts run concurrently (one queue per guest).
-	var jobs []string
-	for _, id := range ids {
-		r := h.a.want(http.StatusAccepted, http.MethodPost, "/guests/"+id+"/start", "")
-		jobs = append(jobs, r.header.Get("X-Guest-Job-ID"))
-	}
-	for i, id := range jobs {
-		job := waitJob(t, h.c, id)
-		require.Equal(t, hvagent.JobComplete, job.Status, "start of %s: %s", ids[i], job.Message)
-	}
-	var pids []int
-	for _, id := range ids {
-		h.waitConsole(id, testguest.BootMarker, 1)
-		pids = append(pids, h.requireRunning(id))
-	}
-	slices.Sort(pids)
-	require.Len(t, slices.Compact(pids), 3, "one QEMU per guest")
-	require.ElementsMatch(t, pids, testguest.QEMUs(h.dir))
-
-	for _, id := range ids {
-		h.ok(http.MethodDelete, "/guests/"+id, "") // delete stops a running guest
-		h.requireGone(id)
-	}
-	h.requireNoQEMU()
 }
 
 func TestQEMU_CrashReported(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"syscall"
@@ -9,86 +10,109 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/internal/testguest"
 )
 
-// TestQEMU_DaemonRestart restarts the hvagentd process while a guest runs,
-// once after SIGTERM and once after SIGKILL: the guest's QEMU goes on, and
-// the next hvagentd manages it.
-func TestQEMU_DaemonRestart(t *testing.T) {
+// TestQEMU_ThreeGuestsRestart runs three guests at once on the hvagentd
+// process and restarts it, once after SIGTERM and once after SIGKILL:
+// their QEMUs go on, and the next hvagentd manages them. While the second
+// one is down, guests change: one powers itself off, one's QEMU is killed,
+// one stays paused; the next hvagentd finds each as it is.
+func TestQEMU_ThreeGuestsRestart(t *testing.T) {
 	t.Parallel()
 	dir := tempDir(t)
 	p, addr := startDaemonProc(t, dir, "--config", "")
 	h := newQEMUHost(t, dir, addr)
-	id := h.create(8)
-	h.ok(http.MethodPost, "/guests/"+id+"/start", "")
-	h.waitConsole(id, testguest.BootMarker, 1)
-	pid := h.requireRunning(id)
-
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		h.c.CloseIdleConnections()
-		h.a.hc.CloseIdleConnections()
-		code := p.signal(t, sig)
-		if sig == syscall.SIGTERM {
-			require.Equal(t, 0, code, p.stderr.String())
-		}
-		require.Equal(t, []int{pid}, testguest.QEMUs(dir), "the guest outlives hvagentd (%s)", sig)
-
-		p, addr = startDaemonProc(t, dir, "--config", "")
-		h = newQEMUHost(t, dir, addr)
-		require.Equal(t, pid, h.requireRunning(id), "after %s", sig)
-		require.Contains(t, h.console(id), testguest.BootMarker, "the console log survives (%s)", sig)
-	}
-
-	// The re-attached guest is managed: reboot (same QEMU), then shutdown.
-	h.ok(http.MethodPost, "/guests/"+id+"/reboot", "")
-	h.waitConsole(id, testguest.BootMarker, 2)
-	require.Equal(t, pid, h.requireRunning(id))
-	h.ok(http.MethodPost, "/guests/"+id+"/shutdown", "")
-	h.requireState(id, "shutoff")
-	h.requireNoQEMU()
-}
-
-// TestQEMU_ChangedWhileDown changes guests while no hvagentd runs: one
-// powers itself off, one's QEMU is killed, one stays paused. The next
-// hvagentd finds each as it is.
-func TestQEMU_ChangedWhileDown(t *testing.T) {
-	t.Parallel()
-	dir := tempDir(t)
-	p, addr := startDaemonProc(t, dir, "--config", "")
-	h := newQEMUHost(t, dir, addr)
-	off, killed, paused := h.create(8), h.create(8), h.create(8)
-	for _, id := range []string{off, killed, paused} {
-		h.ok(http.MethodPost, "/guests/"+id+"/start", "")
-	}
-	for _, id := range []string{off, killed, paused} {
+	ids := h.concurrently(http.MethodPost, []string{"/guests", "/guests", "/guests"}, diskGuest(h, 8))
+	main, off, killed := ids[0], ids[1], ids[2]
+	h.concurrently(http.MethodPost, []string{"/guests/" + main + "/start", "/guests/" + off + "/start", "/guests/" + killed + "/start"}, "")
+	pids := map[string]int{}
+	for _, id := range ids {
 		h.waitConsole(id, testguest.BootMarker, 1)
+		pids[id] = h.requireRunning(id)
 	}
-	h.ok(http.MethodPost, "/guests/"+paused+"/suspend", "")
-	pausedPID, killedPID := h.qemuPID(paused), h.qemuPID(killed)
-	h.c.CloseIdleConnections()
-	h.a.hc.CloseIdleConnections()
-	require.Equal(t, -1, p.signal(t, syscall.SIGKILL))
+	require.ElementsMatch(t, []int{pids[main], pids[off], pids[killed]}, testguest.QEMUs(dir), "one QEMU per guest")
 
-	h.qmp(off, "system_powerdown")
-	// QEMU (-no-shutdown) stays, stopped, once the guest powered off.
-	require.Eventually(t, func() bool { return h.qmpStatus(off) == "shutdown" }, qemuWait, 50*time.Millisecond)
-	require.NoError(t, syscall.Kill(killedPID, syscall.SIGKILL))
-	require.Eventually(t, func() bool { return !slices.Contains(testguest.QEMUs(dir), killedPID) }, 10*time.Second, 20*time.Millisecond)
+	// SIGTERM: everything goes on as it was.
+	p, h = restartDaemon(t, p, h, syscall.SIGTERM)
+	for _, id := range ids {
+		require.Equal(t, pids[id], h.requireRunning(id), "after SIGTERM")
+		require.Contains(t, h.console(id), testguest.BootMarker, "the console log survives")
+	}
 
-	_, addr = startDaemonProc(t, dir, "--config", "")
-	h = newQEMUHost(t, dir, addr)
+	// SIGKILL, and changes while no hvagentd runs.
+	h.ok(http.MethodPost, "/guests/"+main+"/suspend", "")
+	_, h = restartDaemon(t, p, h, syscall.SIGKILL, func() {
+		h.qmp(off, "system_powerdown")
+		// QEMU (-no-shutdown) stays, stopped, once the guest powered off.
+		require.Eventually(t, func() bool { return h.qmpStatus(off) == "shutdown" }, qemuWait, 50*time.Millisecond)
+		require.NoError(t, syscall.Kill(pids[killed], syscall.SIGKILL))
+		require.Eventually(t, func() bool { return !slices.Contains(testguest.QEMUs(dir), pids[killed]) },
+			10*time.Second, 20*time.Millisecond)
+	})
 	require.Eventually(t, func() bool { return h.guest(off).State == "shutoff" && len(testguest.QEMUs(dir)) == 1 },
 		10*time.Second, 50*time.Millisecond, "the guest that powered off is shutoff, its QEMU gone")
-	require.Contains(t, []string{"crashed", "shutoff"}, h.guest(killed).State)
-	h.requireState(paused, "paused")
-	require.Equal(t, "paused", h.qmpStatus(paused))
-	require.Equal(t, []int{pausedPID}, testguest.QEMUs(dir))
+	require.Equal(t, "crashed", h.guest(killed).State)
+	h.requireState(main, "paused")
+	require.Equal(t, "paused", h.qmpStatus(main))
+	require.Equal(t, []int{pids[main]}, testguest.QEMUs(dir))
 
-	h.ok(http.MethodPost, "/guests/"+paused+"/resume", "")
-	require.Equal(t, pausedPID, h.requireRunning(paused))
-	h.ok(http.MethodPost, "/guests/"+killed+"/start", "")
-	h.waitConsole(killed, testguest.BootMarker, 2)
-	h.ok(http.MethodPost, "/guests/"+off+"/start", "")
-	h.waitConsole(off, testguest.BootMarker, 2)
+	// The re-attached guest is managed: resume, reboot (same QEMU), shutdown.
+	h.ok(http.MethodPost, "/guests/"+main+"/resume", "")
+	require.Equal(t, pids[main], h.requireRunning(main))
+	h.ok(http.MethodPost, "/guests/"+main+"/reboot", "")
+	h.waitConsole(main, testguest.BootMarker, 2)
+	require.Equal(t, pids[main], h.requireRunning(main))
+	h.ok(http.MethodPost, "/guests/"+main+"/shutdown", "")
+	h.requireState(main, "shutoff")
+	h.requireNoQEMU()
+
+	for _, id := range ids {
+		h.ok(http.MethodDelete, "/guests/"+id, "")
+		h.requireGone(id)
+	}
+}
+
+// diskGuest is the create body of a test guest with one blank disk of
+// diskMB.
+func diskGuest(h *qemuHost, diskMB int) string {
+	return fmt.Sprintf(`{"memory": %d, "cpu": 1, "disks": [{"size": %d}], "boot": %s}`, testguest.MemoryMiB, diskMB, h.boot)
+}
+
+// concurrently sends one async request per path at once (without waiting)
+// and waits for every job to complete; it returns their guest IDs.
+func (h *qemuHost) concurrently(method string, paths []string, body string) []string {
+	h.t.Helper()
+	var jobs []string
+	for _, path := range paths {
+		r := h.a.want(http.StatusAccepted, method, path, body)
+		jobs = append(jobs, r.header.Get("X-Guest-Job-ID"))
+	}
+	var ids []string
+	for i, id := range jobs {
+		job := waitJob(h.t, h.c, id)
+		require.Equal(h.t, hvagent.JobComplete, job.Status, "%s %s: %s", method, paths[i], job.Message)
+		ids = append(ids, job.GuestID)
+	}
+	return ids
+}
+
+// restartDaemon stops hvagentd with sig, runs whileDown, and starts it
+// again on the same data dir; the guests' QEMUs must outlive it.
+func restartDaemon(t *testing.T, p *proc, h *qemuHost, sig syscall.Signal, whileDown ...func()) (*proc, *qemuHost) {
+	t.Helper()
+	before := testguest.QEMUs(h.dir)
+	h.c.CloseIdleConnections()
+	h.a.hc.CloseIdleConnections()
+	code := p.signal(t, sig)
+	if sig == syscall.SIGTERM {
+		require.Equal(t, 0, code, p.stderr.String())
+	}
+	require.ElementsMatch(t, before, testguest.QEMUs(h.dir), "the guests outlive hvagentd (%s)", sig)
+	for _, f := range whileDown {
+		f()
+	}
+	p, addr := startDaemonProc(t, h.dir, "--config", "")
+	return p, newQEMUHost(t, h.dir, addr)
 }
