@@ -360,3 +360,20 @@ func TestRun_DaemonErrors(t *testing.T) {
 		require.Contains(t, stderr.String(), tt.want)
 	}
 }
+
+func TestDaemon_SocketPathTooLong(t *testing.T) {
+	t.Parallel()
+	long := filepath.Join(tempDir(t), strings.Repeat("d", 100))
+	d, err := newDaemon(t, "--data-dir", long)
+	require.NoError(t, err)
+	err = d.Run(context.Background())
+	require.NoError(t, d.Close())
+	sock := filepath.Join(long, "hvagent.sock")
+	require.EqualError(t, err, "socket "+sock+": the path is "+strconv.Itoa(len(sock))+
+		" bytes, longer than the 107 a unix socket path may have: set a shorter socket (--socket, HVAGENT_SOCKET or \"socket\" in the config file)")
+
+	// A socket elsewhere lets the daemon run on that data dir.
+	d = startDaemon(t, "--data-dir", long, "--socket", filepath.Join(tempDir(t), "api.sock"))
+	_, err = newClient(t, "unix://"+d.SocketPath()).Health(context.Background())
+	require.NoError(t, err)
+}

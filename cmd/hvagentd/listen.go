@@ -19,6 +19,10 @@ import (
 // socketMode is the unix socket's mode: owner and group may connect.
 const socketMode = 0o660
 
+// maxSocketPath is the longest unix socket path Linux takes (sun_path is
+// 108 bytes with its terminating NUL).
+const maxSocketPath = 107
+
 // listenTCP listens on addr, with TLS when tlsCfg is set. Unless TCP
 // clients must authenticate, the address bound must be loopback (a name
 // such as "localhost" could resolve elsewhere).
@@ -86,6 +90,10 @@ func tlsConfig(cfg *settings.Daemon) (*tls.Config, error) {
 // group when set. A socket file left by a process that is gone is removed;
 // one that answers is another server's and is an error.
 func listenUnix(path, group string) (net.Listener, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("socket %s: the path is %d bytes, longer than the %d a unix socket path may have: set a shorter socket (--socket, HVAGENT_SOCKET or \"socket\" in the config file)",
+			path, len(path), maxSocketPath)
+	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
