@@ -64,9 +64,18 @@ func TestQEMU_Storage(t *testing.T) {
 		require.Contains(t, string(r.body), `"error":"invalid"`)
 		requireNoImage(t, h, "outside")
 	})
-	// The guest is still running, with its snapshot.
-	h.requireRunning(id)
+	// The guest is still running, with its snapshot; another one is taken
+	// and deleted online.
+	pid := h.requireRunning(id)
+	h.ok(http.MethodPost, "/guests/"+id+"/snapshots", `{"dest": "s2"}`)
+	h.ok(http.MethodDelete, "/guests/"+id+"/snapshots/s2", "")
+	h.a.want(http.StatusNotFound, http.MethodGet, "/guests/"+id+"/snapshots/s2", "")
+	require.Equal(t, pid, h.requireRunning(id))
+
+	// Stopped, the guest rolls back.
 	h.ok(http.MethodPost, "/guests/"+id+"/poweroff", "")
+	h.ok(http.MethodPost, "/guests/"+id+"/snapshots/s1/rollback", "")
+	h.a.want(http.StatusOK, http.MethodGet, "/guests/"+id+"/snapshots/s1", "")
 }
 
 // storageRollbackRunning rolls a running guest back: the job ends Error
