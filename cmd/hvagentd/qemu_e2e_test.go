@@ -113,6 +113,15 @@ func (h *qemuHost) run(method, path, body string) *hvagent.Job {
 	return &job
 }
 
+// waitJob waits for a job to end and returns it.
+func (h *qemuHost) waitJob(id string) *hvagent.Job {
+	h.t.Helper()
+	var job hvagent.Job
+	h.a.want(http.StatusOK, http.MethodGet, "/jobs/"+id+"?wait="+qemuWait.String(), "").decode(h.t, &job)
+	require.True(h.t, job.Status.Final(), "job %s still %s after %v", id, job.Status, qemuWait)
+	return &job
+}
+
 // ok runs an async request and requires its job to complete.
 func (h *qemuHost) ok(method, path, body string) *hvagent.Job {
 	h.t.Helper()

@@ -52,7 +52,7 @@ func TestQEMU_ThreeGuestsRestart(t *testing.T) {
 			10*time.Second, 20*time.Millisecond)
 	})
 	require.Eventually(t, func() bool { return h.guest(off).State == "shutoff" && len(testguest.QEMUs(dir)) == 1 },
-		10*time.Second, 50*time.Millisecond, "the guest that powered off is shutoff, its QEMU gone")
+		30*time.Second, 50*time.Millisecond, "the guest that powered off is shutoff, its QEMU gone")
 	require.Equal(t, "crashed", h.guest(killed).State)
 	h.requireState(main, "paused")
 	require.Equal(t, "paused", h.qmpStatus(main))
@@ -91,7 +91,7 @@ func (h *qemuHost) concurrently(method string, paths []string, body string) []st
 	}
 	var ids []string
 	for i, id := range jobs {
-		job := waitJob(h.t, h.c, id)
+		job := h.waitJob(id)
 		require.Equal(h.t, hvagent.JobComplete, job.Status, "%s %s: %s", method, paths[i], job.Message)
 		ids = append(ids, job.GuestID)
 	}
@@ -115,4 +115,33 @@ func restartDaemon(t *testing.T, p *proc, h *qemuHost, sig syscall.Signal, while
 	}
 	p, addr := startDaemonProc(t, h.dir, "--config", "")
 	return p, newQEMUHost(t, h.dir, addr)
+}
+
+// TestQEMU_KilledDuringShutdown kills hvagentd while a shutdown job waits
+// for a booting guest to react to the power button: the next hvagentd
+// runs the job again and the guest ends shut off.
+func TestQEMU_KilledDuringShutdown(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	p, addr := startDaemonProc(t, dir, "--config", "")
+	h := newQEMUHost(t, dir, addr)
+	id := h.create(8)
+	h.ok(http.MethodPost, "/guests/"+id+"/start", "")
+	// Pressed before the guest armed it, the power button goes unheard:
+	// the driver presses it again until the guest powers off.
+	r := h.a.want(http.StatusAccepted, http.MethodPost, "/guests/"+id+"/shutdown", "")
+	jobID := r.header.Get("X-Guest-Job-ID")
+	require.Eventually(t, func() bool {
+		j, err := h.c.Job(t.Context(), jobID)
+		require.NoError(t, err)
+		return j.Status == hvagent.JobRunning
+	}, 10*time.Second, 10*time.Millisecond)
+
+	_, h = restartDaemon(t, p, h, syscall.SIGKILL)
+	job := h.waitJob(jobID)
+	require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
+	require.Equal(t, 2, job.Attempt, "run again after the kill")
+	h.requireState(id, "shutoff")
+	h.requireNoQEMU()
+	require.Contains(t, h.console(id), testguest.PoweroffMarker)
 }
