@@ -233,6 +233,15 @@ func TestDaemon_Tokens(t *testing.T) {
 	require.NoError(t, err)
 	_, err = withToken.PatchMetadata(ctx, map[string]string{"a": "b"})
 	require.Equal(t, hvagent.EFORBIDDEN, hvagent.ErrorCode(err), "read scope")
+	// The log names the caller: refused credentials at warn.
+	_, ok := d.logs.find(func(e map[string]any) bool {
+		return e["message"] == "request" && e["method"] == "PATCH" && e["caller"] == "ci" && e["status"] == float64(403) && e["level"] == "warn"
+	})
+	require.True(t, ok, d.logs.String())
+	_, ok = d.logs.find(func(e map[string]any) bool {
+		return e["message"] == "request" && e["status"] == float64(401) && e["level"] == "warn" && e["caller"] == nil
+	})
+	require.True(t, ok, d.logs.String())
 
 	// The unix socket needs no token: its mode guards it.
 	md, err := newClient(t, "unix://"+d.SocketPath()).PatchMetadata(ctx, map[string]string{"a": "b"})
