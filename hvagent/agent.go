@@ -322,11 +322,11 @@ func (a *Agent) logWaiting(ctx context.Context) func(finished bool) {
 	}
 	limit := "with no deadline"
 	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
+		left, unit := time.Until(dl), time.Millisecond
 		if left >= time.Second {
-			left = left.Round(time.Second)
+			unit = time.Second
 		}
-		limit = "up to " + logtext.Duration(max(left, 0))
+		limit = "up to " + max(left, 0).Round(unit).String()
 	}
 	a.log.Info().Int("jobs", n).Msg("stopping: waiting for " + jobs + ", " + limit)
 	start := time.Now()
