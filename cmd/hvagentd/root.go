@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/host"
 )
 
 // run executes the command line args until it is done or ctx ends (SIGINT
@@ -36,7 +37,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: "hvagentd runs the hvagent REST API on a unix socket (always), on TCP (--listen) and on an\n" +
 			"optional admin listener (--admin-listen). Settings come from flags, HVAGENT_* environment\n" +
 			"variables and the config file, in that order of precedence. Without a config file it runs the\n" +
-			"embedded default, which drives the SIMULATED hypervisor (no real guests).\n" +
+			"embedded default: " + host.DefaultDescription + ", every action wired.\n" +
 			"SIGINT or SIGTERM stop it gracefully; a second one forces the exit." + exitCodeHelp,
 		Version:       hvagent.Version,
 		Args:          noArgs,
@@ -55,9 +56,11 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetVersionTemplate(versionText())
+	root.InitDefaultVersionFlag() // now, so that --help and the docs show it
+	root.Flags().Lookup("version").Usage = "print the version and the built-in drivers (as the version command)"
 	root.SetFlagErrorFunc(flagError)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newSubagentCmd(), newVersionCmd(), newCompletionCmd())
+	root.AddCommand(newSubagentCmd(), newVersionCmd(), newCompletionCmd(), newGenDocsCmd())
 	return root
 }
 
