@@ -18,6 +18,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/logtext"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -210,6 +211,7 @@ func (m *Main) Close() error {
 }
 
 func (m *Main) close() error {
+	start := time.Now()
 	var timeout time.Duration
 	if m.Daemon != nil {
 		timeout = m.Daemon.ShutdownTimeout.Duration
@@ -226,10 +228,11 @@ func (m *Main) close() error {
 	}
 	err := errors.Join(errs...)
 	if m.Agent != nil {
+		took := logtext.Duration(time.Since(start))
 		if err != nil {
-			m.Logger.Error().Err(err).Msg("hvagentd stopped with errors")
+			m.Logger.Error().Err(err).Str("took", took).Msg("hvagentd stopped with errors")
 		} else {
-			m.Logger.Info().Msg("hvagentd stopped")
+			m.Logger.Info().Str("took", took).Msg("hvagentd stopped")
 		}
 	}
 	return err

@@ -110,6 +110,8 @@ func TestDaemon_LogsShutdownWaitingForJobs(t *testing.T) {
 			ended := requireLogged(t, d.logs, map[string]any{"message": tt.ended})
 			require.Equal(t, tt.level, ended["level"])
 			require.Regexp(t, withUnit, ended["took"])
+			stopped := requireLogged(t, d.logs, map[string]any{"message": "hvagentd stopped"})
+			require.Regexp(t, withUnit, stopped["took"])
 		})
 	}
 }
