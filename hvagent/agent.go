@@ -282,7 +282,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	workers := make(chan struct{})
 	go func() { a.workers.Wait(); close(workers) }()
 	finished := await(ctx, workers, cancel)
-	waiting(finished)
+	waiting(finished && a.workCtx.Err() == nil) // a later Stop's deadline may have cut the wait short
 	close(a.quit)
 	cancel(errShutdown)
 	a.bg.Wait()
@@ -307,8 +307,9 @@ func await(ctx context.Context, done <-chan struct{}, cancel context.CancelCause
 }
 
 // logWaiting logs, when jobs are running, that Stop waits for them and for
-// how long at most (ctx's deadline); the function it returns logs how the
-// wait ended: finished tells whether the jobs ended before the deadline.
+// how long at most (ctx's deadline), or that it abandons them when ctx is
+// done already; the function it returns logs how the wait ended: finished
+// tells whether the jobs ended before the deadline.
 func (a *Agent) logWaiting(ctx context.Context) func(finished bool) {
 	a.mu.Lock()
 	n := len(a.running)
@@ -319,6 +320,11 @@ func (a *Agent) logWaiting(ctx context.Context) func(finished bool) {
 	jobs := fmt.Sprintf("%d running jobs", n)
 	if n == 1 {
 		jobs = "1 running job"
+	}
+	if ctx.Err() != nil {
+		a.log.Warn().Int("jobs", n).
+			Msg("stopping without a grace period: " + jobs + " abandoned; the next start recovers them by their on_interrupt policy")
+		return func(bool) {}
 	}
 	limit := "with no deadline"
 	if dl, ok := ctx.Deadline(); ok {
