@@ -24,6 +24,12 @@ const (
 	finishBackoffMax = 5 * time.Second
 )
 
+// LogJobFailed is the message of the warn-level log line of a job that
+// ended in Error (with job_id, action, guest_id, code, error, stage and
+// took). A program that reports failed jobs itself, as hvctl --local does,
+// may drop these lines.
+const LogJobFailed = "job failed"
+
 // unrecorded is the message of a job whose own end the store refused.
 const unrecorded = "internal error: the job's outcome could not be recorded"
 
@@ -67,7 +73,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 // debug; each with how long it ran.
 func logEnd(log zerolog.Logger, job *Job, e JobEnd, err error) {
 	var ev *zerolog.Event
-	msg := "job failed"
+	msg := LogJobFailed
 	switch e.Status {
 	case JobError:
 		ev = log.Warn()
