@@ -3,6 +3,7 @@ package rest
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -66,8 +67,9 @@ func requestLevel(method string, status int) zerolog.Level {
 	return zerolog.InfoLevel
 }
 
-// statusRecorder records a response's status and size. It passes Flush and
-// Hijack through and unwraps for http.ResponseController (write deadlines).
+// statusRecorder records a response's status and size. It passes ReadFrom,
+// Flush and Hijack through and unwraps for http.ResponseController (write
+// deadlines).
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
@@ -87,6 +89,17 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.n += int64(n)
+	return n, err
+}
+
+// ReadFrom copies r to the response through the wrapped ResponseWriter's
+// own ReadFrom when it has one (sendfile for downloads of files).
+func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := io.Copy(s.ResponseWriter, r)
+	s.n += n
 	return n, err
 }
 
