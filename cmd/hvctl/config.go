@@ -5,7 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -27,10 +26,14 @@ func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *
 	cmd := &cobra.Command{
 		Use:   "validate FILE",
 		Short: "Check a config file",
-		Long: "Check a config file as hvagentd reads it: strict JSON (unknown keys are errors naming the\n" +
-			"key), then every value of the library's part and the daemon's (listeners, TLS, logging),\n" +
-			"including hvagentd's refusal of a TCP listener off loopback without authentication. Prints every problem on one line and exits 2 when there is one,\n" +
-			"3 when the file does not exist. Needs no agent.",
+		Long: "Check a config file as hvagentd does before it starts on it, with the same code: strict JSON\n" +
+			"(unknown keys are errors naming the key), every value of the library's part and the daemon's\n" +
+			"(listeners, TLS, logging), the built-in drivers this build provides, the refusal of a TCP\n" +
+			"listener off loopback without authentication, and the files it names (tokens, TLS\n" +
+			"certificates; relative paths are read from the current directory, as hvagentd does) and\n" +
+			"socket_group. Prints every problem on one line and exits 2 when there is one, 3 when the\n" +
+			"file does not exist. What is accepted but likely a mistake (a config that wires no action,\n" +
+			"services driving the simulation) is a warning on stderr, as hvagentd logs it. Needs no agent.",
 		Example: "  hvctl config validate /etc/hvagent/agent.json\n  hvctl config validate testdata/sim.json",
 		Args:    exactArgs("FILE"),
 	}
@@ -46,11 +49,12 @@ func configValidateRun(opts *ConfigValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
+	verdict, err := settings.Check(cfg)
+	if err != nil {
 		return err
 	}
-	if err := cfg.CheckExposure(); err != nil {
-		return hvagent.WrapError(hvagent.EINVALID, err, "config: %v", err)
+	for _, w := range verdict.Warnings {
+		_, _ = fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
 	}
 	_, err = fmt.Fprintf(opts.IO.Out, "%s: valid (%d services, %d actions)\n", opts.File, len(cfg.Services), len(cfg.Actions))
 	return err

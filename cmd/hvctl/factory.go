@@ -149,6 +149,14 @@ func (c *connector) Close() error {
 	return err
 }
 
+// dropJobFailed drops the agent's log line of a failed job: hvctl reports
+// the job's failure itself.
+var dropJobFailed = zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, msg string) {
+	if msg == hvagent.LogJobFailed {
+		e.Discard()
+	}
+})
+
 // openLocal starts an agent in this process on dataDir, with the daemon's
 // effective config (<dataDir>/config.json) or, when there is none, the
 // embedded default. A data dir held by hvagentd (or another --local hvctl)
@@ -158,7 +166,8 @@ func openLocal(dataDir string, errOut io.Writer) (hvagent.Service, func() error,
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).
+		Hook(dropJobFailed).With().Timestamp().Logger()
 	h, err := host.Open(context.Background(), host.Options{Config: cfg})
 	if err != nil {
 		if hvagent.ErrorCode(err) == hvagent.ECONFLICT {
