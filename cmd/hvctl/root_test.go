@@ -125,10 +125,18 @@ func TestRoot_ServiceError(t *testing.T) {
 
 func TestConnector_Explain(t *testing.T) {
 	t.Parallel()
-	c := &connector{}
-	err := c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
+	env := map[string]string{"HVAGENT_ADDR": "h:1"}
+	c := &connector{getenv: func(k string) string { return env[k] }}
+	err := c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at h:1"))
 	require.Equal(t, exitUnavailable, exitCode(err))
-	require.Contains(t, err.Error(), "is hvagentd running?")
+	require.Equal(t, "cannot reach hvagentd at h:1 (address from $HVAGENT_ADDR; is hvagentd running? see --addr, or use --local)", err.Error())
+	c.addr = "https://h:1"
+	err = c.explain(hvagent.Errorf(hvagent.EINVALID, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1"))
+	require.Equal(t, exitUsage, exitCode(err))
+	require.Equal(t, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1 (address from --addr)", err.Error())
+	c.addr = ""
+	err = c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
+	require.Contains(t, err.Error(), "(address from $HVAGENT_ADDR; is hvagentd running?")
 	other := hvagent.Errorf(hvagent.ENOTFOUND, "nope")
 	require.Equal(t, other, c.explain(other))
 	c.local = true
