@@ -262,7 +262,7 @@ func TestClient_PortOnlyUnreachable(t *testing.T) {
 	_, port, err := net.SplitHostPort(ln.Addr().String())
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
-	_, err = rest.NewClient(":"+port).Health(t.Context())
+	_, err = rest.NewClient(":" + port).Health(t.Context())
 	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(err))
 	require.Equal(t, "cannot reach hvagentd at :"+port+" (127.0.0.1:"+port+"): connection refused", err.Error())
 }
@@ -280,7 +280,7 @@ func TestClient_TLSMismatch(t *testing.T) {
 	plain := httptest.NewServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
 	defer plain.Close()
 	host := plain.Listener.Addr().String()
-	_, err := rest.NewClient("https://"+host).Health(t.Context())
+	_, err := rest.NewClient("https://" + host).Health(t.Context())
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%v", err)
 	require.Equal(t, "hvagentd at https://"+host+" does not speak TLS (HTTPS): use http://"+host, err.Error())
 
