@@ -89,7 +89,13 @@ func TestRoot_UsageErrors(t *testing.T) {
 		{"ExtraArg", []string{"guest", "show", "a", "b"}, "takes 1 argument(s), got 2", "hvctl guest show"},
 		{"BadOutput", []string{"job", "list", "-o", "yaml"}, `--output: "yaml" is not table or json`, "hvctl job list"},
 		{"LocalAndAddr", []string{"--local", "--addr", "h:1", "guest", "list"}, "--local and --addr", "hvctl guest list"},
-		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, "invalid argument", "hvctl guest start"},
+		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, `--timeout: "soon" is not a duration such as 30s`, "hvctl guest start"},
+		{"BadNumber", []string{"guest", "list", "--limit", "ten"}, `--limit: "ten" is not a whole number`, "hvctl guest list"},
+		{"NegativeUint", []string{"guest", "create", "--cpu", "-1"}, `--cpu: "-1" is not a whole number of 0 or more`, "hvctl guest create"},
+		{"FlagTypo", []string{"guest", "list", "--limt", "1"}, `unknown flag: --limt; did you mean "--limit"?`, "hvctl guest list"},
+		{"CommandTypo", []string{"guest", "strat"}, `unknown command "strat" for "hvctl guest"; did you mean "start"?`, "hvctl guest [command]"},
+		{"NounTypo", []string{"gust"}, `did you mean "guest"?`, "hvctl [command]"},
+		{"HelpTypo", []string{"guest", "help", "strat"}, `did you mean "start"?`, "hvctl guest help"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -100,7 +106,7 @@ func TestRoot_UsageErrors(t *testing.T) {
 			require.True(t, strings.HasPrefix(lines[0], "hvctl: "), lines[0])
 			require.Contains(t, lines[0], tc.msg)
 			require.True(t, strings.HasPrefix(lines[1], "Usage: "+tc.cmd), lines[1])
-			require.Equal(t, "Run '"+tc.cmd+" --help' for details.", lines[2])
+			require.Equal(t, "Run '"+strings.TrimSuffix(tc.cmd, " [command]")+" --help' for details.", lines[2])
 			require.Empty(t, b.out.String())
 		})
 	}
@@ -158,4 +164,16 @@ func TestConnector_Addr(t *testing.T) {
 	require.Equal(t, "/env/dir", c2.resolvedDataDir())
 	c2.dataDir = "/flag/dir"
 	require.Equal(t, "/flag/dir", c2.resolvedDataDir(), "--data-dir wins")
+}
+
+func TestRoot_HelpOfCommand(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"help", "guest", "start"}, {"guest", "help", "start"}, {"guest", "start", "--help"}} {
+		b := setup(t)
+		require.Equal(t, exitOK, b.run(t.Context(), args...), "%q: %s", args, b.errOut.String())
+		require.Contains(t, b.out.String(), "Usage:\n  hvctl guest start ID [flags]\n", args)
+	}
+	b := setup(t)
+	require.Equal(t, exitOK, b.run(t.Context(), "guest", "help"))
+	require.Contains(t, b.out.String(), "Usage:\n  hvctl guest [command]\n\n", "a noun's usage shows [command] only")
 }
