@@ -34,7 +34,7 @@ func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *
 			"3 when the file does not exist. FILE - reads the config from stdin. Needs no agent.",
 		Example: "  hvctl config validate /etc/hvagent/agent.json\n  hvctl config validate testdata/sim.json\n" +
 			"  generate-config | hvctl config validate -",
-		Args:    exactArgs("FILE"),
+		Args: exactArgs("FILE"),
 	}
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, configValidateRun, func(args []string) error {
 		opts.File = args[0]
