@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -121,6 +122,9 @@ func flagUsageError(cmd *cobra.Command, err error) error {
 
 // valueProblem says what is wrong with value of flag f.
 func valueProblem(f *pflag.Flag, value string, cause error) string {
+	if errors.Is(cause, strconv.ErrRange) {
+		return fmt.Sprintf("%q is out of range", value)
+	}
 	switch f.Value.Type() {
 	case "int", "int8", "int16", "int32", "int64":
 		return fmt.Sprintf("%q is not a whole number", value)

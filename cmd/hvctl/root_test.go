@@ -92,6 +92,7 @@ func TestRoot_UsageErrors(t *testing.T) {
 		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, `--timeout: "soon" is not a duration such as 30s`, "hvctl guest start"},
 		{"BadNumber", []string{"guest", "list", "--limit", "ten"}, `--limit: "ten" is not a whole number`, "hvctl guest list"},
 		{"NegativeUint", []string{"guest", "create", "--cpu", "-1"}, `--cpu: "-1" is not a whole number of 0 or more`, "hvctl guest create"},
+		{"NumberOutOfRange", []string{"guest", "create", "--cpu", "99999999999999999999"}, `--cpu: "99999999999999999999" is out of range`, "hvctl guest create"},
 		{"FlagTypo", []string{"guest", "list", "--limt", "1"}, `unknown flag: --limt; did you mean "--limit"?`, "hvctl guest list"},
 		{"CommandTypo", []string{"guest", "strat"}, `unknown command "strat" for "hvctl guest"; did you mean "start"?`, "hvctl guest [command]"},
 		{"NounTypo", []string{"gust"}, `did you mean "guest"?`, "hvctl [command]"},
