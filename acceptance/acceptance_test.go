@@ -78,6 +78,7 @@ func TestScripts(t *testing.T) {
 			"interrupt":   cmdInterrupt,
 			"stdout2env":  cmdStdout2Env,
 			"http":        cmdHTTP,
+			"gencert":     cmdGenCert,
 		},
 	})
 }
@@ -182,6 +183,7 @@ func startAgent(ts *testscript.TestScript, args []string) *agent {
 	ts.Check(err)
 	cmd := exec.Command(filepath.Join(binDir, "hvagentd"), args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = scriptEnv(ts)
 	ts.Check(cmd.Start())
 	_ = logFile.Close()
