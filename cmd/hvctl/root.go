@@ -94,7 +94,7 @@ func newRootCmd(f *Factory, conn *connector) *cobra.Command {
 	setUsage(root)
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&conn.addr, "addr", "", "hvagentd address: unix:///path, http://host:port, https://host:port, host:port\nor a port alone (:8080 or 8080: 127.0.0.1) (default $HVAGENT_ADDR, else unix://<data-dir>/hvagent.sock)")
+	pf.StringVar(&conn.addr, "addr", "", "hvagentd address: unix:///path, http[s]://host:port, host:port, or a port alone\n(:8080 or 8080 = 127.0.0.1:8080) (default $HVAGENT_ADDR, else unix://<data-dir>/hvagent.sock)")
 	pf.StringVar(&conn.token, "token", "", "API token sent to hvagentd (default $HVAGENT_TOKEN)")
 	pf.BoolVar(&conn.local, "local", false, "run the agent in this process on --data-dir instead of talking to hvagentd")
 	pf.StringVar(&conn.dataDir, "data-dir", "", "data dir of the agent (default $HVAGENT_DATA_DIR, else /var/lib/hvagent as root,\nelse $XDG_STATE_HOME/hvagent or ~/.local/state/hvagent)")
