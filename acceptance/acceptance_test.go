@@ -2,6 +2,20 @@
 // against the real hvctl and hvagentd binaries, built once by TestMain.
 // hvagentd runs the simulation (testdata/sim.json) or the embedded default
 // on each script's own data dir, listening only on loopback.
+//
+// Besides testscript's own commands (exec, stdout, stderr, env, stdin...),
+// a script has:
+//
+//	start-agent [-default] [flags]  start hvagentd on $HVAGENT_DATA_DIR and wait until it serves
+//	stop-agent                      stop it with SIGTERM; it must exit 0
+//	status N program [args]         run hvctl or hvagentd; the exit code must be N
+//	interrupt N PATTERN program ... SIGINT once stderr shows PATTERN; the exit code must be N
+//	stdout2env NAME                 set $NAME to the last stdout, trimmed
+//	http METHOD PATH [BODY]         one request to the socket, as curl would: "HTTP <status>" and the body
+//	gencert CERT KEY                a self-signed certificate for 127.0.0.1, for --tls-cert/--tls-key
+//
+// and the environment $SIM (the simulation's config), $PORT (a free
+// loopback port hvagentd's --listen uses) and $HVAGENT_DATA_DIR ($WORK/data).
 package acceptance
 
 import (
@@ -20,6 +34,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
 
 	"github.com/hvagent/hvagent/hvagent/rest"
 )
@@ -40,6 +55,12 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -253,7 +274,7 @@ func cmdStopAgent(ts *testscript.TestScript, neg bool, _ []string) {
 	}
 }
 
-// cmdStatus runs a program like exec and requires its exit code to be N;
+// cmdStatus runs a program (found on the script's PATH) like exec and requires its exit code to be N;
 // stdout and stderr are kept for the next checks.
 //
 //	status N program [args...]
@@ -300,7 +321,7 @@ func cmdStdout2Env(ts *testscript.TestScript, neg bool, args []string) {
 // the program's exit after SIGINT.
 const interruptTimeout = 20 * time.Second
 
-// cmdInterrupt starts a program, sends it SIGINT once its stderr contains
+// cmdInterrupt starts a program (hvctl or hvagentd), sends it SIGINT once its stderr contains
 // PATTERN (a plain string) and requires its exit code to be N; its stdout
 // and stderr are kept for the next checks.
 //
