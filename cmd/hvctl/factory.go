@@ -154,13 +154,14 @@ func (c *connector) explain(err error) error {
 	if c.local || c.getenv == nil {
 		return err
 	}
-	addr, from := c.addrFrom()
-	switch code := hvagent.ErrorCode(err); {
+	_, from := c.addrFrom()
+	switch code, msg := hvagent.ErrorCode(err), err.Error(); {
 	case code == hvagent.EUNAVAILABLE:
 		return &hvagent.Error{Code: code, Err: err, Message: fmt.Sprintf(
-			"%s (%s; is hvagentd running? see --addr, or use --local)", err.Error(), from)}
-	case code == hvagent.EINVALID && strings.Contains(err.Error(), addr):
-		return &hvagent.Error{Code: code, Err: err, Message: fmt.Sprintf("%s (%s)", err.Error(), from)}
+			"%s (%s; is hvagentd running? see --addr, or use --local)", msg, from)}
+	case code == hvagent.EINVALID && (strings.HasPrefix(msg, "address ") || strings.HasPrefix(msg, "hvagentd at ")):
+		// The client's words for a bad address or a TLS/plain mismatch.
+		return &hvagent.Error{Code: code, Err: err, Message: fmt.Sprintf("%s (%s)", msg, from)}
 	}
 	return err
 }

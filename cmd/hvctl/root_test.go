@@ -141,6 +141,8 @@ func TestConnector_Explain(t *testing.T) {
 	err = c.explain(hvagent.Errorf(hvagent.EINVALID, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1"))
 	require.Equal(t, exitUsage, exitCode(err))
 	require.Equal(t, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1 (address from --addr)", err.Error())
+	invalid := hvagent.Errorf(hvagent.EINVALID, "cpu 1 is more than the host has")
+	require.Equal(t, invalid, c.explain(invalid), "the API's own invalid errors are left alone")
 	c.addr = ""
 	err = c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
 	require.Contains(t, err.Error(), "(address from $HVAGENT_ADDR; is hvagentd running?")
