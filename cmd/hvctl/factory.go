@@ -151,7 +151,7 @@ func (c *connector) addrFrom() (addr, from string) {
 // explain adds to an error that says hvagentd cannot be reached, or that
 // its address is wrong, how the address was chosen and what to try.
 func (c *connector) explain(err error) error {
-	if c.local || c.getenv == nil {
+	if err == nil || c.local || c.getenv == nil {
 		return err
 	}
 	_, from := c.addrFrom()

@@ -141,6 +141,7 @@ func TestConnector_Explain(t *testing.T) {
 	err = c.explain(hvagent.Errorf(hvagent.EINVALID, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1"))
 	require.Equal(t, exitUsage, exitCode(err))
 	require.Equal(t, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1 (address from --addr)", err.Error())
+	require.NoError(t, c.explain(nil))
 	invalid := hvagent.Errorf(hvagent.EINVALID, "cpu 1 is more than the host has")
 	require.Equal(t, invalid, c.explain(invalid), "the API's own invalid errors are left alone")
 	c.addr = ""
