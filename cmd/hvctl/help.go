@@ -88,6 +88,26 @@ func unknownCommand(cmd *cobra.Command, name string) error {
 	return usageErrorf("%s", msg)
 }
 
+// didYouMean returns "; did you mean …?" naming the candidates nearest to
+// name (case aside) when they are within two edits, or "" when none is.
+func didYouMean(name string, candidates []string) string {
+	var near []string
+	best := 3
+	for _, c := range candidates {
+		switch d := editDistance(strings.ToLower(name), strings.ToLower(c)); {
+		case d < best:
+			best, near = d, []string{c}
+		case d == best:
+			near = append(near, c)
+		}
+	}
+	if len(near) == 0 {
+		return ""
+	}
+	slices.Sort(near)
+	return "; did you mean " + quoteOr(near) + "?"
+}
+
 // quoteOr quotes names and joins them with "or": "a", "b" or "c".
 func quoteOr(names []string) string {
 	q := make([]string, len(names))
@@ -111,11 +131,7 @@ func flagUsageError(cmd *cobra.Command, err error) error {
 		return flagError(bad.GetFlag().Name, "%s", valueProblem(bad.GetFlag(), bad.GetValue(), bad.Unwrap()))
 	case errors.As(err, &missing) && missing.GetSpecifiedName() != "":
 		name := missing.GetSpecifiedName()
-		msg := "unknown flag: --" + name
-		if s := similarFlags(cmd, name); len(s) > 0 {
-			msg += "; did you mean " + quoteOr(s) + "?"
-		}
-		return usageErrorf("%s", msg)
+		return usageErrorf("unknown flag: --%s%s", name, didYouMean("--"+name, flagNames(cmd)))
 	}
 	return &usageError{err: err}
 }
@@ -138,18 +154,16 @@ func valueProblem(f *pflag.Flag, value string, cause error) string {
 	return cause.Error()
 }
 
-// similarFlags returns the names of cmd's flags within two edits of name,
-// with their dashes.
-func similarFlags(cmd *cobra.Command, name string) []string {
+// flagNames returns the names of cmd's visible flags, with their dashes.
+func flagNames(cmd *cobra.Command) []string {
 	var out []string
 	visit := func(f *pflag.Flag) {
-		if !f.Hidden && editDistance(name, f.Name) <= 2 && !slices.Contains(out, "--"+f.Name) {
+		if !f.Hidden && !slices.Contains(out, "--"+f.Name) {
 			out = append(out, "--"+f.Name)
 		}
 	}
 	cmd.Flags().VisitAll(visit)
 	cmd.InheritedFlags().VisitAll(visit)
-	slices.Sort(out)
 	return out
 }
 

@@ -58,7 +58,7 @@ func newQueueCmd(f *Factory, runF func(*QueueOptions) error, pause bool, cmd *co
 		if len(args) > 0 {
 			opts.Action = args[0]
 			if _, ok := hvagent.KindOf(opts.Action); !ok && opts.Action != "*" {
-				return usageErrorf("unknown action %q", opts.Action)
+				return usageErrorf("unknown action %q%s", opts.Action, didYouMean(opts.Action, hvagent.ValidActions()))
 			}
 		}
 		return nil

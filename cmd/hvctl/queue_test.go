@@ -21,6 +21,7 @@ func TestQueue_Flags(t *testing.T) {
 	require.False(t, got.Pause)
 	require.Empty(t, got.Action)
 	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "dance"), `unknown action "dance"`)
+	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "strat"), `unknown action "strat"; did you mean "start"?`)
 	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "start", "stop"), "at most 1")
 }
 

@@ -181,3 +181,21 @@ func TestRoot_HelpOfCommand(t *testing.T) {
 	require.Equal(t, exitOK, b.run(t.Context(), "guest", "help"))
 	require.Contains(t, b.out.String(), "Usage:\n  hvctl guest [command]\n\n", "a noun's usage shows [command] only")
 }
+
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, want string }{
+		{"strat", `; did you mean "start"?`},
+		{"Start", `; did you mean "start"?`},
+		{"stat", `; did you mean "start"?`},
+		{"stoq", `; did you mean "stop"?`},
+		{"sta", `; did you mean "start" or "stop"?`},
+		{"reboot", `; did you mean "reboot"?`},
+		{"xyzzy", ""},
+	} {
+		require.Equal(t, tc.want, didYouMean(tc.name, []string{"start", "stop", "reboot", "restart"}), tc.name)
+	}
+	require.Equal(t, 3, editDistance("kitten", "sitting"))
+	require.Equal(t, 0, editDistance("", ""))
+	require.Equal(t, 4, editDistance("", "stop"))
+}
