@@ -213,11 +213,14 @@ func startAgent(ts *testscript.TestScript, args []string) *agent {
 	return a
 }
 
-// scriptEnv is the environment of the script's commands.
+// scriptEnv is the environment of programs started outside exec: the
+// script's variables that hvctl and hvagentd read.
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "HVAGENT_DATA_DIR"} {
-		env = append(env, k+"="+ts.Getenv(k))
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "HVAGENT_DATA_DIR", "HVAGENT_ADDR", "HVAGENT_TOKEN"} {
+		if v := ts.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
 	}
 	return env
 }
