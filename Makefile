@@ -4,6 +4,7 @@ GO ?= go
 BIN := bin
 PKGS := ./...
 FUZZTIME ?= 30s
+BENCH ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
@@ -44,8 +45,8 @@ test: deps check ## Install what is missing, check, and run the whole test suite
 	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
 
 .PHONY: bench
-bench: ## Run the benchmarks (results go in BENCHMARKS.md by hand).
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+bench: deps ## Run the benchmarks matching BENCH (default all; results go in BENCHMARKS.md by hand). hvagentd's run real QEMUs.
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 3 -timeout 60m $(PKGS)
 
 .PHONY: fuzz
 fuzz: ## Fuzz every fuzz target for $(FUZZTIME) each.

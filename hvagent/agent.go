@@ -34,6 +34,7 @@ type Agent struct {
 	// firstStages maps each action to its first stage's label, set by Claim.
 	firstStages map[string]string
 	hostSem     chan struct{}
+	host        HostResources   // what one guest may have
 	workCtx     context.Context // parent of job contexts; cancelled at the Stop deadline
 	cancel      context.CancelCauseFunc
 	workers     sync.WaitGroup // queue workers, added only while stateStarted
@@ -108,6 +109,7 @@ func New(cfg *Config) (*Agent, error) {
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
+	a.host = c.Host.withDetected()
 	a.firstStages = firstStageLabels(c.Actions)
 	a.observer = c.Observer
 	if a.observer == nil {

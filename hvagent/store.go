@@ -21,6 +21,12 @@ type Store interface {
 	Guest(ctx context.Context, id string) (*Guest, error)
 	// Guests lists guests ordered by ID (see GuestFilter). Never nil.
 	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// GuestByName returns the guest with this name, with its metadata.
+	GuestByName(ctx context.Context, name string) (*Guest, error)
+	// RenameGuest sets a guest's name ("" removes it) and the guest name
+	// its jobs record, with an EventGuestUpdated; nothing is written when
+	// the name is already that. A name another guest has is ECONFLICT.
+	RenameGuest(ctx context.Context, id, name string, at time.Time) (*Guest, error)
 	// SetGuestState sets a guest's state as a driver observed it outside
 	// any job (a crashed QEMU), with an EventGuestUpdated; nothing is
 	// written when it is already that state.

@@ -86,6 +86,7 @@ func TestGuestCreate_FlagErrors(t *testing.T) {
 		{"FileUnknownField", "--file: -: not a guest", []string{"-f", "-"}, `{"memroy":1}`},
 		{"FileMissing", "--file", []string{"-f", "/nonexistent/guest.json"}, ""},
 		{"FileTwoValues", "more than one JSON value", []string{"-f", "-"}, "{} {}"},
+		{"FileNull", "--file: -: not a guest: expected a JSON object, got null", []string{"-f", "-"}, " null\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

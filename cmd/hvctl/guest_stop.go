@@ -30,7 +30,7 @@ func newCmdGuestStop(f *Factory, runF func(*GuestActionOptions) error) *cobra.Co
 	}, run)
 	cmd.Use = "stop" + strings.TrimPrefix(cmd.Use, hvagent.ActionShutdown)
 	cmd.Example = strings.ReplaceAll(cmd.Example, "hvctl guest "+hvagent.ActionShutdown+" ", "hvctl guest stop ")
-	cmd.Example += "\n  hvctl guest stop 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10 --force --wait"
+	cmd.Example += "\n  hvctl guest stop web1 --force --wait"
 	cmd.Flags().BoolVar(&force, "force", false, "power the guest off at once instead of shutting it down")
 	return cmd
 }

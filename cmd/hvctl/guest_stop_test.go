@@ -14,7 +14,7 @@ func TestGuestStop_Flags(t *testing.T) {
 	var got *GuestActionOptions
 	require.NoError(t, parse(newCmdGuestStop(b.f, capture(&got)), guestID))
 	require.Equal(t, hvagent.ActionShutdown, got.Action)
-	require.Equal(t, guestID, got.ID)
+	require.Equal(t, []string{guestID}, got.IDs)
 	require.NoError(t, parse(newCmdGuestStop(b.f, capture(&got)), guestID, "--force", "--wait"))
 	require.Equal(t, hvagent.ActionPoweroff, got.Action)
 	require.True(t, got.Async.Wait)

@@ -85,7 +85,7 @@ func TestRoot_UsageErrors(t *testing.T) {
 		{"UnknownFlag", []string{"guest", "list", "--bogus"}, "unknown flag: --bogus", "hvctl guest list"},
 		{"UnknownCommand", []string{"bogus"}, `unknown command "bogus" for "hvctl"`, "hvctl"},
 		{"UnknownSubcommand", []string{"guest", "bogus"}, `unknown command "bogus" for "hvctl guest"`, "hvctl guest"},
-		{"MissingArg", []string{"guest", "show"}, "hvctl guest show needs ID", "hvctl guest show"},
+		{"MissingArg", []string{"guest", "show"}, "hvctl guest show needs GUEST", "hvctl guest show"},
 		{"ExtraArg", []string{"guest", "show", "a", "b"}, "takes 1 argument(s), got 2", "hvctl guest show"},
 		{"BadOutput", []string{"job", "list", "-o", "yaml"}, `--output: "yaml" is not table or json`, "hvctl job list"},
 		{"LocalAndAddr", []string{"--local", "--addr", "h:1", "guest", "list"}, "--local and --addr", "hvctl guest list"},
@@ -175,7 +175,7 @@ func TestRoot_HelpOfCommand(t *testing.T) {
 	for _, args := range [][]string{{"help", "guest", "start"}, {"guest", "help", "start"}, {"guest", "start", "--help"}} {
 		b := setup(t)
 		require.Equal(t, exitOK, b.run(t.Context(), args...), "%q: %s", args, b.errOut.String())
-		require.Contains(t, b.out.String(), "Usage:\n  hvctl guest start ID [flags]\n", args)
+		require.Contains(t, b.out.String(), "Usage:\n  hvctl guest start GUEST... [flags]\n", args)
 	}
 	b := setup(t)
 	require.Equal(t, exitOK, b.run(t.Context(), "guest", "help"))

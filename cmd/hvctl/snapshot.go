@@ -14,8 +14,8 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// exampleGuest is the guest ID of the snapshot examples.
-const exampleGuest = "0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10"
+// exampleGuest is the guest of the snapshot examples, by name.
+const exampleGuest = "web1"
 
 // newCmdSnapshot returns `hvctl snapshot` and its subcommands.
 func newCmdSnapshot(f *Factory) *cobra.Command {

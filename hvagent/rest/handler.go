@@ -195,6 +195,7 @@ func (s *server) guestRoutes() []route {
 		{"GET", "/guests", ScopeRead, s.listGuests},
 		{"POST", "/guests", ScopeWrite, s.createGuest},
 		{"GET", "/guests/{id}", ScopeRead, s.getGuest},
+		{"PATCH", "/guests/{id}", ScopeWrite, s.patchGuest},
 		{"DELETE", "/guests/{id}", ScopeWrite, s.guestAction(hvagent.ActionDelete)},
 		{"GET", "/guests/{id}/jobs", ScopeRead, s.guestJobs},
 		{"GET", "/guests/{id}/jobs/{jobID}", ScopeRead, s.guestJob},

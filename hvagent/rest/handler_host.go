@@ -56,9 +56,6 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 	if err := x.decodeRequired(&raw, "a JSON object"); err != nil {
 		return nil, err
 	}
-	if raw == nil {
-		return nil, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")
-	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)

@@ -12,6 +12,7 @@ type Fake struct {
 	DoFunc                 func(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error)
 	GuestFunc              func(ctx context.Context, id string) (*hvagent.Guest, error)
 	GuestsFunc             func(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error)
+	RenameGuestFunc        func(ctx context.Context, guest, name string) (*hvagent.Guest, error)
 	GuestMetadataFunc      func(ctx context.Context, id string) (map[string]string, error)
 	PatchGuestMetadataFunc func(ctx context.Context, id string, patch map[string]string) (map[string]string, error)
 	MetadataFunc           func(ctx context.Context) (map[string]string, error)
@@ -51,6 +52,14 @@ func (f *Fake) Guests(ctx context.Context, filter hvagent.GuestFilter) ([]*hvage
 		return nil, nil
 	}
 	return f.GuestsFunc(ctx, filter)
+}
+
+// RenameGuest calls RenameGuestFunc.
+func (f *Fake) RenameGuest(ctx context.Context, guest, name string) (*hvagent.Guest, error) {
+	if f.RenameGuestFunc == nil {
+		return nil, nil
+	}
+	return f.RenameGuestFunc(ctx, guest, name)
 }
 
 // GuestMetadata calls GuestMetadataFunc.
