@@ -164,6 +164,11 @@ func TestConnector_Addr(t *testing.T) {
 	c.addr = "https://h:1"
 	require.Equal(t, "https://h:1", c.resolvedAddr(), "--addr wins")
 
+	_, from := (&connector{getenv: func(string) string { return "" }}).addrFrom()
+	require.Equal(t, "address: the socket in the default data dir, as neither --addr nor $HVAGENT_ADDR is set", from)
+	_, from = (&connector{getenv: func(string) string { return "" }, dataDir: "/d"}).addrFrom()
+	require.Equal(t, "address: the socket in the data dir from --data-dir, as neither --addr nor $HVAGENT_ADDR is set", from)
+
 	c2 := &connector{getenv: func(k string) string { return map[string]string{"HVAGENT_DATA_DIR": "/env/dir"}[k] }}
 	require.Equal(t, "/env/dir", c2.resolvedDataDir())
 	c2.dataDir = "/flag/dir"
