@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/hvagent/hvagent/hvagent/rest"
@@ -84,9 +85,7 @@ func buildBinaries(dir string) error {
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	sim, err := filepath.Abs(filepath.Join("..", "testdata", "sim.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "scripts"),
 		RequireExplicitExec: true,
