@@ -30,6 +30,22 @@ func TestConfigValidate_Run(t *testing.T) {
 		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", path))
 		require.Regexp(t, `^\.\./\.\./testdata/sim\.json: valid \(3 services, \d+ actions\)\n$`, b.out.String())
 	})
+	t.Run("Stdin", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sim.json"))
+		require.NoError(t, err)
+		b.in.Write(data)
+		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", "-"), b.errOut.String())
+		require.Regexp(t, `^stdin: valid \(3 services, \d+ actions\)\n$`, b.out.String())
+	})
+	t.Run("ErrStdin", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.in.WriteString(`{"colour":1}`)
+		require.Equal(t, exitUsage, b.run(t.Context(), "config", "validate", "-"))
+		require.Contains(t, b.errOut.String(), "colour")
+	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

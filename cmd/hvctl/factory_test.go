@@ -144,5 +144,6 @@ func TestRemote_ErrUnreachable(t *testing.T) {
 	p := hvctl(t, "--data-dir", dir, "guest", "list")
 	require.Equal(t, exitUnavailable, p.code)
 	require.Equal(t, "hvctl: cannot reach hvagentd at unix://"+filepath.Join(dir, "hvagent.sock")+
-		": no such file or directory (is hvagentd running? see --addr, or use --local)\n", p.errOut.String())
+		": no such file or directory (address: the socket in the data dir from --data-dir, as neither --addr nor $HVAGENT_ADDR is set;"+
+		" is hvagentd running? see --addr, or use --local)\n", p.errOut.String())
 }

@@ -164,6 +164,7 @@ func (s *server) routes() []route {
 		{"GET", "/metrics", ScopeRead, s.metrics},
 		{"GET", "/metadata", ScopeRead, s.getMetadata},
 		{"PATCH", "/metadata", ScopeAdmin, s.patchMetadata},
+		{"GET", "/queue", ScopeRead, s.queueStats},
 		{"POST", "/queue/pause", ScopeAdmin, s.pauseQueue},
 		{"POST", "/queue/resume", ScopeAdmin, s.resumeQueue},
 		{"GET", "/events", ScopeRead, s.events},
