@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin
 PKGS := ./...
 FUZZTIME ?= 30s
-DATA_DIR ?= $(CURDIR)/.hvagent
+BENCH ?= .
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
@@ -19,16 +19,20 @@ deps: ## Install the Debian packages hvagent needs (only those missing).
 
 .PHONY: guest-image
 guest-image: ## Build the tiny test guest into <data_dir>/images/testguest (data dir: make's DATA_DIR=... if given, else as hvagentd resolves it).
-	@./scripts/guest-image.sh $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_DIR))
+	@./scripts/guest-image.sh $(data_dir_flag)
 
 .PHONY: build
 build: ## Build every command into ./bin.
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+# DATA_DIR, when given on the command line, is passed to hvagentd and to
+# scripts/guest-image.sh; otherwise both use hvagentd's default data dir.
+data_dir_flag = $(if $(filter command line,$(origin DATA_DIR)),--data-dir $(DATA_DIR))
+
 .PHONY: run
-run: deps build ## Build and start hvagentd on $(DATA_DIR), API on 127.0.0.1:8080 (embedded default: simulated driver).
-	./$(BIN)/hvagentd --data-dir $(DATA_DIR) --listen 127.0.0.1:8080 --log-format console
+run: deps build ## Build and start hvagentd (embedded default: QEMU + qcow2 storage), API on 127.0.0.1:8080 and the data dir's unix socket.
+	./$(BIN)/hvagentd $(data_dir_flag) --listen 127.0.0.1:8080 --log-format console
 
 .PHONY: check
 check: ## Check gofmt, go vet and go mod tidy leave nothing to change.
@@ -41,8 +45,8 @@ test: deps check ## Install what is missing, check, and run the whole test suite
 	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
 
 .PHONY: bench
-bench: ## Run the benchmarks (results go in BENCHMARKS.md by hand).
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 $(PKGS)
+bench: deps ## Run the benchmarks matching BENCH (default all; results go in BENCHMARKS.md by hand). hvagentd's run real QEMUs.
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 3 -timeout 60m $(PKGS)
 
 .PHONY: fuzz
 fuzz: ## Fuzz every fuzz target for $(FUZZTIME) each.

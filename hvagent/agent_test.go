@@ -175,6 +175,7 @@ func TestAgent_Create(t *testing.T) {
 		require.Equal(t, hvagent.ENOTFOUND, hvagent.ErrorCode(err))
 	})
 	t.Run("Container", func(t *testing.T) {
+		env.FetchImage(t, hvagent.ContainerGuestType, "img")
 		res := env.Do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Type: "container", Image: "img"}})
 		require.Equal(t, "containerCreate", res.Job.Action)
 		require.Equal(t, hvagent.JobComplete, env.Wait(t, res.Job.ID).Status)

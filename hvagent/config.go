@@ -63,6 +63,9 @@ type Config struct {
 	StreamLimit int `json:"-"`
 	// HostJobLimit bounds concurrent host-level jobs (images); default 4.
 	HostJobLimit int `json:"-"`
+	// Host is what the host can give one guest (CPUs, memory): a create
+	// asking for more is refused. Zero fields are detected by New.
+	Host HostResources `json:"-"`
 }
 
 // ServiceConfig is one sub-agent. Exactly one of Port, URL, Socket and

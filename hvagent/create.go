@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
-)
-
-// Limits on a new guest's resources.
-const (
-	maxMemoryMB = 16 << 20 // 16 TiB
-	maxCPUs     = 1024
 )
 
 // create validates and stores a new guest in state "create" together with
@@ -32,6 +27,9 @@ func (a *Agent) create(ctx context.Context, req Request) (*Result, error) {
 		g.ID = id
 	}
 	if err := a.validateGuest(g); err != nil {
+		return nil, err
+	}
+	if err := a.checkImages(ctx, g); err != nil {
 		return nil, err
 	}
 	g.State = StateCreate
@@ -65,34 +63,116 @@ func cloneGuest(g *Guest) *Guest {
 	return &c
 }
 
-// validateGuest rejects a guest no driver could build.
+// validateGuest rejects a guest no driver could build: the field rules of
+// guestProblems, and boot files outside the allowed directories.
 func (a *Agent) validateGuest(g *Guest) error {
-	var problems []string
-	if g.Memory > maxMemoryMB {
-		problems = append(problems, fmt.Sprintf("memory %d MB is more than %d", g.Memory, maxMemoryMB))
-	}
-	if g.CPU > maxCPUs {
-		problems = append(problems, fmt.Sprintf("cpu %d is more than %d", g.CPU, maxCPUs))
-	}
-	for i, d := range g.Disks {
-		if d.Image == "" && d.Size == 0 {
-			problems = append(problems, fmt.Sprintf("disks[%d] needs an image or a size", i))
+	problems := guestProblems(g, a.host)
+	if g.Name != "" {
+		if p := guestNameProblem(g.Name); p != "" {
+			problems = append([]string{fmt.Sprintf("name %q %s (%s)", g.Name, p, GuestNameRule)}, problems...)
 		}
 	}
-	if g.Type == ContainerGuestType && g.Image == "" {
-		problems = append(problems, "a container needs an image")
-	}
 	if g.Boot != nil {
-		for field, p := range map[string]string{"boot.kernel": g.Boot.Kernel, "boot.initrd": g.Boot.Initrd} {
-			if p != "" && !a.allowedPath(p) {
-				problems = append(problems, fmt.Sprintf("%s %q is not under an allowed directory (%s)", field, p, strings.Join(a.allowedDirs(), ", ")))
+		for _, f := range []struct{ field, path string }{{"boot.kernel", g.Boot.Kernel}, {"boot.initrd", g.Boot.Initrd}} {
+			if f.path != "" && !a.allowedPath(f.path) {
+				problems = append(problems, fmt.Sprintf("%s %q: must be an absolute path under an allowed directory (%s)", f.field, f.path, strings.Join(a.allowedDirs(), ", ")))
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return Errorf(EINVALID, "invalid guest: %s", strings.Join(problems, "; "))
+	return invalidGuest(problems)
+}
+
+// invalidGuest is the EINVALID error listing problems, nil for none.
+func invalidGuest(problems []string) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	return nil
+	return Errorf(EINVALID, "invalid guest: %s", strings.Join(problems, "; "))
+}
+
+// maxListedImages is how many image IDs a "no such image" error lists.
+const maxListedImages = 20
+
+// checkImages refuses a guest whose disks, or whose container image, name
+// an image the host does not have, as its getImage (containerGetImage)
+// action tells. An image type whose get action is not configured is not
+// checked: nothing on the host can tell whether the image exists, and the
+// create job finds out. Errors: EINVALID naming the field and the images
+// the host has; a failed lookup's own error (ESUBAGENT, ETIMEOUT, ...).
+func (a *Agent) checkImages(ctx context.Context, g *Guest) error {
+	type ref struct{ field, typ, id string }
+	var refs []ref
+	for i, d := range g.Disks {
+		if d.Image != "" {
+			refs = append(refs, ref{fmt.Sprintf("disks[%d].image", i), "", d.Image})
+		}
+	}
+	if g.Type == ContainerGuestType && g.Image != "" {
+		refs = append(refs, ref{"image", ContainerGuestType, g.Image})
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	lim := a.limitsFor(AgentGuestID)
+	if err := acquire(ctx, lim.info); err != nil {
+		return err
+	}
+	defer func() { <-lim.info }()
+	var problems []string
+	exists := map[ref]bool{}
+	for _, r := range refs {
+		key := ref{typ: r.typ, id: r.id}
+		ok, known := exists[key]
+		if !known {
+			if _, configured := a.cfg.Actions[ImageAction(ActionGetImage, r.typ)]; !configured {
+				continue
+			}
+			found, err := a.queryImagesOf(ctx, ActionGetImage, r.typ, r.id)
+			if err != nil {
+				return err
+			}
+			ok = len(found) > 0
+			exists[key] = ok
+		}
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s %q: no such %s%s", r.field, r.id, imageKind(r.typ), a.imagesHad(ctx, r.typ)))
+		}
+	}
+	return invalidGuest(problems)
+}
+
+// imageKind names images of type typ in messages.
+func imageKind(typ string) string {
+	if typ == ContainerGuestType {
+		return "container image"
+	}
+	return "image"
+}
+
+// imagesHad lists the IDs of the host's images of type typ for an error
+// message: " (have: a, b)", " (the host has none)", or "" when the list
+// cannot be had.
+func (a *Agent) imagesHad(ctx context.Context, typ string) string {
+	if _, ok := a.cfg.Actions[ImageAction(ActionListImages, typ)]; !ok {
+		return ""
+	}
+	images, err := a.queryImagesOf(ctx, ActionListImages, typ, "")
+	if err != nil {
+		return ""
+	}
+	ids := make([]string, 0, len(images))
+	for _, im := range images {
+		ids = append(ids, im.ID)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	switch {
+	case len(ids) == 0:
+		return " (the host has none)"
+	case len(ids) > maxListedImages:
+		return fmt.Sprintf(" (have: %s and %d more)", strings.Join(ids[:maxListedImages], ", "), len(ids)-maxListedImages)
+	}
+	return " (have: " + strings.Join(ids, ", ") + ")"
 }
 
 // allowedDirs are the host directories boot files may come from.

@@ -14,17 +14,19 @@ import (
 // idempotencyTTL is how long an Idempotency-Key stays live.
 const idempotencyTTL = 24 * time.Hour
 
-// Do runs or queues one action on guest ("" for host-level actions and for
-// create, whose new ID is in the result).
+// Do runs or queues one action on guest, its ID or its name ("" for
+// host-level actions and for create, whose new ID is in the result).
 //
 // Async actions are committed as a Queued job before Do returns
 // (Result.Job, and Result.Guest for guest actions); info actions return
 // Result.Body; stream actions return Result.Stream, which the caller must
-// close. Errors: EINVALID (unknown action, bad guest ID or request),
+// close. Errors: EINVALID (unknown action, bad guest ID or request; a
+// create's guest or a snapshot name that breaks the rules in the package
+// doc's "Bad input"; the message names the field and what it accepts),
 // ENOTFOUND (unknown guest, image or snapshot, or an action that is not
 // configured), ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
 // (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
-// (info and stream actions).
+// (info and stream actions, and the image lookup of a create).
 func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
 	if err := a.accepting(); err != nil {
 		return nil, err
@@ -39,11 +41,7 @@ func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Res
 	if _, ok := imageActions[base]; ok {
 		return a.doImage(ctx, base, req)
 	}
-	id, err := ParseGuestID(guest)
-	if err != nil {
-		return nil, err
-	}
-	g, err := a.store.Guest(ctx, id)
+	g, err := a.resolveGuest(ctx, guest)
 	if err != nil {
 		return nil, err
 	}

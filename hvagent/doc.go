@@ -19,7 +19,27 @@
 // names the stage. Each stage's reply is decoded into a fresh value and
 // validated (a sub-agent that returns no guest, or another guest, fails the
 // stage) before it becomes the next stage's input; the guest is persisted
-// after each stage, never with a changed ID or metadata.
+// after each stage, never with a changed ID, name or metadata.
+//
+// # Guest names
+//
+// A guest may have a Name, unique on the host: a DNS label (1 to 63 of a-z,
+// 0-9 and -, not starting or ending with -) that does not parse as a UUID
+// (ValidateGuestName). Every call that takes a guest takes its ID or its
+// name (ParseGuestRef tells them apart); RenameGuest changes it. Jobs carry
+// their guest's name in Job.GuestName, kept up to date by renames.
+//
+// # Bad input
+//
+// Do refuses a request it could not carry out before anything is stored,
+// with an EINVALID error naming each bad field and the values it accepts,
+// so that in-process callers, REST clients and hvctl see the same words. A
+// create's guest must have a type of GuestTypes (or "", "kvm", "qemu": a
+// VM), NICs with a model of NICModels and distinct unicast MACs, disks with
+// a bus of DiskBuses and an image or a size, cpu and memory within what the
+// host can give (Config.Host), and disk and container images the host has
+// (asked of the getImage actions, when configured). Snapshot names follow
+// CheckSnapshotName.
 //
 // # Job errors
 //

@@ -105,6 +105,11 @@ func (s ringingStore) PatchGuestMetadata(ctx context.Context, id string, patch m
 	return s.Store.PatchGuestMetadata(ctx, id, patch)
 }
 
+func (s ringingStore) RenameGuest(ctx context.Context, id, name string, at time.Time) (*Guest, error) {
+	defer s.bell.ring()
+	return s.Store.RenameGuest(ctx, id, name, at)
+}
+
 func (s ringingStore) SetGuestState(ctx context.Context, id, state string, at time.Time) (*Guest, error) {
 	defer s.bell.ring()
 	return s.Store.SetGuestState(ctx, id, state, at)

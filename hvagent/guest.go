@@ -44,4 +44,6 @@ type GuestFilter struct {
 	Limit int
 	// After returns only guests whose ID sorts after this one (a cursor).
 	After string
+	// Name, when set, returns only the guest with this name.
+	Name string
 }

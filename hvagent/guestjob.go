@@ -46,7 +46,7 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 		},
 		Validate: validateStageGuest,
 		After: func(_ context.Context, _ int, _ pipeline.Stage[*Guest], out *Guest) error {
-			out.Metadata = g.Metadata
+			out.Metadata, out.Name = g.Metadata, g.Name // the store keeps both
 			sg.last = out
 			return nil
 		},

@@ -52,6 +52,9 @@ func pickImage(images []*Image, id string) *Image {
 // imageID is what an image ID may contain.
 var imageID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$`)
 
+// imageIDRule says what imageID accepts, for error messages.
+const imageIDRule = "must be 1-255 letters, digits and . _ : -, starting with a letter or digit"
+
 // imageTypes returns the image types a request concerns: its own, or both
 // disk ("") and container images when it names none.
 func imageTypes(req *ImageRequest) []string {
@@ -74,7 +77,7 @@ func (a *Agent) doImage(ctx context.Context, base string, req Request) (*Result,
 		if ir.ID == "" {
 			return nil, Errorf(EINVALID, "missing id")
 		}
-		return nil, Errorf(EINVALID, "invalid image id %q", ir.ID)
+		return nil, Errorf(EINVALID, "invalid image id %q: %s", ir.ID, imageIDRule)
 	}
 	switch base {
 	case ActionListImages:
@@ -164,23 +167,36 @@ func (a *Agent) queryImages(ctx context.Context, base string, ir *ImageRequest) 
 	defer func() { <-lim.info }()
 	images := []*Image{}
 	for _, typ := range imageTypes(ir) {
-		act, ok := a.cfg.Actions[ImageAction(base, typ)]
-		if !ok {
-			continue
-		}
-		mk := func(args map[string]string) *ImageRequest { return &ImageRequest{ID: ir.ID, Type: typ, Args: args} }
-		resps, err := callEach[ImageRequest, subagent.ImageResponse](ctx, a, act, mk, nil)
+		found, err := a.queryImagesOf(ctx, base, typ, ir.ID)
 		if err != nil {
-			if ErrorCode(callError(err, "not found")) == ENOTFOUND {
-				continue
-			}
-			return nil, callError(err, "")
+			return nil, err
 		}
-		if r := last(resps); r != nil {
-			for _, im := range r.Images {
-				if im != nil {
-					images = append(images, im)
-				}
+		images = append(images, found...)
+	}
+	return images, nil
+}
+
+// queryImagesOf runs the image info action base for images of type typ
+// (image id, for getImage). An action that is not configured, and a
+// sub-agent's "not found", give no images.
+func (a *Agent) queryImagesOf(ctx context.Context, base, typ, id string) ([]*Image, error) {
+	act, ok := a.cfg.Actions[ImageAction(base, typ)]
+	if !ok {
+		return nil, nil
+	}
+	mk := func(args map[string]string) *ImageRequest { return &ImageRequest{ID: id, Type: typ, Args: args} }
+	resps, err := callEach[ImageRequest, subagent.ImageResponse](ctx, a, act, mk, nil)
+	if err != nil {
+		if ErrorCode(callError(err, "not found")) == ENOTFOUND {
+			return nil, nil
+		}
+		return nil, callError(err, "")
+	}
+	var images []*Image
+	if r := last(resps); r != nil {
+		for _, im := range r.Images {
+			if im != nil {
+				images = append(images, im)
 			}
 		}
 	}

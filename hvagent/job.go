@@ -36,8 +36,11 @@ type Progress struct {
 // Job is the durable record of one async action. Its JSON keys are the
 // original's Go field names; unset times encode as 0001-01-01T00:00:00Z.
 type Job struct {
-	ID        string
-	GuestID   string
+	ID      string
+	GuestID string
+	// GuestName is the name of the job's guest ("" when it has none): its
+	// name when the job was queued, kept up to date by renames.
+	GuestName string `json:",omitempty"`
 	Action    string
 	QueuedAt  time.Time
 	StartedAt time.Time
@@ -61,9 +64,14 @@ type Job struct {
 
 // JobFilter selects jobs for listing, newest first.
 type JobFilter struct {
+	// GuestID selects the jobs of one guest. The agent also takes a guest
+	// name here: the jobs of the guest that has it, or when none has it,
+	// those recorded with that name (a deleted guest's).
 	GuestID string
-	Action  string
-	Status  JobStatus
+	// GuestName selects jobs recorded with this guest name.
+	GuestName string
+	Action    string
+	Status    JobStatus
 	// Limit caps the result; 0 means the default (1000).
 	Limit int
 	// Before returns only jobs queued before this job ID (a cursor).

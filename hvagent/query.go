@@ -5,17 +5,20 @@ import (
 	"maps"
 )
 
-// Guest returns one guest. Errors: EINVALID (bad ID), ENOTFOUND.
+// Guest returns one guest, named by its ID or its name. Errors: EINVALID
+// (neither an ID nor a name), ENOTFOUND.
 func (a *Agent) Guest(ctx context.Context, id string) (*Guest, error) {
-	id, err := ParseGuestID(id)
-	if err != nil {
-		return nil, err
-	}
-	return a.store.Guest(ctx, id)
+	return a.resolveGuest(ctx, id)
 }
 
-// Guests lists guests ordered by ID. Errors: EINVALID (bad limit).
+// Guests lists guests ordered by ID. Errors: EINVALID (bad limit, or a
+// Name that is not a guest name).
 func (a *Agent) Guests(ctx context.Context, f GuestFilter) ([]*Guest, error) {
+	if f.Name != "" {
+		if err := ValidateGuestName(f.Name); err != nil {
+			return nil, err
+		}
+	}
 	return a.store.Guests(ctx, f)
 }
 
@@ -31,16 +34,17 @@ func (a *Agent) GuestMetadata(ctx context.Context, id string) (map[string]string
 
 // PatchGuestMetadata upserts the keys of patch into a guest's metadata and
 // deletes those whose value is "", in one transaction, and returns the
-// result. Errors: EINVALID, ENOTFOUND.
+// result. The guest is named by its ID or its name. Errors: EINVALID,
+// ENOTFOUND.
 func (a *Agent) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (map[string]string, error) {
-	id, err := ParseGuestID(id)
-	if err != nil {
-		return nil, err
-	}
 	if err := validateMetadata(patch); err != nil {
 		return nil, err
 	}
-	g, err := a.store.PatchGuestMetadata(ctx, id, patch)
+	g, err := a.resolveGuest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	g, err = a.store.PatchGuestMetadata(ctx, g.ID, patch)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +86,12 @@ func (a *Agent) Job(ctx context.Context, id string) (*Job, error) {
 	return a.store.Job(ctx, id)
 }
 
-// Jobs lists jobs newest first. Errors: EINVALID (bad limit or cursor).
+// Jobs lists jobs newest first; f.GuestID may be a guest name. Errors:
+// EINVALID (bad limit, cursor or guest).
 func (a *Agent) Jobs(ctx context.Context, f JobFilter) ([]*Job, error) {
+	f, err := a.resolveJobGuest(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	return a.store.Jobs(ctx, f)
 }

@@ -13,10 +13,16 @@ type Service interface {
 	// Do runs or queues one action (see Agent.Do).
 	Do(ctx context.Context, action, guest string, req Request) (*Result, error)
 
+	// Every guest argument is a guest ID or a guest name (see
+	// ParseGuestRef).
+
 	// Guest returns one guest (ENOTFOUND).
 	Guest(ctx context.Context, id string) (*Guest, error)
 	// Guests lists guests ordered by ID.
 	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// RenameGuest sets a guest's name ("" removes it) and returns the
+	// guest (EINVALID, ENOTFOUND, ECONFLICT when another guest has it).
+	RenameGuest(ctx context.Context, guest, name string) (*Guest, error)
 	// GuestMetadata returns a guest's metadata (ENOTFOUND).
 	GuestMetadata(ctx context.Context, id string) (map[string]string, error)
 	// PatchGuestMetadata upserts keys; an empty value deletes the key.
@@ -46,6 +52,11 @@ type Service interface {
 	// action); paused jobs stay queued. ResumeQueue undoes it.
 	PauseQueue(ctx context.Context, action string) error
 	ResumeQueue(ctx context.Context, action string) error
+
+	// QueueStats returns, for each queue holding queued or running jobs
+	// (a guest's ID, or "image:<type>:<id>"), how many of each and when its
+	// oldest queued job was queued; ordered by queue, never nil.
+	QueueStats(ctx context.Context) ([]QueueStat, error)
 
 	// Health reports whether the agent is serving and what drives it.
 	Health(ctx context.Context) (*Health, error)

@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
-
-// snapshotName is what a snapshot name may contain (the original's rule).
-var snapshotName = regexp.MustCompile(`^[a-zA-Z0-9_\-:.]+$`)
 
 // snapshotRequest builds the sub-agent request of a snapshot action on
 // guest g: the entity ID is "guests/<id>[/disk-<n>][@<name>]".
@@ -40,8 +36,8 @@ func (a *Agent) snapshotRequest(action string, g *Guest, req Request) (*subagent
 		}
 		r.ID = id + "@" + name
 	}
-	if !snapshotName.MatchString(name) {
-		return nil, Errorf(EINVALID, "invalid snapshot name %q: use letters, digits and _ - : .", name)
+	if err := CheckSnapshotName(name); err != nil {
+		return nil, err
 	}
 	r.DestroyMoreRecent = action == ActionRollbackSnapshot && req.DestroyMoreRecent
 	return r, nil

@@ -21,6 +21,12 @@ type Store interface {
 	Guest(ctx context.Context, id string) (*Guest, error)
 	// Guests lists guests ordered by ID (see GuestFilter). Never nil.
 	Guests(ctx context.Context, f GuestFilter) ([]*Guest, error)
+	// GuestByName returns the guest with this name, with its metadata.
+	GuestByName(ctx context.Context, name string) (*Guest, error)
+	// RenameGuest sets a guest's name ("" removes it) and the guest name
+	// its jobs record, with an EventGuestUpdated; nothing is written when
+	// the name is already that. A name another guest has is ECONFLICT.
+	RenameGuest(ctx context.Context, id, name string, at time.Time) (*Guest, error)
 	// SetGuestState sets a guest's state as a driver observed it outside
 	// any job (a crashed QEMU), with an EventGuestUpdated; nothing is
 	// written when it is already that state.
@@ -164,10 +170,15 @@ type JobEnd struct {
 	DeleteGuest bool
 }
 
-// QueueStat describes one queue for metrics.
+// QueueStat describes one queue: its depth, for `hvctl queue status`,
+// GET /queue and metrics.
 type QueueStat struct {
-	Queue          string
-	Queued         int
-	Running        int
-	OldestQueuedAt time.Time // zero when nothing is queued
+	// Queue is the serial queue: a guest's ID, or "image:<type>:<id>".
+	Queue string `json:"queue"`
+	// Queued and Running count the queue's jobs in those statuses.
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
+	// OldestQueuedAt is when its oldest queued job was queued; zero (and
+	// left out of JSON) when nothing is queued.
+	OldestQueuedAt time.Time `json:"oldest_queued_at,omitzero"`
 }

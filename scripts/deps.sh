@@ -2,7 +2,10 @@
 # Installs the Debian packages hvagent needs, only those that are missing.
 set -euo pipefail
 
-packages=(qemu-system-x86 qemu-utils gcc libc6-dev cpio busybox-static)
+# gcc, libc6-dev: cgo (SQLite). qemu-system-x86, qemu-utils: the QEMU and
+# storage drivers and their tests. iproute2: tap devices on bridges. cpio,
+# busybox-static: the tiny test guest (scripts/guest-image.sh).
+packages=(gcc libc6-dev qemu-system-x86 qemu-utils iproute2 cpio busybox-static)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/driver/qemu"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // subagentShutdownTimeout bounds how long in-flight calls may finish after a
@@ -26,7 +27,8 @@ func newSubagentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "subagent",
 		Short: "Serve a built-in driver as a stand-alone sub-agent",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newSubagentSimCmd(), newSubagentQEMUCmd(), newSubagentStorageCmd())
 	return cmd
@@ -48,7 +50,7 @@ func newSubagentSimCmd() *cobra.Command {
 		Short: "Serve the simulated hypervisor (no real guests) over HTTP",
 		Long: "Serve the simulated hypervisor, an in-memory stand-in for a real one, as a sub-agent\n" +
 			"(service \"Sim\"). It prints \"listening on <addr>\" once listening and stops on SIGINT or SIGTERM.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -64,10 +66,10 @@ func newSubagentSimCmd() *cobra.Command {
 
 func (o *simOptions) validate() error {
 	if o.failureRate < 0 || o.failureRate > 1 {
-		return fmt.Errorf("--failure-rate %v: want a probability between 0 and 1", o.failureRate)
+		return usageErrorf("--failure-rate %v: want a probability between 0 and 1", o.failureRate)
 	}
 	if o.latency < 0 {
-		return fmt.Errorf("--latency %s: must not be negative", o.latency)
+		return usageErrorf("--latency %s: must not be negative", o.latency)
 	}
 	return nil
 }
@@ -79,22 +81,32 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 	}
 	logger := zerolog.New(stderr).With().Timestamp().Str("subagent", "sim").Logger()
 	d := sim.New(sim.Options{Latency: opts.latency, FailureRate: opts.failureRate, Seed: opts.seed})
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
-	}
-	logger.Info().Str("addr", addr).Dur("latency", opts.latency).Float64("failure_rate", opts.failureRate).
+	logger.Info().Str("addr", addr).Str("latency", logtext.Duration(opts.latency)).Float64("failure_rate", opts.failureRate).
 		Msg("serving the simulated hypervisor (a simulation: no real guests run)")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {
 		return err
 	}
 	logger.Info().Msg("simulated hypervisor stopped")
 	return nil
+}
+
+// listenAndReport listens on TCP addr and prints "listening on <addr>"
+// to stdout, which tests and scripts wait for (port 0 picks a free port).
+func listenAndReport(addr string, stdout io.Writer) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listen: %w", err)
+	}
+	bound := ln.Addr().String()
+	if _, err := fmt.Fprintf(stdout, "listening on %s\n", bound); err != nil {
+		_ = ln.Close()
+		return nil, "", fmt.Errorf("report address: %w", err)
+	}
+	return ln, bound, nil
 }
 
 // serveHTTP serves h on ln until ctx ends, then lets in-flight requests
@@ -140,7 +152,7 @@ func newSubagentQEMUCmd() *cobra.Command {
 		Long: "Serve the built-in QEMU driver (service \"QEMU\", console stream at " + qemu.ConsolePath + ") as a sub-agent.\n" +
 			"It first re-attaches to the guests' QEMUs still running under --data-dir, then prints\n" +
 			"\"listening on <addr>\" and serves until SIGINT or SIGTERM. Guests keep running when it stops.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen", "data-dir"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runQEMU(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -179,14 +191,9 @@ func runQEMU(ctx context.Context, opts *qemuOptions, stdout, stderr io.Writer) e
 	for _, g := range guests {
 		logger.Info().Str("guest_id", g.ID).Str("state", g.State).Str("reason", g.Reason).Msg("guest found")
 	}
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
+		return err
 	}
 	logger.Info().Str("addr", addr).Str("data_dir", opts.dataDir).Str("accel", opts.accel).Msg("serving the qemu driver")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,7 +30,7 @@ func newSubagentStorageCmd() *cobra.Command {
 		Long: "Serve the built-in storage driver as a sub-agent (service \"ImageStore\", download stream at\n" +
 			storage.DownloadPath + "): qcow2 images, guest disks and snapshots under --data-dir. It prints\n" +
 			"\"listening on <addr>\" once listening and stops on SIGINT or SIGTERM.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen", "data-dir"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStorage(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -51,10 +49,10 @@ func newSubagentStorageCmd() *cobra.Command {
 
 func (o *storageOptions) validate() error {
 	if o.idleTimeout <= 0 {
-		return fmt.Errorf("--fetch-idle-timeout %s: must be positive", o.idleTimeout)
+		return usageErrorf("--fetch-idle-timeout %s: must be positive", o.idleTimeout)
 	}
 	if o.maxImageSize <= 0 {
-		return fmt.Errorf("--max-image-size %d: must be positive", o.maxImageSize)
+		return usageErrorf("--max-image-size %d: must be positive", o.maxImageSize)
 	}
 	return nil
 }
@@ -72,14 +70,9 @@ func runStorage(ctx context.Context, opts *storageOptions, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", opts.listen)
+	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	addr := ln.Addr().String()
-	if _, err := fmt.Fprintf(stdout, "listening on %s\n", addr); err != nil {
-		_ = ln.Close()
-		return fmt.Errorf("report address: %w", err)
+		return err
 	}
 	logger.Info().Str("addr", addr).Str("data_dir", opts.dataDir).Msg("serving the storage driver")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {

@@ -16,9 +16,16 @@ type cmdBase struct {
 	ctx     context.Context
 }
 
-// newBase returns the base of a command's options.
+// newBase returns the base of a command's options. Its Service resolves
+// guest names and ID prefixes (see resolver).
 func newBase(f *Factory) cmdBase {
-	return cmdBase{IO: f.IO, Service: f.Service}
+	return cmdBase{IO: f.IO, Service: func() (hvagent.Service, error) {
+		svc, err := f.Service()
+		if err != nil {
+			return nil, err
+		}
+		return withResolver(svc), nil
+	}}
 }
 
 // context returns the command's context; Background when unset (tests).

@@ -93,13 +93,18 @@ func completeFromAgent(f *Factory, list func(context.Context, hvagent.Service) (
 	}
 }
 
-// completeGuestIDs completes guest IDs, described by type and state.
+// completeGuestIDs completes guest names and IDs, described by type and
+// state (and a name by its guest's ID).
 func completeGuestIDs(f *Factory) cobra.CompletionFunc {
 	return completeFromAgent(f, func(ctx context.Context, svc hvagent.Service) ([]string, error) {
 		guests, err := svc.Guests(ctx, hvagent.GuestFilter{})
 		var out []string
 		for _, g := range guests {
-			out = append(out, fmt.Sprintf("%s\t%s %s", g.ID, guestType(g), dash(g.State)))
+			desc := guestType(g) + " " + dash(g.State)
+			if g.Name != "" {
+				out = append(out, fmt.Sprintf("%s\t%s %s", g.Name, desc, g.ID))
+			}
+			out = append(out, fmt.Sprintf("%s\t%s", g.ID, desc))
 		}
 		return out, err
 	})

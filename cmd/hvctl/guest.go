@@ -16,12 +16,12 @@ const guestPageSize = 1000
 // newCmdGuest returns `hvctl guest` and its subcommands.
 func newCmdGuest(f *Factory) *cobra.Command {
 	subs := []*cobra.Command{
-		newCmdGuestList(f, nil), newCmdGuestShow(f, nil), newCmdGuestCreate(f, nil),
+		newCmdGuestList(f, nil), newCmdGuestShow(f, nil), newCmdGuestCreate(f, nil), newCmdGuestRename(f, nil),
 	}
 	for _, spec := range guestActionSpecs {
 		subs = append(subs, newCmdGuestAction(f, spec, nil))
 	}
-	subs = append(subs, newCmdGuestMetrics(f, nil), newCmdGuestConsole(f, nil), newCmdGuestMetadata(f))
+	subs = append(subs, newCmdGuestStop(f, nil), newCmdGuestMetrics(f, nil), newCmdGuestConsole(f, nil), newCmdGuestMetadata(f))
 	return newNounCmd("guest", "Manage guests (virtual machines and containers)",
 		"Create, list, inspect and drive the lifecycle of guests. Lifecycle commands queue a job\n"+
 			"(one at a time per guest, in order); --wait waits for it to end.", subs...)
@@ -42,7 +42,7 @@ func newCmdGuestList(f *Factory, runF func(*GuestListOptions) error) *cobra.Comm
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List guests",
-		Long:    "List guests, ordered by ID.",
+		Long:    "List guests, ordered by ID, with their names.",
 		Example: "  hvctl guest list\n  hvctl guest list -o json\n  hvctl guest list -q | xargs -n1 hvctl guest start",
 		Args:    noArgs,
 	}
@@ -95,9 +95,9 @@ func writeGuests(w io.Writer, o outputOptions, guests []*hvagent.Guest) error {
 		}
 		return writeLines(w, ids)
 	}
-	t := newTable(w, "ID", "TYPE", "STATE", "CPU", "MEMORY", "DISKS", "NICS")
+	t := newTable(w, "ID", "NAME", "TYPE", "STATE", "CPU", "MEMORY", "DISKS", "NICS")
 	for _, g := range guests {
-		t.row(g.ID, guestType(g), g.State, fmtUint(g.CPU), fmtMB(uint64(g.Memory)), fmtUint(len(g.Disks)), fmtUint(len(g.Nics)))
+		t.row(g.ID, g.Name, guestType(g), g.State, fmtUint(g.CPU), fmtMB(uint64(g.Memory)), fmtUint(len(g.Disks)), fmtUint(len(g.Nics)))
 	}
 	return t.flush()
 }
@@ -129,11 +129,11 @@ type GuestShowOptions struct {
 func newCmdGuestShow(f *Factory, runF func(*GuestShowOptions) error) *cobra.Command {
 	opts := &GuestShowOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:               "show ID",
+		Use:               "show GUEST",
 		Short:             "Show a guest",
-		Long:              "Show one guest: its resources, state and metadata.",
-		Example:           "  hvctl guest show 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10\n  hvctl guest show 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10 -o json",
-		Args:              exactArgs("ID"),
+		Long:              "Show one guest: its name, resources, state and metadata.\n\n" + guestArgHelp,
+		Example:           "  hvctl guest show web1\n  hvctl guest show 0b0c9d8e -o json",
+		Args:              exactArgs("GUEST"),
 		ValidArgsFunction: completeGuestIDs(f),
 	}
 	addOutputFlags(cmd, &opts.Out)
@@ -166,6 +166,7 @@ func writeGuest(w io.Writer, o outputOptions, g *hvagent.Guest) error {
 	}
 	f := newFields(w)
 	f.add("ID", g.ID)
+	f.add("Name", dash(g.Name))
 	f.add("Type", guestType(g))
 	f.add("State", g.State)
 	f.add("CPU", fmtUint(g.CPU))
@@ -239,36 +240,46 @@ type GuestActionOptions struct {
 	Async asyncOptions
 	// Action is the base action name ("start", "reboot", …).
 	Action string
-	ID     string
+	// IDs are the guests: IDs, names or ID prefixes.
+	IDs []string
 }
 
 // newCmdGuestAction returns the lifecycle command of spec.
 func newCmdGuestAction(f *Factory, spec guestActionSpec, runF func(*GuestActionOptions) error) *cobra.Command {
 	opts := &GuestActionOptions{cmdBase: newBase(f), Action: spec.action}
-	id := "0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10"
 	cmd := &cobra.Command{
-		Use:   spec.action + " ID",
+		Use:   spec.action + " GUEST...",
 		Short: spec.short,
-		Long: spec.long + "\n\nThe action is queued as a job, after the guest's earlier jobs. It prints the job; with\n" +
-			"--wait it waits for the job to end and exits 6 if it failed.",
-		Example: fmt.Sprintf("  hvctl guest %s %s\n  hvctl guest %s %s --wait\n  hvctl guest %s %s --wait --timeout 2m -o json",
-			spec.action, id, spec.action, id, spec.action, id),
-		Args:              exactArgs("ID"),
+		Long: spec.long + "\n\n" + guestArgHelp + "\n\nThe action is queued as a job per guest, after the guest's earlier jobs. It prints\n" +
+			"the jobs; with --wait it waits for each to end (--timeout bounds each wait). With several\n" +
+			"guests, every one is looked up before any job is queued, and the exit code is the\n" +
+			"highest of theirs (the table in hvctl --help).",
+		Example: fmt.Sprintf("  hvctl guest %s web1\n  hvctl guest %s web1 web2 --wait\n  hvctl guest %s 0b0c --wait --timeout 2m -o json",
+			spec.action, spec.action, spec.action),
+		Args:              rangeArgs(1, -1, "GUEST"),
 		ValidArgsFunction: completeGuestIDs(f),
 	}
 	addOutputFlags(cmd, &opts.Out)
 	addAsyncFlags(cmd, &opts.Async, f)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, guestActionRun, func(args []string) error {
-		opts.ID = args[0]
+		opts.IDs = args
 		return validateAsync(&opts.Out, &opts.Async)
 	})
 	return cmd
 }
+
+// guestArgHelp says what a GUEST argument may be.
+const guestArgHelp = "A GUEST is a guest's ID, its name, or a prefix of its ID of at least 4 characters that\n" +
+	"no other guest's ID shares."
 
 func guestActionRun(opts *GuestActionOptions) error {
 	svc, err := opts.Service()
 	if err != nil {
 		return err
 	}
-	return runAsync(opts.context(), opts.IO, svc, opts.Out, opts.Async, submission{action: opts.Action, guest: opts.ID})
+	subs := make([]submission, len(opts.IDs))
+	for i, id := range opts.IDs {
+		subs[i] = submission{action: opts.Action, guest: id}
+	}
+	return runAsyncMany(opts.context(), opts.IO, svc, opts.Out, opts.Async, subs)
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -23,6 +25,7 @@ type GuestCreateOptions struct {
 
 	// The flags the guest is built from.
 	ID        string
+	Name      string
 	Type      string
 	Image     string
 	Memory    string
@@ -52,7 +55,7 @@ job to end. A guest of type container uses the container actions and needs --ima
 
 Or give the whole guest as JSON (the API's shape) with -f FILE, "-" for stdin.`
 
-const guestCreateExample = `  hvctl guest create --memory 1G --cpu 2 --disk image=debian-12 --nic network=br0 --wait
+const guestCreateExample = `  hvctl guest create --name web1 --memory 1G --cpu 2 --disk image=debian-12 --nic network=br0 --wait
   hvctl guest create --disk size=20G,bus=virtio --kernel /var/lib/hvagent/images/vmlinuz \
       --cmdline "console=ttyS0" --metadata owner=ops
   hvctl guest create --type container --image nginx:1.27 --wait -q
@@ -71,6 +74,7 @@ func newCmdGuestCreate(f *Factory, runF func(*GuestCreateOptions) error) *cobra.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.ID, "id", "", "the guest's ID, a `UUID` (default: a new one)")
+	fl.StringVar(&opts.Name, "name", "", "the guest's `NAME`, unique on the host: 1 to 63 of a-z, 0-9 and -, not a UUID")
 	fl.StringVar(&opts.Type, "type", "", `guest type: "container", or empty for a VM`)
 	fl.StringVar(&opts.Image, "image", "", "container image (with --type container)")
 	fl.StringVar(&opts.Memory, "memory", "", "memory in MB, or `SIZE` with a unit (512M, 2G)")
@@ -113,7 +117,7 @@ func guestCreateRun(opts *GuestCreateOptions) error {
 }
 
 // guestFlags are the flags that describe the guest, which -f replaces.
-var guestFlags = []string{"id", "type", "image", "memory", "cpu", "disk", "nic", "kernel", "initrd", "cmdline", "metadata", "autostart"}
+var guestFlags = []string{"id", "name", "type", "image", "memory", "cpu", "disk", "nic", "kernel", "initrd", "cmdline", "metadata", "autostart"}
 
 // buildGuest builds the guest from -f or the flags. Bad values are usage
 // errors naming the flag.
@@ -126,7 +130,12 @@ func (o *GuestCreateOptions) buildGuest(cmd *cobra.Command) (*hvagent.Guest, err
 		}
 		return readGuestFile(o.File, o.IO.In)
 	}
-	g := &hvagent.Guest{Type: o.Type, Image: o.Image, CPU: o.CPU, Autostart: o.Autostart}
+	g := &hvagent.Guest{Name: o.Name, Type: o.Type, Image: o.Image, CPU: o.CPU, Autostart: o.Autostart}
+	if o.Name != "" {
+		if err := hvagent.ValidateGuestName(o.Name); err != nil {
+			return nil, flagError("name", "%v", err)
+		}
+	}
 	if o.ID != "" {
 		id, err := hvagent.ParseGuestID(o.ID)
 		if err != nil {
@@ -177,6 +186,9 @@ func readGuestFile(path string, in io.Reader) (*hvagent.Guest, error) {
 	}
 	if err != nil {
 		return nil, flagError("file", "%v", err)
+	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return nil, flagError("file", "%s: not a guest: expected a JSON object, got null", path)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -279,6 +291,9 @@ func parseMB(s string) (uint64, error) {
 		t, mult = strings.TrimSuffix(t, "T"), 1024*1024
 	}
 	n, err := strconv.ParseUint(t, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || (err == nil && n > math.MaxUint64/mult) {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
 	if err != nil || n == 0 {
 		return 0, fmt.Errorf("%q is not a size such as 512, 512M or 2G", s)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -85,6 +86,7 @@ func TestGuestCreate_FlagErrors(t *testing.T) {
 		{"FileUnknownField", "--file: -: not a guest", []string{"-f", "-"}, `{"memroy":1}`},
 		{"FileMissing", "--file", []string{"-f", "/nonexistent/guest.json"}, ""},
 		{"FileTwoValues", "more than one JSON value", []string{"-f", "-"}, "{} {}"},
+		{"FileNull", "--file: -: not a guest: expected a JSON object, got null", []string{"-f", "-"}, " null\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -106,7 +108,11 @@ func TestParseMB(t *testing.T) {
 	}
 	for _, in := range []string{"", "0", "-1", "1.5G", "G", "12K"} {
 		_, err := parseMB(in)
-		require.Error(t, err, in)
+		require.EqualError(t, err, fmt.Sprintf("%q is not a size such as 512, 512M or 2G", in))
+	}
+	for _, in := range []string{"99999999999999999999", "18014398509481984T"} {
+		_, err := parseMB(in)
+		require.EqualError(t, err, fmt.Sprintf("%q is too large", in))
 	}
 }
 

@@ -32,14 +32,14 @@ type GuestMetricsOptions struct {
 func newCmdGuestMetrics(f *Factory, runF func(*GuestMetricsOptions) error) *cobra.Command {
 	opts := &GuestMetricsOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:   "metrics ID [cpu|disk|nic]...",
+		Use:   "metrics GUEST [cpu|disk|nic]...",
 		Short: "Show a guest's CPU, disk and NIC counters",
 		Long: "Show a guest's metrics as its driver reports them: CPU times, and I/O counters per\n" +
 			"disk and per NIC. With one kind, -o json prints the API's body for it; with several,\n" +
-			"an object of those bodies keyed by kind.",
-		Example: "  hvctl guest metrics 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10\n" +
-			"  hvctl guest metrics 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10 disk -o json",
-		Args: rangeArgs(1, 4, "ID"),
+			"an object of those bodies keyed by kind.\n\n" + guestArgHelp,
+		Example: "  hvctl guest metrics web1\n" +
+			"  hvctl guest metrics 0b0c9d8e disk -o json",
+		Args: rangeArgs(1, 4, "GUEST"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return completeGuestIDs(f)(cmd, args, toComplete)
@@ -166,13 +166,13 @@ type GuestConsoleOptions struct {
 func newCmdGuestConsole(f *Factory, runF func(*GuestConsoleOptions) error) *cobra.Command {
 	opts := &GuestConsoleOptions{cmdBase: newBase(f), retry: consoleRetry}
 	cmd := &cobra.Command{
-		Use:   "console ID",
+		Use:   "console GUEST",
 		Short: "Print a guest's console output",
 		Long: "Print the guest's serial console output as the driver streams it, until the stream ends.\n" +
 			"With -f, keep following: when the stream ends, reopen it every second and print what is\n" +
-			"new, until Ctrl-C.",
-		Example:           "  hvctl guest console 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10\n  hvctl guest console 0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10 -f",
-		Args:              exactArgs("ID"),
+			"new, until Ctrl-C.\n\n" + guestArgHelp,
+		Example:           "  hvctl guest console web1\n  hvctl guest console web1 -f",
+		Args:              exactArgs("GUEST"),
 		ValidArgsFunction: completeGuestIDs(f),
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep following the console until Ctrl-C")

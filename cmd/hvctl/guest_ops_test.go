@@ -82,7 +82,7 @@ func TestGuestConsole_Flags(t *testing.T) {
 	require.NoError(t, parse(newCmdGuestConsole(b.f, capture(&got)), guestID, "-f"))
 	require.Equal(t, guestID, got.ID)
 	require.True(t, got.Follow)
-	requireUsage(t, parse(newCmdGuestConsole(b.f, capture(&got))), "needs ID")
+	requireUsage(t, parse(newCmdGuestConsole(b.f, capture(&got))), "needs GUEST")
 }
 
 func TestGuestConsole_Run(t *testing.T) {

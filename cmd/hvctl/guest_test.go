@@ -29,7 +29,7 @@ func TestGuestList_Run(t *testing.T) {
 	t.Parallel()
 	guests := []*hvagent.Guest{
 		{ID: "00000000-0000-4000-8000-000000000001", State: "running", CPU: 2, Memory: 512, Disks: []hvagent.Disk{{Size: 10}}},
-		{ID: "00000000-0000-4000-8000-000000000002", Type: "container", State: "shutoff"},
+		{ID: "00000000-0000-4000-8000-000000000002", Name: "web2", Type: "container", State: "shutoff"},
 		{ID: "00000000-0000-4000-8000-000000000003"},
 	}
 	setupList := func(t *testing.T) (*bundle, *[]hvagent.GuestFilter) {
@@ -55,9 +55,9 @@ func TestGuestList_Run(t *testing.T) {
 		require.NoError(t, guestListRun(&GuestListOptions{cmdBase: b.base(t), Out: outputOptions{Format: formatTable}}))
 		lines := strings.Split(strings.TrimSpace(b.out.String()), "\n")
 		require.Len(t, lines, 4)
-		require.Regexp(t, `^ID\s+TYPE\s+STATE\s+CPU\s+MEMORY\s+DISKS\s+NICS$`, lines[0])
-		require.Regexp(t, `^00000000-0000-4000-8000-000000000001\s+vm\s+running\s+2\s+512 MB\s+1\s+-$`, lines[1])
-		require.Regexp(t, `^00000000-0000-4000-8000-000000000002\s+container\s+shutoff\s+-`, lines[2])
+		require.Regexp(t, `^ID\s+NAME\s+TYPE\s+STATE\s+CPU\s+MEMORY\s+DISKS\s+NICS$`, lines[0])
+		require.Regexp(t, `^00000000-0000-4000-8000-000000000001\s+-\s+vm\s+running\s+2\s+512 MB\s+1\s+-$`, lines[1])
+		require.Regexp(t, `^00000000-0000-4000-8000-000000000002\s+web2\s+container\s+shutoff\s+-`, lines[2])
 	})
 	t.Run("JSON", func(t *testing.T) {
 		t.Parallel()
@@ -89,7 +89,7 @@ func TestGuestShow_Flags(t *testing.T) {
 	require.NoError(t, parse(newCmdGuestShow(b.f, capture(&got)), guestID, "-q"))
 	require.Equal(t, guestID, got.ID)
 	require.True(t, got.Out.Quiet)
-	requireUsage(t, parse(newCmdGuestShow(b.f, capture(&got))), "needs ID")
+	requireUsage(t, parse(newCmdGuestShow(b.f, capture(&got))), "needs GUEST")
 }
 
 func TestGuestShow_Run(t *testing.T) {
@@ -144,7 +144,7 @@ func TestGuestAction_Flags(t *testing.T) {
 		cmd := newCmdGuestAction(b.f, spec, capture(&got))
 		require.NoError(t, parse(cmd, guestID, "--wait", "--timeout", "2m", "--cancel-on-interrupt", "--idempotency-key", "k1"), spec.action)
 		require.Equal(t, spec.action, got.Action)
-		require.Equal(t, guestID, got.ID)
+		require.Equal(t, []string{guestID}, got.IDs)
 		require.Equal(t, asyncOptions{Wait: true, Timeout: 2 * time.Minute, CancelOnInterrupt: true, IdempotencyKey: "k1"},
 			asyncOptions{Wait: got.Async.Wait, Timeout: got.Async.Timeout, CancelOnInterrupt: got.Async.CancelOnInterrupt, IdempotencyKey: got.Async.IdempotencyKey})
 	}

@@ -12,6 +12,9 @@ import (
 // jobStatuses are the values of --status.
 var jobStatuses = []hvagent.JobStatus{hvagent.JobQueued, hvagent.JobRunning, hvagent.JobComplete, hvagent.JobError, hvagent.JobCanceled}
 
+// jobArgHelp says what a JOB argument may be.
+const jobArgHelp = "A JOB is a job's ID, or a prefix of it of at least 4 characters that no other job's ID shares."
+
 // exampleJob is the job ID of the examples.
 const exampleJob = "5e2f7a1c-8b4d-4c3e-9f6a-1d2b3c4e5f60"
 
@@ -38,12 +41,12 @@ func newCmdJobList(f *Factory, runF func(*JobListOptions) error) *cobra.Command 
 		Use:     "list",
 		Aliases: []string{"ls"},
 		Short:   "List jobs, newest first",
-		Example: "  hvctl job list\n  hvctl job list --guest " + exampleGuest + " --status Error\n" +
+		Example: "  hvctl job list\n  hvctl job list --guest web1 --status Error\n" +
 			"  hvctl job list --action reboot --limit 10 -o json",
 		Args: noArgs,
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Filter.GuestID, "guest", "", "only jobs of this guest (\"agent\" for image jobs)")
+	fl.StringVar(&opts.Filter.GuestID, "guest", "", "only jobs of this guest: an ID, name or ID prefix (\"agent\" for image jobs)")
 	fl.StringVar(&opts.Filter.Action, "action", "", "only jobs of this action")
 	fl.StringVar(&opts.status, "status", "", "only jobs in this status: Queued, Running, Complete, Error or Canceled")
 	fl.IntVar(&opts.Filter.Limit, "limit", 0, "at most this many jobs (default and maximum 1000)")
@@ -105,10 +108,11 @@ type JobShowOptions struct {
 func newCmdJobShow(f *Factory, runF func(*JobShowOptions) error) *cobra.Command {
 	opts := &JobShowOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:               "show ID",
+		Use:               "show JOB",
 		Short:             "Show a job",
+		Long:              "Show one job in detail.\n\n" + jobArgHelp,
 		Example:           "  hvctl job show " + exampleJob + "\n  hvctl job show " + exampleJob + " -o json",
-		Args:              exactArgs("ID"),
+		Args:              exactArgs("JOB"),
 		ValidArgsFunction: completeJobIDs(f),
 	}
 	addOutputFlags(cmd, &opts.Out)
@@ -146,13 +150,13 @@ type JobWaitOptions struct {
 func newCmdJobWait(f *Factory, runF func(*JobWaitOptions) error) *cobra.Command {
 	opts := &JobWaitOptions{cmdBase: newBase(f), Async: asyncOptions{Wait: true}}
 	cmd := &cobra.Command{
-		Use:   "wait ID",
+		Use:   "wait JOB",
 		Short: "Wait for a job to end",
 		Long: "Wait for a job to end, showing its stage, and print it. Exits 6 when it failed, 7 when it\n" +
 			"was canceled, 8 on --timeout. Ctrl-C stops waiting and leaves the job running, unless\n" +
-			"--cancel-on-interrupt.",
-		Example:           "  hvctl job wait " + exampleJob + "\n  hvctl job wait " + exampleJob + " --timeout 30s -o json",
-		Args:              exactArgs("ID"),
+			"--cancel-on-interrupt.\n\n" + jobArgHelp,
+		Example:           "  hvctl job wait " + exampleJob + "\n  hvctl job wait 5e2f --timeout 30s -o json",
+		Args:              exactArgs("JOB"),
 		ValidArgsFunction: completeJobIDs(f),
 	}
 	cmd.Flags().DurationVar(&opts.Async.Timeout, "timeout", defaultWaitTimeout, "how long to wait (0 = no limit)")
@@ -201,12 +205,12 @@ type JobCancelOptions struct {
 func newCmdJobCancel(f *Factory, runF func(*JobCancelOptions) error) *cobra.Command {
 	opts := &JobCancelOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:   "cancel ID",
+		Use:   "cancel JOB",
 		Short: "Cancel a queued or running job",
 		Long: "Cancel a job: a queued one ends at once; a running one has its pipeline abandoned (no\n" +
-			"next stage starts). Prints the job as it ended. A job that already ended exits 4.",
-		Example:           "  hvctl job cancel " + exampleJob,
-		Args:              exactArgs("ID"),
+			"next stage starts). Prints the job as it ended. A job that already ended exits 4.\n\n" + jobArgHelp,
+		Example:           "  hvctl job cancel " + exampleJob + "\n  hvctl job cancel 5e2f",
+		Args:              exactArgs("JOB"),
 		ValidArgsFunction: completeJobIDs(f),
 	}
 	addOutputFlags(cmd, &opts.Out)

@@ -31,7 +31,7 @@ func TestJob_Flags(t *testing.T) {
 	require.NoError(t, parse(newCmdJobWait(b.f, capture(&wait)), jobID, "--timeout", "30s", "--cancel-on-interrupt"))
 	require.Equal(t, 30*time.Second, wait.Async.Timeout)
 	require.True(t, wait.Async.CancelOnInterrupt)
-	requireUsage(t, parse(newCmdJobWait(b.f, capture(&wait))), "needs ID")
+	requireUsage(t, parse(newCmdJobWait(b.f, capture(&wait))), "needs JOB")
 
 	var cancel *JobCancelOptions
 	require.NoError(t, parse(newCmdJobCancel(b.f, capture(&cancel)), jobID, "-o", "json"))

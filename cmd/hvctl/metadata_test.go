@@ -96,7 +96,7 @@ func TestMetadata_Run(t *testing.T) {
 		b.fake.GuestMetadataFunc = func(context.Context, string) (map[string]string, error) {
 			return nil, hvagent.Errorf(hvagent.EINVALID, `guest id "x" must be a UUID`)
 		}
-		require.Equal(t, exitUsage, b.run(t.Context(), "guest", "metadata", "get", "x"))
+		require.Equal(t, exitUsage, b.run(t.Context(), "guest", "metadata", "get", guestID))
 		require.Equal(t, "hvctl: guest id \"x\" must be a UUID\n", b.errOut.String(), "no usage hint for the agent's errors")
 	})
 }

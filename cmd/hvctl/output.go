@@ -194,9 +194,18 @@ func writeJobs(w io.Writer, o outputOptions, jobs []*hvagent.Job) error {
 	}
 	t := newTable(w, "ID", "GUEST", "ACTION", "STATUS", "STAGE", "QUEUED", "MESSAGE")
 	for _, j := range jobs {
-		t.row(j.ID, j.GuestID, j.Action, string(j.Status), j.Stage, fmtTime(j.QueuedAt), j.Message)
+		t.row(j.ID, jobGuest(j), j.Action, string(j.Status), j.Stage, fmtTime(j.QueuedAt), j.Message)
 	}
 	return t.flush()
+}
+
+// jobGuest names a job's guest in tables: its name when it has one, else
+// its ID.
+func jobGuest(j *hvagent.Job) string {
+	if j.GuestName != "" {
+		return j.GuestName
+	}
+	return j.GuestID
 }
 
 // writeJob prints one job in detail (table), as JSON or its ID.
@@ -210,6 +219,9 @@ func writeJob(w io.Writer, o outputOptions, j *hvagent.Job) error {
 	f := newFields(w)
 	f.add("ID", j.ID)
 	f.add("Guest", j.GuestID)
+	if j.GuestName != "" {
+		f.add("Guest name", j.GuestName)
+	}
 	f.add("Action", j.Action)
 	f.add("Status", string(j.Status))
 	f.add("Stage", j.Stage)

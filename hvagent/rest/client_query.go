@@ -10,14 +10,15 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// clientGuestPath returns "/guests/<id>" + more segments. Errors are those of
-// ParseGuestID (EINVALID), as the agent checks the ID first too.
-func clientGuestPath(id string, more ...string) (string, error) {
-	id, err := hvagent.ParseGuestID(id)
+// clientGuestPath returns "/guests/<id or name>" + more segments. Errors
+// are those of ParseGuestRef (EINVALID), as the agent checks the guest
+// first too.
+func clientGuestPath(ref string, more ...string) (string, error) {
+	id, name, err := hvagent.ParseGuestRef(ref)
 	if err != nil {
 		return "", err
 	}
-	return clientPath(append([]string{"guests", id}, more...)...), nil
+	return clientPath(append([]string{"guests", id + name}, more...)...), nil
 }
 
 // clientJobPath returns "/jobs/<id>". Job IDs are UUIDs: any other ID
@@ -53,11 +54,30 @@ func (c *Client) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.
 	if f.After != "" {
 		q.Set("after", f.After)
 	}
+	if f.Name != "" {
+		q.Set("name", f.Name)
+	}
 	guests := []*hvagent.Guest{}
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/guests", query: q}, &guests); err != nil {
 		return nil, err
 	}
 	return guests, nil
+}
+
+// RenameGuest sets the name of guest (an ID or a name; "" removes it) with
+// PATCH /guests/{id}, and returns the guest. Errors: EINVALID, ENOTFOUND,
+// ECONFLICT (another guest has the name).
+func (c *Client) RenameGuest(ctx context.Context, guest, name string) (*hvagent.Guest, error) {
+	p, err := clientGuestPath(guest)
+	if err != nil {
+		return nil, err
+	}
+	var g hvagent.Guest
+	call := clientCall{method: http.MethodPatch, path: p, body: map[string]string{"name": name}}
+	if _, err := c.call(ctx, call, &g); err != nil {
+		return nil, err
+	}
+	return &g, nil
 }
 
 // GuestMetadata returns a guest's metadata, never nil. Errors: EINVALID,
@@ -117,7 +137,11 @@ func (c *Client) Job(ctx context.Context, id string) (*hvagent.Job, error) {
 // Jobs lists jobs newest first. Errors: EINVALID (bad limit or cursor).
 func (c *Client) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, error) {
 	q := url.Values{}
-	for k, v := range map[string]string{"guest": f.GuestID, "action": f.Action, "status": string(f.Status), "before": f.Before} {
+	guest := f.GuestID
+	if guest == "" {
+		guest = f.GuestName
+	}
+	for k, v := range map[string]string{"guest": guest, "action": f.Action, "status": string(f.Status), "before": f.Before} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -206,6 +230,16 @@ func (c *Client) queue(ctx context.Context, verb, action string) error {
 	}
 	_, err := c.call(ctx, clientCall{method: http.MethodPost, path: clientPath("queue", verb), query: q}, nil)
 	return err
+}
+
+// QueueStats returns the depth of every queue holding queued or running
+// jobs, ordered by queue. Errors: EUNAVAILABLE, EFORBIDDEN.
+func (c *Client) QueueStats(ctx context.Context) ([]hvagent.QueueStat, error) {
+	stats := []hvagent.QueueStat{}
+	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/queue"}, &stats); err != nil {
+		return nil, err
+	}
+	return stats, nil
 }
 
 // Health returns hvagentd's self-report. Errors: EUNAVAILABLE when it

@@ -86,17 +86,27 @@ func (f badFixture) bodyRows() []badRequest {
 		{"TrailingGarbage", "POST", "/guests", `{"memory":1} {}`, nil, "", 400, "invalid", "unexpected data", ""},
 		{"NoBody", "POST", "/guests", nil, nil, "", 400, "invalid", "required", ""},
 		{"GuestIDNotUUID", "POST", "/guests", `{"id":"web-1"}`, nil, "", 400, "invalid", "uuid", ""},
+		{"BadGuestName", "POST", "/guests", `{"name":"Web_1"}`, nil, "", 400, "invalid", "a guest name is 1 to 63", ""},
+		{"RenameNoBody", "PATCH", gp, nil, nil, "", 400, "invalid", "required", ""},
+		{"RenameNull", "PATCH", gp, `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"RenameNoName", "PATCH", gp, `{}`, nil, "", 400, "invalid", `"name" is required`, ""},
+		{"RenameUnknownField", "PATCH", gp, `{"name":"a","state":"running"}`, nil, "", 400, "invalid", `"state"`, ""},
+		{"RenameBadName", "PATCH", gp, `{"name":"-a"}`, nil, "", 400, "invalid", "starts or ends with -", ""},
+		{"RenameUnknownGuest", "PATCH", "/guests/no-such-guest", `{"name":"a"}`, nil, "", 404, "not_found", "no-such-guest", ""},
+		{"BadNameFilter", "GET", "/guests?name=A", nil, nil, "", 400, "invalid", "guest name", ""},
 		{"TooLarge", "POST", "/guests", big, nil, "", 413, "too_large", "larger than", ""},
 		{"WrongContentType", "POST", "/guests", `{}`, []string{"Content-Type", "text/plain"}, "", 400, "invalid", "Content-Type must be application/json", ""},
 		{"FormContentType", "PATCH", "/metadata", `a=b`, []string{"Content-Type", "application/x-www-form-urlencoded"}, "", 400, "invalid", "Content-Type", ""},
-		{"BadUUID", "GET", "/guests/not-a-uuid", nil, nil, "", 400, "invalid", "UUID", ""},
+		{"BadGuestRef", "GET", "/guests/Not_A_Name", nil, nil, "", 400, "invalid", "neither a guest ID (a UUID) nor a guest name", ""},
+		{"UnknownGuestName", "GET", "/guests/no-such-guest", nil, nil, "", 404, "not_found", `guest "no-such-guest" not found`, ""},
+		{"UnknownGuestNameAction", "POST", "/guests/no-such-guest/start", nil, nil, "", 404, "not_found", "", ""},
 		{"UnknownGuest", "GET", "/guests/" + unknown, nil, nil, "", 404, "not_found", "", ""},
 		{"UnknownGuestAction", "POST", "/guests/" + unknown + "/start", nil, nil, "", 404, "not_found", "", ""},
 		{"UnknownAction", "POST", gp + "/explode", nil, nil, "", 404, "not_found", "no route", ""},
 		{"UnknownPath", "GET", "/nosuch", nil, nil, "", 404, "not_found", "no route", ""},
 		{"TrailingSlash", "GET", "/guests/", nil, nil, "", 404, "not_found", "no route", ""},
 		{"ActionBody", "POST", gp + "/start", `{"force":true}`, nil, "", 400, "invalid", `"force"`, ""},
-		{"MethodGuest", "PUT", gp, `{}`, nil, "", 405, "method_not_allowed", "PUT", "DELETE, GET, HEAD"},
+		{"MethodGuest", "PUT", gp, `{}`, nil, "", 405, "method_not_allowed", "PUT", "DELETE, GET, HEAD, PATCH"},
 		{"MethodJobs", "POST", "/jobs", nil, nil, "", 405, "method_not_allowed", "", "GET, HEAD"},
 		{"MethodMetadata", "DELETE", "/metadata", nil, nil, "", 405, "method_not_allowed", "", "GET, HEAD, PATCH"},
 		{"MethodAction", "GET", gp + "/start", nil, nil, "", 405, "method_not_allowed", "", "POST"},
@@ -108,7 +118,7 @@ func (f badFixture) bodyRows() []badRequest {
 		{"BeforeNotUUID", "GET", "/jobs?before=zz", nil, nil, "", 400, "invalid", "before", ""},
 		{"BadStatus", "GET", "/jobs?status=Done", nil, nil, "", 400, "invalid", "status", ""},
 		{"BadActionFilter", "GET", "/jobs?action=explode", nil, nil, "", 400, "invalid", "explode", ""},
-		{"BadGuestFilter", "GET", "/jobs?guest=web", nil, nil, "", 400, "invalid", "guest", ""},
+		{"BadGuestFilter", "GET", "/jobs?guest=Web_1", nil, nil, "", 400, "invalid", "guest", ""},
 		{"JobIDNotUUID", "GET", "/jobs/42", nil, nil, "", 400, "invalid", "UUID", ""},
 		{"UnknownJob", "GET", "/jobs/" + unknown, nil, nil, "", 404, "not_found", "", ""},
 		{"UnknownJobWait", "GET", "/jobs/" + unknown + "?wait=1s", nil, nil, "", 404, "not_found", "", ""},
@@ -151,6 +161,39 @@ func (f badFixture) stateRows() []badRequest {
 	}
 }
 
+// fieldRows are bodies and names refused before anything is stored: each
+// message names the field and what it accepts.
+func (f badFixture) fieldRows() []badRequest {
+	gp := f.gp
+	return []badRequest{
+		{"CreateNull", "POST", "/guests", `null`, nil, "", 400, "invalid", "request body: expected a JSON object, got null", ""},
+		{"CreateNullSpaced", "POST", "/guests", " null\n", nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"SnapshotNull", "POST", gp + "/snapshots", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"RollbackNull", "POST", gp + "/snapshots/s1/rollback", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"ActionNull", "POST", gp + "/start", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"ImageNull", "POST", "/images", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
+		{"GuestType", "POST", "/guests", `{"type":"lxc"}`, nil, "", 400, "invalid", `invalid guest: type "lxc": must be vm or container ("", kvm and qemu also mean vm)`, ""},
+		{"GuestMAC", "POST", "/guests", `{"nics":[{"mac":"52:54:00:zz:00:01"}]}`, nil, "", 400, "invalid", `nics[0].mac "52:54:00:zz:00:01": must be six hex pairs separated by colons, such as 52:54:00:12:34:56`, ""},
+		{"GuestMACMulticast", "POST", "/guests", `{"nics":[{"mac":"ff:ff:ff:ff:ff:ff"}]}`, nil, "", 400, "invalid", `nics[0].mac "ff:ff:ff:ff:ff:ff": is a multicast address`, ""},
+		{"GuestNicModel", "POST", "/guests", `{"nics":[{"network":"br0","model":"virtio-net"}]}`, nil, "", 400, "invalid", `nics[0].model "virtio-net": must be one of virtio, e1000, rtl8139`, ""},
+		{"GuestDiskBus", "POST", "/guests", `{"disks":[{"size":1,"bus":"sata"}]}`, nil, "", 400, "invalid", `disks[0].bus "sata": must be one of virtio, scsi, ide`, ""},
+		{"GuestCPU", "POST", "/guests", `{"cpu":9}`, nil, "", 400, "invalid", "cpu 9: must be from 1 to 8 (the host's CPUs)", ""},
+		{"GuestMemoryHigh", "POST", "/guests", `{"memory":40000}`, nil, "", 400, "invalid", "memory 40000 MB: must be from 16 to 32768 MB (the host's memory)", ""},
+		{"GuestMemoryLow", "POST", "/guests", `{"memory":8}`, nil, "", 400, "invalid", "memory 8 MB: must be from 16 to 32768 MB", ""},
+		{"GuestNoSuchImage", "POST", "/guests", `{"disks":[{"image":"debian-13"}]}`, nil, "", 400, "invalid", `disks[0].image "debian-13": no such image (the host has none)`, ""},
+		{"GuestNoSuchImageDryRun", "POST", "/guests?dry_run=true", `{"disks":[{"image":"debian-13"}]}`, nil, "", 400, "invalid", `no such image`, ""},
+		{"GuestNoSuchContainerImage", "POST", "/guests", `{"type":"container","image":"redis"}`, nil, "", 400, "invalid", `image "redis": no such container image`, ""},
+		{"GuestMetadataEmptyKey", "POST", "/guests", `{"metadata":{"":"x"}}`, nil, "", 400, "invalid", `metadata: keys must not be empty`, ""},
+		{"SnapshotAllDigits", "POST", gp + "/snapshots", `{"name":"20261130"}`, nil, "", 400, "invalid", `snapshot name "20261130": must be 1-128 letters, digits and _ - : ., not all digits`, ""},
+		{"SnapshotTooLong", "POST", gp + "/snapshots", `{"dest":"` + strings.Repeat("s", 129) + `"}`, nil, "", 400, "invalid", `must be 1-128 letters`, ""},
+		{"SnapshotDotDot", "POST", gp + "/snapshots", `{"dest":".."}`, nil, "", 400, "invalid", `snapshot name "..": must be`, ""},
+		{"SnapshotGetBadName", "GET", gp + "/snapshots/bad%20name", nil, nil, "", 400, "invalid", `snapshot name "bad name": must be 1-128`, ""},
+		{"SnapshotDeleteDigits", "DELETE", gp + "/snapshots/42", nil, nil, "", 400, "invalid", `snapshot name "42": must be`, ""},
+		{"SnapshotRollbackBadName", "POST", gp + "/snapshots/a+b/rollback", nil, nil, "", 400, "invalid", `snapshot name "a+b"`, ""},
+		{"SnapshotDownloadBadName", "GET", gp + "/disks/0/snapshots/%C3%A9/download", nil, nil, "", 400, "invalid", `snapshot name "é"`, ""},
+	}
+}
+
 // accessRows are refused by Host, Origin, token or scope checks.
 func (f badFixture) accessRows() []badRequest {
 	gp, done := f.gp, f.done
@@ -174,7 +217,7 @@ func TestHandler_BadRequests(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
 	f := newBadFixture(t, a)
-	rows := append(append(f.bodyRows(), f.stateRows()...), f.accessRows()...)
+	rows := append(append(append(f.bodyRows(), f.stateRows()...), f.fieldRows()...), f.accessRows()...)
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// listGuests serves GET /guests?limit=&after=.
+// listGuests serves GET /guests?limit=&after=&name=.
 func (s *server) listGuests(x *exchange) error {
 	var f hvagent.GuestFilter
 	var err error
@@ -15,6 +15,11 @@ func (s *server) listGuests(x *exchange) error {
 	}
 	if f.After, err = x.queryID("after"); err != nil {
 		return err
+	}
+	if f.Name = x.r.URL.Query().Get("name"); f.Name != "" {
+		if err := hvagent.ValidateGuestName(f.Name); err != nil {
+			return err
+		}
 	}
 	guests, err := s.svc.Guests(x.ctx(), f)
 	if err != nil {
@@ -49,6 +54,33 @@ func (s *server) getGuest(x *exchange) error {
 	return x.reply(http.StatusOK, g)
 }
 
+// guestPatch is the body of PATCH /guests/{id}.
+type guestPatch struct {
+	// Name is the new name; "" removes the guest's name.
+	Name *string `json:"name"`
+}
+
+// patchGuest serves PATCH /guests/{id} {"name": ...}: renames the guest
+// and answers 200 with it.
+func (s *server) patchGuest(x *exchange) error {
+	ref, err := x.pathGuest()
+	if err != nil {
+		return err
+	}
+	var p guestPatch
+	if err := x.decodeRequired(&p, `{"name": "..."}`); err != nil {
+		return err
+	}
+	if p.Name == nil {
+		return hvagent.Errorf(hvagent.EINVALID, `request body: "name" is required (the new name, or "" to remove it)`)
+	}
+	g, err := s.svc.RenameGuest(x.ctx(), ref, *p.Name)
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, g)
+}
+
 // guestAction serves POST /guests/{id}/<action> and DELETE /guests/{id}:
 // 202 with the guest as it was before the action.
 func (s *server) guestAction(action string) apiFunc {
@@ -71,7 +103,7 @@ func (s *server) guestAction(action string) apiFunc {
 // guestJobs serves GET /guests/{id}/jobs: that guest's jobs only, 404 once
 // the guest is gone (its history stays under GET /jobs?guest=).
 func (s *server) guestJobs(x *exchange) error {
-	id, err := x.pathGuest()
+	ref, err := x.pathGuest()
 	if err != nil {
 		return err
 	}
@@ -79,10 +111,11 @@ func (s *server) guestJobs(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.svc.Guest(x.ctx(), id); err != nil {
+	g, err := s.svc.Guest(x.ctx(), ref)
+	if err != nil {
 		return err
 	}
-	f.GuestID = id
+	f.GuestID = g.ID
 	jobs, err := s.svc.Jobs(x.ctx(), f)
 	if err != nil {
 		return err
@@ -93,7 +126,7 @@ func (s *server) guestJobs(x *exchange) error {
 // guestJob serves GET /guests/{id}/jobs/{jobID}: 404 unless the job is
 // the guest's.
 func (s *server) guestJob(x *exchange) error {
-	id, err := x.pathGuest()
+	ref, err := x.pathGuest()
 	if err != nil {
 		return err
 	}
@@ -101,12 +134,16 @@ func (s *server) guestJob(x *exchange) error {
 	if err != nil {
 		return err
 	}
+	g, err := s.svc.Guest(x.ctx(), ref)
+	if err != nil {
+		return err
+	}
 	job, err := s.svc.Job(x.ctx(), jobID)
 	if err != nil {
 		return err
 	}
-	if job.GuestID != id {
-		return hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found for guest %s", jobID, id)
+	if job.GuestID != g.ID {
+		return hvagent.Errorf(hvagent.ENOTFOUND, "job %s not found for guest %s", jobID, ref)
 	}
 	return x.reply(http.StatusOK, job)
 }

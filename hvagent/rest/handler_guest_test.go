@@ -127,6 +127,7 @@ func TestHandler_DryRunAndIdempotency(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, rest.HandlerOptions{})
 	g := a.env.Create(t, nil)
+	a.env.FetchImage(t, hvagent.ContainerGuestType, "nginx")
 	count := func() int {
 		jobs, err := a.env.Agent.Jobs(context.Background(), hvagent.JobFilter{})
 		require.NoError(t, err)

@@ -56,9 +56,6 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 	if err := x.decodeRequired(&raw, "a JSON object"); err != nil {
 		return nil, err
 	}
-	if raw == nil {
-		return nil, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")
-	}
 	keys := make([]string, 0, len(raw))
 	for k := range raw {
 		keys = append(keys, k)
@@ -78,6 +75,15 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 		patch[k] = s
 	}
 	return patch, nil
+}
+
+// queueStats serves GET /queue: the depth of every busy queue.
+func (s *server) queueStats(x *exchange) error {
+	stats, err := s.svc.QueueStats(x.ctx())
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilList(stats))
 }
 
 // pauseQueue serves POST /queue/pause[?action=]: 200 with Health.

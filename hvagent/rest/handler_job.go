@@ -82,7 +82,8 @@ func (x *exchange) extendDeadline(d time.Duration) {
 	_ = http.NewResponseController(x.w).SetWriteDeadline(time.Now().Add(d + deadlineSlack))
 }
 
-// listJobs serves GET /jobs?guest=&action=&status=&limit=&before=.
+// listJobs serves GET /jobs?guest=&action=&status=&limit=&before=; guest
+// is a guest ID or name.
 func (s *server) listJobs(x *exchange) error {
 	f, err := x.jobFilter()
 	if err != nil {
@@ -90,7 +91,7 @@ func (s *server) listJobs(x *exchange) error {
 	}
 	q := x.r.URL.Query()
 	if g := q.Get("guest"); g != "" && g != hvagent.AgentGuestID {
-		if f.GuestID, err = parseID("guest", g); err != nil {
+		if f.GuestID, err = parseGuestRef(g); err != nil {
 			return err
 		}
 	} else {

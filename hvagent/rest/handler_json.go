@@ -56,11 +56,16 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // decode decodes the request body strictly into v: unknown fields, wrong
-// types and trailing data are EINVALID naming the problem. It returns false
-// (and leaves v alone) when there is no body.
+// types, trailing data and a body of null (every body is an object) are
+// EINVALID naming the problem. It returns false (and leaves v alone) when
+// there is no body.
 func (x *exchange) decode(v any) (bool, error) {
-	if len(bytes.TrimSpace(x.body)) == 0 {
+	body := bytes.TrimSpace(x.body)
+	if len(body) == 0 {
 		return false, nil
+	}
+	if bytes.Equal(body, []byte("null")) {
+		return true, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")
 	}
 	dec := json.NewDecoder(bytes.NewReader(x.body))
 	dec.DisallowUnknownFields()
@@ -162,9 +167,20 @@ func (x *exchange) queryID(name string) (string, error) {
 	return parseID(name, v)
 }
 
-// pathGuest parses the {id} path value as a guest ID.
+// pathGuest parses the {id} path value: a guest ID (lowercased) or a
+// guest name, which the service resolves.
 func (x *exchange) pathGuest() (string, error) {
-	return hvagent.ParseGuestID(x.r.PathValue("id"))
+	return parseGuestRef(x.r.PathValue("id"))
+}
+
+// parseGuestRef checks that ref is a guest ID or name and returns the ID
+// in lowercase, or the name.
+func parseGuestRef(ref string) (string, error) {
+	id, name, err := hvagent.ParseGuestRef(ref)
+	if err != nil {
+		return "", err
+	}
+	return id + name, nil
 }
 
 // pathID parses a UUID path value.

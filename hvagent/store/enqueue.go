@@ -116,13 +116,14 @@ func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Tim
 	return nil
 }
 
-// insertJob inserts n's job as Queued at time at and reads it back.
+// insertJob inserts n's job as Queued at time at, with the current name of
+// its guest, and reads it back.
 func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
 	j := n.Job
-	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, action, status,
+	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action, status,
 		requested_by, idempotency_key, queued_at, updated_at, request)
-		VALUES (?, ?, ?, ?, 'Queued', ?, ?, ?, ?, ?)`,
-		j.ID, n.Queue, j.GuestID, j.Action, j.RequestedBy, j.IdempotencyKey,
+		VALUES (?, ?, ?, COALESCE((SELECT name FROM guests WHERE id = ?), ''), ?, 'Queued', ?, ?, ?, ?, ?)`,
+		j.ID, n.Queue, j.GuestID, j.GuestID, j.Action, j.RequestedBy, j.IdempotencyKey,
 		nanos(at), nanos(at), nullJSON(n.Request))
 	if isDuplicate(err) {
 		return nil, hvagent.Errorf(hvagent.ECONFLICT, "job %s already exists", j.ID)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
+
 	"github.com/hvagent/hvagent/hvagent"
 )
 
@@ -18,25 +20,30 @@ func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 }
 
 // Guests lists guests ordered by ID, at most f.Limit (default and maximum
-// 1000) of those after f.After. A negative limit gives EINVALID. Never nil.
+// 1000) of those after f.After, only the one named f.Name when it is set. A
+// negative limit gives EINVALID. Never nil.
 func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error) {
 	limit, err := checkLimit(f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.read.QueryContext(ctx,
-		`SELECT id, data, metadata FROM guests WHERE id > ? ORDER BY id LIMIT ?`, f.After, limit)
+	query, args := `SELECT id, `+guestColumns+` FROM guests WHERE id > ?`, []any{f.After}
+	if f.Name != "" {
+		query, args = query+` AND name = ?`, append(args, f.Name)
+	}
+	rows, err := db.read.QueryContext(ctx, query+` ORDER BY id LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list guests: %w", err)
 	}
 	defer rows.Close()
 	guests := []*hvagent.Guest{}
 	for rows.Next() {
-		var id, data, meta string
-		if err := rows.Scan(&id, &data, &meta); err != nil {
+		var id string
+		var r guestRow
+		if err := rows.Scan(&id, &r.name, &r.data, &r.meta); err != nil {
 			return nil, fmt.Errorf("list guests: %w", err)
 		}
-		g, err := decodeGuest(id, data, meta)
+		g, err := r.decode(id)
 		if err != nil {
 			return nil, err
 		}
@@ -60,17 +67,17 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	var g *hvagent.Guest
 	err = db.commits.write(ctx, func(tx *sql.Tx) error {
 		now := db.now()
-		var data, meta string
-		err := tx.QueryRowContext(ctx, `UPDATE guests
+		var r guestRow
+		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests
 			SET metadata = json_patch(metadata, ?), updated_at = ?
-			WHERE id = ? RETURNING data, metadata`, merge, nanos(now), id).Scan(&data, &meta)
+			WHERE id = ? RETURNING `+guestColumns, merge, nanos(now), id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return guestNotFound(id)
 		}
 		if err != nil {
 			return err
 		}
-		if g, err = decodeGuest(id, data, meta); err != nil {
+		if g, err = r.decode(id); err != nil {
 			return err
 		}
 		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
@@ -104,27 +111,43 @@ func mergePatch(patch map[string]string) (string, error) {
 
 // loadGuest reads one guest; ENOTFOUND if there is none.
 func loadGuest(ctx context.Context, q querier, id string) (*hvagent.Guest, error) {
-	var data, meta string
-	err := q.QueryRowContext(ctx, `SELECT data, metadata FROM guests WHERE id = ?`, id).Scan(&data, &meta)
+	var r guestRow
+	err := r.scan(q.QueryRowContext(ctx, `SELECT `+guestColumns+` FROM guests WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(id)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return decodeGuest(id, data, meta)
+	return r.decode(id)
 }
 
-// decodeGuest rebuilds a guest from its row: the data with the id and
+// guestColumns are the columns of a guest besides its ID, in guestRow.scan's
+// order.
+const guestColumns = `name, data, metadata`
+
+// guestRow is a stored guest's guestColumns.
+type guestRow struct {
+	name       sql.NullString
+	data, meta string
+}
+
+// scan reads guestColumns from row.
+func (r *guestRow) scan(row *sql.Row) error {
+	return row.Scan(&r.name, &r.data, &r.meta)
+}
+
+// decode rebuilds guest id from its row: the data with the name and
 // metadata columns. Empty metadata is nil so that JSON omits it.
-func decodeGuest(id, data, meta string) (*hvagent.Guest, error) {
+func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	var g hvagent.Guest
-	if err := json.Unmarshal([]byte(data), &g); err != nil {
+	if err := json.Unmarshal([]byte(r.data), &g); err != nil {
 		return nil, fmt.Errorf("decode guest %s: %w", id, err)
 	}
 	g.ID = id
+	g.Name = r.name.String
 	g.Metadata = nil
-	if err := json.Unmarshal([]byte(meta), &g.Metadata); err != nil {
+	if err := json.Unmarshal([]byte(r.meta), &g.Metadata); err != nil {
 		return nil, fmt.Errorf("decode guest %s metadata: %w", id, err)
 	}
 	if len(g.Metadata) == 0 {
@@ -133,11 +156,12 @@ func decodeGuest(id, data, meta string) (*hvagent.Guest, error) {
 	return &g, nil
 }
 
-// guestData is the data column of g: its JSON with the given id and no
-// metadata.
+// guestData is the data column of g: its JSON with the given id, and no
+// name or metadata (they have their own columns).
 func guestData(id string, g *hvagent.Guest) (string, error) {
 	c := *g
 	c.ID = id
+	c.Name = ""
 	c.Metadata = nil
 	b, err := json.Marshal(&c)
 	if err != nil {
@@ -146,11 +170,15 @@ func guestData(id string, g *hvagent.Guest) (string, error) {
 	return string(b), nil
 }
 
-// insertGuest stores a new guest with its metadata and a guest.updated
-// event; ECONFLICT if its ID exists.
+// insertGuest stores a new guest with its name, metadata and a
+// guest.updated event; ECONFLICT if its ID or name exists, EINVALID for a
+// name that is not one.
 func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time) error {
 	if g.ID == "" {
 		return hvagent.Errorf(hvagent.EINVALID, "guest id is empty")
+	}
+	if err := checkNameFree(ctx, tx, g.Name, g.ID); err != nil {
+		return err
 	}
 	data, err := guestData(g.ID, g)
 	if err != nil {
@@ -166,15 +194,18 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	if err != nil {
 		return fmt.Errorf("encode guest %s metadata: %w", g.ID, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, data, metadata, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, g.ID, data, string(metaJSON), nanos(at), nanos(at))
-	if isDuplicate(err) {
+	r := guestRow{name: nullName(g.Name), data: data, meta: string(metaJSON)}
+	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, metadata, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, g.ID, r.name, data, r.meta, nanos(at), nanos(at))
+	switch {
+	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
 		return hvagent.Errorf(hvagent.ECONFLICT, "guest %s already exists", g.ID)
+	case isConstraint(err, sqlite3.ErrConstraintUnique): // checkNameFree saw it first in this transaction
+		return &hvagent.Error{Code: hvagent.ECONFLICT, Message: fmt.Sprintf("guest name %q is taken", g.Name), Err: err}
+	case err != nil:
+		return wrap("insert guest "+g.ID, err)
 	}
-	if err != nil {
-		return fmt.Errorf("insert guest %s: %w", g.ID, err)
-	}
-	stored, err := decodeGuest(g.ID, data, string(metaJSON))
+	stored, err := r.decode(g.ID)
 	if err != nil {
 		return err
 	}
@@ -188,16 +219,16 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 	if err != nil {
 		return err
 	}
-	var meta string
-	err = tx.QueryRowContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?
-		RETURNING metadata`, data, nanos(at), id).Scan(&meta)
+	var r guestRow
+	err = r.scan(tx.QueryRowContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?
+		RETURNING `+guestColumns, data, nanos(at), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return guestNotFound(id)
 	}
 	if err != nil {
 		return fmt.Errorf("update guest %s: %w", id, err)
 	}
-	stored, err := decodeGuest(id, data, meta)
+	stored, err := r.decode(id)
 	if err != nil {
 		return err
 	}
@@ -207,16 +238,15 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 // deleteGuest removes guest id with a guest.deleted event carrying it as it
 // was. A guest already gone is not an error.
 func deleteGuest(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
-	var data, meta string
-	err := tx.QueryRowContext(ctx, `DELETE FROM guests WHERE id = ? RETURNING data, metadata`, id).
-		Scan(&data, &meta)
+	var r guestRow
+	err := r.scan(tx.QueryRowContext(ctx, `DELETE FROM guests WHERE id = ? RETURNING `+guestColumns, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("delete guest %s: %w", id, err)
 	}
-	g, err := decodeGuest(id, data, meta)
+	g, err := r.decode(id)
 	if err != nil {
 		return err
 	}
@@ -232,11 +262,11 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 	}
 	var g *hvagent.Guest
 	err := db.commits.write(ctx, func(tx *sql.Tx) error {
-		var data, meta string
-		err := tx.QueryRowContext(ctx, `UPDATE guests
+		var r guestRow
+		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests
 			SET data = json_set(data, '$.state', ?), updated_at = ?
 			WHERE id = ? AND json_extract(data, '$.state') IS NOT ?
-			RETURNING data, metadata`, state, nanos(at), id, state).Scan(&data, &meta)
+			RETURNING `+guestColumns, state, nanos(at), id, state))
 		if errors.Is(err, sql.ErrNoRows) {
 			g, err = loadGuest(ctx, tx, id) // unchanged, or not found
 			return err
@@ -244,7 +274,7 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 		if err != nil {
 			return err
 		}
-		if g, err = decodeGuest(id, data, meta); err != nil {
+		if g, err = r.decode(id); err != nil {
 			return err
 		}
 		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, g)

@@ -11,7 +11,7 @@ import (
 )
 
 // jobColumns are the columns scanJob reads, in its order.
-const jobColumns = `id, guest_id, action, status, message, stage, stage_started_at,
+const jobColumns = `id, guest_id, guest_name, action, status, message, stage, stage_started_at,
 	progress_done, progress_total, attempt, requested_by, idempotency_key,
 	queued_at, started_at, updated_at, finished_at, result, error_code`
 
@@ -31,7 +31,7 @@ func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, e
 		progressDone, progressTotal, finishedAt sql.NullInt64
 		result                                  sql.NullString
 	)
-	dest := []any{&j.ID, &j.GuestID, &j.Action, &status, &j.Message, &j.Stage, &stageAt,
+	dest := []any{&j.ID, &j.GuestID, &j.GuestName, &j.Action, &status, &j.Message, &j.Stage, &stageAt,
 		&progressDone, &progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
 		&queuedAt, &startedAt, &updated, &finishedAt, &result, &j.Error}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
@@ -107,7 +107,7 @@ func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, er
 		args  []any
 	)
 	for _, c := range []struct{ col, val string }{
-		{"guest_id", f.GuestID}, {"action", f.Action}, {"status", string(f.Status)},
+		{"guest_id", f.GuestID}, {"guest_name", f.GuestName}, {"action", f.Action}, {"status", string(f.Status)},
 	} {
 		if c.val != "" {
 			where = append(where, "j."+c.col+" = ?")

@@ -1,9 +1,12 @@
 package subagent
 
 // Guest is a virtual machine or container managed by the agent. Its JSON shape
-// is the original mistify client.Guest plus Boot and Autostart.
+// is the original mistify client.Guest plus Name, Boot and Autostart.
 type Guest struct {
-	ID        string            `json:"id"`
+	ID string `json:"id"`
+	// Name is the guest's unique name on its host, "" when it has none.
+	// The agent keeps it: a stage's change to it is ignored.
+	Name      string            `json:"name,omitempty"`
 	Type      string            `json:"type,omitempty"`
 	Image     string            `json:"image,omitempty"`
 	Nics      []Nic             `json:"nics,omitempty"`

@@ -38,6 +38,11 @@ type Opts struct {
 	WrapStore func(db *store.DB) hvagent.Store
 }
 
+// TestHost is the host the agents of New have unless their Config says
+// otherwise, whatever the machine: guests may ask for up to 8 CPUs and
+// 32 GiB, so that tests ask the same of every machine.
+var TestHost = hvagent.HostResources{CPUs: 8, MemoryMB: 32 << 10}
+
 // Env is a running agent with its store and simulation.
 type Env struct {
 	Agent *hvagent.Agent
@@ -62,6 +67,9 @@ func New(t testing.TB, o Opts) *Env {
 		cfg = sim.Config()
 	}
 	cfg.DataDir = o.Dir
+	if cfg.Host == (hvagent.HostResources{}) {
+		cfg.Host = TestHost
+	}
 	cfg.Logger = Logger(t)
 	if o.Log != nil {
 		cfg.Logger = zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), o.Log)).Level(zerolog.WarnLevel)
@@ -109,6 +117,15 @@ func (e *Env) Create(t testing.TB, g *hvagent.Guest) *hvagent.Guest {
 	got, err := e.Agent.Guest(context.Background(), res.Guest.ID)
 	require.NoError(t, err)
 	return got
+}
+
+// FetchImage fetches image id of type typ ("" for a disk image,
+// "container") into the simulation and waits for the job to complete.
+func (e *Env) FetchImage(t testing.TB, typ, id string) {
+	t.Helper()
+	res := e.Do(t, hvagent.ActionFetchImage, "", hvagent.Request{Image: &hvagent.ImageRequest{ID: id, Type: typ}})
+	job := e.Wait(t, res.Job.ID)
+	require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
 }
 
 // Do runs an action and requires it to be accepted.

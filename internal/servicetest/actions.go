@@ -248,10 +248,16 @@ func testNotFound(t *testing.T, b *bundle) {
 	}
 	_, err = b.svc.Do(ctx, hvagent.ActionGetImage, "", hvagent.Request{Image: &hvagent.ImageRequest{ID: "nope"}})
 	requireCode(t, hvagent.ENOTFOUND, err)
-	_, err = b.svc.Guest(ctx, "not-a-uuid")
-	requireCode(t, hvagent.EINVALID, err)
-	_, err = b.svc.Do(ctx, hvagent.ActionStart, "not-a-uuid", hvagent.Request{})
-	requireCode(t, hvagent.EINVALID, err)
+	_, err = b.svc.Guest(ctx, "no-such-guest") // a name no guest has
+	requireCode(t, hvagent.ENOTFOUND, err)
+	_, err = b.svc.Do(ctx, hvagent.ActionStart, "no-such-guest", hvagent.Request{})
+	requireCode(t, hvagent.ENOTFOUND, err)
+	for _, bad := range []string{"Not_A_Name", "-web", strings.Repeat("a", 64), "0b0c9d8e5d3a4f0e9a573c1f2b6a7d10"} {
+		_, err = b.svc.Guest(ctx, bad)
+		requireCode(t, hvagent.EINVALID, err)
+		_, err = b.svc.Do(ctx, hvagent.ActionStart, bad, hvagent.Request{})
+		requireCode(t, hvagent.EINVALID, err)
+	}
 	_, err = b.svc.Do(ctx, hvagent.ActionStart, "", hvagent.Request{})
 	requireCode(t, hvagent.EINVALID, err)
 }

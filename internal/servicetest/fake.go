@@ -12,6 +12,7 @@ type Fake struct {
 	DoFunc                 func(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error)
 	GuestFunc              func(ctx context.Context, id string) (*hvagent.Guest, error)
 	GuestsFunc             func(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error)
+	RenameGuestFunc        func(ctx context.Context, guest, name string) (*hvagent.Guest, error)
 	GuestMetadataFunc      func(ctx context.Context, id string) (map[string]string, error)
 	PatchGuestMetadataFunc func(ctx context.Context, id string, patch map[string]string) (map[string]string, error)
 	MetadataFunc           func(ctx context.Context) (map[string]string, error)
@@ -24,6 +25,7 @@ type Fake struct {
 	PauseQueueFunc         func(ctx context.Context, action string) error
 	ResumeQueueFunc        func(ctx context.Context, action string) error
 	HealthFunc             func(ctx context.Context) (*hvagent.Health, error)
+	QueueStatsFunc         func(ctx context.Context) ([]hvagent.QueueStat, error)
 }
 
 var _ hvagent.Service = (*Fake)(nil)
@@ -50,6 +52,14 @@ func (f *Fake) Guests(ctx context.Context, filter hvagent.GuestFilter) ([]*hvage
 		return nil, nil
 	}
 	return f.GuestsFunc(ctx, filter)
+}
+
+// RenameGuest calls RenameGuestFunc.
+func (f *Fake) RenameGuest(ctx context.Context, guest, name string) (*hvagent.Guest, error) {
+	if f.RenameGuestFunc == nil {
+		return nil, nil
+	}
+	return f.RenameGuestFunc(ctx, guest, name)
 }
 
 // GuestMetadata calls GuestMetadataFunc.
@@ -138,6 +148,14 @@ func (f *Fake) ResumeQueue(ctx context.Context, action string) error {
 		return nil
 	}
 	return f.ResumeQueueFunc(ctx, action)
+}
+
+// QueueStats calls QueueStatsFunc.
+func (f *Fake) QueueStats(ctx context.Context) ([]hvagent.QueueStat, error) {
+	if f.QueueStatsFunc == nil {
+		return nil, nil
+	}
+	return f.QueueStatsFunc(ctx)
 }
 
 // Health calls HealthFunc.

@@ -40,6 +40,7 @@ func testCreate(t *testing.T, b *bundle) {
 	require.Equal(t, map[string]string{"role": "web"}, got.Metadata)
 
 	t.Run("Container", func(t *testing.T) {
+		b.env.FetchImage(t, hvagent.ContainerGuestType, "nginx")
 		c := &hvagent.Guest{Type: hvagent.ContainerGuestType, Image: "nginx"}
 		res := b.do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: c})
 		require.Equal(t, "containerCreate", res.Job.Action)
@@ -54,19 +55,29 @@ func testCreateErrors(t *testing.T, b *bundle) {
 	g := b.create(t, nil)
 	dup := newGuest()
 	dup.ID = g.ID
+	bad := func(g hvagent.Guest) hvagent.Request { return hvagent.Request{Guest: &g} }
 	for name, tc := range map[string]struct {
 		req  hvagent.Request
 		code string
+		msg  string // the error's message contains this
 	}{
-		"ErrDuplicate":     {hvagent.Request{Guest: dup}, hvagent.ECONFLICT},
-		"ErrBadID":         {hvagent.Request{Guest: &hvagent.Guest{ID: "not-a-uuid"}}, hvagent.EINVALID},
-		"ErrNoGuest":       {hvagent.Request{}, hvagent.EINVALID},
-		"ErrTooMuchMemory": {hvagent.Request{Guest: &hvagent.Guest{Memory: 1 << 40}}, hvagent.EINVALID},
-		"ErrDiskWithout":   {hvagent.Request{Guest: &hvagent.Guest{Disks: []hvagent.Disk{{}}}}, hvagent.EINVALID},
-		"ErrContainer":     {hvagent.Request{Guest: &hvagent.Guest{Type: hvagent.ContainerGuestType}}, hvagent.EINVALID},
+		"ErrDuplicate":     {hvagent.Request{Guest: dup}, hvagent.ECONFLICT, g.ID},
+		"ErrBadID":         {bad(hvagent.Guest{ID: "not-a-uuid"}), hvagent.EINVALID, "not-a-uuid"},
+		"ErrNoGuest":       {hvagent.Request{}, hvagent.EINVALID, "create needs a guest"},
+		"ErrTooMuchMemory": {bad(hvagent.Guest{Memory: 1 << 40}), hvagent.EINVALID, "memory 1099511627776 MB: must be from 16 to"},
+		"ErrTooLittleMem":  {bad(hvagent.Guest{Memory: 1}), hvagent.EINVALID, "memory 1 MB: must be from 16 to"},
+		"ErrTooManyCPUs":   {bad(hvagent.Guest{CPU: 100000}), hvagent.EINVALID, "cpu 100000: must be from 1 to"},
+		"ErrDiskWithout":   {bad(hvagent.Guest{Disks: []hvagent.Disk{{}}}), hvagent.EINVALID, "disks[0]: needs an image or a size"},
+		"ErrDiskBus":       {bad(hvagent.Guest{Disks: []hvagent.Disk{{Size: 1, Bus: "floppy"}}}), hvagent.EINVALID, `disks[0].bus "floppy": must be one of virtio, scsi, ide`},
+		"ErrNoSuchImage":   {bad(hvagent.Guest{Disks: []hvagent.Disk{{Image: "nosuch"}}}), hvagent.EINVALID, `disks[0].image "nosuch": no such image`},
+		"ErrContainer":     {bad(hvagent.Guest{Type: hvagent.ContainerGuestType}), hvagent.EINVALID, "image: a container needs an image"},
+		"ErrType":          {bad(hvagent.Guest{Type: "lxc"}), hvagent.EINVALID, `type "lxc": must be vm or container`},
+		"ErrNicModel":      {bad(hvagent.Guest{Nics: []hvagent.Nic{{Model: "ne2k"}}}), hvagent.EINVALID, `nics[0].model "ne2k": must be one of virtio, e1000, rtl8139`},
+		"ErrMAC":           {bad(hvagent.Guest{Nics: []hvagent.Nic{{MAC: "52:54:00"}}}), hvagent.EINVALID, `nics[0].mac "52:54:00": must be six hex pairs`},
 	} {
 		_, err := b.svc.Do(ctx, hvagent.ActionCreate, "", tc.req)
 		require.Equal(t, tc.code, hvagent.ErrorCode(err), "%s: %v", name, err)
+		require.ErrorContains(t, err, tc.msg, name)
 	}
 	_, err := b.svc.Do(ctx, "bogus", g.ID, hvagent.Request{})
 	requireCode(t, hvagent.EINVALID, err)
@@ -182,8 +193,10 @@ func testGuestMetadata(t *testing.T, b *bundle) {
 
 	_, err = b.svc.PatchGuestMetadata(ctx, id, map[string]string{"": "x"})
 	requireCode(t, hvagent.EINVALID, err)
-	_, err = b.svc.GuestMetadata(ctx, "not-a-uuid")
+	_, err = b.svc.GuestMetadata(ctx, "Not_A_Name")
 	requireCode(t, hvagent.EINVALID, err)
+	_, err = b.svc.GuestMetadata(ctx, "no-such-guest")
+	requireCode(t, hvagent.ENOTFOUND, err)
 	_, err = b.svc.PatchGuestMetadata(ctx, uuid.NewString(), map[string]string{"a": "b"})
 	requireCode(t, hvagent.ENOTFOUND, err)
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, newService NewServiceFunc) {
 		{"CreateErrors", testCreateErrors},
 		{"GuestActions", testGuestActions},
 		{"GuestsPagination", testGuestsPagination},
+		{"Names", testNames},
 		{"Metadata", testMetadata},
 		{"GuestMetadata", testGuestMetadata},
 		{"Jobs", testJobs},
