@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // Agent runs actions: info actions synchronously, async actions as durable
@@ -118,14 +120,9 @@ func New(cfg *Config) (*Agent, error) {
 	return a, nil
 }
 
-// validateRuntime checks what Config.Validate cannot: stream actions have
-// exactly one stage and builtin services have a handler.
+// validateRuntime checks what Config.Validate cannot: builtin services
+// have a handler.
 func validateRuntime(c *Config) error {
-	for name, act := range c.Actions {
-		if k, _ := KindOf(name); k == Stream && len(act.Stages) != 1 {
-			return Errorf(EINVALID, "config: stream action %s must have exactly one stage, has %d", name, len(act.Stages))
-		}
-	}
 	for name, s := range c.Services {
 		if s.Builtin != "" && c.Builtins[s.Builtin] == nil {
 			return Errorf(EINVALID, "config: service %s uses builtin %q, which this program does not provide", name, s.Builtin)
@@ -283,9 +280,11 @@ func (a *Agent) Stop(ctx context.Context) error {
 	// Once Start has returned nothing registers new work: kick and Start
 	// add to the wait groups only before the state left Starting/Started.
 	await(ctx, starting, cancel)
+	waiting := a.logWaiting(ctx)
 	workers := make(chan struct{})
 	go func() { a.workers.Wait(); close(workers) }()
-	await(ctx, workers, cancel)
+	finished := await(ctx, workers, cancel)
+	waiting(finished && a.workCtx.Err() == nil) // a later Stop's deadline may have cut the wait short
 	close(a.quit)
 	cancel(errShutdown)
 	a.bg.Wait()
@@ -297,13 +296,56 @@ func (a *Agent) Stop(ctx context.Context) error {
 }
 
 // await waits for done. When ctx ends first it cancels the agent's work
-// (the hard stop) and still waits.
-func await(ctx context.Context, done <-chan struct{}, cancel context.CancelCauseFunc) {
+// (the hard stop), still waits and returns false.
+func await(ctx context.Context, done <-chan struct{}, cancel context.CancelCauseFunc) bool {
 	select {
 	case <-done:
+		return true
 	case <-ctx.Done():
 		cancel(errShutdown)
 		<-done
+		return false
+	}
+}
+
+// logWaiting logs, when jobs are running, that Stop waits for them and for
+// how long at most (ctx's deadline), or that it abandons them when ctx is
+// done already; the function it returns logs how the wait ended: finished
+// tells whether the jobs ended before the deadline.
+func (a *Agent) logWaiting(ctx context.Context) func(finished bool) {
+	a.mu.Lock()
+	n := len(a.running)
+	a.mu.Unlock()
+	if n == 0 {
+		return func(bool) {}
+	}
+	jobs := fmt.Sprintf("%d running jobs", n)
+	if n == 1 {
+		jobs = "1 running job"
+	}
+	if ctx.Err() != nil {
+		a.log.Warn().Int("jobs", n).
+			Msg("stopping without a grace period: " + jobs + " abandoned; the next start recovers them by their on_interrupt policy")
+		return func(bool) {}
+	}
+	limit := "with no deadline"
+	if dl, ok := ctx.Deadline(); ok {
+		left, unit := time.Until(dl), time.Millisecond
+		if left >= time.Second {
+			unit = time.Second
+		}
+		limit = "up to " + max(left, 0).Round(unit).String()
+	}
+	a.log.Info().Int("jobs", n).Msg("stopping: waiting for " + jobs + ", " + limit)
+	start := time.Now()
+	return func(finished bool) {
+		took := logtext.Duration(time.Since(start))
+		if finished {
+			a.log.Info().Int("jobs", n).Str("took", took).Msg("stopping: running jobs finished")
+			return
+		}
+		a.log.Warn().Int("jobs", n).Str("took", took).
+			Msg("stopping: deadline reached; running jobs abandoned, the next start recovers them by their on_interrupt policy")
 	}
 }
 

@@ -19,7 +19,7 @@ var (
 // Validate reports every problem of c in one EINVALID error, its messages
 // sorted and joined by "; " (its Err joins one error per problem). Zero values mean "default", so c may be
 // validated before or after WithDefaults. Validate does not check what only
-// the running agent knows (builtin handlers, stage counts of streams).
+// the running agent knows (whether the program provides each builtin).
 func (c *Config) Validate() error {
 	if c == nil {
 		return Errorf(EINVALID, "config: no config")
@@ -98,8 +98,11 @@ func (s ServiceConfig) problems(name string) []string {
 // problems checks action name; services are the configured services.
 func (a ActionConfig) problems(name string, services map[string]ServiceConfig) []string {
 	var p []string
-	if _, ok := KindOf(name); !ok {
+	switch k, ok := KindOf(name); {
+	case !ok:
 		p = append(p, fmt.Sprintf("action %s is not a valid action", name))
+	case k == Stream && len(a.Stages) != 1:
+		p = append(p, fmt.Sprintf("stream action %s must have exactly one stage, has %d", name, len(a.Stages)))
 	}
 	for i, st := range a.Stages {
 		switch _, ok := services[st.Service]; {

@@ -51,6 +51,12 @@ func TestConfig_Validate(t *testing.T) {
 			c.Durability = "normal"
 		}, ""},
 		{"EmptyStages", func(c *Config) { c.Actions[ActionDelete] = ActionConfig{} }, ""},
+		{"StreamTwoStages", func(c *Config) {
+			st := c.Actions[ActionCreate].Stages[0]
+			c.Actions[ActionConsole] = ActionConfig{Stages: []StageConfig{st, st}}
+		}, "stream action console must have exactly one stage, has 2"},
+		{"StreamNoStage", func(c *Config) { c.Actions[ActionConsole] = ActionConfig{} },
+			"stream action console must have exactly one stage, has 0"},
 		{"NoPort", func(c *Config) { svc(c, "libvirt", ServiceConfig{Path: "/x"}) },
 			"service libvirt has no port, url, socket or builtin"},
 		{"TwoLocators", func(c *Config) { svc(c, "libvirt", ServiceConfig{Port: 1, Socket: "/s"}) },

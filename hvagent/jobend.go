@@ -10,6 +10,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/pipeline"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // finishTimeout bounds one attempt at recording a job's end, on a context
@@ -22,6 +23,12 @@ const (
 	finishBackoff    = 50 * time.Millisecond
 	finishBackoffMax = 5 * time.Second
 )
+
+// LogJobFailed is the message of the warn-level log line of a job that
+// ended in Error (with job_id, action, guest_id, code, error, stage and
+// took). A program that reports failed jobs itself, as hvctl --local does,
+// may drop these lines.
+const LogJobFailed = "job failed"
 
 // unrecorded is the message of a job whose own end the store refused.
 const unrecorded = "internal error: the job's outcome could not be recorded"
@@ -48,7 +55,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	if !ok {
 		return
 	}
-	log.Debug().Str("status", string(e.Status)).Str("message", e.Message).Msg("job ended")
+	logEnd(log, job, e, err)
 	a.observer.JobFinished(job.Action, e.Status)
 	if e.Status == JobComplete && out.deleteGuest {
 		a.mu.Lock()
@@ -59,6 +66,34 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	for _, id := range canceled {
 		a.notify(id)
 	}
+}
+
+// logEnd logs how a job ended: a failure at warn level with its message,
+// error code and the stage it failed in, a cancel at info, a success at
+// debug; each with how long it ran.
+func logEnd(log zerolog.Logger, job *Job, e JobEnd, err error) {
+	var ev *zerolog.Event
+	msg := LogJobFailed
+	switch e.Status {
+	case JobError:
+		ev = log.Warn()
+	case JobCanceled:
+		ev, msg = log.Info(), "job canceled"
+	default:
+		ev, msg = log.Debug(), "job complete"
+	}
+	ev = ev.Str("status", string(e.Status)).Int("attempt", job.Attempt)
+	if !job.StartedAt.IsZero() {
+		ev = ev.Str("took", logtext.Duration(e.At.Sub(job.StartedAt)))
+	}
+	if e.Status != JobComplete {
+		ev = ev.Str("code", e.Code).Str("error", e.Message)
+	}
+	var se *pipeline.StageError
+	if errors.As(err, &se) {
+		ev = ev.Str("stage", se.Label()).Str("service", se.Service)
+	}
+	ev.Msg(msg)
 }
 
 // endInterrupted applies the on_interrupt policy of a job abandoned by

@@ -2,9 +2,11 @@ package hvagent_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -255,4 +257,35 @@ func TestAgent_StageRecordFails(t *testing.T) {
 	got, err := env.Agent.Guest(context.Background(), g.ID)
 	require.NoError(t, err)
 	require.Equal(t, sim.StateRunning, got.State)
+}
+
+func TestAgent_LogsFailedJob(t *testing.T) {
+	t.Parallel()
+	log := &testio.Buffer{}
+	env := agenttest.New(t, agenttest.Opts{Log: log})
+	g := env.Create(t, nil)
+	env.Sim.FailNext("Sim.Start", "no bootable disk")
+	res := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{})
+	require.Equal(t, hvagent.JobError, env.Wait(t, res.Job.ID).Status)
+
+	var entry map[string]any
+	require.Eventually(t, func() bool {
+		for line := range strings.SplitSeq(log.String(), "\n") {
+			if json.Unmarshal([]byte(line), &entry) == nil && entry["message"] == "job failed" {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 5*time.Millisecond, "no failed job logged at warn level: %s", log.String())
+	require.Equal(t, "warn", entry["level"])
+	require.Equal(t, res.Job.ID, entry["job_id"])
+	require.Equal(t, hvagent.ActionStart, entry["action"])
+	require.Equal(t, g.ID, entry["guest_id"])
+	require.Equal(t, string(hvagent.JobError), entry["status"])
+	require.Equal(t, hvagent.ESUBAGENT, entry["code"])
+	require.Contains(t, entry["error"], "no bootable disk")
+	require.Equal(t, "1/1 Sim.Start", entry["stage"])
+	require.Equal(t, "sim", entry["service"])
+	require.Regexp(t, `^\d+(\.\d+)?(µs|ms|s)$`, entry["took"])
+	require.NotContains(t, log.String(), `"job complete"`, "successful jobs are debug")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // requireUnavailable requires the agent to refuse work.
@@ -190,4 +191,37 @@ func TestAgent_StartCtxIsAHardStop(t *testing.T) {
 	require.NoError(t, env.Agent.Stop(context.Background()))
 	j := requireStatus(t, env.Store, job.ID, hvagent.JobQueued)
 	require.Equal(t, 1, j.Attempt, "the interrupted job was claimed again after the hard stop")
+}
+
+func TestAgent_StopLogsAbandonedJobs(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+		want string
+	}{
+		{"Deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 50*time.Millisecond)
+		}, "stopping: deadline reached; running jobs abandoned, the next start recovers them by their on_interrupt policy"},
+		{"NoGracePeriod", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}, "stopping without a grace period: 1 running job abandoned; the next start recovers them by their on_interrupt policy"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log := &testio.Buffer{}
+			env := agenttest.New(t, agenttest.Opts{Log: log})
+			g := env.Create(t, nil)
+			env.Sim.SetLatency(10 * time.Second)
+			job := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+			waitStatus(t, env, job.ID, hvagent.JobRunning)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			require.NoError(t, env.Agent.Stop(ctx))
+			require.Contains(t, log.String(), `"level":"warn","jobs":1`)
+			require.Contains(t, log.String(), `"message":"`+tt.want+`"`)
+		})
+	}
 }

@@ -25,7 +25,7 @@ func (nopObserver) StageCalled(string, string, time.Duration, string) {}
 func (nopObserver) JobFinished(string, JobStatus)                     {}
 
 // QueueStats returns, for each queue holding queued or running jobs, how
-// many of each and the age of its oldest queued job, for metrics.
+// many of each and when its oldest queued job was queued, ordered by queue.
 func (a *Agent) QueueStats(ctx context.Context) ([]QueueStat, error) {
 	return a.store.QueueStats(ctx)
 }

@@ -53,6 +53,11 @@ type Service interface {
 	PauseQueue(ctx context.Context, action string) error
 	ResumeQueue(ctx context.Context, action string) error
 
+	// QueueStats returns, for each queue holding queued or running jobs
+	// (a guest's ID, or "image:<type>:<id>"), how many of each and when its
+	// oldest queued job was queued; ordered by queue, never nil.
+	QueueStats(ctx context.Context) ([]QueueStat, error)
+
 	// Health reports whether the agent is serving and what drives it.
 	Health(ctx context.Context) (*Health, error)
 }

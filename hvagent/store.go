@@ -170,10 +170,15 @@ type JobEnd struct {
 	DeleteGuest bool
 }
 
-// QueueStat describes one queue for metrics.
+// QueueStat describes one queue: its depth, for `hvctl queue status`,
+// GET /queue and metrics.
 type QueueStat struct {
-	Queue          string
-	Queued         int
-	Running        int
-	OldestQueuedAt time.Time // zero when nothing is queued
+	// Queue is the serial queue: a guest's ID, or "image:<type>:<id>".
+	Queue string `json:"queue"`
+	// Queued and Running count the queue's jobs in those statuses.
+	Queued  int `json:"queued"`
+	Running int `json:"running"`
+	// OldestQueuedAt is when its oldest queued job was queued; zero (and
+	// left out of JSON) when nothing is queued.
+	OldestQueuedAt time.Time `json:"oldest_queued_at,omitzero"`
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/host"
 	"github.com/hvagent/hvagent/hvagent/metrics"
 	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/logtext"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -109,9 +109,12 @@ func (m *Main) lookupEnv(key string) (string, bool) {
 	return m.LookupEnv(key)
 }
 
-// Run opens the store, starts the agent, writes the effective config to
-// <data_dir>/config.json and starts the listeners, then returns. ctx bounds
-// the start-up only. After an error, Close releases what was started.
+// Run checks the effective config as `hvctl config validate` does
+// (settings.Check: values, builtins, exposure, the files it names) and logs
+// its warnings, opens the store, starts the agent, writes the effective
+// config to <data_dir>/config.json and starts the listeners, then returns.
+// ctx bounds the start-up only. After an error, Close releases what was
+// started.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Config == nil || m.Daemon == nil {
 		return errors.New("run: ParseFlags was not called")
@@ -128,20 +131,24 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Logger = logger
-	if err := m.startAgent(ctx); err != nil {
+	verdict, err := settings.Check(&settings.File{Config: *m.Config, Daemon: *m.Daemon})
+	if err != nil {
+		return err
+	}
+	if err := m.startAgent(ctx, verdict.Warnings); err != nil {
 		return err
 	}
 	if err := writeEffectiveConfig(m.Agent.Config(), m.Daemon); err != nil {
 		return err
 	}
-	return m.serve()
+	return m.serve(verdict.Files)
 }
 
 // startAgent assembles the agent on the data dir (store, built-in
-// drivers) and starts it.
-func (m *Main) startAgent(ctx context.Context) error {
+// drivers) and starts it; warnings are the config's, logged first.
+func (m *Main) startAgent(ctx context.Context, warnings []string) error {
 	cfg := *m.Config
-	m.logStart()
+	m.logStart(warnings)
 	cfg.Logger = m.Logger
 	m.Metrics = metrics.New()
 	cfg.Observer = m.Metrics
@@ -158,8 +165,8 @@ func (m *Main) startAgent(ctx context.Context) error {
 	return nil
 }
 
-// logStart logs where the configuration comes from.
-func (m *Main) logStart() {
+// logStart logs where the configuration comes from and its warnings.
+func (m *Main) logStart(warnings []string) {
 	ev := m.Logger.Info().Str("version", hvagent.Version).Str("data_dir", m.Config.DataDir).Str("db", m.Config.DBPath)
 	if m.ConfigPath != "" {
 		ev = ev.Str("config", m.ConfigPath)
@@ -167,17 +174,9 @@ func (m *Main) logStart() {
 	ev.Msg("starting hvagentd")
 	if m.ConfigPath == "" {
 		m.Logger.Info().Msg(embeddedDefaultNotice)
-		return
 	}
-	var simServices []string
-	for name, s := range m.Config.Services {
-		if s.Builtin == "sim" {
-			simServices = append(simServices, name)
-		}
-	}
-	if len(simServices) > 0 {
-		slices.Sort(simServices)
-		m.Logger.Warn().Strs("services", simServices).Msg("services use the SIMULATED driver (no real guests)")
+	for _, w := range warnings {
+		m.Logger.Warn().Msg(w)
 	}
 }
 
@@ -212,6 +211,7 @@ func (m *Main) Close() error {
 }
 
 func (m *Main) close() error {
+	start := time.Now()
 	var timeout time.Duration
 	if m.Daemon != nil {
 		timeout = m.Daemon.ShutdownTimeout.Duration
@@ -228,10 +228,11 @@ func (m *Main) close() error {
 	}
 	err := errors.Join(errs...)
 	if m.Agent != nil {
+		took := logtext.Duration(time.Since(start))
 		if err != nil {
-			m.Logger.Error().Err(err).Msg("hvagentd stopped with errors")
+			m.Logger.Error().Err(err).Str("took", took).Msg("hvagentd stopped with errors")
 		} else {
-			m.Logger.Info().Msg("hvagentd stopped")
+			m.Logger.Info().Str("took", took).Msg("hvagentd stopped")
 		}
 	}
 	return err

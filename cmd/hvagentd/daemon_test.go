@@ -233,6 +233,15 @@ func TestDaemon_Tokens(t *testing.T) {
 	require.NoError(t, err)
 	_, err = withToken.PatchMetadata(ctx, map[string]string{"a": "b"})
 	require.Equal(t, hvagent.EFORBIDDEN, hvagent.ErrorCode(err), "read scope")
+	// The log names the caller: refused credentials at warn.
+	_, ok := d.logs.find(func(e map[string]any) bool {
+		return e["message"] == "request" && e["method"] == "PATCH" && e["caller"] == "ci" && e["status"] == float64(403) && e["level"] == "warn"
+	})
+	require.True(t, ok, d.logs.String())
+	_, ok = d.logs.find(func(e map[string]any) bool {
+		return e["message"] == "request" && e["status"] == float64(401) && e["level"] == "warn" && e["caller"] == nil
+	})
+	require.True(t, ok, d.logs.String())
 
 	// The unix socket needs no token: its mode guards it.
 	md, err := newClient(t, "unix://"+d.SocketPath()).PatchMetadata(ctx, map[string]string{"a": "b"})
@@ -298,7 +307,7 @@ func TestDaemon_SimJSONConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, h.Simulated)
 	_, ok := d.logs.find(func(e map[string]any) bool {
-		return e["message"] == "services use the SIMULATED driver (no real guests)"
+		return e["message"] == "services using the SIMULATED driver (no real guests): sim, simConsole, simDownload" && e["level"] == "warn"
 	})
 	require.True(t, ok)
 	_, ok = d.logs.find(func(e map[string]any) bool {
@@ -347,16 +356,35 @@ func TestRun_DaemonErrors(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"--listen", "0.0.0.0:0"}, "hvagentd: listen 0.0.0.0:0 is not a loopback address"},
-		{[]string{"--max-queued", "lots"}, `hvagentd: invalid argument "lots" for "--max-queued" flag`},
-		{[]string{"extra"}, `hvagentd: unknown command "extra" for "hvagentd"`},
-		{[]string{"--listen", "127.0.0.1:0", "--config", "/nonexistent/hvagent.json"}, "hvagentd: read config"},
+		{[]string{"--listen", "0.0.0.0:0"}, exitFailure, "hvagentd: config: listen 0.0.0.0:0 is not a loopback address"},
+		{[]string{"--max-queued", "lots"}, exitUsage, `hvagentd: invalid argument "lots" for "--max-queued" flag`},
+		{[]string{"extra"}, exitUsage, `hvagentd: unknown command "extra" for "hvagentd"`},
+		{[]string{"--listen", "127.0.0.1:0", "--config", "/nonexistent/hvagent.json"}, exitFailure, "hvagentd: read config"},
 	} {
 		var stderr strings.Builder
 		args := append([]string{"--data-dir", tempDir(t)}, tt.args...)
-		require.Equal(t, 1, run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr), "%q", tt.args)
+		require.Equal(t, tt.code, run(context.Background(), args, strings.NewReader(""), io.Discard, &stderr), "%q", tt.args)
 		require.Contains(t, stderr.String(), tt.want)
+		require.Equal(t, tt.code == exitUsage, strings.Contains(stderr.String(), "\nUsage: hvagentd [flags]\n       hvagentd [command]\n"), stderr.String())
 	}
+}
+
+func TestDaemon_SocketPathTooLong(t *testing.T) {
+	t.Parallel()
+	long := filepath.Join(tempDir(t), strings.Repeat("d", 100))
+	d, err := newDaemon(t, "--data-dir", long)
+	require.NoError(t, err)
+	err = d.Run(context.Background())
+	require.NoError(t, d.Close())
+	sock := filepath.Join(long, "hvagent.sock")
+	require.EqualError(t, err, "socket "+sock+": the path is "+strconv.Itoa(len(sock))+
+		" bytes, longer than the 107 a unix socket path may have: set a shorter socket (--socket, HVAGENT_SOCKET or \"socket\" in the config file)")
+
+	// A socket elsewhere lets the daemon run on that data dir.
+	d = startDaemon(t, "--data-dir", long, "--socket", filepath.Join(tempDir(t), "api.sock"))
+	_, err = newClient(t, "unix://"+d.SocketPath()).Health(context.Background())
+	require.NoError(t, err)
 }

@@ -2,13 +2,11 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -18,6 +16,10 @@ import (
 
 // socketMode is the unix socket's mode: owner and group may connect.
 const socketMode = 0o660
+
+// maxSocketPath is the longest unix socket path Linux takes (sun_path is
+// 108 bytes with its terminating NUL).
+const maxSocketPath = 107
 
 // listenTCP listens on addr, with TLS when tlsCfg is set. Unless TCP
 // clients must authenticate, the address bound must be loopback (a name
@@ -56,36 +58,14 @@ func hostsFor(addr net.Addr) []string {
 	return hosts
 }
 
-// tlsConfig returns the TCP listeners' TLS settings, nil without TLS.
-// With client_ca, clients must present a certificate it signed.
-func tlsConfig(cfg *settings.Daemon) (*tls.Config, error) {
-	if cfg.TLSCert == "" {
-		return nil, nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("load tls_cert and tls_key: %w", err)
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-	if cfg.ClientCA != "" {
-		pem, err := os.ReadFile(cfg.ClientCA)
-		if err != nil {
-			return nil, fmt.Errorf("read client_ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client_ca %s: no PEM certificate found", cfg.ClientCA)
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
-}
-
 // listenUnix listens on the unix socket at path with mode 0660, owned by
-// group when set. A socket file left by a process that is gone is removed;
+// group gid unless it is -1. A socket file left by a process that is gone is removed;
 // one that answers is another server's and is an error.
-func listenUnix(path, group string) (net.Listener, error) {
+func listenUnix(path string, gid int) (net.Listener, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("socket %s: the path is %d bytes, longer than the %d a unix socket path may have: set a shorter socket (--socket, HVAGENT_SOCKET or \"socket\" in the config file)",
+			path, len(path), maxSocketPath)
+	}
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
@@ -100,14 +80,10 @@ func listenUnix(path, group string) (net.Listener, error) {
 		_ = ln.Close()
 		return nil, fmt.Errorf("socket mode: %w", err)
 	}
-	if group != "" {
-		gid, err := lookupGroup(group)
-		if err == nil {
-			err = os.Chown(path, -1, gid)
-		}
-		if err != nil {
+	if gid != -1 {
+		if err := os.Chown(path, -1, gid); err != nil {
 			_ = ln.Close()
-			return nil, fmt.Errorf("socket_group %s: %w", group, err)
+			return nil, fmt.Errorf("socket_group: %w", err)
 		}
 	}
 	return ln, nil
@@ -135,21 +111,6 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("remove stale socket: %w", err)
 	}
 	return nil
-}
-
-// lookupGroup returns the ID of a group given by name or numeric ID.
-func lookupGroup(group string) (int, error) {
-	g, err := user.LookupGroup(group)
-	if err != nil {
-		var unknown user.UnknownGroupError
-		if !errors.As(err, &unknown) {
-			return 0, err
-		}
-		if g, err = user.LookupGroupId(group); err != nil {
-			return 0, fmt.Errorf("no such group")
-		}
-	}
-	return strconv.Atoi(g.Gid)
 }
 
 // groupSearchable reports whether dir's group may traverse it.

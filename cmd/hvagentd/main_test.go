@@ -41,7 +41,7 @@ var bins struct {
 	err  error
 }
 
-// binary returns the path of a built program: "hvagentd" or
+// binary returns the path of a built program: "hvagentd", "hvctl" or
 // "test-rpc-service".
 func binary(t testing.TB, name string) string {
 	t.Helper()
@@ -54,8 +54,8 @@ func binary(t testing.TB, name string) string {
 			bins.err = fmt.Errorf("the go command is needed to build the programs under test: %w", err)
 			return
 		}
-		cmd := exec.Command(goTool, "build", "-o", bins.dir+"/",
-			"github.com/hvagent/hvagent/cmd/hvagentd", "github.com/hvagent/hvagent/examples/test-rpc-service")
+		cmd := exec.Command(goTool, "build", "-o", bins.dir+"/", "github.com/hvagent/hvagent/cmd/hvagentd",
+			"github.com/hvagent/hvagent/cmd/hvctl", "github.com/hvagent/hvagent/examples/test-rpc-service")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bins.err = fmt.Errorf("go build: %w\n%s", err, out)
 		}
@@ -80,12 +80,17 @@ type logBuffer struct{ testio.Buffer }
 // find returns the first JSON log line for which match is true.
 func (b *logBuffer) find(match func(map[string]any) bool) (map[string]any, bool) {
 	for line := range strings.SplitSeq(b.String(), "\n") {
-		var entry map[string]any
-		if json.Unmarshal([]byte(line), &entry) == nil && match(entry) {
+		if entry, ok := parseLogLine(line); ok && match(entry) {
 			return entry, true
 		}
 	}
 	return nil, false
+}
+
+// parseLogLine decodes a JSON log line.
+func parseLogLine(line string) (map[string]any, bool) {
+	var entry map[string]any
+	return entry, json.Unmarshal([]byte(line), &entry) == nil
 }
 
 // proc is a program started by a test.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -106,4 +107,38 @@ func TestProcess_SecondSignalForcesExit(t *testing.T) {
 	require.Equal(t, 1, p.signal(t, syscall.SIGTERM))
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.Contains(t, p.stderr.String(), "hvagentd: terminated during the graceful stop: forced exit")
+}
+
+func TestProcess_ConsoleLogToFile(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	f, err := os.Create(filepath.Join(dir, "hvagentd.log"))
+	require.NoError(t, err)
+	defer f.Close()
+	cmd := exec.Command(binary(t, "hvagentd"), "--data-dir", dir, "--listen", "127.0.0.1:0", "--config", simConfig, "--log-format", "console")
+	cmd.Stderr = f // a file, not a terminal
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	log := func() string {
+		b, err := os.ReadFile(f.Name())
+		require.NoError(t, err)
+		return string(b)
+	}
+	require.Eventually(t, func() bool { return strings.Contains(log(), "listener=tcp") }, 20*time.Second, 10*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		require.NoError(t, err, log())
+	case <-time.After(30 * time.Second):
+		require.FailNow(t, "no exit after SIGTERM")
+	}
+	require.Contains(t, log(), "INF hvagentd stopped")
+	require.Contains(t, log(), "WRN services using the SIMULATED driver")
+	require.NotContains(t, log(), "\x1b[", "no colour codes in a file")
 }

@@ -9,6 +9,9 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/host"
 )
 
 // run executes the command line args until it is done or ctx ends (SIGINT
@@ -16,13 +19,10 @@ import (
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := newRootCmd(stdin, stdout, stderr)
-	cmd.SetArgs(args)
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		_, _ = fmt.Fprintf(stderr, "hvagentd: %v\n", err)
-		return 1
-	}
-	return 0
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return report(stderr, cmd, err)
 }
 
 // newRootCmd returns the hvagentd command with all its subcommands. Run
@@ -37,9 +37,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: "hvagentd runs the hvagent REST API on a unix socket (always), on TCP (--listen) and on an\n" +
 			"optional admin listener (--admin-listen). Settings come from flags, HVAGENT_* environment\n" +
 			"variables and the config file, in that order of precedence. Without a config file it runs the\n" +
-			"embedded default, which drives the SIMULATED hypervisor (no real guests).\n" +
-			"SIGINT or SIGTERM stop it gracefully; a second one forces the exit.",
-		Args:          cobra.NoArgs,
+			"embedded default: " + host.DefaultDescription + ", every action wired.\n" +
+			"SIGINT or SIGTERM stop it gracefully; a second one forces the exit." + exitCodeHelp,
+		Version:       hvagent.Version,
+		Args:          noArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,10 +51,16 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	flags = registerFlags(root.Flags())
+	registerFlagCompletions(root)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newSubagentCmd())
+	root.SetVersionTemplate(versionText())
+	root.InitDefaultVersionFlag() // now, so that --help and the docs show it
+	root.Flags().Lookup("version").Usage = "print the version and the built-in drivers (as the version command)"
+	root.SetFlagErrorFunc(flagError)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(newSubagentCmd(), newVersionCmd(), newCompletionCmd(), newGenDocsCmd())
 	return root
 }
 

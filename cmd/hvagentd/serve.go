@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/metrics"
@@ -47,24 +49,14 @@ type server struct {
 }
 
 // serve starts the listeners: the unix socket always, TCP unless turned
-// off, the admin listener when configured.
-func (m *Main) serve() error {
-	cfg := m.Daemon
-	var tokens []rest.Token
-	if cfg.TokensFile != "" {
-		var err error
-		if tokens, err = rest.LoadTokens(cfg.TokensFile); err != nil {
-			return fmt.Errorf("tokens_file: %w", err)
-		}
-	}
-	tlsCfg, err := tlsConfig(cfg)
-	if err != nil {
-		return err
-	}
+// off, the admin listener when configured. files are the tokens, TLS
+// settings and socket group read by settings.Check.
+func (m *Main) serve(files *settings.Files) error {
+	cfg, tlsCfg := m.Daemon, files.TLS
 	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent)}
 	m.drainCtx, m.drain = context.WithCancel(context.Background())
 
-	ln, err := listenUnix(cfg.Socket, cfg.SocketGroup)
+	ln, err := listenUnix(cfg.Socket, files.SocketGID)
 	if err != nil {
 		return err
 	}
@@ -73,7 +65,7 @@ func (m *Main) serve() error {
 		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
 			Msg("socket_group members cannot reach the socket: its directory is not group-searchable (chmod g+x, or move --socket)")
 	}
-	base.Tokens = tokens
+	base.Tokens = files.Tokens
 	if cfg.Listen != settings.ListenOff {
 		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg); err != nil {
 			return err
@@ -111,7 +103,7 @@ func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions) {
 	logger := m.Logger.With().Str("listener", name).Logger()
 	opts.Logger = logger
 	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: &http.Server{
-		Handler:           m.wrap(logger, rest.NewHandler(m.Agent, opts)),
+		Handler:           m.wrap(rest.NewHandler(m.Agent, opts)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          log.New(logWriter{logger}, "", 0),
@@ -131,10 +123,10 @@ func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions) {
 	logger.Info().Str("addr", ln.Addr().String()).Bool("tokens", len(opts.Tokens) > 0).Msg("listening")
 }
 
-// wrap logs each request at debug level and ends long-lived requests
-// (events, waits, console) when the daemon stops, so that they do not hold
-// the graceful stop until its deadline.
-func (m *Main) wrap(logger zerolog.Logger, h http.Handler) http.Handler {
+// wrap ends long-lived requests (events, waits, console) when the daemon
+// stops, so that they do not hold the graceful stop until its deadline.
+// (The handler logs each request.)
+func (m *Main) wrap(h http.Handler) http.Handler {
 	drainCtx := m.drainCtx
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if longLived(r) {
@@ -143,59 +135,13 @@ func (m *Main) wrap(logger zerolog.Logger, h http.Handler) http.Handler {
 			defer func() { stop(); cancel() }()
 			r = r.WithContext(ctx)
 		}
-		if logger.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel {
-			h.ServeHTTP(w, r)
-			return
-		}
-		rec := &statusRecorder{ResponseWriter: w}
-		start := time.Now()
-		h.ServeHTTP(rec, r)
-		logger.Debug().Str("method", r.Method).Str("path", r.URL.Path).Str("query", r.URL.RawQuery).
-			Int("status", rec.code()).Int64("bytes", rec.n).Dur("took", time.Since(start)).
-			Str("remote", r.RemoteAddr).Msg("request")
+		h.ServeHTTP(w, r)
 	})
 }
 
 // longLived reports whether r may last as long as the client wants.
 func longLived(r *http.Request) bool {
 	return r.URL.Path == "/events" || r.URL.Query().Has("wait") || strings.HasSuffix(r.URL.Path, "/console")
-}
-
-// statusRecorder records a response's status and size. It passes Flush
-// through and unwraps for http.ResponseController (write deadlines).
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	n      int64
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.n += int64(n)
-	return n, err
-}
-
-// Flush sends buffered data to the client.
-func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
-
-// Unwrap returns the wrapped ResponseWriter.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (s *statusRecorder) code() int {
-	if s.status == 0 {
-		return http.StatusOK
-	}
-	return s.status
 }
 
 // logWriter sends the http.Server's own error log (TLS handshakes, broken
@@ -253,7 +199,8 @@ func (m *Main) AdminAddr() string { return m.addr(listenerAdmin) }
 func (m *Main) SocketPath() string { return m.addr(listenerUnix) }
 
 // newLogger returns a logger to w at level (debug, info, warn or warning,
-// error) in format json or console.
+// error) in format json or console. The console format has colours only
+// when w is a terminal.
 func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 	if level == "warning" {
 		level = "warn"
@@ -263,7 +210,13 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("log_level %q: %w", level, err)
 	}
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/driver/qemu"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // subagentShutdownTimeout bounds how long in-flight calls may finish after a
@@ -26,7 +27,8 @@ func newSubagentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "subagent",
 		Short: "Serve a built-in driver as a stand-alone sub-agent",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newSubagentSimCmd(), newSubagentQEMUCmd(), newSubagentStorageCmd())
 	return cmd
@@ -48,7 +50,7 @@ func newSubagentSimCmd() *cobra.Command {
 		Short: "Serve the simulated hypervisor (no real guests) over HTTP",
 		Long: "Serve the simulated hypervisor, an in-memory stand-in for a real one, as a sub-agent\n" +
 			"(service \"Sim\"). It prints \"listening on <addr>\" once listening and stops on SIGINT or SIGTERM.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runSim(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -64,10 +66,10 @@ func newSubagentSimCmd() *cobra.Command {
 
 func (o *simOptions) validate() error {
 	if o.failureRate < 0 || o.failureRate > 1 {
-		return fmt.Errorf("--failure-rate %v: want a probability between 0 and 1", o.failureRate)
+		return usageErrorf("--failure-rate %v: want a probability between 0 and 1", o.failureRate)
 	}
 	if o.latency < 0 {
-		return fmt.Errorf("--latency %s: must not be negative", o.latency)
+		return usageErrorf("--latency %s: must not be negative", o.latency)
 	}
 	return nil
 }
@@ -83,7 +85,7 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	logger.Info().Str("addr", addr).Dur("latency", opts.latency).Float64("failure_rate", opts.failureRate).
+	logger.Info().Str("addr", addr).Str("latency", logtext.Duration(opts.latency)).Float64("failure_rate", opts.failureRate).
 		Msg("serving the simulated hypervisor (a simulation: no real guests run)")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {
 		return err
@@ -150,7 +152,7 @@ func newSubagentQEMUCmd() *cobra.Command {
 		Long: "Serve the built-in QEMU driver (service \"QEMU\", console stream at " + qemu.ConsolePath + ") as a sub-agent.\n" +
 			"It first re-attaches to the guests' QEMUs still running under --data-dir, then prints\n" +
 			"\"listening on <addr>\" and serves until SIGINT or SIGTERM. Guests keep running when it stops.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen", "data-dir"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runQEMU(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},

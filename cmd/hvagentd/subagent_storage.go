@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -31,7 +30,7 @@ func newSubagentStorageCmd() *cobra.Command {
 		Long: "Serve the built-in storage driver as a sub-agent (service \"ImageStore\", download stream at\n" +
 			storage.DownloadPath + "): qcow2 images, guest disks and snapshots under --data-dir. It prints\n" +
 			"\"listening on <addr>\" once listening and stops on SIGINT or SIGTERM.",
-		Args: cobra.NoArgs,
+		Args: needFlags("listen", "data-dir"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runStorage(cmd.Context(), opts, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
@@ -50,10 +49,10 @@ func newSubagentStorageCmd() *cobra.Command {
 
 func (o *storageOptions) validate() error {
 	if o.idleTimeout <= 0 {
-		return fmt.Errorf("--fetch-idle-timeout %s: must be positive", o.idleTimeout)
+		return usageErrorf("--fetch-idle-timeout %s: must be positive", o.idleTimeout)
 	}
 	if o.maxImageSize <= 0 {
-		return fmt.Errorf("--max-image-size %d: must be positive", o.maxImageSize)
+		return usageErrorf("--max-image-size %d: must be positive", o.maxImageSize)
 	}
 	return nil
 }

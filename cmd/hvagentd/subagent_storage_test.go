@@ -40,17 +40,18 @@ func TestSubagentStorage_Errors(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{name: "NoDataDir", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0"}, want: `required flag(s) "data-dir" not set`},
-		{name: "IdleTimeout", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", "/tmp", "--fetch-idle-timeout", "0s"}, want: "--fetch-idle-timeout 0s: must be positive"},
-		{name: "AllowedPath", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(os.TempDir(), "hvagent-storage-unused"), "--allowed-path", "rel"}, want: `allowed path "rel" is not absolute`},
+		{name: "NoDataDir", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0"}, code: exitUsage, want: "hvagentd subagent storage needs --data-dir"},
+		{name: "IdleTimeout", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", "/tmp", "--fetch-idle-timeout", "0s"}, code: exitUsage, want: "--fetch-idle-timeout 0s: must be positive"},
+		{name: "AllowedPath", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(os.TempDir(), "hvagent-storage-unused"), "--allowed-path", "rel"}, code: exitFailure, want: `allowed path "rel" is not absolute`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr strings.Builder
 			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
-			require.Equal(t, 1, code)
+			require.Equal(t, tt.code, code, stderr.String())
 			require.Contains(t, stderr.String(), tt.want)
 			require.Empty(t, stdout.String())
 		})

@@ -77,19 +77,21 @@ func TestSubagentSim_Errors(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		args []string
+		code int
 		want string
 	}{
-		{name: "NoListen", args: []string{"subagent", "sim"}, want: `required flag(s) "listen" not set`},
-		{name: "FailureRate", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--failure-rate", "1.5"}, want: "--failure-rate 1.5: want a probability between 0 and 1"},
-		{name: "Latency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "-1s"}, want: "--latency -1s: must not be negative"},
-		{name: "BadAddress", args: []string{"subagent", "sim", "--listen", "nowhere:-1"}, want: "listen:"},
-		{name: "ExtraArgs", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "extra"}, want: "unknown command"},
+		{name: "NoListen", args: []string{"subagent", "sim"}, code: exitUsage, want: "hvagentd subagent sim needs --listen\nUsage: hvagentd subagent sim [flags]\n"},
+		{name: "FailureRate", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--failure-rate", "1.5"}, code: exitUsage, want: "--failure-rate 1.5: want a probability between 0 and 1"},
+		{name: "Latency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "-1s"}, code: exitUsage, want: "--latency -1s: must not be negative"},
+		{name: "BadLatency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "soon"}, code: exitUsage, want: `invalid argument "soon" for "--latency" flag`},
+		{name: "BadAddress", args: []string{"subagent", "sim", "--listen", "nowhere:-1"}, code: exitFailure, want: "listen:"},
+		{name: "ExtraArgs", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "extra"}, code: exitUsage, want: `hvagentd subagent sim takes no arguments, got "extra"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr strings.Builder
 			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
-			require.Equal(t, 1, code)
+			require.Equal(t, tt.code, code, stderr.String())
 			require.Contains(t, stderr.String(), tt.want)
 			require.Empty(t, stdout.String())
 		})

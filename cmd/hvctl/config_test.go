@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/internal/settings"
 )
 
 func TestConfigValidate_Flags(t *testing.T) {
@@ -28,6 +30,22 @@ func TestConfigValidate_Run(t *testing.T) {
 		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", path))
 		require.Regexp(t, `^\.\./\.\./testdata/sim\.json: valid \(3 services, \d+ actions\)\n$`, b.out.String())
 	})
+	t.Run("Stdin", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sim.json"))
+		require.NoError(t, err)
+		b.in.Write(data)
+		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", "-"), b.errOut.String())
+		require.Regexp(t, `^stdin: valid \(3 services, \d+ actions\)\n$`, b.out.String())
+	})
+	t.Run("ErrStdin", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.in.WriteString(`{"colour":1}`)
+		require.Equal(t, exitUsage, b.run(t.Context(), "config", "validate", "-"))
+		require.Contains(t, b.errOut.String(), "colour")
+	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -41,11 +59,23 @@ func TestConfigValidate_Run(t *testing.T) {
 	t.Run("DaemonSettings", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		path := filepath.Join(t.TempDir(), "agent.json")
+		dir := t.TempDir()
+		tokens := filepath.Join(dir, "tokens.json")
+		require.NoError(t, os.WriteFile(tokens, []byte(`[{"name":"ops","sha256":"`+strings.Repeat("ab", 32)+`","scope":"admin"}]`), 0o600))
+		path := filepath.Join(dir, "agent.json")
 		require.NoError(t, os.WriteFile(path, []byte(`{"services":{"x":{"port":1}},"actions":{},"listen":"0.0.0.0:8443",`+
-			`"tokens_file":"/t.json","log_level":"warning","shutdown_timeout":"1m","data_dir":"/d"}`), 0o600))
+			`"tokens_file":"`+tokens+`","log_level":"warning","shutdown_timeout":"1m","data_dir":"/d"}`), 0o600))
 		require.Equal(t, exitOK, b.run(t.Context(), "config", "validate", path), b.errOut.String())
 		require.Equal(t, path+": valid (1 services, 0 actions)\n", b.out.String())
+		require.Equal(t, "warning: "+settings.NoActionWarning+"\n", b.errOut.String(), "a config that wires no action")
+	})
+	t.Run("ErrFiles", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		path := filepath.Join(t.TempDir(), "agent.json")
+		require.NoError(t, os.WriteFile(path, []byte(`{"services":{"x":{"port":1}},"actions":{},"tokens_file":"/nonexistent/t.json"}`), 0o600))
+		require.Equal(t, exitUsage, b.run(t.Context(), "config", "validate", path))
+		require.Equal(t, "hvctl: config: tokens_file: tokens file: open /nonexistent/t.json: no such file or directory\n", b.errOut.String())
 	})
 	t.Run("ErrDaemonSettings", func(t *testing.T) {
 		t.Parallel()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
@@ -44,6 +45,31 @@ func genDocs(root *cobra.Command, dir string) error {
 	root.DisableAutoGenTag = true
 	if err := doc.GenMarkdownTree(root, dir); err != nil {
 		return fmt.Errorf("gen-docs: %w", err)
+	}
+	return fixUsageLines(root, dir)
+}
+
+// fixUsageLines gives the page of each command with subcommands the usage
+// line hvctl shows ("hvctl guest [command]") instead of cobra's.
+func fixUsageLines(cmd *cobra.Command, dir string) error {
+	if !cmd.HasAvailableSubCommands() {
+		return nil
+	}
+	path := filepath.Join(dir, strings.ReplaceAll(cmd.CommandPath(), " ", "_")+".md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("gen-docs: %w", err)
+	}
+	fixed := strings.Replace(string(b), "```\n"+cmd.UseLine()+"\n```", "```\n"+usageLine(cmd)+"\n```", 1)
+	if err := os.WriteFile(path, []byte(fixed), 0o644); err != nil {
+		return fmt.Errorf("gen-docs: %w", err)
+	}
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			if err := fixUsageLines(c, dir); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,12 +26,17 @@ type EventsOptions struct {
 	// Since prints only events after this event ID; nil: from the oldest,
 	// or with Follow only new events.
 	Since *int64
-	since int64
+	// SinceAge, when not zero, prints only events of the last SinceAge
+	// (Since is then nil).
+	SinceAge time.Duration
+	// Now is the time SinceAge counts back from.
+	Now   func() time.Time
+	since string
 }
 
 // newCmdEvents returns `hvctl events`.
 func newCmdEvents(f *Factory, runF func(*EventsOptions) error) *cobra.Command {
-	opts := &EventsOptions{cmdBase: newBase(f)}
+	opts := &EventsOptions{cmdBase: newBase(f), Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "events",
 		Short: "Print the agent's events: job and guest changes",
@@ -37,23 +44,42 @@ func newCmdEvents(f *Factory, runF func(*EventsOptions) error) *cobra.Command {
 			"and guest change (guest.updated, guest.deleted). Without --follow it prints the events\n" +
 			"kept (or those after --since) and exits; with --follow it goes on printing new ones until\n" +
 			"Ctrl-C, from --since when given (no gap), else from now. -o json prints one event a line,\n" +
-			"in the API's shape. When events after --since were already pruned, a warning says so.",
-		Example: "  hvctl events\n  hvctl events --follow\n  hvctl events --follow --since 1200 -o json | jq .type",
+			"in the API's shape, and the table has a header line. --since takes an event ID (the events\n" +
+			"after it) or a duration such as 10m (the events of the last 10 minutes). When events after\n" +
+			"--since were already pruned, a warning says so.",
+		Example: "  hvctl events\n  hvctl events --since 10m\n  hvctl events --follow\n  hvctl events --follow --since 1200 -o json | jq .type",
 		Args:    noArgs,
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new events until Ctrl-C")
-	cmd.Flags().Int64Var(&opts.since, "since", 0, "print only events after this event ID")
+	cmd.Flags().StringVar(&opts.since, "since", "", "print only events after this event ID, or of this last duration (10m, 2h)")
 	addOutputFlags(cmd, &opts.Out)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, eventsRun, func([]string) error {
 		if cmd.Flags().Changed("since") {
-			if opts.since < 0 {
-				return flagError("since", "must not be negative")
+			if err := opts.parseSince(); err != nil {
+				return err
 			}
-			opts.Since = &opts.since
 		}
 		return opts.Out.validate()
 	})
 	return cmd
+}
+
+// parseSince sets Since or SinceAge from the text of --since.
+func (opts *EventsOptions) parseSince() error {
+	s := strings.TrimSpace(opts.since)
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if id < 0 {
+			return flagError("since", "event ID %d must not be negative", id)
+		}
+		opts.Since = &id
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return flagError("since", "%q is neither an event ID nor a duration such as 10m or 2h", opts.since)
+	}
+	opts.SinceAge = d
+	return nil
 }
 
 func eventsRun(opts *EventsOptions) error {
@@ -63,11 +89,16 @@ func eventsRun(opts *EventsOptions) error {
 	}
 	ctx := opts.context()
 	q := hvagent.EventQuery{}
-	if opts.Since != nil {
+	var cutoff time.Time
+	switch {
+	case opts.Since != nil:
 		q.After = *opts.Since
-	} else if opts.Follow {
+	case opts.SinceAge > 0:
+		cutoff = opts.Now().Add(-opts.SinceAge)
+	case opts.Follow:
 		q.After = -1
 	}
+	header := !opts.Out.json() && !opts.Out.Quiet
 	if opts.Follow {
 		q.Wait = eventsFollowWait
 	}
@@ -86,6 +117,13 @@ func eventsRun(opts *EventsOptions) error {
 			_, _ = fmt.Fprintf(opts.IO.ErrOut, "hvctl: events after %d were pruned; some were missed\n", q.After)
 		}
 		for _, e := range page.Events {
+			if e.At.Before(cutoff) {
+				continue
+			}
+			if header {
+				_, _ = fmt.Fprintf(opts.IO.Out, eventLineFormat, "ID", "TIME", "TYPE", "SUBJECT", "DETAIL")
+				header = false
+			}
 			if err := writeEvent(opts.IO.Out, opts.Out, e); err != nil {
 				return err
 			}
@@ -123,6 +161,10 @@ func writeEvent(w io.Writer, o outputOptions, e *hvagent.Event) error {
 		subject = e.Guest.ID
 		detail = "state=" + dash(e.Guest.State)
 	}
-	_, err := fmt.Fprintf(w, "%-8d %s  %-14s %s %s\n", e.ID, fmtTime(e.At), e.Type, dash(subject), detail)
+	_, err := fmt.Fprintf(w, eventLineFormat, strconv.FormatInt(e.ID, 10), fmtTime(e.At), e.Type, dash(subject), detail)
 	return err
 }
+
+// eventLineFormat is the format of the header and lines of the events
+// table; lines are printed as they come, so columns have fixed widths.
+const eventLineFormat = "%-8s %-19s  %-14s %s %s\n"

@@ -22,7 +22,11 @@ func TestEvents_Flags(t *testing.T) {
 	require.NoError(t, parse(newCmdEvents(b.f, capture(&got))))
 	require.Nil(t, got.Since)
 	requireUsage(t, parse(newCmdEvents(b.f, capture(&got)), "--since", "-3"), "--since")
-	requireUsage(t, parse(newCmdEvents(b.f, capture(&got)), "--since", "x"), "invalid argument")
+	requireUsage(t, parse(newCmdEvents(b.f, capture(&got)), "--since", "x"), `--since: "x" is neither an event ID nor a duration such as 10m`)
+	requireUsage(t, parse(newCmdEvents(b.f, capture(&got)), "--since", "-5m"), "neither an event ID nor a duration")
+	require.NoError(t, parse(newCmdEvents(b.f, capture(&got)), "--since", "10m"))
+	require.Nil(t, got.Since)
+	require.Equal(t, 10*time.Minute, got.SinceAge)
 }
 
 // eventLog serves events from a fixed log like the agent does.
@@ -59,10 +63,24 @@ func TestEvents_Run(t *testing.T) {
 		b.fake.EventsFunc = eventLog(log, &queries)
 		require.NoError(t, eventsRun(&EventsOptions{cmdBase: b.base(t), Out: outputOptions{Format: formatTable}}))
 		lines := strings.Split(strings.TrimSpace(b.out.String()), "\n")
-		require.Len(t, lines, 2)
+		require.Len(t, lines, 3)
+		require.Regexp(t, `^ID\s+TIME\s+TYPE\s+SUBJECT DETAIL$`, lines[0])
+		lines = lines[1:]
 		require.Regexp(t, `^7\s+`+fmtTime(at)+`\s+job.updated\s+`+jobID+` start guest=`+guestID+` Complete$`, lines[0])
 		require.Regexp(t, `^8\s+.*guest.updated\s+`+guestID+` state=running$`, lines[1])
 		require.Equal(t, []hvagent.EventQuery{{After: 0}, {After: 8}}, queries)
+	})
+	t.Run("SinceDuration", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var queries []hvagent.EventQuery
+		old := []*hvagent.Event{{ID: 6, Type: hvagent.EventGuestUpdated, At: at.Add(-time.Hour), Guest: &hvagent.Guest{ID: guestID}}}
+		b.fake.EventsFunc = eventLog(append(old, log...), &queries)
+		opts := &EventsOptions{cmdBase: b.base(t), Out: outputOptions{Quiet: true}, SinceAge: 10 * time.Minute,
+			Now: func() time.Time { return at.Add(time.Minute) }}
+		require.NoError(t, eventsRun(opts))
+		require.Equal(t, "7\n8\n", b.out.String(), "only the events of the last 10 minutes")
+		require.Equal(t, int64(0), queries[0].After)
 	})
 	t.Run("SinceJSON", func(t *testing.T) {
 		t.Parallel()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,38 +106,64 @@ func (c *connector) service() (hvagent.Service, error) {
 // resolvedDataDir is --data-dir, else $HVAGENT_DATA_DIR, else the default
 // data dir of the current user (as hvagentd computes it).
 func (c *connector) resolvedDataDir() string {
-	dir := c.dataDir
+	dir, _ := c.dataDirFrom()
+	return dir
+}
+
+// dataDirFrom returns the data dir and how it was chosen.
+func (c *connector) dataDirFrom() (dir, from string) {
+	dir, from = c.dataDir, "--data-dir"
 	if dir == "" {
-		dir = c.getenv("HVAGENT_DATA_DIR")
+		dir, from = c.getenv("HVAGENT_DATA_DIR"), "$HVAGENT_DATA_DIR"
 	}
 	if dir == "" {
-		dir = hvagent.DefaultDataDir()
+		dir, from = hvagent.DefaultDataDir(), "the default data dir"
 	}
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return dir
+	return dir, from
 }
 
 // resolvedAddr is --addr, else $HVAGENT_ADDR, else the daemon's unix socket
 // in the data dir.
 func (c *connector) resolvedAddr() string {
-	if c.addr != "" {
-		return c.addr
-	}
-	if a := c.getenv("HVAGENT_ADDR"); a != "" {
-		return a
-	}
-	return rest.SocketAddr(c.resolvedDataDir())
+	addr, _ := c.addrFrom()
+	return addr
 }
 
-// explain adds a hint to an error that says hvagentd cannot be reached.
+// addrFrom returns the address of hvagentd and how it was chosen, for
+// messages.
+func (c *connector) addrFrom() (addr, from string) {
+	if c.addr != "" {
+		return c.addr, "address from --addr"
+	}
+	if a := c.getenv("HVAGENT_ADDR"); a != "" {
+		return a, "address from $HVAGENT_ADDR"
+	}
+	dir, dirFrom := c.dataDirFrom()
+	if dirFrom != "the default data dir" {
+		dirFrom = "the data dir from " + dirFrom
+	}
+	return rest.SocketAddr(dir), "address: the socket in " + dirFrom + ", as neither --addr nor $HVAGENT_ADDR is set"
+}
+
+// explain adds to an error that says hvagentd cannot be reached, or that
+// its address is wrong, how the address was chosen and what to try.
 func (c *connector) explain(err error) error {
-	if c.local || hvagent.ErrorCode(err) != hvagent.EUNAVAILABLE {
+	if err == nil || c.local || c.getenv == nil {
 		return err
 	}
-	return &hvagent.Error{Code: hvagent.EUNAVAILABLE, Err: err,
-		Message: err.Error() + " (is hvagentd running? see --addr, or use --local)"}
+	_, from := c.addrFrom()
+	switch code, msg := hvagent.ErrorCode(err), err.Error(); {
+	case code == hvagent.EUNAVAILABLE:
+		return &hvagent.Error{Code: code, Err: err, Message: fmt.Sprintf(
+			"%s (%s; is hvagentd running? see --addr, or use --local)", msg, from)}
+	case code == hvagent.EINVALID && (strings.HasPrefix(msg, "address ") || strings.HasPrefix(msg, "hvagentd at ")):
+		// The client's words for a bad address or a TLS/plain mismatch.
+		return &hvagent.Error{Code: code, Err: err, Message: fmt.Sprintf("%s (%s)", msg, from)}
+	}
+	return err
 }
 
 // Close releases what service opened: the local agent and its store.
@@ -149,6 +176,14 @@ func (c *connector) Close() error {
 	return err
 }
 
+// dropJobFailed drops the agent's log line of a failed job: hvctl reports
+// the job's failure itself.
+var dropJobFailed = zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, msg string) {
+	if msg == hvagent.LogJobFailed {
+		e.Discard()
+	}
+})
+
 // openLocal starts an agent in this process on dataDir, with the daemon's
 // effective config (<dataDir>/config.json) or, when there is none, the
 // embedded default. A data dir held by hvagentd (or another --local hvctl)
@@ -158,7 +193,8 @@ func openLocal(dataDir string, errOut io.Writer) (hvagent.Service, func() error,
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: errOut, NoColor: true}).Level(zerolog.WarnLevel).
+		Hook(dropJobFailed).With().Timestamp().Logger()
 	h, err := host.Open(context.Background(), host.Options{Config: cfg})
 	if err != nil {
 		if hvagent.ErrorCode(err) == hvagent.ECONFLICT {

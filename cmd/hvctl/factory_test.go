@@ -81,6 +81,23 @@ func TestLocal_DaemonConfig(t *testing.T) {
 	require.FileExists(t, filepath.Join(dir, "hvagent.db"))
 }
 
+func TestLocal_FailedJobReportedOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "sim.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600))
+	p := hvctl(t, "--local", "--data-dir", dir, "guest", "create", "--memory", "128", "-q")
+	require.Equal(t, exitOK, p.code, p.errOut.String())
+	guest := strings.TrimSpace(p.out.String())
+	require.NotEmpty(t, guest)
+
+	p = hvctl(t, "--local", "--data-dir", dir, "guest", "resume", guest)
+	require.NotEqual(t, exitOK, p.code)
+	require.Contains(t, p.errOut.String(), "is not paused")
+	require.NotContains(t, p.errOut.String(), hvagent.LogJobFailed, "hvctl reports the failure; the agent's log line is dropped")
+}
+
 func TestLocal_ErrBadConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -127,5 +144,6 @@ func TestRemote_ErrUnreachable(t *testing.T) {
 	p := hvctl(t, "--data-dir", dir, "guest", "list")
 	require.Equal(t, exitUnavailable, p.code)
 	require.Equal(t, "hvctl: cannot reach hvagentd at unix://"+filepath.Join(dir, "hvagent.sock")+
-		": no such file or directory (is hvagentd running? see --addr, or use --local)\n", p.errOut.String())
+		": no such file or directory (address: the socket in the data dir from --data-dir, as neither --addr nor $HVAGENT_ADDR is set;"+
+		" is hvagentd running? see --addr, or use --local)\n", p.errOut.String())
 }

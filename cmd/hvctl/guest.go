@@ -21,7 +21,7 @@ func newCmdGuest(f *Factory) *cobra.Command {
 	for _, spec := range guestActionSpecs {
 		subs = append(subs, newCmdGuestAction(f, spec, nil))
 	}
-	subs = append(subs, newCmdGuestMetrics(f, nil), newCmdGuestConsole(f, nil), newCmdGuestMetadata(f))
+	subs = append(subs, newCmdGuestStop(f, nil), newCmdGuestMetrics(f, nil), newCmdGuestConsole(f, nil), newCmdGuestMetadata(f))
 	return newNounCmd("guest", "Manage guests (virtual machines and containers)",
 		"Create, list, inspect and drive the lifecycle of guests. Lifecycle commands queue a job\n"+
 			"(one at a time per guest, in order); --wait waits for it to end.", subs...)

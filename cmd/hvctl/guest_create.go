@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -289,6 +291,9 @@ func parseMB(s string) (uint64, error) {
 		t, mult = strings.TrimSuffix(t, "T"), 1024*1024
 	}
 	n, err := strconv.ParseUint(t, 10, 64)
+	if errors.Is(err, strconv.ErrRange) || (err == nil && n > math.MaxUint64/mult) {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
 	if err != nil || n == 0 {
 		return 0, fmt.Errorf("%q is not a size such as 512, 512M or 2G", s)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,7 +108,11 @@ func TestParseMB(t *testing.T) {
 	}
 	for _, in := range []string{"", "0", "-1", "1.5G", "G", "12K"} {
 		_, err := parseMB(in)
-		require.Error(t, err, in)
+		require.EqualError(t, err, fmt.Sprintf("%q is not a size such as 512, 512M or 2G", in))
+	}
+	for _, in := range []string{"99999999999999999999", "18014398509481984T"} {
+		_, err := parseMB(in)
+		require.EqualError(t, err, fmt.Sprintf("%q is too large", in))
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,10 +13,11 @@ import (
 
 // newCmdQueue returns `hvctl queue` and its subcommands.
 func newCmdQueue(f *Factory) *cobra.Command {
-	return newNounCmd("queue", "Pause and resume the start of queued jobs",
-		"Pausing stops workers from starting jobs (of one action, or of every action); paused jobs\n"+
-			"stay queued and running ones go on. Resuming lets them start again. Needs admin scope.",
-		newCmdQueuePause(f, nil), newCmdQueueResume(f, nil))
+	return newNounCmd("queue", "Show queues; pause and resume the start of queued jobs",
+		"Status shows which actions are paused and how many jobs each queue holds. Pausing stops\n"+
+			"workers from starting jobs (of one action, or of every action); paused jobs stay queued\n"+
+			"and running ones go on. Resuming lets them start again. Pause and resume need admin scope.",
+		newCmdQueueStatus(f, nil), newCmdQueuePause(f, nil), newCmdQueueResume(f, nil))
 }
 
 // QueueOptions are the options of `hvctl queue pause` and `hvctl queue
@@ -56,7 +58,7 @@ func newQueueCmd(f *Factory, runF func(*QueueOptions) error, pause bool, cmd *co
 		if len(args) > 0 {
 			opts.Action = args[0]
 			if _, ok := hvagent.KindOf(opts.Action); !ok && opts.Action != "*" {
-				return usageErrorf("unknown action %q", opts.Action)
+				return usageErrorf("unknown action %q%s", opts.Action, didYouMean(opts.Action, hvagent.ValidActions()))
 			}
 		}
 		return nil
@@ -85,13 +87,19 @@ func queueRun(opts *QueueOptions) error {
 // pausedLine says which actions are paused now.
 func pausedLine(ctx context.Context, svc hvagent.Service) string {
 	h, err := svc.Health(ctx)
-	switch {
-	case err != nil || h == nil:
+	if err != nil || h == nil {
 		return "done"
-	case len(h.Paused) == 0:
+	}
+	return pausedText(h.Paused)
+}
+
+// pausedText says which of the actions are paused ("*" = all).
+func pausedText(paused []string) string {
+	switch {
+	case len(paused) == 0:
 		return "no action is paused"
-	case len(h.Paused) == 1 && h.Paused[0] == "*":
+	case slices.Contains(paused, "*"):
 		return "every action is paused"
 	}
-	return "paused: " + strings.Join(h.Paused, ", ")
+	return "paused: " + strings.Join(paused, ", ")
 }

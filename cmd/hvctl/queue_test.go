@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,6 +21,7 @@ func TestQueue_Flags(t *testing.T) {
 	require.False(t, got.Pause)
 	require.Empty(t, got.Action)
 	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "dance"), `unknown action "dance"`)
+	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "strat"), `unknown action "strat"; did you mean "start"?`)
 	requireUsage(t, parse(newCmdQueuePause(b.f, capture(&got)), "start", "stop"), "at most 1")
 }
 
@@ -62,5 +64,50 @@ func TestQueue_Run(t *testing.T) {
 		}
 		require.Equal(t, exitError, b.run(t.Context(), "queue", "pause"))
 		require.Equal(t, "hvctl: token ci lacks admin scope\n", b.errOut.String())
+	})
+}
+
+func TestQueueStatus_Run(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	stats := []hvagent.QueueStat{
+		{Queue: guestID, Queued: 2, Running: 1, OldestQueuedAt: now.Add(-90 * time.Second)},
+		{Queue: "image:vm:base", Running: 1},
+	}
+	setupStatus := func(t *testing.T) *bundle {
+		b := setup(t)
+		b.fake.HealthFunc = func(context.Context) (*hvagent.Health, error) {
+			return &hvagent.Health{Paused: []string{"start"}}, nil
+		}
+		b.fake.QueueStatsFunc = func(context.Context) ([]hvagent.QueueStat, error) { return stats, nil }
+		return b
+	}
+	t.Run("Table", func(t *testing.T) {
+		t.Parallel()
+		b := setupStatus(t)
+		require.NoError(t, queueStatusRun(&QueueStatusOptions{cmdBase: b.base(t), Now: func() time.Time { return now }}))
+		require.Equal(t, "paused: start\n"+
+			"QUEUE                                 QUEUED  RUNNING  OLDEST QUEUED\n"+
+			guestID+"  2       1        1m30s ago\n"+
+			"image:vm:base                         0       1        -\n", b.out.String())
+	})
+	t.Run("JSON", func(t *testing.T) {
+		t.Parallel()
+		b := setupStatus(t)
+		b.fake.QueueStatsFunc = nil
+		require.NoError(t, queueStatusRun(&QueueStatusOptions{cmdBase: b.base(t), Out: outputOptions{Format: formatJSON}}))
+		require.JSONEq(t, `{"paused":["start"],"queues":[]}`, b.out.String())
+	})
+	t.Run("Quiet", func(t *testing.T) {
+		t.Parallel()
+		b := setupStatus(t)
+		require.NoError(t, queueStatusRun(&QueueStatusOptions{cmdBase: b.base(t), Out: outputOptions{Quiet: true}}))
+		require.Equal(t, guestID+"\nimage:vm:base\n", b.out.String())
+	})
+	t.Run("Idle", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		require.NoError(t, queueStatusRun(&QueueStatusOptions{cmdBase: b.base(t)}))
+		require.Equal(t, "no action is paused\nno job is queued or running\n", b.out.String())
 	})
 }

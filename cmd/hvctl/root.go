@@ -46,7 +46,7 @@ func report(errOut io.Writer, cmd *cobra.Command, err error) int {
 	_, _ = fmt.Fprintln(errOut, errorLine(err))
 	var u *usageError
 	if errors.As(err, &u) && cmd != nil {
-		_, _ = fmt.Fprintf(errOut, "Usage: %s\nRun '%s --help' for details.\n", cmd.UseLine(), cmd.CommandPath())
+		_, _ = fmt.Fprintf(errOut, "Usage: %s\nRun '%s --help' for details.\n", usageLine(cmd), cmd.CommandPath())
 	}
 	return exitCode(err)
 }
@@ -91,10 +91,10 @@ func newRootCmd(f *Factory, conn *connector) *cobra.Command {
 	root.SetErr(f.IO.ErrOut)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.DisableAutoGenTag = true
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	setUsage(root)
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&conn.addr, "addr", "", "hvagentd address: unix:///path, http://host:port, https://host:port or host:port\n(default $HVAGENT_ADDR, else unix://<data-dir>/hvagent.sock)")
+	pf.StringVar(&conn.addr, "addr", "", "hvagentd address: unix:///path, http[s]://host:port, host:port, or a port alone\n(:8080 or 8080 = 127.0.0.1:8080) (default $HVAGENT_ADDR, else unix://<data-dir>/hvagent.sock)")
 	pf.StringVar(&conn.token, "token", "", "API token sent to hvagentd (default $HVAGENT_TOKEN)")
 	pf.BoolVar(&conn.local, "local", false, "run the agent in this process on --data-dir instead of talking to hvagentd")
 	pf.StringVar(&conn.dataDir, "data-dir", "", "data dir of the agent (default $HVAGENT_DATA_DIR, else /var/lib/hvagent as root,\nelse $XDG_STATE_HOME/hvagent or ~/.local/state/hvagent)")
@@ -123,7 +123,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return nil
 	}
 	if cmd.HasSubCommands() {
-		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+		return unknownCommand(cmd, args[0])
 	}
 	return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
 }
@@ -165,5 +165,6 @@ func newNounCmd(use, short, long string, subs ...*cobra.Command) *cobra.Command 
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(subs...)
+	cmd.AddCommand(newCmdHelp(cmd, true))
 	return cmd
 }

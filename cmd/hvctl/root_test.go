@@ -89,7 +89,14 @@ func TestRoot_UsageErrors(t *testing.T) {
 		{"ExtraArg", []string{"guest", "show", "a", "b"}, "takes 1 argument(s), got 2", "hvctl guest show"},
 		{"BadOutput", []string{"job", "list", "-o", "yaml"}, `--output: "yaml" is not table or json`, "hvctl job list"},
 		{"LocalAndAddr", []string{"--local", "--addr", "h:1", "guest", "list"}, "--local and --addr", "hvctl guest list"},
-		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, "invalid argument", "hvctl guest start"},
+		{"BadDuration", []string{"guest", "start", guestID, "--timeout", "soon"}, `--timeout: "soon" is not a duration such as 30s`, "hvctl guest start"},
+		{"BadNumber", []string{"guest", "list", "--limit", "ten"}, `--limit: "ten" is not a whole number`, "hvctl guest list"},
+		{"NegativeUint", []string{"guest", "create", "--cpu", "-1"}, `--cpu: "-1" is not a whole number of 0 or more`, "hvctl guest create"},
+		{"NumberOutOfRange", []string{"guest", "create", "--cpu", "99999999999999999999"}, `--cpu: "99999999999999999999" is out of range`, "hvctl guest create"},
+		{"FlagTypo", []string{"guest", "list", "--limt", "1"}, `unknown flag: --limt; did you mean "--limit"?`, "hvctl guest list"},
+		{"CommandTypo", []string{"guest", "strat"}, `unknown command "strat" for "hvctl guest"; did you mean "start"?`, "hvctl guest [command]"},
+		{"NounTypo", []string{"gust"}, `did you mean "guest"?`, "hvctl [command]"},
+		{"HelpTypo", []string{"guest", "help", "strat"}, `did you mean "start"?`, "hvctl guest help"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -100,7 +107,7 @@ func TestRoot_UsageErrors(t *testing.T) {
 			require.True(t, strings.HasPrefix(lines[0], "hvctl: "), lines[0])
 			require.Contains(t, lines[0], tc.msg)
 			require.True(t, strings.HasPrefix(lines[1], "Usage: "+tc.cmd), lines[1])
-			require.Equal(t, "Run '"+tc.cmd+" --help' for details.", lines[2])
+			require.Equal(t, "Run '"+strings.TrimSuffix(tc.cmd, " [command]")+" --help' for details.", lines[2])
 			require.Empty(t, b.out.String())
 		})
 	}
@@ -125,10 +132,21 @@ func TestRoot_ServiceError(t *testing.T) {
 
 func TestConnector_Explain(t *testing.T) {
 	t.Parallel()
-	c := &connector{}
-	err := c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
+	env := map[string]string{"HVAGENT_ADDR": "h:1"}
+	c := &connector{getenv: func(k string) string { return env[k] }}
+	err := c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at h:1"))
 	require.Equal(t, exitUnavailable, exitCode(err))
-	require.Contains(t, err.Error(), "is hvagentd running?")
+	require.Equal(t, "cannot reach hvagentd at h:1 (address from $HVAGENT_ADDR; is hvagentd running? see --addr, or use --local)", err.Error())
+	c.addr = "https://h:1"
+	err = c.explain(hvagent.Errorf(hvagent.EINVALID, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1"))
+	require.Equal(t, exitUsage, exitCode(err))
+	require.Equal(t, "hvagentd at https://h:1 does not speak TLS (HTTPS): use http://h:1 (address from --addr)", err.Error())
+	require.NoError(t, c.explain(nil))
+	invalid := hvagent.Errorf(hvagent.EINVALID, "cpu 1 is more than the host has")
+	require.Equal(t, invalid, c.explain(invalid), "the API's own invalid errors are left alone")
+	c.addr = ""
+	err = c.explain(hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd at unix:///x"))
+	require.Contains(t, err.Error(), "(address from $HVAGENT_ADDR; is hvagentd running?")
 	other := hvagent.Errorf(hvagent.ENOTFOUND, "nope")
 	require.Equal(t, other, c.explain(other))
 	c.local = true
@@ -146,8 +164,43 @@ func TestConnector_Addr(t *testing.T) {
 	c.addr = "https://h:1"
 	require.Equal(t, "https://h:1", c.resolvedAddr(), "--addr wins")
 
+	_, from := (&connector{getenv: func(string) string { return "" }}).addrFrom()
+	require.Equal(t, "address: the socket in the default data dir, as neither --addr nor $HVAGENT_ADDR is set", from)
+	_, from = (&connector{getenv: func(string) string { return "" }, dataDir: "/d"}).addrFrom()
+	require.Equal(t, "address: the socket in the data dir from --data-dir, as neither --addr nor $HVAGENT_ADDR is set", from)
+
 	c2 := &connector{getenv: func(k string) string { return map[string]string{"HVAGENT_DATA_DIR": "/env/dir"}[k] }}
 	require.Equal(t, "/env/dir", c2.resolvedDataDir())
 	c2.dataDir = "/flag/dir"
 	require.Equal(t, "/flag/dir", c2.resolvedDataDir(), "--data-dir wins")
+}
+
+func TestRoot_HelpOfCommand(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"help", "guest", "start"}, {"guest", "help", "start"}, {"guest", "start", "--help"}} {
+		b := setup(t)
+		require.Equal(t, exitOK, b.run(t.Context(), args...), "%q: %s", args, b.errOut.String())
+		require.Contains(t, b.out.String(), "Usage:\n  hvctl guest start GUEST... [flags]\n", args)
+	}
+	b := setup(t)
+	require.Equal(t, exitOK, b.run(t.Context(), "guest", "help"))
+	require.Contains(t, b.out.String(), "Usage:\n  hvctl guest [command]\n\n", "a noun's usage shows [command] only")
+}
+
+func TestDidYouMean(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, want string }{
+		{"strat", `; did you mean "start"?`},
+		{"Start", `; did you mean "start"?`},
+		{"stat", `; did you mean "start"?`},
+		{"stoq", `; did you mean "stop"?`},
+		{"sta", `; did you mean "start" or "stop"?`},
+		{"reboot", `; did you mean "reboot"?`},
+		{"xyzzy", ""},
+	} {
+		require.Equal(t, tc.want, didYouMean(tc.name, []string{"start", "stop", "reboot", "restart"}), tc.name)
+	}
+	require.Equal(t, 3, editDistance("kitten", "sitting"))
+	require.Equal(t, 0, editDistance("", ""))
+	require.Equal(t, 4, editDistance("", "stop"))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,8 @@ type snapshotTarget struct {
 	// Disk is the disk's index; nil means the whole guest.
 	Disk *int
 	disk int
+	// refGuest is the guest of a full snapshot reference (see setRef).
+	refGuest string
 }
 
 // addDiskFlag adds --disk.
@@ -141,8 +144,12 @@ func newCmdSnapshotShow(f *Factory, runF func(*SnapshotShowOptions) error) *cobr
 	addOutputFlags(cmd, &opts.Out)
 	opts.addDiskFlag(cmd)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotShowRun, func(args []string) error {
-		opts.GuestID, opts.Name = args[0], args[1]
+		opts.GuestID = args[0]
 		if err := opts.resolve(cmd); err != nil {
+			return err
+		}
+		var err error
+		if opts.Name, err = opts.setRef(args[1]); err != nil {
 			return err
 		}
 		return opts.Out.validate()
@@ -153,6 +160,9 @@ func newCmdSnapshotShow(f *Factory, runF func(*SnapshotShowOptions) error) *cobr
 func snapshotShowRun(opts *SnapshotShowOptions) error {
 	svc, err := opts.Service()
 	if err != nil {
+		return err
+	}
+	if err := opts.checkGuest(opts.context(), svc); err != nil {
 		return err
 	}
 	res, err := svc.Do(opts.context(), hvagent.ActionGetSnapshot, opts.GuestID, opts.request(opts.Name))
@@ -188,6 +198,8 @@ type SnapshotJobOptions struct {
 	Async asyncOptions
 	// Action is createSnapshot, deleteSnapshot or rollbackSnapshot.
 	Action string
+	// Now names a snapshot created without a name.
+	Now func() time.Time
 	// Name is the snapshot; for create, "" lets the agent name it.
 	Name string
 	// DestroyMoreRecent lets rollback destroy newer snapshots.
@@ -199,8 +211,9 @@ func newCmdSnapshotCreate(f *Factory, runF func(*SnapshotJobOptions) error) *cob
 	cmd, _ := newSnapshotJobCmd(f, runF, hvagent.ActionCreateSnapshot, &cobra.Command{
 		Use:   "create GUEST [NAME]",
 		Short: "Snapshot a guest or one of its disks",
-		Long: "Snapshot every disk of a guest, or with --disk N its disk N, as NAME (default\n" +
-			"snap-<unix seconds>). A running guest's snapshot is crash-consistent.",
+		Long: "Snapshot every disk of a guest, or with --disk N its disk N, as NAME. Without NAME,\n" +
+			"hvctl names it snap-<UTC date>-<time to the millisecond> and prints the name on stderr.\n" +
+			"A running guest's snapshot is crash-consistent.",
 		Example: fmt.Sprintf("  hvctl snapshot create %s nightly --wait\n  hvctl snapshot create %s --disk 1", exampleGuest, exampleGuest),
 		Args:    rangeArgs(1, 2, "GUEST"),
 	})
@@ -236,18 +249,21 @@ func newCmdSnapshotRollback(f *Factory, runF func(*SnapshotJobOptions) error) *c
 
 // newSnapshotJobCmd completes cmd as the snapshot command of action.
 func newSnapshotJobCmd(f *Factory, runF func(*SnapshotJobOptions) error, action string, cmd *cobra.Command) (*cobra.Command, *SnapshotJobOptions) {
-	opts := &SnapshotJobOptions{cmdBase: newBase(f), Action: action}
+	opts := &SnapshotJobOptions{cmdBase: newBase(f), Action: action, Now: time.Now}
 	cmd.ValidArgsFunction = completeGuestIDs(f)
 	addOutputFlags(cmd, &opts.Out)
 	addAsyncFlags(cmd, &opts.Async, f)
 	opts.addDiskFlag(cmd)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotJobRun, func(args []string) error {
 		opts.GuestID = args[0]
-		if len(args) > 1 {
-			opts.Name = args[1]
-		}
 		if err := opts.resolve(cmd); err != nil {
 			return err
+		}
+		if len(args) > 1 {
+			var err error
+			if opts.Name, err = opts.setRef(args[1]); err != nil {
+				return err
+			}
 		}
 		return validateAsync(&opts.Out, &opts.Async)
 	})
@@ -258,6 +274,13 @@ func snapshotJobRun(opts *SnapshotJobOptions) error {
 	svc, err := opts.Service()
 	if err != nil {
 		return err
+	}
+	if err := opts.checkGuest(opts.context(), svc); err != nil {
+		return err
+	}
+	if opts.Name == "" && opts.Action == hvagent.ActionCreateSnapshot {
+		opts.Name = newSnapshotName(opts.Now())
+		_, _ = fmt.Fprintf(opts.IO.ErrOut, "snapshot name: %s\n", opts.Name)
 	}
 	req := opts.request(opts.Name)
 	req.DestroyMoreRecent = opts.DestroyMoreRecent
@@ -291,11 +314,16 @@ func newCmdSnapshotDownload(f *Factory, runF func(*SnapshotDownloadOptions) erro
 	opts.addDiskFlag(cmd)
 	cmd.Flags().StringVarP(&opts.File, "output-file", "O", "", `file to write ("-" = stdout); required`)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotDownloadRun, func(args []string) error {
-		opts.GuestID, opts.Name = args[0], args[1]
+		opts.GuestID = args[0]
 		if opts.File == "" {
 			return flagError("output-file", "-O FILE is required (- for stdout)")
 		}
-		return opts.resolve(cmd)
+		if err := opts.resolve(cmd); err != nil {
+			return err
+		}
+		var err error
+		opts.Name, err = opts.setRef(args[1])
+		return err
 	})
 	return cmd
 }
@@ -303,6 +331,9 @@ func newCmdSnapshotDownload(f *Factory, runF func(*SnapshotDownloadOptions) erro
 func snapshotDownloadRun(opts *SnapshotDownloadOptions) error {
 	svc, err := opts.Service()
 	if err != nil {
+		return err
+	}
+	if err := opts.checkGuest(opts.context(), svc); err != nil {
 		return err
 	}
 	res, err := svc.Do(opts.context(), hvagent.ActionDownloadSnapshot, opts.GuestID, opts.request(opts.Name))

@@ -68,6 +68,9 @@ func versionRun(opts *VersionOptions) error {
 		if h.Simulated {
 			line += " (SIMULATED)"
 		}
+		if len(h.Paused) > 0 {
+			line += "; " + pausedText(h.Paused) + " (hvctl queue resume)"
+		}
 		_, _ = fmt.Fprintln(opts.IO.Out, line)
 	case info.AgentError != "":
 		_, _ = fmt.Fprintf(opts.IO.Out, "agent: unknown (%s)\n", info.AgentError)

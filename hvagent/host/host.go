@@ -148,6 +148,12 @@ func (h *Host) makeBuiltins(ctx context.Context, cfg *hvagent.Config, given map[
 	return out, nil
 }
 
+// CheckConfig reports what Open refuses in cfg beyond cfg.Validate: a
+// service naming a builtin this program does not provide (EINVALID naming
+// it and the ones it has). hvagentd and `hvctl config validate` check
+// config files with it.
+func CheckConfig(cfg *hvagent.Config) error { return checkBuiltins(cfg, nil) }
+
 // checkBuiltins refuses a config naming a builtin this program does not
 // provide (EINVALID naming it), before anything is created.
 func checkBuiltins(cfg *hvagent.Config, given map[string]http.Handler) error {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +22,8 @@ import (
 // call; a Client must not be copied after first use.
 type Client struct {
 	// Addr is where hvagentd listens: unix:///path, http://host:port,
-	// https://host:port or a bare host:port (plain HTTP). Empty means
+	// https://host:port, a bare host:port (plain HTTP), or a port alone
+	// (":8080" or "8080": plain HTTP on 127.0.0.1). Empty means
 	// DefaultAddr("").
 	Addr string
 	// Token is sent as "Authorization: Bearer <token>" when not empty.
@@ -42,9 +44,10 @@ type Client struct {
 
 // clientConn is what a Client resolves its fields to on first use.
 type clientConn struct {
-	addr string   // the address as given, for messages
+	addr string   // the address as given (and what it means), for messages
 	base *url.URL // scheme, host and path prefix of every request
 	hc   *http.Client
+	unix bool // over a unix socket
 }
 
 var _ hvagent.Service = (*Client)(nil)
@@ -83,8 +86,12 @@ const clientUnixHost = "localhost"
 // clientDialTimeout bounds connecting to hvagentd.
 const clientDialTimeout = 10 * time.Second
 
+// clientLoopback is the host of an address that names only a port.
+const clientLoopback = "127.0.0.1"
+
 // parseClientAddr resolves an address into the base URL of requests and, for
-// unix addresses, the socket path. Errors are EINVALID.
+// unix addresses, the socket path. A port alone (":8080" or "8080") means
+// 127.0.0.1 on that port. Errors are EINVALID.
 func parseClientAddr(addr string) (*url.URL, string, error) {
 	if sock, ok := strings.CutPrefix(addr, "unix://"); ok {
 		if sock == "" {
@@ -95,15 +102,35 @@ func parseClientAddr(addr string) (*url.URL, string, error) {
 	raw := addr
 	if !strings.Contains(addr, "://") {
 		raw = "http://" + addr
+		if isDigits(addr) {
+			raw = "http://" + net.JoinHostPort(clientLoopback, addr)
+		}
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q must be unix:///path, http://host:port, https://host:port or host:port", addr)
+		return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q must be unix:///path, http://host:port, https://host:port, host:port or a port alone", addr)
+	}
+	if port := u.Port(); port != "" && !isPort(port) {
+		return nil, "", hvagent.Errorf(hvagent.EINVALID, "address %q: port %q is not a number from 1 to 65535", addr, port)
+	}
+	if u.Hostname() == "" {
+		u.Host = net.JoinHostPort(clientLoopback, u.Port())
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	return u, "", nil
+}
+
+// isDigits reports whether s is a non-empty run of ASCII digits.
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// isPort reports whether s is a TCP port number, 1 to 65535.
+func isPort(s string) bool {
+	n, err := strconv.ParseUint(s, 10, 16)
+	return err == nil && n > 0
 }
 
 // connect resolves the client's fields once.
@@ -122,7 +149,11 @@ func (c *Client) connect() (*clientConn, error) {
 		if rt == nil {
 			rt = c.newTransport(sock)
 		}
-		c.conn = &clientConn{addr: addr, base: base, hc: &http.Client{
+		shown := addr
+		if sock == "" && !strings.Contains(addr, base.Host) {
+			shown = addr + " (" + base.Host + ")"
+		}
+		c.conn = &clientConn{addr: shown, base: base, unix: sock != "", hc: &http.Client{
 			Transport: rt,
 			// A redirect is never part of the API; report it instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,11 +60,18 @@ func (c *Client) send(ctx context.Context, call clientCall) (*http.Response, err
 	}
 	resp, err := conn.hc.Do(req)
 	if err != nil {
+		if e := conn.tlsMismatch(err, nil); e != nil {
+			return nil, e
+		}
 		return nil, clientTransportError(ctx, conn.addr, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
-		return nil, clientReadError(resp)
+		err := clientReadError(resp)
+		if e := conn.tlsMismatch(nil, err); e != nil {
+			return nil, e
+		}
+		return nil, err
 	}
 	return resp, nil
 }
@@ -125,6 +133,31 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 		return nil, fmt.Errorf("decode %s %s reply: %w", call.method, call.path, err)
 	}
 	return resp, nil
+}
+
+// What Go's https server answers a plain HTTP request, and what Go's
+// transport says of a plain HTTP answer to a TLS handshake.
+const (
+	clientPlainToTLS = "Client sent an HTTP request to an HTTPS server"
+	clientTLSToPlain = "server gave HTTP response to HTTPS client"
+)
+
+// tlsMismatch returns the EINVALID error naming the scheme to use when the
+// round trip failed (err) or was answered (reply) in a way that shows a
+// TLS/plain mismatch: https to a plain server, http to a TLS one. Else nil.
+func (conn *clientConn) tlsMismatch(err, reply error) error {
+	var rec tls.RecordHeaderError
+	switch {
+	case conn.unix:
+		return nil
+	case err != nil && conn.base.Scheme == "https" && (errors.As(err, &rec) || strings.Contains(err.Error(), clientTLSToPlain)):
+		return hvagent.WrapError(hvagent.EINVALID, err,
+			"hvagentd at %s does not speak TLS (HTTPS): use http://%s", conn.addr, conn.base.Host)
+	case reply != nil && conn.base.Scheme == "http" && strings.Contains(reply.Error(), clientPlainToTLS):
+		return hvagent.WrapError(hvagent.EINVALID, reply,
+			"hvagentd at %s speaks TLS (HTTPS), not plain HTTP: use https://%s", conn.addr, conn.base.Host)
+	}
+	return nil
 }
 
 // clientTransportError turns a failed round trip into ECANCELED or ETIMEOUT when

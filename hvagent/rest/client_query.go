@@ -232,6 +232,16 @@ func (c *Client) queue(ctx context.Context, verb, action string) error {
 	return err
 }
 
+// QueueStats returns the depth of every queue holding queued or running
+// jobs, ordered by queue. Errors: EUNAVAILABLE, EFORBIDDEN.
+func (c *Client) QueueStats(ctx context.Context) ([]hvagent.QueueStat, error) {
+	stats := []hvagent.QueueStat{}
+	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/queue"}, &stats); err != nil {
+		return nil, err
+	}
+	return stats, nil
+}
+
 // Health returns hvagentd's self-report. Errors: EUNAVAILABLE when it
 // cannot be reached.
 func (c *Client) Health(ctx context.Context) (*hvagent.Health, error) {

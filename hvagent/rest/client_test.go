@@ -238,3 +238,58 @@ func TestDefaultServeMux(t *testing.T) {
 	require.NoError(t, err, string(out))
 	require.Equal(t, "checked\n", string(out))
 }
+
+func TestClient_PortOnly(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{next: rest.NewHandler(healthyFake(), rest.HandlerOptions{})}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	require.NoError(t, err)
+	for _, addr := range []string{":" + port, port, "http://:" + port} {
+		c := rest.NewClient(addr)
+		_, err := c.Health(t.Context())
+		c.CloseIdleConnections()
+		require.NoError(t, err, addr)
+		require.Equal(t, "127.0.0.1:"+port, rec.last().Host, addr)
+	}
+}
+
+func TestClient_PortOnlyUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+	_, err = rest.NewClient(":" + port).Health(t.Context())
+	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(err))
+	require.Equal(t, "cannot reach hvagentd at :"+port+" (127.0.0.1:"+port+"): connection refused", err.Error())
+}
+
+func TestClient_BadPort(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0", "65536", ":99999", "h:http", "http://h:0"} {
+		_, err := rest.NewClient(addr).Health(t.Context())
+		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%q: %v", addr, err)
+	}
+}
+
+func TestClient_TLSMismatch(t *testing.T) {
+	t.Parallel()
+	plain := httptest.NewServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
+	defer plain.Close()
+	host := plain.Listener.Addr().String()
+	_, err := rest.NewClient("https://" + host).Health(t.Context())
+	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%v", err)
+	require.Equal(t, "hvagentd at https://"+host+" does not speak TLS (HTTPS): use http://"+host, err.Error())
+
+	tlsSrv := httptest.NewUnstartedServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	host = tlsSrv.Listener.Addr().String()
+	_, err = rest.NewClient(host).Health(t.Context())
+	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%v", err)
+	require.Equal(t, "hvagentd at "+host+" speaks TLS (HTTPS), not plain HTTP: use https://"+host, err.Error())
+}

@@ -14,8 +14,9 @@ import (
 
 // HandlerOptions configures NewHandler.
 type HandlerOptions struct {
-	// Logger receives internal errors and panics; default zerolog.Nop()
-	// (the zero value).
+	// Logger receives internal errors, panics and one line per request
+	// (mutations at info level, refused credentials at warn, reads at
+	// debug); default zerolog.Nop() (the zero value).
 	Logger zerolog.Logger
 	// Tokens are the accepted API tokens. When empty no token is required
 	// and every caller is "local".
@@ -74,7 +75,8 @@ type route struct {
 
 // NewHandler returns the REST API of svc: every route of Routes, plus JSON
 // 404 and 405 replies for other paths and methods, token authentication and
-// scopes, Host and Origin checks, and opts.Debug under /debug/ when set. The handler never writes to a global logger.
+// scopes, Host and Origin checks, a log line per request, and opts.Debug
+// under /debug/ when set. The handler never writes to a global logger.
 func NewHandler(svc hvagent.Service, opts HandlerOptions) http.Handler {
 	return newServer(svc, opts).handler()
 }
@@ -121,7 +123,7 @@ func (s *server) handler() http.Handler {
 	mux.Handle("/", s.fallback(func(x *exchange) error {
 		return hvagent.Errorf(hvagent.ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
 	}))
-	return s.recoverer(s.guard(mux))
+	return s.logRequests(s.recoverer(s.guard(mux)))
 }
 
 // allowMethods returns the Allow header value for a path's methods.
@@ -162,6 +164,7 @@ func (s *server) routes() []route {
 		{"GET", "/metrics", ScopeRead, s.metrics},
 		{"GET", "/metadata", ScopeRead, s.getMetadata},
 		{"PATCH", "/metadata", ScopeAdmin, s.patchMetadata},
+		{"GET", "/queue", ScopeRead, s.queueStats},
 		{"POST", "/queue/pause", ScopeAdmin, s.pauseQueue},
 		{"POST", "/queue/resume", ScopeAdmin, s.resumeQueue},
 		{"GET", "/events", ScopeRead, s.events},

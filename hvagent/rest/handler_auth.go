@@ -109,6 +109,7 @@ func (s *server) guard(next http.Handler) http.Handler {
 				return
 			}
 		}
+		noteCaller(r.Context(), id.name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
 }

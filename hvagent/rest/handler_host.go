@@ -77,6 +77,15 @@ func (x *exchange) metadataPatch() (map[string]string, error) {
 	return patch, nil
 }
 
+// queueStats serves GET /queue: the depth of every busy queue.
+func (s *server) queueStats(x *exchange) error {
+	stats, err := s.svc.QueueStats(x.ctx())
+	if err != nil {
+		return err
+	}
+	return x.reply(http.StatusOK, nonNilList(stats))
+}
+
 // pauseQueue serves POST /queue/pause[?action=]: 200 with Health.
 func (s *server) pauseQueue(x *exchange) error {
 	if err := x.noBody(); err != nil {

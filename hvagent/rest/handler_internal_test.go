@@ -222,3 +222,23 @@ func TestHandler_LongRequestsExtendWriteDeadline(t *testing.T) {
 	}
 	require.Greater(t, frames, 5)
 }
+
+func TestStatusRecorder(t *testing.T) {
+	t.Parallel()
+	w := httptest.NewRecorder()
+	rec := &statusRecorder{ResponseWriter: w}
+	n, err := rec.ReadFrom(strings.NewReader("hello"))
+	require.NoError(t, err)
+	require.Equal(t, int64(5), n)
+	_, err = rec.Write([]byte(" world"))
+	require.NoError(t, err)
+	require.Equal(t, int64(11), rec.n)
+	require.Equal(t, http.StatusOK, rec.code())
+	require.Equal(t, "hello world", w.Body.String())
+	rec.WriteHeader(http.StatusTeapot) // too late: the first status stays
+	require.Equal(t, http.StatusOK, rec.code())
+
+	_, _, err = (&statusRecorder{ResponseWriter: httptest.NewRecorder()}).Hijack()
+	require.Error(t, err, "a ResponseWriter that cannot be hijacked")
+	require.Equal(t, http.StatusOK, (&statusRecorder{}).code(), "nothing written yet")
+}

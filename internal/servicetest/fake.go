@@ -25,6 +25,7 @@ type Fake struct {
 	PauseQueueFunc         func(ctx context.Context, action string) error
 	ResumeQueueFunc        func(ctx context.Context, action string) error
 	HealthFunc             func(ctx context.Context) (*hvagent.Health, error)
+	QueueStatsFunc         func(ctx context.Context) ([]hvagent.QueueStat, error)
 }
 
 var _ hvagent.Service = (*Fake)(nil)
@@ -147,6 +148,14 @@ func (f *Fake) ResumeQueue(ctx context.Context, action string) error {
 		return nil
 	}
 	return f.ResumeQueueFunc(ctx, action)
+}
+
+// QueueStats calls QueueStatsFunc.
+func (f *Fake) QueueStats(ctx context.Context) ([]hvagent.QueueStat, error) {
+	if f.QueueStatsFunc == nil {
+		return nil, nil
+	}
+	return f.QueueStatsFunc(ctx)
 }
 
 // Health calls HealthFunc.

@@ -2,6 +2,7 @@ package servicetest
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,6 +146,13 @@ func testPauseResume(t *testing.T, b *bundle) {
 	require.NoError(t, err)
 	require.Equal(t, []string{hvagent.ActionStart}, h.Paused)
 	time.Sleep(100 * time.Millisecond)
+	stats, err := b.svc.QueueStats(ctx)
+	require.NoError(t, err)
+	i := slices.IndexFunc(stats, func(s hvagent.QueueStat) bool { return s.Queue == g.ID })
+	require.GreaterOrEqual(t, i, 0, "the paused guest's queue is listed: %+v", stats)
+	require.Equal(t, 2, stats[i].Queued)
+	require.Equal(t, 0, stats[i].Running)
+	require.False(t, stats[i].OldestQueuedAt.IsZero())
 	for _, id := range []string{start.ID, behind.ID} {
 		j, err := b.svc.Job(ctx, id)
 		require.NoError(t, err)

@@ -78,6 +78,12 @@ func (d Daemon) withDefaults(dataDir string) Daemon {
 	return d
 }
 
+// LogLevels returns the accepted values of log_level.
+func LogLevels() []string { return slices.Clone(logLevels) }
+
+// LogFormats returns the accepted values of log_format.
+func LogFormats() []string { return slices.Clone(logFormats) }
+
 // problems checks the daemon's keys.
 func (d *Daemon) problems() []string {
 	var p []string
@@ -123,6 +129,7 @@ func (d *Daemon) Guarded() bool { return d.TokensFile != "" || d.ClientCA != "" 
 // reach without authentication: unless d is Guarded, every TCP listener
 // must be on a loopback address. It checks the addresses as written; a
 // name other than localhost is refused, since it could resolve elsewhere.
+// Errors are EINVALID.
 func (d *Daemon) CheckExposure() error {
 	if d.Guarded() {
 		return nil
@@ -130,10 +137,11 @@ func (d *Daemon) CheckExposure() error {
 	for _, l := range d.listeners() {
 		host, _, err := net.SplitHostPort(l.addr)
 		if err != nil {
-			return fmt.Errorf("%s %q: want host:port such as 127.0.0.1:8080: %w", l.key, l.addr, err)
+			return hvagent.Errorf(hvagent.EINVALID, "config: %s %q: want host:port such as 127.0.0.1:8080: %v", l.key, l.addr, err)
 		}
 		if !loopbackHost(host) {
-			return InsecureError(l.key, l.addr)
+			err := InsecureError(l.key, l.addr)
+			return hvagent.WrapError(hvagent.EINVALID, err, "config: %v", err)
 		}
 	}
 	return nil

@@ -14,8 +14,10 @@ import (
 
 // KillQEMUs registers a cleanup that kills every QEMU process whose command
 // line names dataDir's run root, so that a test never leaves a guest
-// running behind it (QEMU outlives the driver on purpose). It returns
-// nothing: a test that wants to check for leftovers uses QEMUs.
+// running behind it (QEMU outlives the driver on purpose), and removes the
+// run root when it lies outside dataDir (a long data dir's run root is
+// under the system temp dir). A test that wants to check for leftovers
+// uses QEMUs.
 func KillQEMUs(t testing.TB, dataDir string) {
 	t.Cleanup(func() {
 		for _, pid := range QEMUs(dataDir) {
@@ -24,6 +26,9 @@ func KillQEMUs(t testing.TB, dataDir string) {
 		deadline := time.Now().Add(5 * time.Second)
 		for len(QEMUs(dataDir)) > 0 && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
+		}
+		if root := layout.RunRoot(dataDir); root != filepath.Join(dataDir, "run") {
+			_ = os.RemoveAll(root)
 		}
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // fetch is one image download in flight; requests for the same ID share it.
@@ -140,7 +141,7 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 	if err := d.installImage(m, qcow); err != nil {
 		return nil, err
 	}
-	log.Info().Dur("took", time.Since(start)).Str("format", format).Int64("virtual_size", info.VirtualSize).Msg("image fetched")
+	log.Info().Str("took", logtext.Duration(time.Since(start))).Str("format", format).Int64("virtual_size", info.VirtualSize).Msg("image fetched")
 	return m.image(), nil
 }
 

@@ -1,0 +1,127 @@
+package rest
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/internal/logtext"
+)
+
+// callerSlotKey keys the slot where guard leaves the caller's name for
+// logRequests, which runs outside guard.
+type callerSlotKey struct{}
+
+// noteCaller leaves the caller's name in the request's slot, if any.
+func noteCaller(ctx context.Context, name string) {
+	if slot, ok := ctx.Value(callerSlotKey{}).(*string); ok {
+		*slot = name
+	}
+}
+
+// logRequests logs every request once it is served, with its method, path,
+// status, caller (token name, or "local" without tokens), the job it
+// queued (X-Guest-Job-ID), its size and how long it took. Mutations (every
+// method but GET, HEAD and OPTIONS) are logged at info level, refused
+// credentials (401, 403) at warn, other reads at debug.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		caller := new(string)
+		start := time.Now()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), callerSlotKey{}, caller)))
+		status := rec.code()
+		ev := s.log.WithLevel(requestLevel(r.Method, status))
+		if ev == nil { // level disabled
+			return
+		}
+		ev = ev.Str("method", r.Method).Str("path", r.URL.Path)
+		if r.URL.RawQuery != "" {
+			ev = ev.Str("query", r.URL.RawQuery)
+		}
+		ev = ev.Int("status", status)
+		if *caller != "" {
+			ev = ev.Str("caller", *caller)
+		}
+		if id := rec.Header().Get("X-Guest-Job-ID"); id != "" {
+			ev = ev.Str("job_id", id)
+		}
+		ev.Int64("bytes", rec.n).Str("took", logtext.Duration(time.Since(start))).
+			Str("remote", r.RemoteAddr).Msg("request")
+	})
+}
+
+// requestLevel is the level a request is logged at.
+func requestLevel(method string, status int) zerolog.Level {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return zerolog.WarnLevel
+	case method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions:
+		return zerolog.DebugLevel
+	}
+	return zerolog.InfoLevel
+}
+
+// statusRecorder records a response's status and size. It passes ReadFrom,
+// Flush and Hijack through and unwraps for http.ResponseController (write
+// deadlines).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.n += int64(n)
+	return n, err
+}
+
+// ReadFrom copies r to the response through the wrapped ResponseWriter's
+// own ReadFrom when it has one (sendfile for downloads of files).
+func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := io.Copy(s.ResponseWriter, r)
+	s.n += n
+	return n, err
+}
+
+// Flush sends buffered data to the client.
+func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+
+// Hijack hands the connection over (protocol upgrades); the request is
+// then logged with status 101.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err == nil && s.status == 0 {
+		s.status = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+// Unwrap returns the wrapped ResponseWriter.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
