@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
+
+	"github.com/hvagent/hvagent/internal/clidoc"
 )
 
 // newGenDocsCmd returns the hidden `hvagentd gen-docs DIR`, which writes
@@ -34,22 +33,4 @@ func newGenDocsCmd() *cobra.Command {
 
 // genDocs replaces hvagentd's markdown pages in dir with the reference of
 // root; other pages (hvctl's) are left alone.
-func genDocs(root *cobra.Command, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
-	}
-	old, err := filepath.Glob(filepath.Join(dir, "hvagentd*.md"))
-	if err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
-	}
-	for _, p := range old {
-		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("gen-docs: %w", err)
-		}
-	}
-	root.DisableAutoGenTag = true
-	if err := doc.GenMarkdownTree(root, dir); err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
-	}
-	return nil
-}
+func genDocs(root *cobra.Command, dir string) error { return clidoc.Generate(root, dir) }

@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
+
+	"github.com/hvagent/hvagent/internal/clidoc"
 )
 
 // newCmdGenDocs returns the hidden `hvctl gen-docs DIR`, which writes the
@@ -28,23 +29,11 @@ func newCmdGenDocs(f *Factory) *cobra.Command {
 	}
 }
 
-// genDocs replaces the markdown files of dir with the reference of root.
+// genDocs replaces hvctl's markdown pages in dir with the reference of
+// root, usage lines showing [command] where a command has subcommands.
 func genDocs(root *cobra.Command, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
-	}
-	old, err := filepath.Glob(filepath.Join(dir, "hvctl*.md"))
-	if err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
-	}
-	for _, p := range old {
-		if err := os.Remove(p); err != nil {
-			return fmt.Errorf("gen-docs: %w", err)
-		}
-	}
-	root.DisableAutoGenTag = true
-	if err := doc.GenMarkdownTree(root, dir); err != nil {
-		return fmt.Errorf("gen-docs: %w", err)
+	if err := clidoc.Generate(root, dir); err != nil {
+		return err
 	}
 	return fixUsageLines(root, dir)
 }
