@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -37,9 +38,10 @@ type versionInfo struct {
 func newCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
 	opts := &VersionOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:     "version",
-		Short:   "Print the versions of hvctl and of the agent",
-		Long:    "Print hvctl's version and, unless --client, the agent's (its /healthz report).",
+		Use:   "version",
+		Short: "Print the versions of hvctl and of the agent",
+		Long: "Print hvctl's version and, unless --client, the agent's (its /healthz report). When the\n" +
+			"agent cannot be reached, hvctl's version is printed, stderr says why and the exit code is 5.",
 		Example: "  hvctl version\n  hvctl version --client\n  hvctl version -o json",
 		Args:    noArgs,
 	}
@@ -49,14 +51,29 @@ func newCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 	return cmd
 }
 
+// versionRun prints the versions. When the agent cannot be asked, hvctl's
+// own version is still printed and the error (exit 5 when the agent is
+// unreachable) says why.
 func versionRun(opts *VersionOptions) error {
 	info := versionInfo{Version: hvagent.Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	var agentErr error
 	if !opts.Client {
-		info.Agent, info.AgentError = agentHealth(opts.context(), opts.Service)
+		info.Agent, agentErr = agentHealth(opts.context(), opts.Service)
+		if agentErr != nil {
+			info.AgentError = agentErr.Error()
+		}
 	}
 	if opts.Out.json() {
-		return writeJSON(opts.IO.Out, info)
+		return errors.Join(writeJSON(opts.IO.Out, info), agentErr)
 	}
+	if err := printVersion(opts, info); err != nil {
+		return err
+	}
+	return agentErr
+}
+
+// printVersion writes the versions as text.
+func printVersion(opts *VersionOptions, info versionInfo) error {
 	_, _ = fmt.Fprintf(opts.IO.Out, "hvctl: %s (%s %s)\n", info.Version, info.Go, info.Platform)
 	switch {
 	case info.Agent != nil:
@@ -73,25 +90,25 @@ func versionRun(opts *VersionOptions) error {
 		}
 		_, _ = fmt.Fprintln(opts.IO.Out, line)
 	case info.AgentError != "":
-		_, _ = fmt.Fprintf(opts.IO.Out, "agent: unknown (%s)\n", info.AgentError)
+		_, _ = fmt.Fprintln(opts.IO.Out, "agent: unknown")
 	}
 	return nil
 }
 
-// agentHealth asks the agent for its health report, or says why it could not.
-func agentHealth(ctx context.Context, service func() (hvagent.Service, error)) (*hvagent.Health, string) {
+// agentHealth asks the agent for its health report.
+func agentHealth(ctx context.Context, service func() (hvagent.Service, error)) (*hvagent.Health, error) {
 	svc, err := service()
 	if err != nil {
-		return nil, err.Error()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, versionAgentTimeout)
 	defer cancel()
 	h, err := svc.Health(ctx)
 	if err != nil {
-		return nil, err.Error()
+		return nil, err
 	}
 	if h == nil {
-		return nil, "no report"
+		return nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "the agent sent no health report")
 	}
-	return h, ""
+	return h, nil
 }

@@ -40,12 +40,20 @@ func TestVersion_Run(t *testing.T) {
 		b.fake.HealthFunc = func(context.Context) (*hvagent.Health, error) {
 			return nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd")
 		}
-		require.Equal(t, exitOK, b.run(t.Context(), "version", "-o", "json"), "the agent is optional")
+		require.Equal(t, exitUnavailable, b.run(t.Context(), "version", "-o", "json"), "exit 5, with hvctl's version printed")
 		var got versionInfo
 		require.NoError(t, json.Unmarshal(b.out.Bytes(), &got))
 		require.Equal(t, hvagent.Version, got.Version)
 		require.Nil(t, got.Agent)
 		require.Equal(t, "cannot reach hvagentd", got.AgentError)
+		require.Contains(t, b.errOut.String(), "cannot reach hvagentd")
+
+		b = setup(t)
+		b.fake.HealthFunc = func(context.Context) (*hvagent.Health, error) {
+			return nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd")
+		}
+		require.Equal(t, exitUnavailable, b.run(t.Context(), "version"))
+		require.Equal(t, "hvctl: "+hvagent.Version+" ("+runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH+")\nagent: unknown\n", b.out.String())
 	})
 	t.Run("Client", func(t *testing.T) {
 		t.Parallel()
