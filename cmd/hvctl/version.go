@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -37,9 +38,11 @@ type versionInfo struct {
 func newCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
 	opts := &VersionOptions{cmdBase: newBase(f)}
 	cmd := &cobra.Command{
-		Use:     "version",
-		Short:   "Print the versions of hvctl and of the agent",
-		Long:    "Print hvctl's version and, unless --client, the agent's (its /healthz report).",
+		Use:   "version",
+		Short: "Print the versions of hvctl and of the agent",
+		Long: "Print hvctl's version and, unless --client, the agent's (its /healthz report). When the agent\n" +
+			"cannot be asked, hvctl's version is printed (with -o json, with agent_error) and the error\n" +
+			"sets the exit code: 5 when hvagentd cannot be reached.",
 		Example: "  hvctl version\n  hvctl version --client\n  hvctl version -o json",
 		Args:    noArgs,
 	}
@@ -51,16 +54,21 @@ func newCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 
 func versionRun(opts *VersionOptions) error {
 	info := versionInfo{Version: hvagent.Version, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	var agentErr error
 	if !opts.Client {
-		info.Agent, info.AgentError = agentHealth(opts.context(), opts.Service)
+		info.Agent, agentErr = agentHealth(opts.context(), opts.Service)
+		if agentErr != nil {
+			info.AgentError = agentErr.Error()
+		}
 	}
 	if opts.Out.json() {
-		return writeJSON(opts.IO.Out, info)
+		if err := writeJSON(opts.IO.Out, info); err != nil {
+			return err
+		}
+		return agentErr
 	}
 	_, _ = fmt.Fprintf(opts.IO.Out, "hvctl: %s (%s %s)\n", info.Version, info.Go, info.Platform)
-	switch {
-	case info.Agent != nil:
-		h := info.Agent
+	if h := info.Agent; h != nil {
 		line := fmt.Sprintf("agent: %s, %s", h.Version, h.Status)
 		if len(h.Builtins) > 0 {
 			line += ", built-in drivers: " + strings.Join(h.Builtins, ", ")
@@ -72,26 +80,25 @@ func versionRun(opts *VersionOptions) error {
 			line += "; " + pausedText(h.Paused) + " (hvctl queue resume)"
 		}
 		_, _ = fmt.Fprintln(opts.IO.Out, line)
-	case info.AgentError != "":
-		_, _ = fmt.Fprintf(opts.IO.Out, "agent: unknown (%s)\n", info.AgentError)
 	}
-	return nil
+	return agentErr
 }
 
-// agentHealth asks the agent for its health report, or says why it could not.
-func agentHealth(ctx context.Context, service func() (hvagent.Service, error)) (*hvagent.Health, string) {
+// agentHealth asks the agent for its health report, or says why it could
+// not (an EUNAVAILABLE error when hvagentd cannot be reached).
+func agentHealth(ctx context.Context, service func() (hvagent.Service, error)) (*hvagent.Health, error) {
 	svc, err := service()
 	if err != nil {
-		return nil, err.Error()
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, versionAgentTimeout)
 	defer cancel()
 	h, err := svc.Health(ctx)
 	if err != nil {
-		return nil, err.Error()
+		return nil, err
 	}
 	if h == nil {
-		return nil, "no report"
+		return nil, errors.New("the agent sent no health report")
 	}
-	return h, ""
+	return h, nil
 }

@@ -40,7 +40,7 @@ func TestVersion_Run(t *testing.T) {
 		b.fake.HealthFunc = func(context.Context) (*hvagent.Health, error) {
 			return nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "cannot reach hvagentd")
 		}
-		require.Equal(t, exitOK, b.run(t.Context(), "version", "-o", "json"), "the agent is optional")
+		require.Equal(t, exitUnavailable, b.run(t.Context(), "version", "-o", "json"), "an unreachable agent is exit 5")
 		var got versionInfo
 		require.NoError(t, json.Unmarshal(b.out.Bytes(), &got))
 		require.Equal(t, hvagent.Version, got.Version)
