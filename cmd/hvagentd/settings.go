@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,9 +59,9 @@ var allSettings = []*setting{
 		func(f *settings.File) *string { return &f.Daemon.TLSKey }),
 	stringSetting("client_ca", "", "CA certificates (PEM): TCP clients must present a certificate they signed",
 		func(f *settings.File) *string { return &f.Daemon.ClientCA }),
-	stringSetting("log_level", "l", "debug, info, warn or error (default info)",
+	enumSetting("log_level", "l", "debug, info, warn or error (default info)", []string{"debug", "info", "warn", "warning", "error"},
 		func(f *settings.File) *string { return &f.Daemon.LogLevel }),
-	stringSetting("log_format", "", "json or console (default json)",
+	enumSetting("log_format", "", "json or console (default json)", []string{"json", "console"},
 		func(f *settings.File) *string { return &f.Daemon.LogFormat }),
 	{key: "shutdown_timeout", kind: "duration", usage: "how long a graceful stop may take (default 30s)",
 		apply: func(f *settings.File, v string) error {
@@ -77,7 +78,7 @@ var allSettings = []*setting{
 		func(f *settings.File) *int { return &f.Config.MaxEvents }),
 	intSetting("max_queued", "jobs one queue may hold (default 1000)",
 		func(f *settings.File) *int { return &f.Config.MaxQueued }),
-	stringSetting("durability", "", "full (survives power loss) or normal (survives a crash) (default full)",
+	enumSetting("durability", "", "full (survives power loss) or normal (survives a crash) (default full)", []string{"full", "normal"},
 		func(f *settings.File) *string { return &f.Config.Durability }),
 	{key: "allowed_paths", kind: "strings", usage: "comma-separated host directories that boot files and file:// images may come from",
 		apply: func(f *settings.File, v string) error {
@@ -89,6 +90,20 @@ var allSettings = []*setting{
 			}
 			return nil
 		}},
+}
+
+// enumSetting is a string setting whose value must be one of choices, so
+// that a bad flag value is a usage error (exit 2) at once.
+func enumSetting(key, short, usage string, choices []string, field func(*settings.File) *string) *setting {
+	st := stringSetting(key, short, usage, field)
+	apply := st.apply
+	st.apply = func(f *settings.File, v string) error {
+		if !slices.Contains(choices, v) {
+			return fmt.Errorf("%s %q: must be one of %s", key, v, strings.Join(choices, ", "))
+		}
+		return apply(f, v)
+	}
+	return st
 }
 
 func stringSetting(key, short, usage string, field func(*settings.File) *string) *setting {

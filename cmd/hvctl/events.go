@@ -153,13 +153,20 @@ func writeEvent(w io.Writer, o outputOptions, e *hvagent.Event) error {
 	switch {
 	case e.Job != nil:
 		subject = e.Job.ID
-		detail = fmt.Sprintf("%s guest=%s %s", e.Job.Action, e.Job.GuestID, jobState(e.Job))
+		guest := e.Job.GuestID
+		if e.Job.GuestName != "" {
+			guest = e.Job.GuestName
+		}
+		detail = fmt.Sprintf("%s guest=%s %s", e.Job.Action, guest, jobState(e.Job))
 		if e.Job.Message != "" && e.Job.Status.Final() {
 			detail += ": " + e.Job.Message
 		}
 	case e.Guest != nil:
 		subject = e.Guest.ID
 		detail = "state=" + dash(e.Guest.State)
+		if e.Guest.Name != "" {
+			detail = "name=" + e.Guest.Name + " " + detail
+		}
 	}
 	_, err := fmt.Fprintf(w, eventLineFormat, strconv.FormatInt(e.ID, 10), fmtTime(e.At), e.Type, dash(subject), detail)
 	return err
