@@ -107,7 +107,7 @@ func newRootCmd(f *Factory, conn *connector) *cobra.Command {
 		c.GroupID = "agent"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newCmdConfig(f), newCmdCompletion(f, nil), newCmdVersion(f, nil)} {
+	for _, c := range []*cobra.Command{newCmdConfig(f), newCmdToken(f), newCmdCompletion(f, nil), newCmdVersion(f, nil)} {
 		c.GroupID = "tool"
 		root.AddCommand(c)
 	}
