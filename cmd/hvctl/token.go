@@ -71,7 +71,6 @@ func newCmdTokenCreate(f *Factory, runF func(*TokenCreateOptions) error) *cobra.
 			"NAME is 1 to " + fmt.Sprint(maxTokenNameLen) + " printable characters, unique in the file. -q prints only the token;\n" +
 			"-o json prints {\"name\",\"scope\",\"token\",\"entry\"}. Needs no agent.",
 		Example: "  hvctl token create ci --scope write\n" +
-			"  HVAGENT_TOKEN=$(hvctl token create monitor --scope read -q)\n" +
 			"  hvctl token create ops --scope admin -o json",
 		Args: exactArgs("NAME"),
 	}
