@@ -123,7 +123,7 @@ func (s *server) handler() http.Handler {
 	mux.Handle("/", s.fallback(func(x *exchange) error {
 		return hvagent.Errorf(hvagent.ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
 	}))
-	return s.logRequests(s.recoverer(s.guard(mux)))
+	return s.logRequests(s.recoverer(s.guard(s.cleanPaths(mux))))
 }
 
 // allowMethods returns the Allow header value for a path's methods.
