@@ -14,6 +14,9 @@ import (
 // idempotencyTTL is how long an Idempotency-Key stays live.
 const idempotencyTTL = 24 * time.Hour
 
+// MaxIdempotencyKey is the longest Request.IdempotencyKey, in bytes.
+const MaxIdempotencyKey = 255
+
 // Do runs or queues one action on guest, its ID or its name ("" for
 // host-level actions and for create, whose new ID is in the result).
 //
@@ -22,9 +25,10 @@ const idempotencyTTL = 24 * time.Hour
 // Result.Body; stream actions return Result.Stream, which the caller must
 // close. Errors: EINVALID (unknown action, bad guest ID or request; a
 // create's guest or a snapshot name that breaks the rules in the package
-// doc's "Bad input"; the message names the field and what it accepts),
-// ENOTFOUND (unknown guest, image or snapshot, or an action that is not
-// configured), ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
+// doc's "Bad input"; the message names the field and what it accepts; an
+// idempotency key longer than MaxIdempotencyKey bytes), ENOTFOUND (unknown
+// guest, image or snapshot, or an action that is not configured),
+// ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
 // (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
 // (info and stream actions, and the image lookup of a create).
 func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
@@ -33,6 +37,9 @@ func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Res
 	}
 	if _, ok := KindOf(action); !ok {
 		return nil, Errorf(EINVALID, "unknown action %q", action)
+	}
+	if n := len(req.IdempotencyKey); n > MaxIdempotencyKey {
+		return nil, Errorf(EINVALID, "idempotency key is %d bytes: the limit is %d", n, MaxIdempotencyKey)
 	}
 	base := BaseAction(action)
 	if base == ActionCreate {

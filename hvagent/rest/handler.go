@@ -117,13 +117,15 @@ func (s *server) handler() http.Handler {
 	for _, p := range paths {
 		mux.Handle(p, s.methodNotAllowed(allowMethods(allowed[p])))
 	}
+	notFound := s.fallback(func(x *exchange) error {
+		return hvagent.Errorf(hvagent.ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
+	})
 	if s.opts.Debug != nil {
 		mux.Handle("/debug/", s.debug(s.opts.Debug))
+		mux.Handle("/debug", notFound) // not a redirect to /debug/
 	}
-	mux.Handle("/", s.fallback(func(x *exchange) error {
-		return hvagent.Errorf(hvagent.ENOTFOUND, "no route %s %s", x.r.Method, x.r.URL.Path)
-	}))
-	return s.logRequests(s.recoverer(s.guard(mux)))
+	mux.Handle("/", notFound)
+	return s.logRequests(s.recoverer(s.guard(s.cleanPaths(mux))))
 }
 
 // allowMethods returns the Allow header value for a path's methods.

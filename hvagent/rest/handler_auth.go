@@ -197,11 +197,11 @@ func (x *exchange) authorize(need string) error {
 }
 
 // readBody reads a mutation's body (at most maxBody bytes) and requires it
-// to be JSON (see jsonBody) when there is one.
+// to be JSON (see jsonBody) when there is one; other bodies are drained.
 func (x *exchange) readBody() error {
 	switch x.r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return nil
+		return x.drainBody()
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBody))
 	var tooLarge *http.MaxBytesError

@@ -91,6 +91,9 @@ func TestHandler_MetricsHealthzPprof(t *testing.T) {
 		{plain, "/debug/pprof/", http.StatusNotFound},
 		{admin, "/debug/pprof/", http.StatusOK},
 		{admin, "/debug/anything", http.StatusOK},
+		{admin, "/debug", http.StatusNotFound},
+		{admin, "/debug/../debug/pprof/", http.StatusBadRequest},
+		{admin, "/debug//pprof/", http.StatusBadRequest},
 		{admin, "/healthz", http.StatusOK},
 	} {
 		rec := httptest.NewRecorder()

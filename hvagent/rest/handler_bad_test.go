@@ -129,6 +129,32 @@ func (f badFixture) bodyRows() []badRequest {
 	}
 }
 
+// inputRows are unclean paths, bad UTF-8 and oversized headers: a JSON
+// error, never a redirect or a silently altered value.
+func (f badFixture) inputRows() []badRequest {
+	gp, done := f.gp, f.done
+	id := strings.TrimPrefix(gp, "/guests/")
+	const clean = "is not in clean form"
+	return []badRequest{
+		{"PathDotDotDelete", "DELETE", "/images/../guests/" + id, nil, nil, "", 400, "invalid", `path "/images/../guests/` + id + `" ` + clean, ""},
+		{"PathDotDotPost", "POST", "/jobs/../guests/" + id + "/stop", nil, nil, "", 400, "invalid", clean, ""},
+		{"PathEncodedDotDot", "POST", "/guests/%2e%2e/guests/" + id + "/stop", nil, nil, "", 400, "invalid", clean, ""},
+		{"PathDoubleSlash", "POST", "//guests", `{}`, nil, "", 400, "invalid", `path "//guests" ` + clean, ""},
+		{"PathInnerDoubleSlash", "DELETE", "/jobs//" + done, nil, nil, "", 400, "invalid", clean, ""},
+		{"PathDotSegment", "GET", "/guests/./" + id, nil, nil, "", 400, "invalid", clean, ""},
+		{"PathTrailingDot", "GET", "/jobs/.", nil, nil, "", 400, "invalid", clean, ""},
+		{"PathUncleanNoToken", "DELETE", "/images/../guests/" + id, nil, nil, "-", 401, "unauthenticated", "missing", ""},
+		{"BadUTF8Create", "POST", "/guests", "{\"name\":\"web\xff\"}", nil, "", 400, "invalid", "request body: invalid UTF-8 at offset 12", ""},
+		{"BadUTF8Metadata", "PATCH", gp + "/metadata", "{\"rack\":\"caf\xc3\"}", nil, "", 400, "invalid", "invalid UTF-8 at offset 12", ""},
+		{"BadUTF8Key", "PATCH", "/metadata", "{\"\xed\xa0\x80\":\"x\"}", nil, "", 400, "invalid", "invalid UTF-8 at offset 2", ""},
+		{"BadUTF8Image", "POST", "/images", "{\"id\":\"x\",\"source\":\"http://a/\xc0\xaf\"}", nil, "", 400, "invalid", "invalid UTF-8", ""},
+		{"IdemKey256", "POST", gp + "/start", nil, []string{"Idempotency-Key", strings.Repeat("k", 256)}, "", 400, "invalid", "idempotency key is 256 bytes: the limit is 255", ""},
+		{"IdemKey100K", "POST", "/guests", `{}`, []string{"Idempotency-Key", strings.Repeat("k", 100<<10)}, "", 400, "invalid", "idempotency key is 102400 bytes", ""},
+		{"IdemKeyLongDryRun", "POST", gp + "/start?dry_run=true", nil, []string{"Idempotency-Key", strings.Repeat("k", 300)}, "", 400, "invalid", "the limit is 255", ""},
+		{"IdemKeyLongImage", "POST", "/images", `{"id":"x","source":"http://127.0.0.1:1/x"}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, "", 400, "invalid", "the limit is 255", ""},
+	}
+}
+
 // stateRows are requests that are well formed but wrong for the state.
 func (f badFixture) stateRows() []badRequest {
 	gp, done := f.gp, f.done
@@ -217,7 +243,7 @@ func TestHandler_BadRequests(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, rest.HandlerOptions{Tokens: testTokens(), Hosts: []string{selfHost}})
 	f := newBadFixture(t, a)
-	rows := append(append(append(f.bodyRows(), f.stateRows()...), f.fieldRows()...), f.accessRows()...)
+	rows := append(append(append(append(f.bodyRows(), f.stateRows()...), f.fieldRows()...), f.accessRows()...), f.inputRows()...)
 	require.GreaterOrEqual(t, len(rows), 40)
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {

@@ -40,11 +40,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // writeError replies with err's code word and status. Internal errors are
-// logged and their text hidden.
+// logged and their text hidden. An error from a client that went away is
+// logged at debug level and gets no reply.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := hvagent.ErrorCode(err)
 	msg := hvagent.ErrorMessage(err)
 	status := HTTPStatus(code)
+	if clientGone(r, err) {
+		s.log.Debug().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("client went away")
+		return // nobody is left to read a reply
+	}
 	if status == http.StatusInternalServerError {
 		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
 		code, msg = hvagent.EINTERNAL, "internal error"
@@ -55,14 +60,17 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Message: msg, Code: status, Error: code})
 }
 
-// decode decodes the request body strictly into v: unknown fields, wrong
-// types, trailing data and a body of null (every body is an object) are
+// decode decodes the request body strictly into v: invalid UTF-8, unknown
+// fields, wrong types, trailing data and a body of null (every body is an object) are
 // EINVALID naming the problem. It returns false (and leaves v alone) when
 // there is no body.
 func (x *exchange) decode(v any) (bool, error) {
 	body := bytes.TrimSpace(x.body)
 	if len(body) == 0 {
 		return false, nil
+	}
+	if err := checkUTF8(body); err != nil {
+		return true, err
 	}
 	if bytes.Equal(body, []byte("null")) {
 		return true, hvagent.Errorf(hvagent.EINVALID, "request body: expected a JSON object, got null")

@@ -54,7 +54,8 @@ type DB struct {
 
 // Open opens (creating it and its parent directory if needed) the database
 // at path, takes an exclusive lock on <path>.lock and applies the pending
-// migrations. A database already opened by another DB, in this process or
+// migrations. The database and its -wal, -shm and .lock files have mode
+// 0600 (an existing file with a wider mode is narrowed). A database already opened by another DB, in this process or
 // another, gives ECONFLICT; a bad option gives EINVALID.
 func Open(path string, opts Options) (*DB, error) {
 	syncMode, err := synchronous(opts.Durability)
@@ -74,6 +75,9 @@ func Open(path string, opts Options) (*DB, error) {
 	lock, err := acquireLock(abs)
 	if err != nil {
 		return nil, err
+	}
+	if err := restrictFiles(abs); err != nil {
+		return nil, errors.Join(err, lock.release())
 	}
 	db := &DB{path: abs, now: opts.Now, lock: lock}
 	if db.now == nil {
