@@ -56,10 +56,12 @@ func (m *Main) serve(files *settings.Files) error {
 	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent)}
 	m.drainCtx, m.drain = context.WithCancel(context.Background())
 
+	limits := newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerClient, m.Logger)
 	ln, err := listenUnix(cfg.Socket, files.SocketGID)
 	if err != nil {
 		return err
 	}
+	ln = limits.wrap(ln, false)     // the socket's clients have no address
 	m.start(listenerUnix, ln, base) // guarded by the socket's mode: no token
 	if dir := filepath.Dir(cfg.Socket); cfg.SocketGroup != "" && !groupSearchable(dir) {
 		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
@@ -67,7 +69,7 @@ func (m *Main) serve(files *settings.Files) error {
 	}
 	base.Tokens = files.Tokens
 	if cfg.Listen != settings.ListenOff {
-		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg); err != nil {
+		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg, limits); err != nil {
 			return err
 		}
 		opts := base
@@ -75,7 +77,7 @@ func (m *Main) serve(files *settings.Files) error {
 		m.start(listenerTCP, ln, opts)
 	}
 	if cfg.AdminListen != "" {
-		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg); err != nil {
+		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg, limits); err != nil {
 			return err
 		}
 		opts := base
