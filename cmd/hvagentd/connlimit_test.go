@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -147,4 +149,37 @@ func TestConnLimits_UnixTotalOnly(t *testing.T) {
 	third, ok := <-got
 	require.True(t, ok, "a connection is accepted once a slot is free")
 	require.NoError(t, third.Close())
+}
+
+// healthz sends GET /healthz on c and checks the 200, keeping c open.
+func healthz(t *testing.T, c net.Conn) {
+	t.Helper()
+	host := "localhost" // the unix socket does not check it
+	if c.RemoteAddr().Network() == "tcp" {
+		host = c.RemoteAddr().String()
+	}
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: "+host+"\r\n\r\n")
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestDaemon_ConnectionLimits(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, "--max-connections", "3", "--max-connections-per-client", "2")
+	dial := func(network, addr string) net.Conn {
+		c, err := net.DialTimeout(network, addr, 5*time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	healthz(t, dial("tcp", d.TCPAddr()))
+	healthz(t, dial("tcp", d.TCPAddr()))
+	requireClosed(t, dial("tcp", d.TCPAddr())) // per client
+	healthz(t, dial("unix", d.SocketPath()))
+	requireClosed(t, dial("unix", d.SocketPath())) // total
 }

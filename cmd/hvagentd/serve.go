@@ -28,6 +28,9 @@ import (
 
 // HTTP server timeouts. There is no global write timeout: the handler
 // extends write deadlines per route (long-poll, SSE, console, downloads).
+// Nor is there a ReadTimeout, which would also end long-lived replies: the
+// headers have readHeaderTimeout, and the handler gives a body its own
+// deadline, lifted once the body is read.
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
