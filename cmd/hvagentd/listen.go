@@ -21,10 +21,11 @@ const socketMode = 0o660
 // 108 bytes with its terminating NUL).
 const maxSocketPath = 107
 
-// listenTCP listens on addr, with TLS when tlsCfg is set. Unless TCP
-// clients must authenticate, the address bound must be loopback (a name
-// such as "localhost" could resolve elsewhere).
-func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config) (net.Listener, error) {
+// listenTCP listens on addr, with TLS when tlsCfg is set and the
+// connections counted by limits (total and per client). Unless TCP clients
+// must authenticate, the address bound must be loopback (a name such as
+// "localhost" could resolve elsewhere).
+func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config, limits *connLimits) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
@@ -33,6 +34,7 @@ func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config) (net.Li
 		_ = ln.Close()
 		return nil, settings.InsecureError(key, ln.Addr().String())
 	}
+	ln = limits.wrap(ln, true)
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}

@@ -28,6 +28,9 @@ import (
 
 // HTTP server timeouts. There is no global write timeout: the handler
 // extends write deadlines per route (long-poll, SSE, console, downloads).
+// Nor is there a ReadTimeout, which would also end long-lived replies: the
+// headers have readHeaderTimeout, and the handler gives a body its own
+// deadline, lifted once the body is read.
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -56,10 +59,12 @@ func (m *Main) serve(files *settings.Files) error {
 	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent)}
 	m.drainCtx, m.drain = context.WithCancel(context.Background())
 
+	limits := newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerClient, m.Logger)
 	ln, err := listenUnix(cfg.Socket, files.SocketGID)
 	if err != nil {
 		return err
 	}
+	ln = limits.wrap(ln, false)     // the socket's clients have no address
 	m.start(listenerUnix, ln, base) // guarded by the socket's mode: no token
 	if dir := filepath.Dir(cfg.Socket); cfg.SocketGroup != "" && !groupSearchable(dir) {
 		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
@@ -67,7 +72,7 @@ func (m *Main) serve(files *settings.Files) error {
 	}
 	base.Tokens = files.Tokens
 	if cfg.Listen != settings.ListenOff {
-		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg); err != nil {
+		if ln, err = listenTCP("listen", cfg.Listen, cfg, tlsCfg, limits); err != nil {
 			return err
 		}
 		opts := base
@@ -75,7 +80,7 @@ func (m *Main) serve(files *settings.Files) error {
 		m.start(listenerTCP, ln, opts)
 	}
 	if cfg.AdminListen != "" {
-		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg); err != nil {
+		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg, limits); err != nil {
 			return err
 		}
 		opts := base

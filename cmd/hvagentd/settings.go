@@ -72,6 +72,10 @@ var allSettings = []*setting{
 			f.Daemon.ShutdownTimeout = hvagent.Duration{Duration: d}
 			return nil
 		}},
+	intSetting("max_connections", "connections open at once on all listeners together (default 1024)",
+		func(f *settings.File) *int { return &f.Daemon.MaxConnections }),
+	intSetting("max_connections_per_client", "connections open at once from one client IP address (default 64)",
+		func(f *settings.File) *int { return &f.Daemon.MaxConnectionsPerClient }),
 	intSetting("max_logged_jobs", "finished jobs kept in the job log (default 1000)",
 		func(f *settings.File) *int { return &f.Config.MaxLoggedJobs }),
 	intSetting("max_events", "events kept for /events (default 100000)",

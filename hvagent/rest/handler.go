@@ -62,6 +62,9 @@ type server struct {
 	opts      HandlerOptions
 	tokens    []Token
 	heartbeat time.Duration
+	// bodyTimeout is how long a request's body may take to arrive
+	// (bodyTimeout; tests shorten it).
+	bodyTimeout time.Duration
 }
 
 // apiFunc serves one route; a returned error becomes the JSON error reply.
@@ -88,6 +91,8 @@ func newServer(svc hvagent.Service, opts HandlerOptions) *server {
 		opts:      opts,
 		tokens:    slices.Clone(opts.Tokens),
 		heartbeat: sseHeartbeat,
+
+		bodyTimeout: bodyTimeout,
 	}
 }
 
@@ -152,7 +157,7 @@ func (s *server) debug(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
 		if err := x.authorize(ScopeAdmin); err != nil {
-			s.writeError(w, r, err)
+			s.refuse(w, r, err)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
@@ -96,8 +97,9 @@ func callerOf(ctx context.Context) identity {
 // GET /healthz) and stores the caller's identity in the request context.
 func (s *server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.bodyDeadline(w, r)
 		if err := s.checkHost(r); err != nil {
-			s.writeError(w, r, err)
+			s.refuse(w, r, err)
 			return
 		}
 		id := identity{name: localCaller, scope: ScopeAdmin}
@@ -105,7 +107,7 @@ func (s *server) guard(next http.Handler) http.Handler {
 			var err error
 			if id, err = s.authenticate(r); err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hvagent"`)
-				s.writeError(w, r, err)
+				s.refuse(w, r, err)
 				return
 			}
 		}
@@ -165,22 +167,64 @@ func (s *server) authenticate(r *http.Request) (identity, error) {
 // maxBody caps request bodies.
 const maxBody = 1 << 20
 
-// endpoint wraps a route: scope check, body read (mutations), then serve;
-// a returned error becomes the JSON error reply.
+// bodyTimeout bounds how long a client may take to send a request's body,
+// counted from the end of its headers (whose own deadline is the
+// http.Server's ReadHeaderTimeout).
+const bodyTimeout = 20 * time.Second
+
+// endpoint wraps a route: scope check, body read, then serve; a returned
+// error becomes the JSON error reply. A request refused before its body is
+// read (scope, declared size) is answered at once and its connection closed.
 func (s *server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
-		err := x.authorize(rt.scope)
-		if err == nil {
-			err = x.readBody()
+		if err := x.authorize(rt.scope); err != nil {
+			s.refuse(w, r, err)
+			return
 		}
-		if err == nil {
-			err = rt.serve(x)
+		if err := x.readBody(); err != nil {
+			s.refuse(w, r, err)
+			return
 		}
-		if err != nil {
+		if err := rt.serve(x); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// hasBody reports whether r declares a body (a Content-Length above zero,
+// or chunked).
+func hasBody(r *http.Request) bool {
+	return r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+// bodyDeadline gives the body of r until now+s.bodyTimeout to arrive; a
+// client that trickles it is cut off then. readBody lifts the deadline once
+// the body is read, so that long-lived replies are not cut.
+func (s *server) bodyDeadline(w http.ResponseWriter, r *http.Request) {
+	if hasBody(r) {
+		s.setReadDeadline(w, time.Now().Add(s.bodyTimeout))
+	}
+}
+
+// setReadDeadline sets the connection's read deadline when the
+// ResponseWriter supports it (a real connection does).
+func (s *server) setReadDeadline(w http.ResponseWriter, t time.Time) {
+	if err := http.NewResponseController(w).SetReadDeadline(t); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Debug().Err(err).Msg("set read deadline")
+	}
+}
+
+// refuse answers err without reading the request's body. When r has one,
+// the connection is closed after the reply: net/http would otherwise read
+// the unread body (up to 256 KiB, at the client's pace) before it writes
+// the reply, to keep the connection.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if hasBody(r) {
+		w.Header().Set("Connection", "close")
+		s.setReadDeadline(w, time.Now())
+	}
+	s.writeError(w, r, err)
 }
 
 // fallback wraps a 404 or 405 reply, which need no scope.
@@ -196,20 +240,33 @@ func (x *exchange) authorize(need string) error {
 	return hvagent.Errorf(hvagent.EFORBIDDEN, "token %q (scope %s) may not %s %s: needs scope %s", x.who.name, x.who.scope, x.r.Method, x.r.URL.Path, need)
 }
 
-// readBody reads a mutation's body (at most maxBody bytes) and requires it
-// to be JSON (see jsonBody) when there is one; other bodies are drained.
+// readBody reads a request's body (at most maxBody bytes, before the
+// deadline bodyDeadline set) and, for a mutation, requires it to be JSON
+// (see jsonBody) when there is one; the body of a read is discarded. A
+// declared Content-Length above maxBody is ETOOLARGE before any byte is
+// read.
 func (x *exchange) readBody() error {
-	switch x.r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return x.drainBody()
+	if !hasBody(x.r) {
+		return nil
+	}
+	if x.r.ContentLength > maxBody {
+		return hvagent.Errorf(hvagent.ETOOLARGE, "request body is larger than %d bytes (Content-Length %d)", maxBody, x.r.ContentLength)
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return hvagent.Errorf(hvagent.ETOOLARGE, "request body is larger than %d bytes", maxBody)
 	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return hvagent.WrapError(hvagent.EINVALID, err, "request body not received within %v", x.s.bodyTimeout)
+	}
 	if err != nil {
 		return hvagent.WrapError(hvagent.EINVALID, err, "read request body: %v", err)
+	}
+	x.s.setReadDeadline(x.w, time.Time{})
+	switch x.r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
 	}
 	if len(bytes.TrimSpace(b)) > 0 && !x.jsonBody() {
 		return hvagent.Errorf(hvagent.EINVALID, "Content-Type must be application/json")

@@ -87,7 +87,7 @@ func TestHandler_GetWithHugeBody(t *testing.T) {
 	rc := dialRaw(t, a)
 	resp, body := rc.send(t, "GET", "/jobs", strings.Repeat(" ", 1<<20+1))
 	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "%s", body)
-	require.JSONEq(t, `{"message":"request body is larger than 1048576 bytes","code":413,"error":"too_large"}`, string(body))
+	require.JSONEq(t, `{"message":"request body is larger than 1048576 bytes (Content-Length 1048577)","code":413,"error":"too_large"}`, string(body))
 }
 
 // An Idempotency-Key of exactly 255 bytes is accepted, stored and echoed;

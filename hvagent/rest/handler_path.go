@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"path"
 	"strings"
@@ -37,25 +36,6 @@ func isCleanPath(p string) bool {
 		clean += "/"
 	}
 	return clean == p
-}
-
-// drainBody reads and discards the body of a request that takes none
-// (GET, HEAD, OPTIONS), up to maxBody bytes, so that the reply never
-// leaves unread data behind: net/http would close such a connection,
-// and the peer could see a reset instead of the reply.
-func (x *exchange) drainBody() error {
-	if x.r.Body == nil || x.r.Body == http.NoBody {
-		return nil
-	}
-	_, err := io.Copy(io.Discard, http.MaxBytesReader(x.w, x.r.Body, maxBody))
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return hvagent.Errorf(hvagent.ETOOLARGE, "request body is larger than %d bytes", maxBody)
-	}
-	if err != nil {
-		return hvagent.WrapError(hvagent.EINVALID, err, "read request body: %v", err)
-	}
-	return nil
 }
 
 // checkUTF8 refuses a body that is not valid UTF-8, which encoding/json

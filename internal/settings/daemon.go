@@ -22,6 +22,9 @@ const (
 	defaultLogLevel        = "info"
 	defaultLogFormat       = "json"
 	defaultShutdownTimeout = 30 * time.Second
+
+	defaultMaxConnections          = 1024
+	defaultMaxConnectionsPerClient = 64
 )
 
 // Accepted values of the enumerated daemon keys.
@@ -65,6 +68,14 @@ type Daemon struct {
 	// ShutdownTimeout bounds a graceful stop; default 30s. Must not be
 	// negative.
 	ShutdownTimeout hvagent.Duration `json:"shutdown_timeout,omitempty"`
+	// MaxConnections caps the connections open at once on all the
+	// listeners together; a connection beyond it is closed at once.
+	// Default (and 0) 1024; must not be negative.
+	MaxConnections int `json:"max_connections,omitempty"`
+	// MaxConnectionsPerClient caps the connections open at once from one
+	// client IP address on the TCP listeners. Default (and 0) 64; must
+	// not be negative.
+	MaxConnectionsPerClient int `json:"max_connections_per_client,omitempty"`
 }
 
 // withDefaults returns d with every unset field given its default; dataDir
@@ -75,6 +86,8 @@ func (d Daemon) withDefaults(dataDir string) Daemon {
 	setDefault(&d.LogLevel, defaultLogLevel)
 	setDefault(&d.LogFormat, defaultLogFormat)
 	setDefault(&d.ShutdownTimeout.Duration, defaultShutdownTimeout)
+	setDefault(&d.MaxConnections, defaultMaxConnections)
+	setDefault(&d.MaxConnectionsPerClient, defaultMaxConnectionsPerClient)
 	return d
 }
 
@@ -91,6 +104,12 @@ func (d *Daemon) problems() []string {
 	p = appendEnum(p, "log_format", d.LogFormat, logFormats)
 	if d.ShutdownTimeout.Duration < 0 {
 		p = append(p, fmt.Sprintf("shutdown_timeout must not be negative, got %v", d.ShutdownTimeout.Duration))
+	}
+	if d.MaxConnections < 0 {
+		p = append(p, fmt.Sprintf("max_connections must not be negative, got %d", d.MaxConnections))
+	}
+	if d.MaxConnectionsPerClient < 0 {
+		p = append(p, fmt.Sprintf("max_connections_per_client must not be negative, got %d", d.MaxConnectionsPerClient))
 	}
 	if (d.TLSCert == "") != (d.TLSKey == "") {
 		p = append(p, "tls_cert and tls_key must be set together")

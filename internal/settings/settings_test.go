@@ -44,6 +44,9 @@ func extensionsDaemon() Daemon {
 		LogLevel:        "warning",
 		LogFormat:       "console",
 		ShutdownTimeout: dur(90 * time.Second),
+
+		MaxConnections:          100,
+		MaxConnectionsPerClient: 10,
 	}
 }
 
@@ -86,7 +89,7 @@ func TestLoad_Extensions(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, raw, 20, "no other key")
+	require.Len(t, raw, 22, "no other key")
 }
 
 func TestLoad_Errors(t *testing.T) {
@@ -158,7 +161,7 @@ func TestFile_WithDefaults(t *testing.T) {
 	got := (&File{Config: hvagent.Config{DataDir: "/d"}}).WithDefaults()
 	require.Equal(t, Daemon{
 		Listen: "127.0.0.1:8080", Socket: "/d/hvagent.sock", LogLevel: "info", LogFormat: "json",
-		ShutdownTimeout: dur(30 * time.Second),
+		ShutdownTimeout: dur(30 * time.Second), MaxConnections: 1024, MaxConnectionsPerClient: 64,
 	}, got.Daemon)
 	require.Equal(t, "/d/hvagent.db", got.DBPath)
 	require.Equal(t, 1000, got.MaxQueued, "the library's defaults too")
@@ -193,6 +196,8 @@ func TestFile_Validate(t *testing.T) {
 		{"LogLevel", func(f *File) { f.LogLevel = "trace" }, `log_level "trace" is not one of debug, info, warn, warning, error`},
 		{"LogFormat", func(f *File) { f.LogFormat = "text" }, `log_format "text" is not one of json, console`},
 		{"ShutdownTimeout", func(f *File) { f.ShutdownTimeout = dur(-time.Second) }, "shutdown_timeout must not be negative, got -1s"},
+		{"MaxConnections", func(f *File) { f.MaxConnections = -1 }, "max_connections must not be negative, got -1"},
+		{"MaxConnectionsPerClient", func(f *File) { f.MaxConnectionsPerClient = -2 }, "max_connections_per_client must not be negative, got -2"},
 		{"TLSPair", func(f *File) { f.TLSKey = "k" }, "tls_cert and tls_key must be set together"},
 		{"ClientCAWithoutTLS", func(f *File) { f.ClientCA = "ca" }, "client_ca needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key) too"},
 		{"ListenNoPort", func(f *File) { f.Listen = "localhost" },
