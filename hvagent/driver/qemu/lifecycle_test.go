@@ -106,8 +106,10 @@ func TestDriver_StoppedFromOutside(t *testing.T) {
 	d := b.driver
 	g := mustCall(t, d.Start, bareGuest())
 	// SIGTERM makes QEMU shut down in order (SHUTDOWN reason host-signal).
+	// Its exit can take seconds on a loaded machine: wait up to 3 event
+	// timeouts.
 	require.NoError(t, syscall.Kill(b.pidOf(t, g.ID), syscall.SIGTERM))
-	require.Eventually(t, func() bool { return b.states.has(g.ID, StateShutoff) }, eventTimeout, eventPoll)
+	require.Eventually(t, func() bool { return b.states.has(g.ID, StateShutoff) }, 3*eventTimeout, eventPoll)
 	require.False(t, b.states.has(g.ID, StateCrashed))
 	require.Equal(t, StateShutoff, d.State(g.ID))
 

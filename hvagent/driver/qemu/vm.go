@@ -38,6 +38,7 @@ type vm struct {
 	state   string
 	busy    int           // calls in progress; state changes then are theirs
 	quit    bool          // QEMU was told to quit (by a call or the loop)
+	exiting bool          // QEMU is exiting on its own (SHUTDOWN by a host signal or quit)
 	selfOff bool          // the guest powered itself off
 	claim   chan struct{} // closed at the guest's next SHUTDOWN, for a waiting call
 	reason  string        // reason of the last SHUTDOWN event
@@ -168,7 +169,12 @@ func (v *vm) loop(poweredOff bool) {
 			v.handleEvents()
 		case <-tick.C:
 			// Poll less while the guest prints nothing; the console action
-			// drains on demand anyway.
+			// drains on demand anyway. A QEMU on its way out answers no
+			// more: its exit (QMP end of file) is what the loop waits for.
+			if v.isExiting() {
+				tick.Reset(maxConsolePoll)
+				continue
+			}
 			if v.drainInBackground() {
 				poll = consolePoll
 			} else {
@@ -177,6 +183,13 @@ func (v *vm) loop(poweredOff bool) {
 			tick.Reset(poll)
 		}
 	}
+}
+
+// isExiting reports whether QEMU announced that it exits on its own.
+func (v *vm) isExiting() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.exiting
 }
 
 // drainInBackground drains the console and reports whether it read
@@ -223,6 +236,7 @@ func (v *vm) onShutdown(data json.RawMessage) {
 	_ = json.Unmarshal(data, &ev)
 	v.mu.Lock()
 	v.reason = ev.Reason
+	v.exiting = ev.Reason == "host-signal" || ev.Reason == "host-qmp-quit"
 	claimed := v.claim != nil
 	if claimed {
 		close(v.claim)
