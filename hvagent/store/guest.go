@@ -161,9 +161,15 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	case err != nil:
 		return wrap("insert guest "+g.ID, err)
 	}
-	for k, v := range g.Metadata {
-		if err := setGuestMetadata(ctx, tx, g.ID, k, v); err != nil {
-			return err
+	d, err := applyGuestMetadata(ctx, tx, g.ID, g.Metadata)
+	if err != nil {
+		return err
+	}
+	if d.keys != 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE guests SET metadata_keys = ?, metadata_bytes = ? WHERE id = ?`,
+			d.keys, d.bytes, g.ID)
+		if err != nil {
+			return fmt.Errorf("count metadata of guest %s: %w", g.ID, err)
 		}
 	}
 	stored, err := r.decode(g.ID)
