@@ -86,7 +86,7 @@ func TestLoad_Extensions(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, raw, 20, "no other key")
+	require.Len(t, raw, 24, "no other key")
 }
 
 func TestLoad_Errors(t *testing.T) {
