@@ -1,9 +1,6 @@
 package hvagent
 
-import (
-	"fmt"
-	"unicode/utf8"
-)
+import "unicode/utf8"
 
 // Default metadata limits (see Config). A guest's metadata is labels and
 // small annotations for the orchestrator, not a document store: 1024 keys
@@ -76,9 +73,4 @@ func (l MetadataLimits) Check(m map[string]string) error {
 func (c *Config) MetadataLimits() MetadataLimits {
 	return MetadataLimits{Keys: c.MaxMetadataKeys, KeyLen: c.MaxMetadataKeyLen,
 		ValueLen: c.MaxMetadataValueLen, Bytes: c.MaxMetadataBytes}
-}
-
-// String describes the limits, for logs.
-func (l MetadataLimits) String() string {
-	return fmt.Sprintf("keys=%d key_len=%d value_len=%d bytes=%d", l.Keys, l.KeyLen, l.ValueLen, l.Bytes)
 }
