@@ -42,6 +42,17 @@ type Config struct {
 	MaxEvents int `json:"max_events,omitempty"`
 	// MaxQueued is how many jobs one queue may hold; default 1000.
 	MaxQueued int `json:"max_queued,omitempty"`
+	// MaxMetadataKeys, MaxMetadataKeyLen, MaxMetadataValueLen and
+	// MaxMetadataBytes bound one guest's metadata: its number of keys
+	// (default 1024), the bytes of one key (default 256) and of one value
+	// (default 4096), and the bytes of all its keys and values (default
+	// 64 KiB). A create or PATCH with a longer key or value is refused as
+	// invalid, one whose result is over a total as too_large. They keep the
+	// work of a metadata write, and the size of a GET, bounded.
+	MaxMetadataKeys     int `json:"max_metadata_keys,omitempty"`
+	MaxMetadataKeyLen   int `json:"max_metadata_key_len,omitempty"`
+	MaxMetadataValueLen int `json:"max_metadata_value_len,omitempty"`
+	MaxMetadataBytes    int `json:"max_metadata_bytes,omitempty"`
 	// Durability is "full" (default; SQLite synchronous=FULL) or "normal".
 	Durability string `json:"durability,omitempty"`
 

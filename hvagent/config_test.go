@@ -223,13 +223,14 @@ func extensionsWant() *Config {
 			"containerStart":       {Stages: []StageConfig{{Service: "remote", Method: "MDocker.StartContainer"}}},
 			ActionDownloadSnapshot: {Stages: []StageConfig{{Service: "local", Method: "ImageStore.DownloadSnapshot"}}},
 		},
-		DBPath:        "/srv/hvagent/state.db",
-		DataDir:       "/srv/hvagent",
-		AllowedPaths:  []string{"/srv/images", "/srv/kernels"},
-		MaxLoggedJobs: 50,
-		MaxEvents:     5000,
-		MaxQueued:     20,
-		Durability:    "normal",
+		DBPath:          "/srv/hvagent/state.db",
+		DataDir:         "/srv/hvagent",
+		AllowedPaths:    []string{"/srv/images", "/srv/kernels"},
+		MaxLoggedJobs:   50,
+		MaxEvents:       5000,
+		MaxQueued:       20,
+		MaxMetadataKeys: 100, MaxMetadataKeyLen: 64, MaxMetadataValueLen: 512, MaxMetadataBytes: 8192,
+		Durability: "normal",
 	}
 }
 
@@ -354,6 +355,7 @@ func TestConfig_WithDefaults(t *testing.T) {
 			Services: map[string]ServiceConfig{}, Actions: map[string]ActionConfig{}, Builtins: map[string]http.Handler{},
 			DataDir: "/d", DBPath: "/d/hvagent.db",
 			MaxLoggedJobs: 1000, MaxEvents: 100000, MaxQueued: 1000, Durability: "full",
+			MaxMetadataKeys: 1024, MaxMetadataKeyLen: 256, MaxMetadataValueLen: 4096, MaxMetadataBytes: 64 << 10,
 			InfoLimit: 100, StreamLimit: 5, HostJobLimit: 4, Logger: zerolog.Nop(),
 		}, got)
 		require.NoError(t, got.Validate())

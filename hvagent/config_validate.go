@@ -48,6 +48,8 @@ func (c *Config) topProblems() []string {
 		v   int
 	}{
 		{"max_logged_jobs", c.MaxLoggedJobs}, {"max_events", c.MaxEvents}, {"max_queued", c.MaxQueued},
+		{"max_metadata_keys", c.MaxMetadataKeys}, {"max_metadata_key_len", c.MaxMetadataKeyLen},
+		{"max_metadata_value_len", c.MaxMetadataValueLen}, {"max_metadata_bytes", c.MaxMetadataBytes},
 		{"InfoLimit", c.InfoLimit}, {"StreamLimit", c.StreamLimit}, {"HostJobLimit", c.HostJobLimit},
 	} {
 		p = appendNegative(p, n.key, n.v)

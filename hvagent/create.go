@@ -64,7 +64,9 @@ func cloneGuest(g *Guest) *Guest {
 }
 
 // validateGuest rejects a guest no driver could build: the field rules of
-// guestProblems, and boot files outside the allowed directories.
+// guestProblems, boot files outside the allowed directories (EINVALID), and
+// metadata over the limits of Config.MetadataLimits (EINVALID for a key or
+// value, ETOOLARGE for the totals).
 func (a *Agent) validateGuest(g *Guest) error {
 	problems := guestProblems(g, a.host)
 	if g.Name != "" {
@@ -79,7 +81,10 @@ func (a *Agent) validateGuest(g *Guest) error {
 			}
 		}
 	}
-	return invalidGuest(problems)
+	if err := invalidGuest(problems); err != nil {
+		return err
+	}
+	return a.cfg.MetadataLimits().Check(g.Metadata)
 }
 
 // invalidGuest is the EINVALID error listing problems, nil for none.

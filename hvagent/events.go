@@ -100,9 +100,10 @@ type ringingStore struct {
 	bell *eventBell
 }
 
-func (s ringingStore) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*Guest, error) {
+func (s ringingStore) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string,
+	lim MetadataLimits) (*Guest, error) {
 	defer s.bell.ring()
-	return s.Store.PatchGuestMetadata(ctx, id, patch)
+	return s.Store.PatchGuestMetadata(ctx, id, patch, lim)
 }
 
 func (s ringingStore) RenameGuest(ctx context.Context, id, name string, at time.Time) (*Guest, error) {

@@ -60,7 +60,11 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	if BaseAction(job.Action) == ActionDelete {
 		return outcome{deleteGuest: true, message: message}, nil
 	}
-	out.result, err = json.Marshal(final)
+	// The job's result is the guest without its metadata, which has its
+	// own table: a job row must not grow with the guest's metadata.
+	res := *final
+	res.Metadata = nil
+	out.result, err = json.Marshal(&res)
 	return out, err
 }
 

@@ -59,7 +59,9 @@ type Job struct {
 	RequestedBy    string `json:",omitempty"`
 	IdempotencyKey string `json:",omitempty"`
 	FinishedAt     time.Time
-	Result         json.RawMessage `json:",omitempty"`
+	// Result is what the job produced; for a guest job, the guest without
+	// its metadata (which has its own table and never grows a job row).
+	Result json.RawMessage `json:",omitempty"`
 }
 
 // JobFilter selects jobs for listing, newest first.
@@ -78,7 +80,10 @@ type JobFilter struct {
 	Before string
 }
 
-// Event is one entry of the event log: a job or guest change.
+// Event is one entry of the event log: a job or guest change. Its Guest
+// carries no metadata, whatever changed (a metadata PATCH included): the
+// event log must not grow with the guests' metadata, which
+// GET /guests/{id}/metadata returns.
 type Event struct {
 	ID    int64     `json:"id"`
 	Type  string    `json:"type"`

@@ -35,16 +35,21 @@ func (a *Agent) GuestMetadata(ctx context.Context, id string) (map[string]string
 // PatchGuestMetadata upserts the keys of patch into a guest's metadata and
 // deletes those whose value is "", in one transaction, and returns the
 // result. The guest is named by its ID or its name. Errors: EINVALID,
-// ENOTFOUND.
+// ENOTFOUND, and ETOOLARGE when the result is over the limits of
+// Config.MetadataLimits (a key or value over its length is EINVALID).
 func (a *Agent) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (map[string]string, error) {
-	if err := validateMetadata(patch); err != nil {
+	lim := a.cfg.MetadataLimits()
+	if err := lim.CheckEntries(patch); err != nil {
+		return nil, err
+	}
+	if err := checkPatchSize(lim, patch); err != nil {
 		return nil, err
 	}
 	g, err := a.resolveGuest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	g, err = a.store.PatchGuestMetadata(ctx, g.ID, patch)
+	g, err = a.store.PatchGuestMetadata(ctx, g.ID, patch, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -57,21 +62,34 @@ func (a *Agent) Metadata(ctx context.Context) (map[string]string, error) {
 }
 
 // PatchMetadata upserts the keys of patch into the hypervisor metadata and
-// deletes those whose value is "", and returns the whole map. Errors:
-// EINVALID.
+// deletes those whose value is "", and returns the whole map. The host's
+// metadata has the limits of a guest's (Config.MetadataLimits). Errors:
+// EINVALID, ETOOLARGE.
 func (a *Agent) PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error) {
-	if err := validateMetadata(patch); err != nil {
+	lim := a.cfg.MetadataLimits()
+	if err := lim.CheckEntries(patch); err != nil {
 		return nil, err
 	}
-	return a.store.PatchMetadata(ctx, patch)
+	if err := checkPatchSize(lim, patch); err != nil {
+		return nil, err
+	}
+	return a.store.PatchMetadata(ctx, patch, lim)
 }
 
-// validateMetadata rejects empty keys.
-func validateMetadata(patch map[string]string) error {
-	if _, ok := patch[""]; ok {
-		return Errorf(EINVALID, "metadata keys must not be empty")
+// checkPatchSize refuses with ETOOLARGE, before any store work, a patch
+// that alone names more keys than a guest may hold or whose keys and values
+// are over the byte total (whatever it deletes, its upserts would be).
+func checkPatchSize(lim MetadataLimits, patch map[string]string) error {
+	if lim.Keys > 0 && len(patch) > lim.Keys {
+		return Errorf(ETOOLARGE, "metadata patch names %d keys, more than the limit of %d", len(patch), lim.Keys)
 	}
-	return nil
+	size := 0
+	for k, v := range patch {
+		if v != "" {
+			size += len(k) + len(v)
+		}
+	}
+	return lim.CheckTotal(0, size)
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -32,14 +32,17 @@ type Store interface {
 	// written when it is already that state.
 	SetGuestState(ctx context.Context, id, state string, at time.Time) (*Guest, error)
 	// PatchGuestMetadata upserts the keys of patch into the guest's metadata
-	// and deletes those whose value is "". It returns the updated guest.
-	PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*Guest, error)
+	// and deletes those whose value is "", touching only the patch's keys,
+	// with an EventGuestUpdated whose guest carries no metadata. It returns
+	// the updated guest; EINVALID for a bad key or value and ETOOLARGE when
+	// the result is over lim (then nothing is written).
+	PatchGuestMetadata(ctx context.Context, id string, patch map[string]string, lim MetadataLimits) (*Guest, error)
 
 	// Metadata returns the hypervisor metadata. Never nil.
 	Metadata(ctx context.Context) (map[string]string, error)
 	// PatchMetadata upserts the keys of patch into the hypervisor metadata
 	// and deletes those whose value is "". It returns the whole map.
-	PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error)
+	PatchMetadata(ctx context.Context, patch map[string]string, lim MetadataLimits) (map[string]string, error)
 
 	// Enqueue commits a new Queued job (see NewJob) and returns it. When the
 	// idempotency key of n is live it returns the job recorded for it instead

@@ -42,7 +42,7 @@ func TestOpen(t *testing.T) {
 			names = append(names, n)
 		}
 		require.NoError(t, rows.Err())
-		require.Equal(t, []string{"0001_init.sql", "0002_one_running_per_queue.sql", "0003_job_error_code.sql", "0004_guest_names.sql"}, names)
+		require.Equal(t, []string{"0001_init.sql", "0002_one_running_per_queue.sql", "0003_job_error_code.sql", "0004_guest_names.sql", "0005_guest_metadata.sql"}, names)
 	})
 
 	t.Run("ErrInUse", func(t *testing.T) {
@@ -64,7 +64,7 @@ func TestOpen(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "hvagent.db")
 		db, err := Open(path, Options{})
 		require.NoError(t, err)
-		_, err = db.PatchMetadata(context.Background(), map[string]string{"a": "1"})
+		_, err = db.PatchMetadata(context.Background(), map[string]string{"a": "1"}, hvagent.MetadataLimits{})
 		require.NoError(t, err)
 		require.NoError(t, db.Close())
 		require.NoError(t, db.Close(), "a second Close is a no-op")

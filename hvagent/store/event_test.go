@@ -24,7 +24,7 @@ func TestDB_Events(t *testing.T) {
 
 	create := b.createGuest(t, &hvagent.Guest{ID: "g1"}) // guest.updated, job.updated
 	b.claim(t, "g1", at(1))                              // job.updated
-	_, err = b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "1"})
+	_, err = b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "1"}, hvagent.MetadataLimits{})
 	require.NoError(t, err)
 
 	ev, err = b.db.Events(ctx, 0, 0)
@@ -39,7 +39,7 @@ func TestDB_Events(t *testing.T) {
 	require.Equal(t, hvagent.EventJobUpdated, ev[1].Type)
 	require.Equal(t, create, ev[1].Job)
 	require.Equal(t, hvagent.JobRunning, ev[2].Job.Status)
-	require.Equal(t, map[string]string{"a": "1"}, ev[3].Guest.Metadata)
+	require.Equal(t, &hvagent.Guest{ID: "g1"}, ev[3].Guest, "a metadata PATCH's event carries the guest without metadata")
 
 	page, err := b.db.Events(ctx, 1, 2)
 	require.NoError(t, err)

@@ -132,7 +132,10 @@ func TestDB_Finish_DeleteGuest(t *testing.T) {
 	require.Len(t, ev, 4)
 	require.Equal(t, del.ID, ev[0].Job.ID)
 	require.Equal(t, hvagent.EventGuestDeleted, ev[1].Type)
-	require.Equal(t, guest, ev[1].Guest)
+	require.Equal(t, &hvagent.Guest{ID: "g1", State: hvagent.StateShutoff}, ev[1].Guest, "events carry no metadata")
+	var rows int
+	require.NoError(t, b.db.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM guest_metadata`).Scan(&rows))
+	require.Zero(t, rows, "a deleted guest's metadata goes with it")
 	require.Equal(t, behind1.ID, ev[2].Job.ID)
 	require.Equal(t, hvagent.JobCanceled, ev[2].Job.Status)
 	require.Equal(t, behind2.ID, ev[3].Job.ID)

@@ -15,7 +15,14 @@ import (
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
-	g, err := loadGuest(ctx, db.read, id)
+	var g *hvagent.Guest
+	err := inTx(ctx, db.read, func(tx *sql.Tx) error {
+		var err error
+		if g, err = loadGuest(ctx, tx, id); err != nil {
+			return err
+		}
+		return withMetadata(ctx, tx, g)
+	})
 	return g, wrap("get guest", err)
 }
 
@@ -31,17 +38,39 @@ func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Gue
 	if f.Name != "" {
 		query, args = query+` AND name = ?`, append(args, f.Name)
 	}
-	rows, err := db.read.QueryContext(ctx, query+` ORDER BY id LIMIT ?`, append(args, limit)...)
+	var guests []*hvagent.Guest
+	err = inTx(ctx, db.read, func(tx *sql.Tx) error {
+		var err error
+		if guests, err = queryGuests(ctx, tx, query+` ORDER BY id LIMIT ?`, append(args, limit)...); err != nil {
+			return err
+		}
+		for _, g := range guests {
+			if err := withMetadata(ctx, tx, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list guests: %w", err)
+	}
+	return guests, nil
+}
+
+// queryGuests runs a query selecting id and guestColumns and decodes its
+// guests, without metadata. Never nil.
+func queryGuests(ctx context.Context, q querier, query string, args ...any) ([]*hvagent.Guest, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	guests := []*hvagent.Guest{}
 	for rows.Next() {
 		var id string
 		var r guestRow
-		if err := rows.Scan(&id, &r.name, &r.data, &r.meta); err != nil {
-			return nil, fmt.Errorf("list guests: %w", err)
+		if err := rows.Scan(&id, &r.name, &r.data); err != nil {
+			return nil, err
 		}
 		g, err := r.decode(id)
 		if err != nil {
@@ -49,64 +78,7 @@ func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Gue
 		}
 		guests = append(guests, g)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list guests: %w", err)
-	}
-	return guests, nil
-}
-
-// PatchGuestMetadata upserts the keys of patch into the guest's metadata and
-// deletes those whose value is "", with a guest.updated event. It returns
-// the updated guest; ENOTFOUND for an unknown guest, EINVALID for an empty
-// key.
-func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string) (*hvagent.Guest, error) {
-	merge, err := mergePatch(patch)
-	if err != nil {
-		return nil, err
-	}
-	var g *hvagent.Guest
-	err = db.commits.write(ctx, func(tx *sql.Tx) error {
-		now := db.now()
-		var r guestRow
-		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests
-			SET metadata = json_patch(metadata, ?), updated_at = ?
-			WHERE id = ? RETURNING `+guestColumns, merge, nanos(now), id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return guestNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		if g, err = r.decode(id); err != nil {
-			return err
-		}
-		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
-	})
-	if err != nil {
-		return nil, wrap("patch guest metadata", err)
-	}
-	return g, nil
-}
-
-// mergePatch encodes patch as a JSON merge patch: "" becomes null, which
-// json_patch deletes.
-func mergePatch(patch map[string]string) (string, error) {
-	m := make(map[string]*string, len(patch))
-	for k, v := range patch {
-		if k == "" {
-			return "", hvagent.Errorf(hvagent.EINVALID, "metadata key is empty")
-		}
-		if v != "" {
-			m[k] = &v
-		} else {
-			m[k] = nil
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("encode metadata patch: %w", err)
-	}
-	return string(b), nil
+	return guests, rows.Err()
 }
 
 // loadGuest reads one guest; ENOTFOUND if there is none.
@@ -123,22 +95,22 @@ func loadGuest(ctx context.Context, q querier, id string) (*hvagent.Guest, error
 }
 
 // guestColumns are the columns of a guest besides its ID, in guestRow.scan's
-// order.
-const guestColumns = `name, data, metadata`
+// order. Its metadata has its own table (see withMetadata).
+const guestColumns = `name, data`
 
 // guestRow is a stored guest's guestColumns.
 type guestRow struct {
-	name       sql.NullString
-	data, meta string
+	name sql.NullString
+	data string
 }
 
 // scan reads guestColumns from row.
 func (r *guestRow) scan(row *sql.Row) error {
-	return row.Scan(&r.name, &r.data, &r.meta)
+	return row.Scan(&r.name, &r.data)
 }
 
-// decode rebuilds guest id from its row: the data with the name and
-// metadata columns. Empty metadata is nil so that JSON omits it.
+// decode rebuilds guest id from its row: the data with the name column,
+// without metadata (nil), as events carry it.
 func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	var g hvagent.Guest
 	if err := json.Unmarshal([]byte(r.data), &g); err != nil {
@@ -147,12 +119,6 @@ func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	g.ID = id
 	g.Name = r.name.String
 	g.Metadata = nil
-	if err := json.Unmarshal([]byte(r.meta), &g.Metadata); err != nil {
-		return nil, fmt.Errorf("decode guest %s metadata: %w", id, err)
-	}
-	if len(g.Metadata) == 0 {
-		g.Metadata = nil
-	}
 	return &g, nil
 }
 
@@ -184,19 +150,9 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	if err != nil {
 		return err
 	}
-	meta := map[string]string{}
-	for k, v := range g.Metadata {
-		if k != "" && v != "" {
-			meta[k] = v
-		}
-	}
-	metaJSON, err := json.Marshal(meta)
-	if err != nil {
-		return fmt.Errorf("encode guest %s metadata: %w", g.ID, err)
-	}
-	r := guestRow{name: nullName(g.Name), data: data, meta: string(metaJSON)}
-	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, metadata, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, g.ID, r.name, data, r.meta, nanos(at), nanos(at))
+	r := guestRow{name: nullName(g.Name), data: data}
+	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?)`, g.ID, r.name, data, nanos(at), nanos(at))
 	switch {
 	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
 		return hvagent.Errorf(hvagent.ECONFLICT, "guest %s already exists", g.ID)
@@ -204,6 +160,17 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 		return &hvagent.Error{Code: hvagent.ECONFLICT, Message: fmt.Sprintf("guest name %q is taken", g.Name), Err: err}
 	case err != nil:
 		return wrap("insert guest "+g.ID, err)
+	}
+	d, err := applyGuestMetadata(ctx, tx, g.ID, g.Metadata)
+	if err != nil {
+		return err
+	}
+	if d.keys != 0 {
+		_, err = tx.ExecContext(ctx, `UPDATE guests SET metadata_keys = ?, metadata_bytes = ? WHERE id = ?`,
+			d.keys, d.bytes, g.ID)
+		if err != nil {
+			return fmt.Errorf("count metadata of guest %s: %w", g.ID, err)
+		}
 	}
 	stored, err := r.decode(g.ID)
 	if err != nil {
@@ -279,6 +246,9 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 		}
 		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, g)
 	})
+	if err == nil {
+		err = withMetadata(ctx, db.read, g)
+	}
 	if err != nil {
 		return nil, wrap("set guest state", err)
 	}

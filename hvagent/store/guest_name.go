@@ -13,17 +13,27 @@ import (
 // GuestByName returns the guest named name, with its metadata; ENOTFOUND
 // if no guest has that name.
 func (db *DB) GuestByName(ctx context.Context, name string) (*hvagent.Guest, error) {
-	var id string
-	var r guestRow
-	err := db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+` FROM guests WHERE name = ?`, name).
-		Scan(&id, &r.name, &r.data, &r.meta)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
-	}
+	var g *hvagent.Guest
+	err := inTx(ctx, db.read, func(tx *sql.Tx) error {
+		var id string
+		var r guestRow
+		err := tx.QueryRowContext(ctx, `SELECT id, `+guestColumns+` FROM guests WHERE name = ?`, name).
+			Scan(&id, &r.name, &r.data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
+		}
+		if err != nil {
+			return fmt.Errorf("get guest %q: %w", name, err)
+		}
+		if g, err = r.decode(id); err != nil {
+			return err
+		}
+		return withMetadata(ctx, tx, g)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("get guest %q: %w", name, err)
+		return nil, err
 	}
-	return r.decode(id)
+	return g, nil
 }
 
 // RenameGuest sets the name of guest id ("" removes it) and the guest name
@@ -61,6 +71,9 @@ func (db *DB) RenameGuest(ctx context.Context, id, name string, at time.Time) (*
 		}
 		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, g)
 	})
+	if err == nil {
+		err = withMetadata(ctx, db.read, g)
+	}
 	if err != nil {
 		return nil, wrap("rename guest", err)
 	}

@@ -92,7 +92,7 @@ func TestDB_PatchGuestMetadata(t *testing.T) {
 		b := setup(t)
 		b.createGuest(t, &hvagent.Guest{ID: "g1", Metadata: map[string]string{"a": "1", "b": "2"}})
 
-		g, err := b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "", "b": "3", "c": "4"})
+		g, err := b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "", "b": "3", "c": "4"}, hvagent.MetadataLimits{})
 		require.NoError(t, err)
 		require.Equal(t, map[string]string{"b": "3", "c": "4"}, g.Metadata)
 		got, err := b.db.Guest(ctx, "g1")
@@ -103,9 +103,9 @@ func TestDB_PatchGuestMetadata(t *testing.T) {
 		last := ev[len(ev)-1]
 		require.Equal(t, hvagent.EventGuestUpdated, last.Type)
 		require.Equal(t, testNow, last.At)
-		require.Equal(t, g, last.Guest)
+		require.Equal(t, &hvagent.Guest{ID: "g1"}, last.Guest, "events carry no metadata")
 
-		g, err = b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"b": "", "c": "", "zz": ""})
+		g, err = b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"b": "", "c": "", "zz": ""}, hvagent.MetadataLimits{})
 		require.NoError(t, err)
 		require.Nil(t, g.Metadata)
 	})
@@ -113,7 +113,7 @@ func TestDB_PatchGuestMetadata(t *testing.T) {
 	t.Run("ErrNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
-		_, err := b.db.PatchGuestMetadata(ctx, "nope", map[string]string{"a": "1"})
+		_, err := b.db.PatchGuestMetadata(ctx, "nope", map[string]string{"a": "1"}, hvagent.MetadataLimits{})
 		requireCode(t, err, hvagent.ENOTFOUND)
 		require.Empty(t, b.events(t))
 	})
@@ -122,7 +122,7 @@ func TestDB_PatchGuestMetadata(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		b.createGuest(t, &hvagent.Guest{ID: "g1"})
-		_, err := b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"": "1"})
+		_, err := b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"": "1"}, hvagent.MetadataLimits{})
 		requireCode(t, err, hvagent.EINVALID)
 	})
 }
@@ -149,6 +149,7 @@ func TestDB_PersistGuest(t *testing.T) {
 
 	ev := b.events(t)
 	require.Equal(t, hvagent.EventGuestUpdated, ev[len(ev)-2].Type)
+	want.Metadata = nil // events carry no metadata
 	require.Equal(t, want, ev[len(ev)-2].Guest)
 	require.Equal(t, hvagent.EventJobUpdated, ev[len(ev)-1].Type)
 
@@ -197,7 +198,9 @@ func TestDB_SetGuestState(t *testing.T) {
 		require.Len(t, ev, before+1)
 		require.Equal(t, hvagent.EventGuestUpdated, ev[len(ev)-1].Type)
 		require.Equal(t, at(5), ev[len(ev)-1].At)
-		require.Equal(t, g, ev[len(ev)-1].Guest)
+		noMeta := *g
+		noMeta.Metadata = nil // events carry no metadata
+		require.Equal(t, &noMeta, ev[len(ev)-1].Guest)
 
 		again, err := b.db.SetGuestState(ctx, "g1", "crashed", at(6))
 		require.NoError(t, err)

@@ -15,29 +15,37 @@ func (db *DB) Metadata(ctx context.Context) (map[string]string, error) {
 }
 
 // PatchMetadata upserts the keys of patch into the hypervisor metadata and
-// deletes those whose value is "". It returns the whole map; EINVALID for an
-// empty key.
-func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string) (map[string]string, error) {
-	for k := range patch {
-		if k == "" {
-			return nil, hvagent.Errorf(hvagent.EINVALID, "metadata key is empty")
-		}
+// deletes those whose value is "", touching only the patch's keys, and
+// checks the totals against lim. It returns the whole map, read after the
+// commit. Errors: EINVALID for a bad key or value, ETOOLARGE when the
+// result is over lim (nothing is written).
+func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string, lim hvagent.MetadataLimits) (map[string]string, error) {
+	if err := lim.CheckEntries(patch); err != nil {
+		return nil, err
 	}
-	var m map[string]string
 	err := db.commits.write(ctx, func(tx *sql.Tx) error {
 		for k, v := range patch {
 			if err := setMetadata(ctx, tx, k, v); err != nil {
 				return err
 			}
 		}
-		var err error
-		m, err = loadMetadata(ctx, tx)
-		return err
+		if lim.Keys <= 0 && lim.Bytes <= 0 {
+			return nil
+		}
+		var keys, size int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*),
+			COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+			FROM hypervisor_metadata`).Scan(&keys, &size)
+		if err != nil {
+			return fmt.Errorf("count metadata: %w", err)
+		}
+		return lim.CheckTotal(keys, size)
 	})
 	if err != nil {
 		return nil, wrap("patch metadata", err)
 	}
-	return m, nil
+	m, err := loadMetadata(ctx, db.read)
+	return m, wrap("patch metadata", err)
 }
 
 // setMetadata upserts key, or deletes it when value is "".

@@ -89,7 +89,7 @@ func TestLoad_Extensions(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, raw, 22, "no other key")
+	require.Len(t, raw, 26, "no other key")
 }
 
 func TestLoad_Errors(t *testing.T) {
