@@ -2,6 +2,7 @@ package hvagent_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
 	"github.com/hvagent/hvagent/internal/testio"
@@ -217,6 +219,11 @@ func TestAgent_StopLogsAbandonedJobs(t *testing.T) {
 			env.Sim.SetLatency(10 * time.Second)
 			job := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
 			waitStatus(t, env, job.ID, hvagent.JobRunning)
+			// The job's stage is in flight once the simulation has its
+			// call: the worker has registered it as running by then.
+			require.Eventually(t, func() bool {
+				return slices.ContainsFunc(env.Sim.Log(), func(c sim.Call) bool { return c.JobID == job.ID })
+			}, 10*time.Second, 5*time.Millisecond)
 			ctx, cancel := tt.ctx()
 			defer cancel()
 			require.NoError(t, env.Agent.Stop(ctx))
