@@ -48,7 +48,13 @@ func startQEMU(t *testing.T, b *testBundle, disks int) *testQEMU {
 	q.cmd.Stderr = os.Stderr
 	require.NoError(t, q.cmd.Start())
 	go func() { _ = q.cmd.Wait(); close(q.done) }()
-	t.Cleanup(func() { q.stop(t) })
+	t.Cleanup(func() {
+		q.stop(t)
+		// A long data dir's run root lies under the temp dir, outside it.
+		if root := layout.RunRoot(b.dataDir); root != filepath.Join(b.dataDir, "run") {
+			_ = os.RemoveAll(root)
+		}
+	})
 	require.Eventually(t, func() bool {
 		c, err := net.Dial("unix", q.mon)
 		if err != nil {
