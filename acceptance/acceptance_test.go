@@ -38,6 +38,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hvagent/hvagent/hvagent/rest"
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // binDir holds the binaries built by TestMain.
@@ -334,7 +335,7 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testio.Buffer
 	cmd := exec.Command(filepath.Join(binDir, args[2]), args[3:]...)
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = scriptEnv(ts)
@@ -367,22 +368,4 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	if got := exitCode(ts, err); got != want {
 		ts.Fatalf("%s exited %d, want %d", args[2], got, want)
 	}
-}
-
-// lockedBuffer is a strings.Builder safe for a writer and a reader at once.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,23 +36,9 @@ func TestSubagentStorage(t *testing.T) {
 
 func TestSubagentStorage_Errors(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runFailures(t, []runFailure{
 		{name: "NoDataDir", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0"}, code: exitUsage, want: "hvagentd subagent storage needs --data-dir"},
 		{name: "IdleTimeout", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", "/tmp", "--fetch-idle-timeout", "0s"}, code: exitUsage, want: "--fetch-idle-timeout 0s: must be positive"},
 		{name: "AllowedPath", args: []string{"subagent", "storage", "--listen", "127.0.0.1:0", "--data-dir", filepath.Join(os.TempDir(), "hvagent-storage-unused"), "--allowed-path", "rel"}, code: exitFailure, want: `allowed path "rel" is not absolute`},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr strings.Builder
-			code := run(context.Background(), tt.args, strings.NewReader(""), &stdout, &stderr)
-			require.Equal(t, tt.code, code, stderr.String())
-			require.Contains(t, stderr.String(), tt.want)
-			require.Empty(t, stdout.String())
-		})
-	}
+	})
 }

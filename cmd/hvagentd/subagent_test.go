@@ -74,19 +74,29 @@ func TestSubagentSim_FailureRate(t *testing.T) {
 
 func TestSubagentSim_Errors(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	runFailures(t, []runFailure{
 		{name: "NoListen", args: []string{"subagent", "sim"}, code: exitUsage, want: "hvagentd subagent sim needs --listen\nUsage: hvagentd subagent sim [flags]\n"},
 		{name: "FailureRate", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--failure-rate", "1.5"}, code: exitUsage, want: "--failure-rate 1.5: want a probability between 0 and 1"},
 		{name: "Latency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "-1s"}, code: exitUsage, want: "--latency -1s: must not be negative"},
 		{name: "BadLatency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "soon"}, code: exitUsage, want: `invalid argument "soon" for "--latency" flag`},
 		{name: "BadAddress", args: []string{"subagent", "sim", "--listen", "nowhere:-1"}, code: exitFailure, want: "listen:"},
 		{name: "ExtraArgs", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "extra"}, code: exitUsage, want: `hvagentd subagent sim takes no arguments, got "extra"`},
-	} {
+	})
+}
+
+// runFailure is a command line hvagentd must refuse: its exit code and
+// what stderr must contain; nothing goes to stdout.
+type runFailure struct {
+	name string
+	args []string
+	code int
+	want string
+}
+
+// runFailures runs each case as its own parallel subtest.
+func runFailures(t *testing.T, cases []runFailure) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr strings.Builder

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 func TestGuestConsole_TailFlag(t *testing.T) {
@@ -83,30 +84,12 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestPipeConsole(t *testing.T) {
 	t.Parallel()
 	t.Run("Detach", func(t *testing.T) {
 		t.Parallel()
 		s := newSession()
-		out := &syncBuffer{}
+		out := &testio.Buffer{}
 		inR, inW := io.Pipe()
 		defer inR.Close()
 		ended := make(chan string, 1)

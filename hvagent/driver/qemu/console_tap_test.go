@@ -1,11 +1,9 @@
 package qemu
 
 import (
-	"bytes"
 	"io"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,34 +11,17 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/testguest"
+	"github.com/hvagent/hvagent/internal/testio"
 )
-
-// syncBuffer collects a stream's bytes for polling by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // follow opens a Follow stream of g over the wire and copies it into a
 // buffer until the stream ends; the returned func closes it and waits.
-func follow(t *testing.T, stream *subagent.Client, g *subagent.Guest) (*syncBuffer, func()) {
+func follow(t *testing.T, stream *subagent.Client, g *subagent.Guest) (*testio.Buffer, func()) {
 	t.Helper()
 	body, size, err := stream.Stream(ctx(t), &subagent.ConsoleRequest{GuestRequest: subagent.GuestRequest{Guest: g}, Follow: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), size)
-	out := &syncBuffer{}
+	out := &testio.Buffer{}
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)
@@ -104,8 +85,8 @@ func TestDriver_ConsoleSession(t *testing.T) {
 }
 
 // readSession copies a session's output into a buffer until it ends.
-func readSession(s *ConsoleSession) (*syncBuffer, chan struct{}) {
-	out := &syncBuffer{}
+func readSession(s *ConsoleSession) (*testio.Buffer, chan struct{}) {
+	out := &testio.Buffer{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -135,7 +116,7 @@ func TestDriver_ConsoleSessions(t *testing.T) {
 	g = mustCall(t, b.driver.CreateGuest, g)
 	g = mustCall(t, b.driver.Start, g)
 	waitConsole(t, b.driver, g, testguest.BootMarker, 1)
-	seen := func(out *syncBuffer, line string) {
+	seen := func(out *testio.Buffer, line string) {
 		t.Helper()
 		require.Eventually(t, func() bool { return testguest.HasLine(out.String(), line) },
 			bootTimeout, 50*time.Millisecond, "session output:\n%s", out.String())
