@@ -343,30 +343,28 @@ func (d *Driver) Restart(ctx context.Context, in *subagent.Guest) (*subagent.Gue
 
 // Suspend pauses the guest's CPUs; a paused guest stays paused.
 func (d *Driver) Suspend(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
-	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, nil, func(v *vm) error {
-		if v.getState() == StatePaused {
-			return nil
-		}
-		if err := v.qmp.run(ctx, "stop", nil, nil); err != nil {
-			return err
-		}
-		v.setState(StatePaused)
-		return nil
-	})
+	return d.setRunState(ctx, in, StatePaused, "stop", nil)
 }
 
 // Resume runs a paused guest again; a running guest stays running. Any
 // other state fails with ErrNotPaused.
 func (d *Driver) Resume(ctx context.Context, in *subagent.Guest) (*subagent.Guest, error) {
 	notPaused := func(id, st string) error { return fmt.Errorf("guest %s is %w (state %s)", id, ErrNotPaused, st) }
-	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, notPaused, func(v *vm) error {
-		if v.getState() == StateRunning {
+	return d.setRunState(ctx, in, StateRunning, "cont", notPaused)
+}
+
+// setRunState moves a running or paused guest to target (running or
+// paused) with the QMP command that does it; a guest already there is left
+// alone. Other states fail with wrong (default ErrNotRunning).
+func (d *Driver) setRunState(ctx context.Context, in *subagent.Guest, target, command string, wrong func(id, state string) error) (*subagent.Guest, error) {
+	return d.onRunning(ctx, in, []string{StateRunning, StatePaused}, wrong, func(v *vm) error {
+		if v.getState() == target {
 			return nil
 		}
-		if err := v.qmp.run(ctx, "cont", nil, nil); err != nil {
+		if err := v.qmp.run(ctx, command, nil, nil); err != nil {
 			return err
 		}
-		v.setState(StateRunning)
+		v.setState(target)
 		return nil
 	})
 }
