@@ -58,11 +58,10 @@ type stageRun struct {
 type stageSet struct {
 	mu   sync.Mutex
 	runs map[*stageRun]struct{}
-	gone chan struct{} // signalled when a stage returns
 }
 
 func newStageSet() *stageSet {
-	return &stageSet{runs: map[*stageRun]struct{}{}, gone: make(chan struct{}, 1)}
+	return &stageSet{runs: map[*stageRun]struct{}{}}
 }
 
 // watchStages wraps each stage of job's pipeline so that the agent tracks it
@@ -109,10 +108,6 @@ func (a *Agent) beginStage(ctx context.Context, job *Job, label, service string)
 		delete(set.runs, r)
 		s := r.RunningStage
 		set.mu.Unlock()
-		select {
-		case set.gone <- struct{}{}:
-		default:
-		}
 		if s.Abandoned {
 			a.stageLog(s).Info().Str("took", logtext.Duration(time.Since(s.StartedAt))).
 				Msg("abandoned stage returned at last")
@@ -172,27 +167,46 @@ func (a *Agent) RunningStages() []RunningStage {
 	return out
 }
 
-// waitAbandoned waits up to limit for the stages still running, which once
-// every job has ended are abandoned ones, to return, and logs those that
-// do not.
+// waitAbandoned waits up to limit for what the agent's jobs left running
+// to return, and logs what does not: their abandoned stages (once every job
+// has ended, the stages still running are abandoned ones) and the calls of
+// in-process drivers that went on after their caller gave up.
 func (a *Agent) waitAbandoned(limit time.Duration) {
-	left := a.RunningStages()
-	if len(left) == 0 {
+	stages, calls := a.RunningStages(), a.services.abandoned()
+	if len(stages) == 0 && len(calls) == 0 {
 		return
 	}
-	a.log.Info().Int("stages", len(left)).Msg("stopping: waiting up to " + limit.String() + " for abandoned stages to return")
-	t := time.NewTimer(limit)
+	a.log.Info().Int("stages", len(stages)).Int("driver_calls", sum(calls)).
+		Msg("stopping: waiting up to " + limit.String() + " for abandoned stages and driver calls to return")
+	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for len(left) > 0 {
-		select {
-		case <-a.stages.gone:
-			left = a.RunningStages()
-		case <-t.C:
-			for _, s := range left {
-				a.stageLog(s).Warn().Str("running", logtext.Duration(time.Since(s.StartedAt))).
-					Msg("stopping: abandoned stage still running; left behind")
-			}
+	deadline := time.Now().Add(limit)
+	for len(stages) > 0 || len(calls) > 0 {
+		if time.Now().After(deadline) {
+			a.logLeftBehind(stages, calls)
 			return
 		}
+		<-t.C
+		stages, calls = a.RunningStages(), a.services.abandoned()
 	}
+}
+
+// logLeftBehind logs the abandoned stages and driver calls Stop leaves.
+func (a *Agent) logLeftBehind(stages []RunningStage, calls map[string]int) {
+	for _, s := range stages {
+		a.stageLog(s).Warn().Str("running", logtext.Duration(time.Since(s.StartedAt))).
+			Msg("stopping: abandoned stage still running; left behind")
+	}
+	for name, n := range calls {
+		a.log.Warn().Str("builtin", name).Int("calls", n).
+			Msg("stopping: calls of an in-process driver still running after their caller gave up; left behind")
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }

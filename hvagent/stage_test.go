@@ -12,6 +12,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/agenttest"
 	"github.com/hvagent/hvagent/internal/testio"
 )
@@ -159,10 +160,15 @@ func TestAgent_StageHonouringCtxIsNotAbandoned(t *testing.T) {
 	require.Zero(t, countLines(log.String(), job.ID, msgAbandoned), log.String())
 }
 
-// stuckHandler is an in-process driver whose every call blocks, ignoring
-// its request's context, until released.
-func stuckHandler(release <-chan struct{}) http.Handler {
-	return http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release })
+// stuckDriver is an in-process driver whose Stuck.Reboot blocks, ignoring
+// its context, until released.
+func stuckDriver(release <-chan struct{}) http.Handler {
+	s := subagent.NewServer()
+	subagent.Handle(s, "Stuck.Reboot", func(_ context.Context, req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
+		<-release
+		return &subagent.GuestResponse{Guest: req.Guest}, nil
+	})
+	return s
 }
 
 func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
@@ -170,11 +176,12 @@ func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
 	release := make(chan struct{})
 	cfg := sim.Config()
 	// Built in under the qemu driver's name, which the simulation does not use.
-	cfg.Builtins = map[string]http.Handler{"qemu": stuckHandler(release)}
+	cfg.Builtins = map[string]http.Handler{"qemu": stuckDriver(release)}
 	cfg.Services["stuck"] = hvagent.ServiceConfig{Builtin: "qemu"}
 	cfg.Actions[hvagent.ActionReboot] = hvagent.ActionConfig{Timeout: hvagent.Duration{Duration: 100 * time.Millisecond},
 		Stages: []hvagent.StageConfig{{Service: "sim", Method: "Sim.Start"}, {Service: "stuck", Method: "Stuck.Reboot"}}}
-	env := agenttest.New(t, agenttest.Opts{Config: cfg})
+	log := &testio.Buffer{}
+	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
 	t.Cleanup(func() { close(release) })
 	g := env.Create(t, nil)
 
@@ -184,4 +191,9 @@ func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
 	require.Equal(t, "stage 2/2 Stuck.Reboot (stuck) did not finish within the action's timeout (100ms)", j.Message)
 	next := env.Wait(t, env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job.ID)
 	require.Equal(t, hvagent.JobComplete, next.Status, next.Message)
+
+	// The driver's call goes on although the agent gave up on it: Stop
+	// waits for it a while, then says it leaves it behind.
+	require.NoError(t, env.Agent.Stop(context.Background()))
+	require.Contains(t, log.String(), `"builtin":"qemu","calls":1,"message":"stopping: calls of an in-process driver still running after their caller gave up; left behind"`)
 }

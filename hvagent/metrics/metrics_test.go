@@ -121,7 +121,9 @@ func TestMetrics_OldestRunningStage(t *testing.T) {
 // stages is a QueueSource with given running stages and no queues.
 type stages []hvagent.RunningStage
 
-func (stages) QueueStats(context.Context) ([]hvagent.QueueStat, error) { return []hvagent.QueueStat{}, nil }
+func (stages) QueueStats(context.Context) ([]hvagent.QueueStat, error) {
+	return []hvagent.QueueStat{}, nil
+}
 
 func (s stages) RunningStages() []hvagent.RunningStage { return s }
 
