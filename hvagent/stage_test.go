@@ -69,7 +69,7 @@ func TestAgent_StageIgnoringCtxIsAbandoned(t *testing.T) {
 	obs := newStuckObserver("Sim.Shutdown")
 	cfg := sim.Config()
 	cfg.Observer = obs
-	withTimeout(cfg, hvagent.ActionShutdown, 100*time.Millisecond)
+	withTimeout(cfg, hvagent.ActionShutdown, 500*time.Millisecond)
 	log := &testio.Buffer{}
 	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
 	t.Cleanup(obs.unblock) // runs before the agent's own cleanup
@@ -79,7 +79,7 @@ func TestAgent_StageIgnoringCtxIsAbandoned(t *testing.T) {
 	j := env.Wait(t, job.ID)
 	require.Equal(t, hvagent.JobError, j.Status)
 	require.Equal(t, hvagent.ETIMEOUT, j.Error)
-	require.Equal(t, "stage 1/1 Sim.Shutdown (sim) did not finish within the action's timeout (100ms)", j.Message)
+	require.Equal(t, "stage 1/1 Sim.Shutdown (sim) did not finish within the action's timeout (500ms)", j.Message)
 
 	// The stage still runs, abandoned; its guest's queue has moved on.
 	stages := env.Agent.RunningStages()
@@ -100,13 +100,13 @@ func TestAgent_StageIgnoringCtxIsAbandoned(t *testing.T) {
 }
 
 // stuckEnv returns an agent whose shutdown stage blocks, ignoring its ctx,
-// until obs.unblock, with a shutdown timeout of 50ms, and its log.
+// until obs.unblock, with a shutdown timeout of 500ms, and its log.
 func stuckEnv(t *testing.T) (*agenttest.Env, *stuckObserver, *testio.Buffer) {
 	t.Helper()
 	obs := newStuckObserver("Sim.Shutdown")
 	cfg := sim.Config()
 	cfg.Observer = obs
-	withTimeout(cfg, hvagent.ActionShutdown, 50*time.Millisecond)
+	withTimeout(cfg, hvagent.ActionShutdown, 500*time.Millisecond)
 	log := &testio.Buffer{}
 	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
 	t.Cleanup(obs.unblock) // runs before the agent's own cleanup
@@ -146,7 +146,7 @@ func TestAgent_StopWaitsForAbandonedStages(t *testing.T) {
 func TestAgent_StageHonouringCtxIsNotAbandoned(t *testing.T) {
 	t.Parallel()
 	cfg := sim.Config()
-	withTimeout(cfg, hvagent.ActionShutdown, 100*time.Millisecond)
+	withTimeout(cfg, hvagent.ActionShutdown, 500*time.Millisecond)
 	log := &testio.Buffer{}
 	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
 	g := env.Create(t, nil)
@@ -154,7 +154,7 @@ func TestAgent_StageHonouringCtxIsNotAbandoned(t *testing.T) {
 	job := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
 	j := env.Wait(t, job.ID)
 	require.Equal(t, hvagent.ETIMEOUT, j.Error)
-	require.Equal(t, "stage 1/1 Sim.Shutdown (sim) did not finish within the action's timeout (100ms)", j.Message)
+	require.Equal(t, "stage 1/1 Sim.Shutdown (sim) did not finish within the action's timeout (500ms)", j.Message)
 	require.Empty(t, env.Agent.RunningStages(), "the stage returned on its ctx before the job ended")
 	require.Equal(t, 1, countLines(log.String(), job.ID, msgHalfTimeout), log.String())
 	require.Zero(t, countLines(log.String(), job.ID, msgAbandoned), log.String())
@@ -178,7 +178,7 @@ func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
 	// Built in under the qemu driver's name, which the simulation does not use.
 	cfg.Builtins = map[string]http.Handler{"qemu": stuckDriver(release)}
 	cfg.Services["stuck"] = hvagent.ServiceConfig{Builtin: "qemu"}
-	cfg.Actions[hvagent.ActionReboot] = hvagent.ActionConfig{Timeout: hvagent.Duration{Duration: 100 * time.Millisecond},
+	cfg.Actions[hvagent.ActionReboot] = hvagent.ActionConfig{Timeout: hvagent.Duration{Duration: 500 * time.Millisecond},
 		Stages: []hvagent.StageConfig{{Service: "sim", Method: "Sim.Start"}, {Service: "stuck", Method: "Stuck.Reboot"}}}
 	log := &testio.Buffer{}
 	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
@@ -188,7 +188,7 @@ func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
 	j := env.Wait(t, env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job.ID)
 	require.Equal(t, hvagent.JobError, j.Status)
 	require.Equal(t, hvagent.ETIMEOUT, j.Error)
-	require.Equal(t, "stage 2/2 Stuck.Reboot (stuck) did not finish within the action's timeout (100ms)", j.Message)
+	require.Equal(t, "stage 2/2 Stuck.Reboot (stuck) did not finish within the action's timeout (500ms)", j.Message)
 	next := env.Wait(t, env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job.ID)
 	require.Equal(t, hvagent.JobComplete, next.Status, next.Message)
 
@@ -196,4 +196,49 @@ func TestAgent_BuiltinIgnoringCtx(t *testing.T) {
 	// waits for it a while, then says it leaves it behind.
 	require.NoError(t, env.Agent.Stop(context.Background()))
 	require.Contains(t, log.String(), `"builtin":"qemu","calls":1,"message":"stopping: calls of an in-process driver still running after their caller gave up; left behind"`)
+}
+
+func TestAgent_CancelAbandonsStageIgnoringCtx(t *testing.T) {
+	t.Parallel()
+	obs := newStuckObserver("Sim.Shutdown")
+	cfg := sim.Config()
+	cfg.Observer = obs
+	log := &testio.Buffer{}
+	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
+	t.Cleanup(obs.unblock)
+	g := env.Create(t, nil)
+	job := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+	<-obs.entered
+	j, err := env.Agent.CancelJob(context.Background(), job.ID)
+	require.NoError(t, err)
+	require.Equal(t, hvagent.JobCanceled, j.Status)
+	require.Equal(t, "canceled; outcome of stage 1/1 Sim.Shutdown unknown", j.Message)
+	require.Equal(t, 1, countLines(log.String(), job.ID, msgAbandoned), log.String())
+	next := env.Wait(t, env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job.ID)
+	require.Equal(t, hvagent.JobComplete, next.Status, next.Message)
+}
+
+// panicObserver panics when a stage of method reports its call.
+type panicObserver struct{ method string }
+
+func (o panicObserver) StageCalled(_, method string, _ time.Duration, _ string) {
+	if method == o.method {
+		panic("observer bug")
+	}
+}
+
+func (panicObserver) JobFinished(string, hvagent.JobStatus) {}
+
+func TestAgent_StagePanicIsAnInternalError(t *testing.T) {
+	t.Parallel()
+	cfg := sim.Config()
+	cfg.Observer = panicObserver{method: "Sim.Shutdown"}
+	env := agenttest.New(t, agenttest.Opts{Config: cfg})
+	g := env.Create(t, nil)
+	j := env.Wait(t, env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job.ID)
+	require.Equal(t, hvagent.JobError, j.Status)
+	require.Equal(t, hvagent.EINTERNAL, j.Error)
+	require.Equal(t, "internal error", j.Message)
+	next := env.Wait(t, env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job.ID)
+	require.Equal(t, hvagent.JobComplete, next.Status, next.Message)
 }
