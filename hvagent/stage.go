@@ -150,7 +150,7 @@ func (a *Agent) abandonStages(job *Job) {
 	for _, s := range left {
 		a.stageLog(s).Warn().Str("running", logtext.Duration(time.Since(s.StartedAt))).
 			Str("grace", stageGrace.String()).
-			Msg("stage abandoned: it did not return after its job was cancelled; its outcome is unknown and its result will be dropped")
+			Msg("stage abandoned: it did not return when its job ended (timeout, cancel or shutdown); its outcome is unknown and its result will be dropped")
 	}
 }
 

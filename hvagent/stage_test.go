@@ -19,7 +19,7 @@ import (
 
 const (
 	msgHalfTimeout = "stage running past half its timeout"
-	msgAbandoned   = "stage abandoned: it did not return after its job was cancelled"
+	msgAbandoned   = "stage abandoned: it did not return when its job ended"
 )
 
 // stuckObserver blocks the stage of method in StageCalled until released:
