@@ -200,3 +200,35 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// The stall bounds how long a write may wait for the client, not how long a
+// stream may be idle: a stream with no events for longer than the stall
+// keeps its client.
+func TestSSE_IdleLongerThanStall(t *testing.T) {
+	t.Parallel()
+	f := &fakeService{
+		EventsFunc: func(ctx context.Context, q hvagent.EventQuery) (*hvagent.EventPage, error) {
+			select {
+			case <-time.After(q.Wait):
+			case <-ctx.Done():
+			}
+			return &hvagent.EventPage{Events: []*hvagent.Event{}, Cursor: 3}, nil
+		},
+		HealthFunc: func(context.Context) (*hvagent.Health, error) { return &hvagent.Health{Status: "ok"}, nil },
+	}
+	s := newServer(f, HandlerOptions{})
+	s.heartbeat, s.eventStall = 150*time.Millisecond, 20*time.Millisecond
+	srv := httptest.NewServer(s.handler())
+	t.Cleanup(srv.Close)
+	resp := open(t, srv, "/events")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rd := bufio.NewReader(resp.Body)
+	pings := 0
+	for pings < 3 {
+		line, err := rd.ReadString('\n')
+		require.NoError(t, err, "the idle stream was dropped after %d pings", pings)
+		if line == ": ping\n" {
+			pings++
+		}
+	}
+}

@@ -57,7 +57,8 @@ type LimitOptions struct {
 // and event clients served at once (beyond them a request is answered at
 // once with 503 unavailable and Retry-After) and, optionally, each
 // caller's request rate (429 busy with Retry-After). Handlers given the
-// same *Limits share its bounds. It is safe for concurrent use.
+// same *Limits share its bounds. Build one with NewLimits; a zero Limits
+// bounds nothing. It is safe for concurrent use.
 type Limits struct {
 	opts    LimitOptions
 	streams gate
@@ -137,8 +138,13 @@ type gate struct {
 	refused atomic.Uint64
 }
 
-// enter takes a place, or reports false when all are taken.
+// enter takes a place, or reports false when all are taken. A gate
+// without a maximum (a zero Limits) counts without refusing.
 func (g *gate) enter() bool {
+	if g.max <= 0 {
+		g.n.Add(1)
+		return true
+	}
 	for {
 		n := g.n.Load()
 		if n >= g.max {

@@ -159,6 +159,13 @@ func TestLimits_SharedByHandlers(t *testing.T) {
 		require.Equal(t, http.StatusOK, open(t, mine, download).StatusCode)
 	}
 	requireRefused(t, open(t, mine, download), fmt.Sprintf("at most %d at once", DefaultMaxStreams))
+
+	unbounded := &Limits{}
+	none := serveLimited(t, svc, unbounded)
+	for range DefaultMaxStreams + 1 {
+		require.Equal(t, http.StatusOK, open(t, none, download).StatusCode, "a zero Limits bounds nothing")
+	}
+	require.Equal(t, DefaultMaxStreams+1, unbounded.Stats().Streams, "but counts")
 	close(svc.release)
 }
 
