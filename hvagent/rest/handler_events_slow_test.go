@@ -104,11 +104,12 @@ func TestSSE_SlowReaderDroppedAndResumes(t *testing.T) {
 	g := env.Create(t, nil)
 	limits := defaultLimits()
 	s := newServer(env.Agent, HandlerOptions{Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel), Limits: limits})
-	s.eventStall = 500 * time.Millisecond
+	s.eventStall = time.Second
 	srv := httptest.NewUnstartedServer(s.handler())
+	var conns sync.Map // the server's side of each connection, by client address
 	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
-		if tc, ok := c.(*net.TCPConn); ok && st == http.StateNew {
-			_ = tc.SetWriteBuffer(4096) // small kernel buffers: the stall shows soon
+		if st == http.StateNew {
+			conns.Store(c.RemoteAddr().String(), c)
 		}
 	}
 	srv.Start()
@@ -116,7 +117,16 @@ func TestSSE_SlowReaderDroppedAndResumes(t *testing.T) {
 	start, err := env.Store.LastEventID(ctx)
 	require.NoError(t, err)
 
+	// The slow reader's connection has small buffers at both ends, so that
+	// the handler's writes stop soon after the reader does.
 	slow := dialSmallWindow(t, srv.Listener.Addr().String())
+	var server any
+	require.Eventually(t, func() bool {
+		var ok bool
+		server, ok = conns.Load(slow.LocalAddr().String())
+		return ok
+	}, 10*time.Second, time.Millisecond)
+	require.NoError(t, server.(*net.TCPConn).SetWriteBuffer(4096))
 	_, err = fmt.Fprintf(slow, "GET /events?since=%d HTTP/1.1\r\nHost: x\r\n\r\n", start)
 	require.NoError(t, err)
 	slowRd := bufio.NewReaderSize(slow, 4096)
