@@ -92,8 +92,9 @@ type route struct {
 
 // NewHandler returns the REST API of svc: every route of Routes, plus JSON
 // 404 and 405 replies for other paths and methods, token authentication and
-// scopes, Host and Origin checks, a log line per request, and opts.Debug
-// under /debug/ when set. The handler never writes to a global logger.
+// scopes, Host and Origin checks, the request limits of opts.Limits, a log
+// line per request, and opts.Debug under /debug/ when set. The handler
+// never writes to a global logger.
 func NewHandler(svc hvagent.Service, opts HandlerOptions) http.Handler {
 	return newServer(svc, opts).handler()
 }
