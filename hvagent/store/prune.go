@@ -13,7 +13,7 @@ import (
 // pruneBatch is the most rows one prune transaction deletes from a table:
 // each batch is its own commit, so a write waits for at most one batch,
 // however much a prune has to delete.
-const pruneBatch = 256
+const pruneBatch = 128
 
 // Prune drops the idempotency keys that expired at or before now, then the
 // finished jobs older than the newest maxJobs ones (a Queued or Running job,

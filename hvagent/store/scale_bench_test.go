@@ -26,6 +26,13 @@ func (l *latencies) add(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// count returns how many durations were added.
+func (l *latencies) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.d)
+}
+
 // quantile returns the q quantile (0..1) in milliseconds, 0 when empty.
 func (l *latencies) quantile(q float64) float64 {
 	l.mu.Lock()
@@ -67,7 +74,7 @@ func BenchmarkScaleQueries(b *testing.B) {
 			return len(jobs), err
 		}},
 		{"Job", func(f *filled) (int, error) {
-			_, err := f.db.Job(ctx, f.jobIDs[len(f.jobIDs)/2])
+			_, err := f.db.Job(ctx, f.midID)
 			return 1, err
 		}},
 		{"Guests1000", func(f *filled) (int, error) {
@@ -112,7 +119,9 @@ func BenchmarkPruneStall(b *testing.B) {
 		f := openFilled(b, full)
 		var hold, wait, idle latencies
 		for b.Loop() {
-			_, err := fillStoreJobs(context.Background(), f.db, 100, full.guests)
+			err := f.db.commits.write(context.Background(), func(tx *sql.Tx) error {
+				return fillJobs(context.Background(), tx, 100, full.guests)
+			})
 			require.NoError(b, err)
 			pruneRound(b, f.db, full.jobs, full.jobs, &hold, &wait, &idle)
 		}
@@ -128,12 +137,6 @@ func BenchmarkPruneStall(b *testing.B) {
 		}
 		reportPrune(b, &hold, &wait, &idle)
 	})
-}
-
-// fillStoreJobs appends n finished jobs with their events, in one commit.
-func fillStoreJobs(ctx context.Context, db *DB, n, guests int) ([]string, error) {
-	ids := newIDs(n)
-	return ids, db.commits.write(ctx, func(tx *sql.Tx) error { return fillJobs(ctx, tx, ids, guests) })
 }
 
 // pruneRound runs 20 Enqueues with no prune, then Prune(maxJobs,

@@ -3,12 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
@@ -33,38 +33,42 @@ func benchScales() (full, ref scale) {
 	return full, ref
 }
 
-// filled is a store filled by fillStore, with the IDs it wrote.
+// filled is a store filled by fillStore, with the ID of a job in the
+// middle of its log.
 type filled struct {
-	db     *DB
-	jobIDs []string // in seq order
+	db    *DB
+	midID string
 }
 
 // openFilled opens a store in a temporary directory with durability normal
-// (the figures are about the writer's work, not the disk's fsync) and
-// fills it to s.
+// (the figures are about the writer's work, not the disk's fsync), fills it
+// to s and reopens it.
 func openFilled(tb testing.TB, s scale) *filled {
 	tb.Helper()
-	db, err := Open(filepath.Join(tb.TempDir(), "hvagent.db"), Options{Durability: DurabilityNormal})
+	path := filepath.Join(tb.TempDir(), "hvagent.db")
+	db, err := Open(path, Options{Durability: DurabilityNormal})
+	require.NoError(tb, err)
+	require.NoError(tb, errors.Join(fillStore(context.Background(), db, s), db.Close()))
+	// Reopened, as after a restart: closing checkpointed the fill's WAL
+	// into the database, which would otherwise weigh on the first commits.
+	db, err = Open(path, Options{Durability: DurabilityNormal})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { require.NoError(tb, db.Close()) })
-	ids, err := fillStore(context.Background(), db, s)
-	require.NoError(tb, err)
-	return &filled{db: db, jobIDs: ids}
+	f := &filled{db: db}
+	require.NoError(tb, db.read.QueryRow(`SELECT id FROM jobs WHERE seq = ?`, max(s.jobs/2, 1)).Scan(&f.midID))
+	return f
 }
 
 // fillStore writes s.guests guests "guest-N" (named "name-N", two metadata
 // keys) and s.jobs Complete jobs with their events by direct inserts, in
-// one transaction with prepared statements, and returns the job IDs in
-// seq order.
-func fillStore(ctx context.Context, db *DB, s scale) ([]string, error) {
-	ids := newIDs(s.jobs)
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+// one transaction.
+func fillStore(ctx context.Context, db *DB, s scale) error {
+	return db.commits.write(ctx, func(tx *sql.Tx) error {
 		if err := fillGuests(ctx, tx, s.guests); err != nil {
 			return err
 		}
-		return fillJobs(ctx, tx, ids, s.guests)
+		return fillJobs(ctx, tx, s.jobs, s.guests)
 	})
-	return ids, err
 }
 
 // fillGuests inserts n guests with names and metadata.
@@ -95,44 +99,32 @@ func fillGuests(ctx context.Context, tx *sql.Tx, n int) error {
 	return nil
 }
 
-// fillJobs inserts a Complete job and its event for each of ids, spread
-// over guests guest-0… in turn and over scaleActions.
-func fillJobs(ctx context.Context, tx *sql.Tx, ids []string, guests int) error {
-	j, err := tx.PrepareContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action,
-		status, requested_by, queued_at, started_at, updated_at, finished_at, request, result)
-		VALUES (?, ?, ?, ?, ?, 'Complete', 'tester', ?, ?, ?, ?, ?, '{"ok":true}')`)
+// fillJobs inserts n Complete jobs and their events in two statements,
+// spread over guests guest-0… in turn and over scaleActions; their IDs are
+// UUID-shaped.
+func fillJobs(ctx context.Context, tx *sql.Tx, n, guests int) error {
+	actions, err := json.Marshal(scaleActions)
 	if err != nil {
 		return err
 	}
-	defer j.Close()
-	e, err := tx.PrepareContext(ctx, `INSERT INTO events (type, at, payload) VALUES ('job.updated', ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer e.Close()
 	base := t0.UnixNano()
-	for i, id := range ids {
-		guest := fmt.Sprintf("guest-%05d", i%max(guests, 1))
-		name := fmt.Sprintf("name-%05d", i%max(guests, 1))
-		action := scaleActions[i%len(scaleActions)]
-		ts := base + int64(i)*int64(time.Millisecond)
-		if _, err := j.ExecContext(ctx, id, guest, guest, name, action, ts, ts, ts, ts,
-			`{"guest":"`+guest+`"}`); err != nil {
-			return fmt.Errorf("insert job %d: %w", i, err)
-		}
-		payload := fmt.Sprintf(`{"id":%q,"guest":%q,"action":%q,"status":"Complete"}`, id, guest, action)
-		if _, err := e.ExecContext(ctx, ts, payload); err != nil {
-			return fmt.Errorf("insert event %d: %w", i, err)
-		}
+	_, err = tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
+		INSERT INTO jobs (id, queue, guest_id, guest_name, action, status, requested_by,
+			queued_at, started_at, updated_at, finished_at, request, result)
+		SELECT lower(format('%s-%s-4%s-a%s-%s', hex(randomblob(4)), hex(randomblob(2)), substr(hex(randomblob(2)), 2),
+				substr(hex(randomblob(2)), 2), hex(randomblob(6)))),
+			format('guest-%05d', i % ?2), format('guest-%05d', i % ?2), format('name-%05d', i % ?2),
+			?3 ->> (i % json_array_length(?3)), 'Complete', 'tester', ?4 + i * 1000000, ?4 + i * 1000000,
+			?4 + i * 1000000, ?4 + i * 1000000, json_object('guest', format('guest-%05d', i % ?2)), '{"ok":true}'
+		FROM n`, n, max(guests, 1), string(actions), base)
+	if err != nil {
+		return fmt.Errorf("insert jobs: %w", err)
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO events (type, at, payload)
+		SELECT 'job.updated', finished_at, json_object('id', id, 'guest', guest_id, 'action', action, 'status', status)
+		FROM jobs WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM jobs) - ? ORDER BY seq`, n)
+	if err != nil {
+		return fmt.Errorf("insert events: %w", err)
 	}
 	return nil
-}
-
-// newIDs returns n new job IDs.
-func newIDs(n int) []string {
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = uuid.NewString()
-	}
-	return ids
 }
