@@ -84,8 +84,29 @@ func (c recordingConn) ExecContext(ctx context.Context, q string, args []driver.
 }
 
 func (c recordingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
-	c.log.add(q, nil)
-	return c.SQLiteConn.PrepareContext(ctx, q)
+	s, err := c.SQLiteConn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return recordingStmt{SQLiteStmt: s.(*sqlite3.SQLiteStmt), query: q, log: c.log}, nil
+}
+
+// recordingStmt is a prepared statement that records its query, with the
+// arguments of its first run.
+type recordingStmt struct {
+	*sqlite3.SQLiteStmt
+	query string
+	log   *stmtLog
+}
+
+func (s recordingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.log.add(s.query, args)
+	return s.SQLiteStmt.QueryContext(ctx, args)
+}
+
+func (s recordingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.log.add(s.query, args)
+	return s.SQLiteStmt.ExecContext(ctx, args)
 }
 
 // planExemption allows a statement the listed plan steps, for a reason.
