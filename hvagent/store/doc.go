@@ -27,5 +27,5 @@
 // # Retention
 //
 // Prune keeps the newest finished jobs and events; it deletes in commits
-// of at most pruneBatch rows, so other writes wait for one batch at most.
+// of at most 128 rows, so other writes wait for one batch at most.
 package store

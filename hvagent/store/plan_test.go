@@ -378,3 +378,47 @@ func planReads(t *testing.T, db *DB, jobID string) {
 	_, err = db.PatchMetadata(ctx, map[string]string{"a": "1", "b": ""}, benchLimits)
 	require.NoError(t, err)
 }
+
+// TestJobFilterWhere_LeadIndex checks, for every combination of job
+// filters, that SQLite reads the index of the column jobFilterWhere leads
+// with, in seq order.
+func TestJobFilterWhere_LeadIndex(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	index := map[string]string{"guest_id": "jobs_guest_seq", "guest_name": "jobs_guest_name_seq",
+		"action": "jobs_action_seq", "status": "jobs_status_seq"}
+	for _, status := range []hvagent.JobStatus{hvagent.JobError, hvagent.JobRunning} {
+		for mask := 1; mask < 1<<4; mask++ {
+			var f hvagent.JobFilter
+			for i, set := range []func(){
+				func() { f.GuestID = "g1" }, func() { f.GuestName = "one" },
+				func() { f.Action = "start" }, func() { f.Status = status },
+			} {
+				if mask&(1<<i) != 0 {
+					set()
+				}
+			}
+			where, args := jobFilterWhere(f)
+			lead := ""
+			for _, w := range where {
+				if !strings.HasPrefix(w, "+") {
+					require.Empty(t, lead, "one lead column in %v", where)
+					lead = strings.TrimSuffix(strings.TrimPrefix(w, "j."), " = ?")
+				}
+			}
+			q := jobSelect + "WHERE " + strings.Join(where, " AND ") + " ORDER BY j.seq DESC LIMIT 10"
+			plan := explain(t, b.db.read, q, namedValues(args))
+			require.Contains(t, plan[0], "USING INDEX "+index[lead]+" ", "filter %+v: %v", f, plan)
+			require.Empty(t, planProblems(plan), "filter %+v", f)
+		}
+	}
+}
+
+// namedValues turns query arguments into the driver's form.
+func namedValues(args []any) []driver.NamedValue {
+	nv := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	return nv
+}
