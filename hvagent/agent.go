@@ -409,10 +409,15 @@ func (a *Agent) pruneLoop() {
 	}
 }
 
+// prune applies retention once. The store prunes in short batches, so a
+// large backlog (a retention lowered since the last run) is worked off
+// while other writes go on, and Stop cancels it between two batches; what
+// a timeout leaves is pruned by the next run.
 func (a *Agent) prune() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(a.workCtx, 30*time.Second)
 	defer cancel()
-	if err := a.store.Prune(ctx, a.cfg.MaxLoggedJobs, a.cfg.MaxEvents, a.now()); err != nil {
+	err := a.store.Prune(ctx, a.cfg.MaxLoggedJobs, a.cfg.MaxEvents, a.now())
+	if err != nil && a.workCtx.Err() == nil { // not cut short by a stop
 		a.log.Error().Err(err).Msg("prune job log")
 	}
 }

@@ -92,9 +92,11 @@ type Store interface {
 	// LastEventID returns the ID of the newest event, 0 if none.
 	LastEventID(ctx context.Context) (int64, error)
 
-	// Prune keeps the newest maxJobs finished jobs (never a Queued or Running
-	// job, nor one with a live idempotency key), the newest maxEvents events,
-	// and drops idempotency keys that expired before now.
+	// Prune keeps the newest maxJobs finished jobs, newest by enqueue order
+	// (never a Queued or Running job, nor one with a live idempotency key),
+	// the newest maxEvents events, and drops idempotency keys that expired
+	// before now. It deletes in short batches, each its own commit, so that
+	// other writes never wait for more than one batch.
 	Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) error
 
 	// Close releases the store and its data-dir lock.

@@ -20,5 +20,12 @@
 //
 // Migrations are numbered SQL files embedded in the binary and applied by
 // Open, each in its own transaction. Tables are STRICT and CHECK the job
-// state machine. Times are unix nanoseconds, 0 for the zero time.
+// state machine. Times are unix nanoseconds, 0 for the zero time. Every
+// filter and page of the API reads an index (TestDB_QueryPlans checks each
+// statement's plan).
+//
+// # Retention
+//
+// Prune keeps the newest finished jobs and events; it deletes in commits
+// of at most 128 rows, so other writes wait for one batch at most.
 package store
