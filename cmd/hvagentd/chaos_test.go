@@ -76,8 +76,8 @@ func TestChaos_KillUnderLoad(t *testing.T) {
 	for round := range scale.rounds {
 		kills += h.round(round, perRound, scale)
 	}
-	goneGuest := h.retryKeys() // the daemon restarted after the last kill runs on
-	jobs := h.waitAll()
+	jobs := h.waitAll() // on the daemon restarted after the last kill
+	goneGuest := h.retryKeys(jobs)
 	h.kill() // the database is checked as a crash leaves it
 	elapsed := time.Since(start)
 
@@ -288,15 +288,15 @@ func (h *chaosHarness) accept(r chaosReq, res *hvagent.Result) {
 }
 
 // retryKeys sends every keyed request again after the kills: each answers
-// the job its first 202 carried. A guest deleted since answers not_found
-// instead (the guest is resolved before the key is looked up); it returns
-// how many retries met such a guest.
-func (h *chaosHarness) retryKeys() (goneGuest int) {
+// the job its first 202 carried. A guest deleted since (a delete in the job
+// log) answers not_found instead, as the guest is resolved before the key
+// is looked up; it returns how many retries met such a guest.
+func (h *chaosHarness) retryKeys(jobs map[string]*hvagent.Job) (goneGuest int) {
 	c := h.client.Load()
 	deleted := map[string]bool{}
-	for _, j := range h.accepted {
-		if j.action == hvagent.ActionDelete {
-			deleted[j.guest] = true
+	for _, j := range jobs {
+		if j.Action == hvagent.ActionDelete && j.Status == hvagent.JobComplete {
+			deleted[j.GuestID] = true
 		}
 	}
 	for key, r := range h.keyed {
@@ -305,14 +305,29 @@ func (h *chaosHarness) retryKeys() (goneGuest int) {
 			continue // never answered with a job: refused
 		}
 		res, err := c.Do(context.Background(), r.action, r.guest, r.req)
-		if hvagent.ErrorCode(err) == hvagent.ENOTFOUND && deleted[r.guest] {
+		guest := r.guest
+		if j, ok := jobs[want]; ok && guest == "" {
+			guest = j.GuestID // a create's replay reports the guest it created
+		}
+		if hvagent.ErrorCode(err) == hvagent.ENOTFOUND && deleted[guest] {
 			goneGuest++
 			continue
 		}
-		require.NoError(h.t, err, "retry of Idempotency-Key %s", key)
+		require.NoError(h.t, err, "retry of Idempotency-Key %s (%s on %s): the guest's jobs: %s", key, r.action, guest, guestJobs(jobs, guest))
 		require.Equal(h.t, want, res.Job.ID, "Idempotency-Key %s after the kills", key)
 	}
 	return goneGuest
+}
+
+// guestJobs describes the jobs of guest, for a failure message.
+func guestJobs(jobs map[string]*hvagent.Job, guest string) string {
+	var b strings.Builder
+	for _, j := range jobs {
+		if j.GuestID == guest {
+			fmt.Fprintf(&b, "\n  %s %s %s attempt %d queued %s: %s", j.ID, j.Action, j.Status, j.Attempt, j.QueuedAt.Format(time.StampMilli), j.Message)
+		}
+	}
+	return b.String()
 }
 
 // waitAll waits until every job in the log has ended and returns them all,
