@@ -92,10 +92,10 @@ func TestChaos_KillUnderLoad(t *testing.T) {
 			interrupted++
 		}
 	}
-	t.Logf("chaos: %d requests, %d accepted (%d with Idempotency-Key, %d retried on a deleted guest), %d outcomes unknown, "+
-		"%d jobs in the log (%d requeued, %d failed as interrupted), %d kills over %d rounds, %s", h.sent.Load(),
-		len(h.accepted), len(h.keys), goneGuest, h.unknown.Load(), len(jobs), requeued, interrupted, kills,
-		scale.rounds, elapsed.Round(time.Millisecond))
+	t.Logf("chaos: %d requests (%d refused while down), %d accepted (%d with Idempotency-Key, %d retried on a deleted guest), "+
+		"%d outcomes unknown, %d jobs in the log (%d requeued, %d failed as interrupted), %d kills over %d rounds, %s",
+		h.sent.Load(), h.refused.Load(), len(h.accepted), len(h.keys), goneGuest, h.unknown.Load(), len(jobs), requeued,
+		interrupted, kills, scale.rounds, elapsed.Round(time.Millisecond))
 }
 
 // chaosHarness runs hvagentd on one data dir across kills.
@@ -108,6 +108,7 @@ type chaosHarness struct {
 
 	sent    atomic.Int64
 	unknown atomic.Int64 // requests whose connection died before an answer
+	refused atomic.Int64 // connections refused while hvagentd restarted
 
 	mu       sync.Mutex
 	accepted []chaosJob          // every 202
@@ -184,8 +185,9 @@ func (h *chaosHarness) round(round, n int, scale chaosScale) int {
 	return scale.kills
 }
 
-// submit sends one request of the mix; a request with an Idempotency-Key
-// whose connection died is sent again until answered.
+// submit sends one request of the mix, again while hvagentd refuses
+// connections (it is restarting); a request with an Idempotency-Key whose
+// connection died is sent again until answered.
 func (h *chaosHarness) submit(rng *rand.Rand, tag string) {
 	r := h.pick(rng, tag)
 	for {
@@ -199,6 +201,11 @@ func (h *chaosHarness) submit(rng *rand.Rand, tag string) {
 		}
 		if answered(err) {
 			return // refused (a deleted guest, a full queue…): not accepted
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			h.refused.Add(1) // hvagentd is down: nothing was sent
+			time.Sleep(20 * time.Millisecond)
+			continue
 		}
 		h.unknown.Add(1)
 		if r.req.IdempotencyKey == "" {
