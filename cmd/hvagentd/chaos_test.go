@@ -383,10 +383,19 @@ func (h *chaosHarness) checkLog(jobs map[string]*hvagent.Job, calls []sim.Call) 
 		require.Len(t, ids, 1, "Idempotency-Key %s has several jobs", k)
 	}
 	ran := map[string][]sim.Call{}
+	type stageRun struct {
+		job, method string
+		attempt     int
+	}
+	seen := map[stageRun]bool{}
 	for _, c := range calls {
-		if c.JobID != "" {
-			ran[c.JobID] = append(ran[c.JobID], c)
+		if c.JobID == "" {
+			continue
 		}
+		ran[c.JobID] = append(ran[c.JobID], c)
+		k := stageRun{c.JobID, c.Method, c.Attempt}
+		require.False(t, seen[k], "job %s attempt %d called %s twice", c.JobID, c.Attempt, c.Method)
+		seen[k] = true
 	}
 	for id, cs := range ran {
 		j, ok := jobs[id]

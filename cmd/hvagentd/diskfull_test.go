@@ -68,8 +68,8 @@ func fillDisk(t *testing.T, path string) {
 func TestDiskFull_RequestsFailAndRecover(t *testing.T) {
 	t.Parallel()
 	dir := smallDisk(t, "8m")
-	_, simAddr := startListening(t, binary(t, "hvagentd"), "subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "100ms")
-	_, addr := startDaemonProc(t, dir, "--config", simURLConfig(t, dir, simAddr))
+	_, simAddr := startListening(t, binary(t, "hvagentd"), "subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "200ms")
+	dp, addr := startDaemonProc(t, dir, "--config", simURLConfig(t, dir, simAddr))
 	c := newClient(t, addr)
 	ctx := context.Background()
 	res, err := c.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128}})
@@ -103,7 +103,7 @@ func TestDiskFull_RequestsFailAndRecover(t *testing.T) {
 	require.Error(t, full, "writes on a full disk must fail")
 	require.Equal(t, hvagent.EUNAVAILABLE, hvagent.ErrorCode(full), "%v", full)
 	require.ErrorContains(t, full, "the database disk is full")
-	t.Logf("%d jobs accepted before the disk was full", len(accepted)-10)
+	t.Logf("%d more jobs accepted before the disk was full", len(accepted)-10)
 
 	// Plain HTTP sees 503 and the JSON error shape.
 	resp, err := httpClient(t).Post("http://"+addr+"/guests/"+guest+"/start", "application/json", nil)
@@ -125,18 +125,22 @@ func TestDiskFull_RequestsFailAndRecover(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, last.Status.Final(), "the last job queued ran on a full disk: %s", last.Status)
 
-	// Space returns: no restart, the next request is accepted and every
-	// job ends.
+	// Space returns: no restart. The jobs queued before run to their end
+	// by themselves, then new requests are accepted and run.
 	require.NoError(t, os.Remove(filler))
-	res, err = c.Do(ctx, hvagent.ActionShutdown, guest, hvagent.Request{})
-	require.NoError(t, err)
-	for _, id := range append(accepted, res.Job.ID) {
+	for _, id := range accepted {
 		job := waitJob(t, c, id)
 		require.Equal(t, hvagent.JobComplete, job.Status, "%s %s: %s", job.Action, id, job.Message)
 	}
+	res, err = c.Do(ctx, hvagent.ActionShutdown, guest, hvagent.Request{})
+	require.NoError(t, err)
+	job := waitJob(t, c, res.Job.ID)
+	require.Equal(t, hvagent.JobComplete, job.Status, job.Message)
 	g, err := c.Guest(ctx, guest)
 	require.NoError(t, err)
 	require.Equal(t, "shutoff", g.State)
 	_, err = os.Stat(filler)
 	require.True(t, errors.Is(err, os.ErrNotExist))
+	failed := strings.Count(dp.stderr.String(), "the database disk is full")
+	t.Logf("hvagentd logged %d writes refused for the full disk", failed)
 }
