@@ -29,7 +29,8 @@ const MaxIdempotencyKey = 255
 // idempotency key longer than MaxIdempotencyKey bytes), ENOTFOUND (unknown
 // guest, image or snapshot, or an action that is not configured),
 // ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
-// (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
+// (queue full), EUNAVAILABLE (agent not running, or the store's disk is
+// full), ESUBAGENT and ETIMEOUT
 // (info and stream actions, and the image lookup of a create).
 func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
 	if err := a.accepting(); err != nil {
