@@ -50,6 +50,11 @@ func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Res
 		return a.doImage(ctx, base, req)
 	}
 	g, err := a.resolveGuest(ctx, guest)
+	if ErrorCode(err) == ENOTFOUND && req.IdempotencyKey != "" && !req.DryRun {
+		if res, rerr := a.replayGone(ctx, action, guest, req); rerr != nil || res != nil {
+			return res, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

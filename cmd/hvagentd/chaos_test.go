@@ -92,7 +92,7 @@ func TestChaos_KillUnderLoad(t *testing.T) {
 			interrupted++
 		}
 	}
-	t.Logf("chaos: %d requests (%d refused while down), %d accepted (%d with Idempotency-Key, %d retried on a deleted guest), "+
+	t.Logf("chaos: %d requests (%d refused while down), %d accepted (%d with Idempotency-Key, %d of them on a deleted guest), "+
 		"%d outcomes unknown, %d jobs in the log (%d requeued, %d failed as interrupted), %d kills over %d rounds, %s",
 		h.sent.Load(), h.refused.Load(), len(h.accepted), len(h.keys), goneGuest, h.unknown.Load(), len(jobs), requeued,
 		interrupted, kills, scale.rounds, elapsed.Round(time.Millisecond))
@@ -295,9 +295,8 @@ func (h *chaosHarness) accept(r chaosReq, res *hvagent.Result) {
 }
 
 // retryKeys sends every keyed request again after the kills: each answers
-// the job its first 202 carried. A guest deleted since (a delete in the job
-// log) answers not_found instead, as the guest is resolved before the key
-// is looked up; it returns how many retries met such a guest.
+// the job its first 202 carried, also when the guest was deleted since. It
+// returns how many retries met a deleted guest.
 func (h *chaosHarness) retryKeys(jobs map[string]*hvagent.Job) (goneGuest int) {
 	c := h.client.Load()
 	deleted := map[string]bool{}
@@ -311,17 +310,16 @@ func (h *chaosHarness) retryKeys(jobs map[string]*hvagent.Job) (goneGuest int) {
 		if !ok {
 			continue // never answered with a job: refused
 		}
-		res, err := c.Do(context.Background(), r.action, r.guest, r.req)
 		guest := r.guest
 		if j, ok := jobs[want]; ok && guest == "" {
 			guest = j.GuestID // a create's replay reports the guest it created
 		}
-		if hvagent.ErrorCode(err) == hvagent.ENOTFOUND && deleted[guest] {
-			goneGuest++
-			continue
-		}
+		res, err := c.Do(context.Background(), r.action, r.guest, r.req)
 		require.NoError(h.t, err, "retry of Idempotency-Key %s (%s on %s): the guest's jobs: %s", key, r.action, guest, guestJobs(jobs, guest))
 		require.Equal(h.t, want, res.Job.ID, "Idempotency-Key %s after the kills", key)
+		if deleted[guest] {
+			goneGuest++
+		}
 	}
 	return goneGuest
 }
