@@ -48,6 +48,10 @@ type Store interface {
 	// idempotency key of n is live it returns the job recorded for it instead
 	// (ECONFLICT when the hash differs).
 	Enqueue(ctx context.Context, n NewJob) (*Job, error)
+	// KeyJob returns the job recorded for a live idempotency key (scope,
+	// key) at at, with the request hash recorded with it; a nil job when
+	// the key is unknown or expired.
+	KeyJob(ctx context.Context, scope, key string, at time.Time) (job *Job, hash string, err error)
 	// Claim moves the oldest Queued job of queue to Running: Attempt+1,
 	// StartedAt set the first time, Message cleared, Stage set to
 	// o.FirstStage[action] (StageStartedAt = at) or cleared. It returns nil

@@ -10,6 +10,11 @@
 // Options.Durability "full" a committed change survives a power loss, with
 // "normal" it survives a process crash.
 //
+// A write refused for want of disk space (SQLITE_FULL, ENOSPC; also the
+// max_page_count cap) gives EUNAVAILABLE, "the database disk is full":
+// nothing of it is kept, reads go on, and writes succeed again once space
+// is freed, with no reopening.
+//
 // # Ownership
 //
 // Open takes an exclusive flock on <path>.lock, which records the owner's
