@@ -37,7 +37,7 @@ type committer struct {
 // writeReq is one write waiting for the committer.
 type writeReq struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(context.Context, *sql.Tx) error
 	done chan error
 }
 
@@ -51,6 +51,16 @@ func newCommitter(pool *sql.DB) *committer {
 // write runs fn in a transaction shared with concurrent writes and returns
 // once it is committed (or failed).
 func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	return c.do(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(tx) })
+}
+
+// do runs fn in a transaction shared with concurrent writes and returns
+// once it is committed (or failed). ctx bounds the wait for the writer: a
+// write whose ctx ends before it starts fails with ctx's error. Once
+// started, a write runs to its end: fn gets ctx without its cancellation
+// (its statements are short, and a cancellable context costs the SQLite
+// driver a goroutine handoff per statement, on the one writer).
+func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -101,7 +111,12 @@ func (c *committer) gather(first *writeReq) []*writeReq {
 }
 
 // commit runs a batch in one transaction and answers each write.
+var DbgBatches, DbgWrites, DbgNanos atomic.Int64
+
 func (c *committer) commit(batch []*writeReq) {
+	DbgBatches.Add(1)
+	DbgWrites.Add(int64(len(batch)))
+	defer func(t time.Time) { DbgNanos.Add(int64(time.Since(t))) }(time.Now())
 	if f := c.onHold.Load(); f != nil {
 		defer func(start time.Time) { (*f)(time.Since(start)) }(time.Now())
 	}
@@ -154,7 +169,7 @@ func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()
-	return r.fn(tx)
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }
 
 // runAlone runs the only write of a batch, turning a panic into an error.
@@ -167,5 +182,5 @@ func runAlone(tx *sql.Tx, r *writeReq) (err error) {
 			err = fmt.Errorf("write panicked: %v", p)
 		}
 	}()
-	return r.fn(tx)
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }

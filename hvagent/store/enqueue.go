@@ -23,7 +23,7 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 	}
 	at := db.at(n.Job.QueuedAt)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
 			return err

@@ -34,7 +34,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 		job      *hvagent.Job
 		canceled []string
 	)
-	err = db.commits.write(ctx, func(tx *sql.Tx) error {
+	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, e.ID)
 		if err != nil {
 			return err

@@ -24,7 +24,7 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 		return nil, err
 	}
 	var g *hvagent.Guest
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := db.now()
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)

@@ -76,7 +76,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err = db.commits.write(ctx, func(tx *sql.Tx) error {
+	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := queueIdle(ctx, tx, queue); err != nil {
 			return err
 		}
@@ -127,7 +127,7 @@ func queueIdle(ctx context.Context, tx *sql.Tx, queue string) error {
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -179,7 +179,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -209,7 +209,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
