@@ -81,12 +81,15 @@ func BenchmarkJobCycle(b *testing.B) {
 				require.NoError(b, err)
 			}
 			raw := rawPool(b)
-			var tJobs, tRaw time.Duration
+			var tJobs, tRaw, cpu time.Duration
 			for b.Loop() {
+				c := cpuTime(b)
 				tJobs += cycleRound(b, db, guests)
+				cpu += cpuTime(b) - c
 				tRaw += rawRound(b, raw, callers*cycleJobs*3)
 			}
 			jobs := float64(b.N * callers * cycleJobs)
+			b.ReportMetric(float64(cpu.Microseconds())/jobs, "cpu-µs/job")
 			b.ReportMetric(jobs/tJobs.Seconds(), "jobs/s")
 			b.ReportMetric(jobs/tRaw.Seconds(), "raw-jobs/s")
 			b.ReportMetric(tRaw.Seconds()/tJobs.Seconds(), "ratio")
