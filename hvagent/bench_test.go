@@ -22,15 +22,21 @@ import (
 // Complete: Enqueue, Claim (which records the stage label), Finish.
 const txPerJob = 3
 
-// roundJobs is about how many jobs one benchmark round runs on each side:
-// each caller queues roundJobs/callers of them, at least 2.
-const roundJobs = 128
+// roundJobs is about how many jobs one benchmark round runs on each side
+// (fewer with -short): each caller queues roundJobs/callers of them, at
+// least 2.
+const roundJobs = 256
 
 // benchCallers are the caller counts of the job path benchmarks.
 var benchCallers = []int{8, 64}
 
 // perCaller is how many jobs each of callers queues in a round.
-func perCaller(callers int) int { return max(2, roundJobs/callers) }
+func perCaller(callers int) int {
+	if testing.Short() {
+		return 2
+	}
+	return max(2, roundJobs/callers)
+}
 
 // BenchmarkJobPath compares, side by side in alternating rounds so that
 // both see the same machine load, the agent's durable enqueue → Complete
@@ -71,9 +77,14 @@ func BenchmarkJobPathREST(b *testing.B) {
 			client := rest.NewClient(srv.URL)
 			b.Cleanup(client.CloseIdleConnections)
 			var tREST, tLocal time.Duration
-			for b.Loop() {
-				tREST += runJobs(b, client, guests)
+			for i := 0; b.Loop(); i++ { // each side goes first every other round
+				if i%2 == 0 {
+					tREST += runJobs(b, client, guests)
+				}
 				tLocal += runJobs(b, env.Agent, guests)
+				if i%2 == 1 {
+					tREST += runJobs(b, client, guests)
+				}
 			}
 			jobs := float64(b.N * len(guests) * perCaller(callers))
 			b.ReportMetric(jobs/tREST.Seconds(), "rest-jobs/s")

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// maxBatch caps how many writes share one commit.
-const maxBatch = 64
+// maxBatch caps how many writes share one commit: enough for 64 callers
+// and the queue workers that run their jobs.
+const maxBatch = 128
 
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("store is closed")
