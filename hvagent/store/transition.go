@@ -216,11 +216,11 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 			job, err = loadJob(ctx, tx, id)
 			return err
 		case hvagent.JobQueued:
-			if err := endJob(ctx, tx, id, jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}, at); err != nil {
+			end := jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}
+			if job, err = endJob(ctx, tx, id, end, at); err != nil {
 				return err
 			}
-			job, err = emitJob(ctx, tx, id, at)
-			return err
+			return insertJobEvent(ctx, tx, at, job)
 		}
 		return wrongStatus(r, "Queued or Running")
 	})
