@@ -20,9 +20,9 @@ var benchLimits = hvagent.MetadataLimits{Keys: hvagent.DefaultMaxMetadataKeys,
 	KeyLen: hvagent.DefaultMaxMetadataKeyLen, ValueLen: hvagent.DefaultMaxMetadataValueLen,
 	Bytes: hvagent.DefaultMaxMetadataBytes}
 
-// maxPayload returns the most metadata benchLimits allow: 1024 keys whose
-// keys and values fill 64 KiB, value prefixed by tag so that each call
-// changes every key.
+// maxPayload returns the most metadata benchLimits allow: as many keys as
+// allowed (256), whose keys and values fill the bytes allowed (16 KiB),
+// value prefixed by tag so that each call changes every key.
 func maxPayload(tag string) map[string]string {
 	n := benchLimits.Keys
 	per := benchLimits.Bytes / n // 64 bytes a key: 5 of key, 59 of value
@@ -102,7 +102,7 @@ func BenchmarkPatchGuestMetadata(b *testing.B) {
 }
 
 // BenchmarkPatchGuestMetadataMax measures the largest allowed PATCH: every
-// key of a full guest rewritten (64 KiB).
+// key of a full guest rewritten (all the bytes allowed).
 func BenchmarkPatchGuestMetadataMax(b *testing.B) {
 	ctx := context.Background()
 	db := benchDB(b)
