@@ -10,6 +10,13 @@
 // Options.Durability "full" a committed change survives a power loss, with
 // "normal" it survives a process crash.
 //
+// Concurrent changes share a commit (group commit): each runs in its own
+// savepoint, so it is atomic and fails alone, the committer takes in the
+// changes that arrive while its transaction runs, and every caller returns
+// only once the commit that holds its change is durable. A change, once
+// started, runs to its end; the caller's context bounds its wait for the
+// writer.
+//
 // # Ownership
 //
 // Open takes an exclusive flock on <path>.lock, which records the owner's
