@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,19 +77,28 @@ func BenchmarkJobPathREST(b *testing.B) {
 			b.Cleanup(srv.Close)
 			client := rest.NewClient(srv.URL)
 			b.Cleanup(client.CloseIdleConnections)
-			var tREST, tLocal time.Duration
+			var tREST, tLocal, cREST, cLocal time.Duration
+			rest := func() {
+				c := cpuTime(b)
+				tREST += runJobs(b, client, guests)
+				cREST += cpuTime(b) - c
+			}
 			for i := 0; b.Loop(); i++ { // each side goes first every other round
 				if i%2 == 0 {
-					tREST += runJobs(b, client, guests)
+					rest()
 				}
+				c := cpuTime(b)
 				tLocal += runJobs(b, env.Agent, guests)
+				cLocal += cpuTime(b) - c
 				if i%2 == 1 {
-					tREST += runJobs(b, client, guests)
+					rest()
 				}
 			}
 			jobs := float64(b.N * len(guests) * perCaller(callers))
 			b.ReportMetric(jobs/tREST.Seconds(), "rest-jobs/s")
 			b.ReportMetric(jobs/tLocal.Seconds(), "jobs/s")
+			b.ReportMetric(float64(cREST.Microseconds())/jobs, "rest-cpu-µs/job")
+			b.ReportMetric(float64(cLocal.Microseconds())/jobs, "cpu-µs/job")
 			b.ReportMetric(tLocal.Seconds()/tREST.Seconds(), "ratio")
 		})
 	}
@@ -193,4 +203,12 @@ func runRaw(b *testing.B, pool *sql.DB, n int) time.Duration {
 		require.NoError(b, tx.Commit())
 	}
 	return time.Since(began)
+}
+
+// cpuTime returns the CPU time (user and system) the process has used:
+// both sides of the REST benchmark run in this process.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
