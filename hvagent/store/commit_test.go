@@ -67,7 +67,10 @@ func TestCommitter_LateWriteJoinsTheRunningCommit(t *testing.T) {
 	go func() {
 		first <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			close(started)
-			for len(c.reqs) < 2 { // both late writes are handed over
+			for give := time.Now().Add(time.Minute); len(c.reqs) < 2; { // both late writes are handed over
+				if time.Now().After(give) {
+					return errors.New("the late writes were never handed over")
+				}
 				runtime.Gosched()
 			}
 			return insert("a")(ctx, tx)
