@@ -10,6 +10,13 @@
 // Options.Durability "full" a committed change survives a power loss, with
 // "normal" it survives a process crash.
 //
+// Concurrent changes share a commit (group commit): each runs in its own
+// savepoint, so it is atomic and fails alone, the committer takes in the
+// changes that arrive while its transaction runs, and every caller returns
+// only once the commit that holds its change is durable. A change, once
+// started, runs to its end; the caller's context bounds its wait for the
+// writer.
+//
 // A write refused for want of disk space (SQLITE_FULL, ENOSPC; also the
 // max_page_count cap) gives EUNAVAILABLE, "the database disk is full":
 // nothing of it is kept, reads go on, and writes succeed again once space
