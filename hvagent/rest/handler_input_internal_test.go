@@ -2,11 +2,13 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -85,4 +87,44 @@ func TestCheckUTF8(t *testing.T) {
 		require.Error(t, err, "%q", in)
 		require.Contains(t, err.Error(), want, "%q", in)
 	}
+}
+
+func TestCheckEscapes(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{`{"a":"\ud834\udd1e"}`, `{"a":"\u00e9\\ud800"}`, `{"\\":"\\ud800"}`, `{"a":"\uzzzz"}`, `\ud800`, `"\ud8"`} {
+		require.NoError(t, checkEscapes([]byte(ok)), ok)
+	}
+	for in, want := range map[string]string{
+		`{"a":"\ud800"}`:            `lone UTF-16 surrogate \ud800 at offset 6`,
+		`{"a":"x\uDBFFy"}`:          `lone UTF-16 surrogate \uDBFF at offset 7`,
+		`{"a":"\udc00\ud800"}`:      `lone UTF-16 surrogate \udc00 at offset 6`,
+		`{"\ud800\u0041":"x"}`:      `at offset 2`,
+		`{"a":"\ud800\ud800"}`:      `at offset 6`,
+		`{"a":"\"\ud800"}`:          `at offset 8`,
+		`{"a":"ok"} {"b":"\udfff"}`: `at offset 17`,
+	} {
+		err := checkEscapes([]byte(in))
+		require.Error(t, err, "%s", in)
+		require.Contains(t, err.Error(), want, "%s", in)
+	}
+}
+
+// FuzzCheckEscapes checks that a JSON string that passes checkUTF8 and
+// checkEscapes decodes without any U+FFFD the input does not spell out
+// itself: nothing is silently replaced.
+func FuzzCheckEscapes(f *testing.F) {
+	for _, s := range []string{`a`, `\ud834\udd1e`, `\ud800`, `\udc00`, `\ud800\u0041`, `\\ud800`, `\ufffd`, "\xff", `\"\ud800`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(`"` + s + `"`)
+		var v string
+		if checkUTF8(b) != nil || checkEscapes(b) != nil || json.Unmarshal(b, &v) != nil {
+			return
+		}
+		if strings.ContainsRune(v, utf8.RuneError) {
+			require.True(t, strings.Contains(strings.ToLower(s), `\ufffd`) || strings.ContainsRune(s, utf8.RuneError),
+				"%q decodes to %q", s, v)
+		}
+	})
 }

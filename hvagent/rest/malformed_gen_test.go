@@ -196,10 +196,11 @@ func (g *malformedGen) huge() ([]byte, bool) {
 	return g.request(r.method, r.path, b.Bytes(), "-Content-Length", "Transfer-Encoding: chunked"), true
 }
 
-// badUTF8: invalid UTF-8 inside JSON strings and keys.
+// badUTF8: invalid UTF-8 and lone surrogate escapes inside JSON strings
+// and keys.
 func (g *malformedGen) badUTF8() ([]byte, bool) {
 	r := one(g.rng, g.bodyRoutes())
-	bad := one(g.rng, []string{"\xff", "\xc3\x28", "\xe2\x82", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80", "\xc0\xaf", "\x80"})
+	bad := one(g.rng, []string{"\\ud800", "\\udc00x", "\xff", "\xc3\x28", "\xe2\x82", "\xed\xa0\x80", "\xf8\x88\x80\x80\x80", "\xc0\xaf", "\x80"})
 	body := one(g.rng, []string{`{"name":"a%sb"}`, `{"k%s":"v"}`, `{"id":"%s","source":"x"}`, `{"dest":"%s"}`, `{"%s":1}`})
 	return g.request(r.method, r.path, []byte(fmt.Sprintf(body, bad))), false
 }
