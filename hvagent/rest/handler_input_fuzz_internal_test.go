@@ -183,3 +183,59 @@ func requireQueryID(t *testing.T, x *exchange, name string) {
 	require.NoError(t, err)
 	require.Equal(t, id, again)
 }
+
+// bodyExchange is an exchange of a request whose body is b.
+func bodyExchange(b []byte) *exchange {
+	return &exchange{s: &server{}, r: &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/"}, Header: http.Header{}}, body: b}
+}
+
+// FuzzDecodeBodies feeds one body to every JSON decoder of the handler:
+// the guest of POST /guests, the bodies of PATCH /guests/{id}, POST
+// /images, POST …/snapshots and …/rollback, the empty body of actions,
+// and metadata PATCH bodies. None panics, errors are EINVALID, and what
+// one accepts survives a Marshal → decode round trip unchanged.
+func FuzzDecodeBodies(f *testing.F) {
+	for _, s := range []string{
+		`{"memory":256,"cpu":1,"disks":[{"size":1024}],"metadata":{"k":"v"},"name":"web-1"}`,
+		`{"name":"web-1"}`, `{"name":null}`, `{"id":"img","type":"container","source":"http://a/b","sha256":"ab"}`,
+		`{"dest":"s1","name":"s1"}`, `{"destroyMoreRecent":true}`, `{}`, `{"k":"v","gone":null}`, `{"k":"\u00e9"}`,
+		`null`, `[]`, `{"a":1} x`, `{"name":"\ud800"}`, "{\"k\":\"\xff\"}", `{"memory":1e400}`, `{"k":"v","k":"w"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		roundTrip(t, b, func() any { return &hvagent.Guest{} })
+		roundTrip(t, b, func() any { return &guestPatch{} })
+		roundTrip(t, b, func() any { return &imageBody{} })
+		roundTrip(t, b, func() any { return &createSnapshotBody{} })
+		roundTrip(t, b, func() any { return &rollbackBody{} })
+		roundTrip(t, b, func() any { return &struct{}{} })
+		patch, err := bodyExchange(b).metadataPatch()
+		if err != nil {
+			require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
+			return
+		}
+		out, err := json.Marshal(patch)
+		require.NoError(t, err)
+		again, err := bodyExchange(out).metadataPatch()
+		require.NoError(t, err, "re-decode %s", out)
+		require.Equal(t, patch, again)
+	})
+}
+
+// roundTrip decodes b into a fresh value of fresh(); when that succeeds,
+// the value encoded and decoded again must be equal to it.
+func roundTrip(t *testing.T, b []byte, fresh func() any) {
+	t.Helper()
+	v := fresh()
+	if _, err := bodyExchange(b).decode(v); err != nil {
+		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
+		return
+	}
+	out, err := json.Marshal(v)
+	require.NoError(t, err)
+	again := fresh()
+	_, err = bodyExchange(out).decode(again)
+	require.NoError(t, err, "re-decode %s", out)
+	require.Equal(t, v, again, "%s", out)
+}
