@@ -99,13 +99,14 @@ func (a *fuzzAPI) serve(rt rest.Route, ref, query, hdr string, body []byte) (*ht
 	return rec, ctx.Err() != nil
 }
 
-// checkReply checks the invariants of every reply: no 5xx; an error is a
-// JSON {"message","code","error"} whose code is the status and whose word
-// maps to it; a 2xx JSON reply is valid JSON.
+// checkReply checks the invariants of every reply: no 5xx and no
+// redirect; an error is a JSON {"message","code","error"} whose code is
+// the status and whose word maps to it; a 2xx JSON reply is valid JSON.
 func checkReply(t *testing.T, rec *httptest.ResponseRecorder, cut bool) {
 	t.Helper()
 	body := rec.Body.Bytes()
 	require.Less(t, rec.Code, 500, "%s", body)
+	require.False(t, rec.Code >= 300 && rec.Code < 400, "redirect %d to %q", rec.Code, rec.Header().Get("Location"))
 	if cut {
 		return
 	}
