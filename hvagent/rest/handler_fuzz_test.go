@@ -117,25 +117,7 @@ func checkReply(t *testing.T, rec *httptest.ResponseRecorder, cut bool) {
 		}
 		return
 	}
-	requireErrorShape(t, rec.Code, ct, body)
-}
-
-// requireErrorShape checks that an error reply is exactly the JSON error
-// shape, with code equal to status.
-func requireErrorShape(t *testing.T, status int, ct string, body []byte) {
-	t.Helper()
-	require.Equal(t, "application/json", ct, "status %d: %q", status, body)
-	var e struct {
-		Message string `json:"message"`
-		Code    int    `json:"code"`
-		Error   string `json:"error"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&e), "status %d: %q", status, body)
-	require.Equal(t, status, e.Code, "%q", body)
-	require.NotEmpty(t, e.Message, "%q", body)
-	require.Equal(t, status, rest.HTTPStatus(e.Error), "error word of %q", body)
+	require.Empty(t, errorShapeProblem(rec.Code, ct, body))
 }
 
 // FuzzHandler sends one request per input to the handler of a real agent:
