@@ -161,11 +161,11 @@ func (g *malformedGen) wrongType() ([]byte, bool) {
 	return g.request(r.method, r.path, []byte(one(g.rng, r.wrong))), false
 }
 
-// nested: arrays or objects nested up to 30,000 deep (encoding/json
+// nested: arrays or objects nested up to 12,000 deep (encoding/json
 // refuses more than 10,000), as the body or inside a field.
 func (g *malformedGen) nested() ([]byte, bool) {
 	r := one(g.rng, g.bodyRoutes())
-	depth := 1 + g.rng.IntN(30000)
+	depth := 1 + g.rng.IntN(12000)
 	var body string
 	switch g.rng.IntN(3) {
 	case 0:
@@ -266,7 +266,7 @@ func (g *malformedGen) badHeader() ([]byte, bool) {
 	case 5:
 		return g.request("PATCH", gp, body, "Content-Type: "+one(g.rng, []string{"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx"})), false
 	case 6:
-		key := strings.Repeat("k", 256+g.rng.IntN(64<<10))
+		key := strings.Repeat("k", 256+g.rng.IntN(16<<10))
 		return g.request("POST", gp+"/start", nil, "Idempotency-Key: "+key), false
 	default:
 		return g.request("GET", "/events", nil, "Last-Event-ID: "+one(g.rng, []string{"x", "-5", "1.0", "0x1", "99999999999999999999"})), false
@@ -327,7 +327,7 @@ func (g *malformedGen) badHTTP() ([]byte, bool) {
 	case 4:
 		return []byte("GET /guests HTTP/1.1\r\n" + host + "Host: other\r\n\r\n"), true
 	case 5:
-		return []byte("GET /guests HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("b", 1<<20+g.rng.IntN(1<<19)) + "\r\n\r\n"), true
+		return []byte("GET /guests HTTP/1.1\r\n" + host + "X-Big: " + strings.Repeat("b", malformedHeaderLimit+4096+g.rng.IntN(32<<10)) + "\r\n\r\n"), true
 	case 6:
 		return []byte("POST /guests HTTP/1.1\r\n" + host + "Authorization: Bearer " + g.token + "\r\nContent-Type: application/json\r\nContent-Length: 12\r\nExpect: " + one(g.rng, []string{"200-ok", "x", "100-continue, foo"}) + "\r\n\r\n{\"memroy\":1}"), true
 	case 7:

@@ -28,6 +28,9 @@ import (
 // sends.
 const malformedCount = 10000
 
+// malformedHeaderLimit is the server's MaxHeaderBytes in the test.
+const malformedHeaderLimit = 64 << 10
+
 // malformedWorkers is how many connections send them at once.
 const malformedWorkers = 4
 
@@ -47,6 +50,7 @@ func TestHandler_MalformedRequests(t *testing.T) {
 		Tokens: testTokens(), Hosts: []string{host}, // a log line per request would drown the test's output
 	})
 	srv.Config.ReadHeaderTimeout = 10 * time.Second
+	srv.Config.MaxHeaderBytes = malformedHeaderLimit // not 1 MiB: less to send
 	srv.Start()
 	t.Cleanup(srv.Close)
 
