@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -238,4 +239,24 @@ func roundTrip(t *testing.T, b []byte, fresh func() any) {
 	_, err = bodyExchange(out).decode(again)
 	require.NoError(t, err, "re-decode %s", out)
 	require.Equal(t, v, again, "%s", out)
+}
+
+// FuzzCheckEscapes checks that a JSON string that passes checkUTF8 and
+// checkEscapes decodes without any U+FFFD the input does not spell out
+// itself: nothing is silently replaced.
+func FuzzCheckEscapes(f *testing.F) {
+	for _, s := range []string{`a`, `\ud834\udd1e`, `\ud800`, `\udc00`, `\ud800\u0041`, `\\ud800`, `\ufffd`, "\xff", `\"\ud800`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b := []byte(`"` + s + `"`)
+		var v string
+		if checkUTF8(b) != nil || checkEscapes(b) != nil || json.Unmarshal(b, &v) != nil {
+			return
+		}
+		if strings.ContainsRune(v, utf8.RuneError) {
+			require.True(t, strings.Contains(strings.ToLower(s), `\ufffd`) || strings.ContainsRune(s, utf8.RuneError),
+				"%q decodes to %q", s, v)
+		}
+	})
 }

@@ -2,13 +2,11 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -107,24 +105,4 @@ func TestCheckEscapes(t *testing.T) {
 		require.Error(t, err, "%s", in)
 		require.Contains(t, err.Error(), want, "%s", in)
 	}
-}
-
-// FuzzCheckEscapes checks that a JSON string that passes checkUTF8 and
-// checkEscapes decodes without any U+FFFD the input does not spell out
-// itself: nothing is silently replaced.
-func FuzzCheckEscapes(f *testing.F) {
-	for _, s := range []string{`a`, `\ud834\udd1e`, `\ud800`, `\udc00`, `\ud800\u0041`, `\\ud800`, `\ufffd`, "\xff", `\"\ud800`} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		b := []byte(`"` + s + `"`)
-		var v string
-		if checkUTF8(b) != nil || checkEscapes(b) != nil || json.Unmarshal(b, &v) != nil {
-			return
-		}
-		if strings.ContainsRune(v, utf8.RuneError) {
-			require.True(t, strings.Contains(strings.ToLower(s), `\ufffd`) || strings.ContainsRune(s, utf8.RuneError),
-				"%q decodes to %q", s, v)
-		}
-	})
 }
