@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/settings"
 )
 
@@ -22,9 +23,10 @@ const socketMode = 0o660
 const maxSocketPath = 107
 
 // listenTCP listens on addr, with TLS when tlsCfg is set and the
-// connections counted by limits (total and per client). Unless TCP clients
-// must authenticate, the address bound must be loopback (a name such as
-// "localhost" could resolve elsewhere).
+// connections counted by limits (total and per client); without TLS,
+// net/http's own replies to unparsable requests are JSON (rest.Listener).
+// Unless TCP clients must authenticate, the address bound must be loopback
+// (a name such as "localhost" could resolve elsewhere).
 func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config, limits *connLimits) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -36,9 +38,9 @@ func listenTCP(key, addr string, d *settings.Daemon, tlsCfg *tls.Config, limits 
 	}
 	ln = limits.wrap(ln, true)
 	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+		return tls.NewListener(ln, tlsCfg), nil
 	}
-	return ln, nil
+	return rest.Listener(ln), nil // net/http's own error replies in JSON
 }
 
 // hostsFor returns the Host values a loopback listener accepts: its own

@@ -68,8 +68,8 @@ func (m *Main) serve(files *settings.Files) error {
 	if err != nil {
 		return err
 	}
-	ln = limits.wrap(ln, false)     // the socket's clients have no address
-	m.start(listenerUnix, ln, base) // guarded by the socket's mode: no token
+	ln = rest.Listener(limits.wrap(ln, false)) // the socket's clients have no address
+	m.start(listenerUnix, ln, base)            // guarded by the socket's mode: no token
 	if dir := filepath.Dir(cfg.Socket); cfg.SocketGroup != "" && !groupSearchable(dir) {
 		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
 			Msg("socket_group members cannot reach the socket: its directory is not group-searchable (chmod g+x, or move --socket)")

@@ -46,13 +46,20 @@ func LoadTokens(path string) ([]Token, error) {
 	if err != nil {
 		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file: %v", err)
 	}
+	return parseTokens(b, path)
+}
+
+// parseTokens parses the content of the tokens file at path (named in
+// errors), as LoadTokens describes.
+func parseTokens(b []byte, path string) ([]Token, error) {
 	var tokens []Token
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&tokens); err != nil {
 		return nil, hvagent.WrapError(hvagent.EINVALID, err, "tokens file %s: %s", path, jsonProblem(err))
 	}
-	if dec.More() {
+	// Token, not More: More is false before a stray ] or }.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: unexpected data after the list", path)
 	}
 	if len(tokens) == 0 {
@@ -60,21 +67,29 @@ func LoadTokens(path string) ([]Token, error) {
 	}
 	seen := map[string]bool{}
 	for i := range tokens {
-		t := &tokens[i]
-		t.SHA256 = strings.ToLower(t.SHA256)
-		switch sum, err := hex.DecodeString(t.SHA256); {
-		case t.Name == "":
-			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %d has no name", path, i)
-		case seen[t.Name]:
-			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token name %q appears twice", path, t.Name)
-		case err != nil || len(sum) != sha256.Size:
-			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: sha256 must be 64 hex digits", path, t.Name)
-		case t.Scope != ScopeRead && t.Scope != ScopeWrite && t.Scope != ScopeAdmin:
-			return nil, hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: scope %q is not read, write or admin", path, t.Name, t.Scope)
+		if err := checkToken(&tokens[i], i, seen, path); err != nil {
+			return nil, err
 		}
-		seen[t.Name] = true
 	}
 	return tokens, nil
+}
+
+// checkToken checks token i of a tokens file and lowercases its sha256;
+// seen holds the names of the tokens before it.
+func checkToken(t *Token, i int, seen map[string]bool, path string) error {
+	t.SHA256 = strings.ToLower(t.SHA256)
+	switch sum, err := hex.DecodeString(t.SHA256); {
+	case t.Name == "":
+		return hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %d has no name", path, i)
+	case seen[t.Name]:
+		return hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token name %q appears twice", path, t.Name)
+	case err != nil || len(sum) != sha256.Size:
+		return hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: sha256 must be 64 hex digits", path, t.Name)
+	case t.Scope != ScopeRead && t.Scope != ScopeWrite && t.Scope != ScopeAdmin:
+		return hvagent.Errorf(hvagent.EINVALID, "tokens file %s: token %q: scope %q is not read, write or admin", path, t.Name, t.Scope)
+	}
+	seen[t.Name] = true
+	return nil
 }
 
 // identity is the authenticated caller of a request.

@@ -126,6 +126,8 @@ func TestLoadTokens(t *testing.T) {
 		{"badsha", `[{"name":"x","sha256":"abc","scope":"read"}]`, "64 hex digits"},
 		{"badscope", `[{"name":"x","sha256":"` + sum + `","scope":"root"}]`, `"root"`},
 		{"trailing", `[] []`, "unexpected data"},
+		{"strayclose", `[{"name":"x","sha256":"` + sum + `","scope":"read"}] ]`, "unexpected data"},
+		{"straybrace", `[{"name":"x","sha256":"` + sum + `","scope":"read"}] }`, "unexpected data"},
 	} {
 		p := write(c.name+".json", c.body)
 		_, err := rest.LoadTokens(p)

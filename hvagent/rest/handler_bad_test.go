@@ -149,6 +149,8 @@ func (f badFixture) inputRows() []badRequest {
 		{"BadUTF8Metadata", "PATCH", gp + "/metadata", "{\"rack\":\"caf\xc3\"}", nil, "", 400, "invalid", "invalid UTF-8 at offset 12", ""},
 		{"BadUTF8Key", "PATCH", "/metadata", "{\"\xed\xa0\x80\":\"x\"}", nil, "", 400, "invalid", "invalid UTF-8 at offset 2", ""},
 		{"BadUTF8Image", "POST", "/images", "{\"id\":\"x\",\"source\":\"http://a/\xc0\xaf\"}", nil, "", 400, "invalid", "invalid UTF-8", ""},
+		{"LoneSurrogateRename", "PATCH", gp, `{"name":"web\ud800"}`, nil, "", 400, "invalid", `lone UTF-16 surrogate \ud800 at offset 12`, ""},
+		{"LoneSurrogateMetadata", "PATCH", gp + "/metadata", `{"rack\udc00":"x"}`, nil, "", 400, "invalid", "lone UTF-16 surrogate", ""},
 		{"IdemKey256", "POST", gp + "/start", nil, []string{"Idempotency-Key", strings.Repeat("k", 256)}, "", 400, "invalid", "idempotency key is 256 bytes: the limit is 255", ""},
 		{"IdemKey100K", "POST", "/guests", `{}`, []string{"Idempotency-Key", strings.Repeat("k", 100<<10)}, "", 400, "invalid", "idempotency key is 102400 bytes", ""},
 		{"IdemKeyLongDryRun", "POST", gp + "/start?dry_run=true", nil, []string{"Idempotency-Key", strings.Repeat("k", 300)}, "", 400, "invalid", "the limit is 255", ""},

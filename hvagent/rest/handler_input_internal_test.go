@@ -86,3 +86,23 @@ func TestCheckUTF8(t *testing.T) {
 		require.Contains(t, err.Error(), want, "%q", in)
 	}
 }
+
+func TestCheckEscapes(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{`{"a":"\ud834\udd1e"}`, `{"a":"\u00e9\\ud800"}`, `{"\\":"\\ud800"}`, `{"a":"\uzzzz"}`, `\ud800`, `"\ud8"`} {
+		require.NoError(t, checkEscapes([]byte(ok)), ok)
+	}
+	for in, want := range map[string]string{
+		`{"a":"\ud800"}`:            `lone UTF-16 surrogate \ud800 at offset 6`,
+		`{"a":"x\uDBFFy"}`:          `lone UTF-16 surrogate \uDBFF at offset 7`,
+		`{"a":"\udc00\ud800"}`:      `lone UTF-16 surrogate \udc00 at offset 6`,
+		`{"\ud800\u0041":"x"}`:      `at offset 2`,
+		`{"a":"\ud800\ud800"}`:      `at offset 6`,
+		`{"a":"\"\ud800"}`:          `at offset 8`,
+		`{"a":"ok"} {"b":"\udfff"}`: `at offset 17`,
+	} {
+		err := checkEscapes([]byte(in))
+		require.Error(t, err, "%s", in)
+		require.Contains(t, err.Error(), want, "%s", in)
+	}
+}

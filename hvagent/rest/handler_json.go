@@ -60,9 +60,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, status, errorBody{Message: msg, Code: status, Error: code})
 }
 
-// decode decodes the request body strictly into v: invalid UTF-8, unknown
-// fields, wrong types, trailing data and a body of null (every body is an object) are
-// EINVALID naming the problem. It returns false (and leaves v alone) when
+// decode decodes the request body strictly into v: invalid UTF-8 (lone
+// surrogate escapes included), unknown fields, wrong types, trailing data
+// and a body of null (every body is an object) are EINVALID naming the
+// problem. It returns false (and leaves v alone) when
 // there is no body.
 func (x *exchange) decode(v any) (bool, error) {
 	body := bytes.TrimSpace(x.body)
@@ -70,6 +71,9 @@ func (x *exchange) decode(v any) (bool, error) {
 		return false, nil
 	}
 	if err := checkUTF8(body); err != nil {
+		return true, err
+	}
+	if err := checkEscapes(body); err != nil {
 		return true, err
 	}
 	if bytes.Equal(body, []byte("null")) {

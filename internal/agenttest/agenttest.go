@@ -33,6 +33,10 @@ type Opts struct {
 	NoStart bool
 	// Log, when set, also receives the agent's log (warn level and above).
 	Log io.Writer
+	// Logger, when set, is the agent's only logger (Log is then ignored):
+	// for a fuzz target, whose *testing.F may not be logged to while the
+	// fuzz function runs.
+	Logger *zerolog.Logger
 	// WrapStore, when set, returns the Store the agent uses instead of db
 	// itself: typically a *Store wrapping db to inject failures.
 	WrapStore func(db *store.DB) hvagent.Store
@@ -71,7 +75,10 @@ func New(t testing.TB, o Opts) *Env {
 		cfg.Host = TestHost
 	}
 	cfg.Logger = Logger(t)
-	if o.Log != nil {
+	switch {
+	case o.Logger != nil:
+		cfg.Logger = *o.Logger
+	case o.Log != nil:
 		cfg.Logger = zerolog.New(zerolog.MultiLevelWriter(zerolog.NewTestWriter(t), o.Log)).Level(zerolog.WarnLevel)
 	}
 	m := metrics.New()
