@@ -2,6 +2,7 @@ package subagent
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,9 @@ type ClientConfig struct {
 	URL string
 	// HTTPClient sends the requests. Default: a client with its own
 	// Transport and no global timeout (deadlines come from the context).
+	// Whatever its Transport, calls and streams ask for no compression
+	// (Accept-Encoding: identity): local replies are small, and compressing
+	// them costs more than sending them.
 	HTTPClient *http.Client
 	// Timeout is the deadline of each call; the context's deadline wins when
 	// it is sooner. Default: 60s.
@@ -82,6 +86,7 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
 	}
 }
 
@@ -134,7 +139,11 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 	if resp.StatusCode >= 400 {
 		return nil, "", httpError(method, resp)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxReply+1))
+	reply, err := replyBody(method, resp)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := io.ReadAll(io.LimitReader(reply, c.maxReply+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read reply: %w", err)
 	}
@@ -143,6 +152,25 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 		return nil, "", &CallError{Kind: KindDecode, Method: method, Message: msg}
 	}
 	return data, replyCode(resp.Header), nil
+}
+
+// replyBody returns the reply's body as sent, or decompressed when a
+// sub-agent compressed it with gzip although the call asked for identity
+// (the size limit then applies to the decompressed bytes). Another
+// encoding is a *CallError of KindDecode naming it.
+func replyBody(method string, resp *http.Response) (io.Reader, error) {
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return resp.Body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, &CallError{Kind: KindDecode, Method: method, Message: "gzip reply: " + err.Error(), Err: err}
+		}
+		return zr, nil
+	default:
+		return nil, &CallError{Kind: KindDecode, Method: method, Message: "reply has Content-Encoding " + strconv.Quote(enc) + ", which was not asked for"}
+	}
 }
 
 // sizeText writes n bytes in MiB when it is a whole number of them.
@@ -159,6 +187,10 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// Without this Go's transport asks for gzip, and sub-agents built like
+	// the original mistify ones compress every reply they may: that costs
+	// more than the bytes it saves on a local connection.
+	req.Header.Set("Accept-Encoding", "identity")
 	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
 		req.Header.Set(HeaderJobID, info.jobID)
 		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))
@@ -242,6 +274,11 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 		defer cancel()
 		defer closeBody(resp.Body)
 		return nil, 0, httpError("", resp)
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		defer cancel()
+		defer closeBody(resp.Body)
+		return nil, 0, &CallError{Kind: KindDecode, Message: "stream has Content-Encoding " + strconv.Quote(enc) + ", which was not asked for"}
 	}
 	return &streamBody{ReadCloser: resp.Body, cancel: cancel}, resp.ContentLength, nil
 }

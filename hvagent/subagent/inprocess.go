@@ -32,6 +32,7 @@ func NewInProcess(h http.Handler) *InProcess {
 		DialContext:         ln.dial,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
 	go func() {
 		defer close(p.served)
