@@ -8,10 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -95,51 +93,6 @@ func serveBenchDownload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-}
-
-// reportLatency reports the 50th and 99th percentiles of took.
-func reportLatency(b *testing.B, took []time.Duration) {
-	if len(took) == 0 {
-		return
-	}
-	slices.Sort(took)
-	pct := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))].Microseconds()) }
-	b.ReportMetric(pct(0.50), "p50-µs")
-	b.ReportMetric(pct(0.99), "p99-µs")
-}
-
-// BenchmarkInfoAction compares an info action (cpuMetrics of a running
-// guest) through hvagentd (REST client over TCP → handler → agent →
-// sub-agent) with the same call made to the sub-agent directly.
-func BenchmarkInfoAction(b *testing.B) {
-	e := newBenchEnv(b)
-	ctx := context.Background()
-	b.Run("Daemon", func(b *testing.B) {
-		took := make([]time.Duration, 0, 4096)
-		for b.Loop() {
-			start := time.Now()
-			res, err := e.client.Do(ctx, hvagent.ActionCPUMetrics, e.guest.ID, hvagent.Request{})
-			took = append(took, time.Since(start))
-			if err != nil || len(res.Body) == 0 {
-				b.Fatalf("cpuMetrics: %v", err)
-			}
-		}
-		reportLatency(b, took)
-	})
-	b.Run("Direct", func(b *testing.B) {
-		took := make([]time.Duration, 0, 4096)
-		req := &subagent.GuestMetricsRequest{Guest: e.guest, Type: "cpu"}
-		for b.Loop() {
-			start := time.Now()
-			var resp subagent.GuestMetricsResponse
-			err := e.rpc.Call(ctx, sim.ServiceName+".CPUMetrics", req, &resp)
-			took = append(took, time.Since(start))
-			if err != nil {
-				b.Fatalf("Sim.CPUMetrics: %v", err)
-			}
-		}
-		reportLatency(b, took)
-	})
 }
 
 // BenchmarkSnapshotDownload compares streaming a 64 MiB snapshot through
