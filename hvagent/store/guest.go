@@ -14,12 +14,17 @@ import (
 )
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
-// It is one statement (one consistent read, no transaction): every info
-// and stream action looks its guest up.
+// It is one statement (one consistent read, no transaction), run as a
+// point lookup (see lookupCtx): every info and stream action looks its
+// guest up.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
+	ctx, err := lookupCtx(ctx)
+	if err != nil {
+		return nil, wrap("get guest", err)
+	}
 	var r guestRow
 	var md sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT `+guestColumns+`, `+metadataObject+` FROM guests WHERE id = ?`, id).
+	err = db.read.QueryRowContext(ctx, `SELECT `+guestColumns+`, `+metadataObject+` FROM guests WHERE id = ?`, id).
 		Scan(&r.name, &r.data, &md)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(id)
@@ -32,6 +37,18 @@ func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 		return nil, wrap("get guest", err)
 	}
 	return g, wrap("get guest", decodeMetadata(g, md))
+}
+
+// lookupCtx returns the context of a point lookup by key: ctx's values
+// without its cancellation, or ctx's error when it has ended already. A
+// lookup by key takes microseconds, while watching a cancellable context
+// costs two goroutines per query (database/sql's and the driver's), which
+// tripled the lookup's time on the info path.
+func lookupCtx(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }
 
 // metadataObject is a column holding the metadata of the row's guest as

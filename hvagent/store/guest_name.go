@@ -11,12 +11,17 @@ import (
 )
 
 // GuestByName returns the guest named name, with its metadata; ENOTFOUND
-// if no guest has that name. Like Guest, it is one statement.
+// if no guest has that name. Like Guest, it is one statement, a point
+// lookup.
 func (db *DB) GuestByName(ctx context.Context, name string) (*hvagent.Guest, error) {
+	ctx, err := lookupCtx(ctx)
+	if err != nil {
+		return nil, wrap("get guest", err)
+	}
 	var id string
 	var r guestRow
 	var md sql.NullString
-	err := db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests WHERE name = ?`, name).
+	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests WHERE name = ?`, name).
 		Scan(&id, &r.name, &r.data, &md)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
