@@ -280,7 +280,11 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 		defer closeBody(resp.Body)
 		return nil, 0, &CallError{Kind: KindDecode, Message: "stream has Content-Encoding " + strconv.Quote(enc) + ", which was not asked for"}
 	}
-	return &streamBody{ReadCloser: resp.Body, cancel: cancel}, resp.ContentLength, nil
+	sb := &streamBody{ReadCloser: resp.Body, cancel: cancel}
+	if wt, ok := resp.Body.(io.WriterTo); ok {
+		return &streamBodyWriterTo{streamBody: sb, wt: wt}, resp.ContentLength, nil
+	}
+	return sb, resp.ContentLength, nil
 }
 
 func (c *Client) streamError(ctx context.Context, timedOut bool, err error) error {
@@ -307,6 +311,16 @@ func (b *streamBody) Close() error {
 	b.cancel()
 	return err
 }
+
+// streamBodyWriterTo is a streamBody whose body has WriteTo (a file handed
+// over by an in-process sub-agent), which it keeps.
+type streamBodyWriterTo struct {
+	*streamBody
+	wt io.WriterTo
+}
+
+// WriteTo writes the stream to w with the body's own WriteTo.
+func (b *streamBodyWriterTo) WriteTo(w io.Writer) (int64, error) { return b.wt.WriteTo(w) }
 
 // httpError reads the start of an error reply's body as its reason.
 func httpError(method string, resp *http.Response) error {
