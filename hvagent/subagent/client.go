@@ -55,6 +55,7 @@ type ClientConfig struct {
 type Client struct {
 	url     string
 	http    *http.Client
+	raw     bool // streams over http:// use connections of their own (rawStream)
 	timeout time.Duration
 	slots   chan struct{} // nil: no limit
 	// maxReply caps the size of a reply read; a field so tests can lower it.
@@ -66,6 +67,7 @@ func NewClient(cfg ClientConfig) *Client {
 	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout, maxReply: maxReply}
 	if c.http == nil {
 		c.http = &http.Client{Transport: newTransport()}
+		c.raw = true
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -182,6 +184,15 @@ func sizeText(n int64) string {
 }
 
 func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := c.newRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return c.http.Do(req)
+}
+
+// newRequest builds the POST of body with the headers of every call.
+func (c *Client) newRequest(ctx context.Context, body []byte) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
@@ -194,6 +205,21 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
 		req.Header.Set(HeaderJobID, info.jobID)
 		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))
+	}
+	return req, nil
+}
+
+// sendStream is send for Stream: over http:// with the client's own
+// transport, on a connection of its own (see rawStream).
+func (c *Client) sendStream(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := c.newRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.raw && req.URL.Scheme == "http" {
+		if resp, ok, err := c.rawStream(req); ok {
+			return resp, err
+		}
 	}
 	return c.http.Do(req)
 }
@@ -253,6 +279,10 @@ func (c *Client) release() {
 
 // Stream posts params as plain JSON (no envelope) to the client's URL and
 // returns the body of a 200 reply with its Content-Length (-1 when unknown).
+// With the default HTTPClient, a stream over http:// has a connection of
+// its own, and the body of a reply with a Content-Length has WriteTo,
+// which hands that connection to the destination's ReadFrom (splice from
+// socket to socket).
 // The caller must close the body. The call timeout covers the wait for the
 // reply headers; ctx covers the whole stream. Any other status gives a
 // *CallError of KindHTTP whose Message is the body text.
@@ -264,7 +294,7 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 	streamCtx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
-	resp, err := c.send(streamCtx, body)
+	resp, err := c.sendStream(streamCtx, body)
 	timer.Stop()
 	if err != nil {
 		cancel()
