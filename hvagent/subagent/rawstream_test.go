@@ -2,6 +2,7 @@ package subagent
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -149,6 +151,30 @@ func TestClient_RawStream(t *testing.T) {
 		ce := requireCallError(t, err, KindHTTP)
 		require.Equal(t, http.StatusNotFound, ce.Status)
 		require.Equal(t, "no such snapshot", ce.Message)
+	})
+
+	t.Run("ErrTimeout", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(hang))
+		t.Cleanup(srv.Close)
+		c := NewClient(ClientConfig{URL: srv.URL + "/stream", Timeout: 100 * time.Millisecond})
+		_, _, err := c.Stream(t.Context(), &SnapshotRequest{})
+		ce := requireCallError(t, err, KindTransport)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, "no answer within 100ms", ce.Message)
+	})
+
+	t.Run("ErrCanceled", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(hang))
+		t.Cleanup(srv.Close)
+		c := NewClient(ClientConfig{URL: srv.URL + "/stream"})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		_, _, err := c.Stream(ctx, &SnapshotRequest{})
+		ce := requireCallError(t, err, KindTransport)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Equal(t, "stream abandoned", ce.Message)
 	})
 
 	t.Run("ErrUnreachable", func(t *testing.T) {
