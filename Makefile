@@ -48,6 +48,10 @@ test: deps check ## Install what is missing, check, and run the whole test suite
 bench: deps ## Run the benchmarks matching BENCH (default all; results go in BENCHMARKS.md by hand). hvagentd's run real QEMUs.
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 3 -timeout 60m $(PKGS)
 
+.PHONY: chaos
+chaos: ## Run the long fault-injection test: 1,000 jobs over 50 guests, hvagentd SIGKILLed under load, 3 rounds (results go in RELIABILITY.md by hand).
+	HVAGENT_CHAOS=full $(GO) test -race -count 1 -run '^TestChaos' -v -timeout 30m ./cmd/hvagentd/ 2>&1 | grep -v '^        {'; exit $${PIPESTATUS[0]}
+
 .PHONY: fuzz
 fuzz: ## Fuzz every fuzz target for $(FUZZTIME) each.
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

@@ -355,7 +355,7 @@ func TestConfig_WithDefaults(t *testing.T) {
 			Services: map[string]ServiceConfig{}, Actions: map[string]ActionConfig{}, Builtins: map[string]http.Handler{},
 			DataDir: "/d", DBPath: "/d/hvagent.db",
 			MaxLoggedJobs: 1000, MaxEvents: 100000, MaxQueued: 1000, Durability: "full",
-			MaxMetadataKeys: 1024, MaxMetadataKeyLen: 256, MaxMetadataValueLen: 4096, MaxMetadataBytes: 64 << 10,
+			MaxMetadataKeys: 256, MaxMetadataKeyLen: 256, MaxMetadataValueLen: 4096, MaxMetadataBytes: 16 << 10,
 			InfoLimit: 100, StreamLimit: 5, HostJobLimit: 4, Logger: zerolog.Nop(),
 		}, got)
 		require.NoError(t, got.Validate())

@@ -3,14 +3,16 @@ package hvagent
 import "unicode/utf8"
 
 // Default metadata limits (see Config). A guest's metadata is labels and
-// small annotations for the orchestrator, not a document store: 1024 keys
-// of a few dozen bytes fit easily in 64 KiB, and with these bounds reading
-// or checking the whole map of a guest stays well under a millisecond.
+// small annotations for the orchestrator, not a document store: 256 keys
+// of a few dozen bytes fit easily in 16 KiB. The largest PATCH these allow
+// holds the single writer about as long as a small write's own commit, so
+// other guests' writes wait at most about twice their usual time behind it
+// (1024 keys and 64 KiB held it ~4× longer; measured in BENCHMARKS.md).
 const (
-	DefaultMaxMetadataKeys     = 1024
+	DefaultMaxMetadataKeys     = 256
 	DefaultMaxMetadataKeyLen   = 256
 	DefaultMaxMetadataValueLen = 4096
-	DefaultMaxMetadataBytes    = 64 << 10
+	DefaultMaxMetadataBytes    = 16 << 10
 )
 
 // MetadataLimits bound the metadata of one guest. Lengths are in bytes;

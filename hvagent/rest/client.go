@@ -86,6 +86,12 @@ const clientUnixHost = "localhost"
 // clientDialTimeout bounds connecting to hvagentd.
 const clientDialTimeout = 10 * time.Second
 
+// clientMaxIdleConns is how many idle keep-alive connections a Client
+// keeps to hvagentd: enough for its concurrent callers (each WaitJob holds
+// one while it waits), where net/http's default of 2 would close and
+// reopen a connection for most requests.
+const clientMaxIdleConns = 64
+
 // clientLoopback is the host of an address that names only a port.
 const clientLoopback = "127.0.0.1"
 
@@ -166,6 +172,7 @@ func (c *Client) connect() (*clientConn, error) {
 // unix socket sock, through Dial when set.
 func (c *Client) newTransport(sock string) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = clientMaxIdleConns
 	dial := c.Dial
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext

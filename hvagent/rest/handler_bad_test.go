@@ -170,8 +170,8 @@ func (f badFixture) stateRows() []badRequest {
 		{"MetadataEmptyKey", "PATCH", gp + "/metadata", `{"":"x"}`, nil, "", 400, "invalid", "empty", ""},
 		{"MetadataKeyTooLong", "PATCH", gp + "/metadata", `{"` + strings.Repeat("k", 257) + `":"x"}`, nil, "", 400, "invalid", "more than the limit of 256", ""},
 		{"MetadataValueTooLong", "PATCH", gp + "/metadata", `{"k":"` + strings.Repeat("v", 4097) + `"}`, nil, "", 400, "invalid", "more than the limit of 4096", ""},
-		{"MetadataTooLarge", "PATCH", gp + "/metadata", bigMetadataPatch, nil, "", 413, "too_large", "more than the limit of 65536", ""},
-		{"HostMetadataTooLarge", "PATCH", "/metadata", bigMetadataPatch, nil, "", 413, "too_large", "more than the limit of 65536", ""},
+		{"MetadataTooLarge", "PATCH", gp + "/metadata", bigMetadataPatch, nil, "", 413, "too_large", "more than the limit of 16384", ""},
+		{"HostMetadataTooLarge", "PATCH", "/metadata", bigMetadataPatch, nil, "", 413, "too_large", "more than the limit of 16384", ""},
 		{"DiskNotNumber", "GET", gp + "/disks/first/snapshots", nil, nil, "", 400, "invalid", "disk", ""},
 		{"DiskMissing", "GET", gp + "/disks/9/snapshots", nil, nil, "", 404, "not_found", "disk 9", ""},
 		{"SnapshotBadName", "POST", gp + "/snapshots", `{"dest":"bad name!"}`, nil, "", 400, "invalid", "snapshot name", ""},
@@ -285,7 +285,7 @@ func TestHandler_BadRequests(t *testing.T) {
 }
 
 // bigMetadataPatch is a metadata PATCH body of 17 keys of 4000-byte values:
-// each within the default limits, 68 KB in all, over the 64 KiB total.
+// each within the default limits, 68 KB in all, over the 16 KiB total.
 var bigMetadataPatch = func() string {
 	parts := make([]string, 17)
 	for i := range parts {

@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// maxBatch caps how many writes share one commit.
-const maxBatch = 64
+// maxBatch caps how many writes share one commit: enough for 64 callers
+// and the queue workers that run their jobs.
+const maxBatch = 128
 
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("store is closed")
@@ -37,20 +38,36 @@ type committer struct {
 // writeReq is one write waiting for the committer.
 type writeReq struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   func(context.Context, *sql.Tx) error
 	done chan error
 }
 
 func newCommitter(pool *sql.DB) *committer {
-	c := &committer{pool: pool, reqs: make(chan *writeReq), quit: make(chan struct{})}
+	c := &committer{pool: pool, reqs: make(chan *writeReq, maxBatch), quit: make(chan struct{})}
 	c.wg.Add(1)
 	go c.loop()
 	return c
 }
 
 // write runs fn in a transaction shared with concurrent writes and returns
-// once it is committed (or failed).
+// once it is committed (or failed), as do does.
 func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	return c.do(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(tx) })
+}
+
+// do runs fn in a transaction shared with concurrent writes and returns
+// once it is committed (or failed). ctx bounds the wait for the writer: a
+// write whose ctx ends before it starts fails with ctx's error. Once
+// started, a write runs to its end: fn gets ctx without its cancellation
+// (its statements are short, and a cancellable context costs the SQLite
+// driver a goroutine handoff per statement, on the one writer). A write
+// that fails for want of disk space gives EUNAVAILABLE (see diskFull).
+func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return diskFull(c.submit(ctx, fn))
+}
+
+// submit hands fn to the commit loop and waits for its outcome.
+func (c *committer) submit(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
@@ -79,16 +96,16 @@ func (c *committer) loop() {
 	for {
 		select {
 		case r := <-c.reqs:
-			c.commit(c.gather(r))
+			c.commit(r)
 		case <-c.quit:
 			return
 		}
 	}
 }
 
-// gather returns first and every write already waiting, up to maxBatch.
-func (c *committer) gather(first *writeReq) []*writeReq {
-	batch := []*writeReq{first}
+// gather appends to batch the writes already waiting, up to maxBatch in
+// all, and returns it.
+func (c *committer) gather(batch []*writeReq) []*writeReq {
 	for len(batch) < maxBatch {
 		select {
 		case r := <-c.reqs:
@@ -100,37 +117,69 @@ func (c *committer) gather(first *writeReq) []*writeReq {
 	return batch
 }
 
-// commit runs a batch in one transaction and answers each write.
-func (c *committer) commit(batch []*writeReq) {
+// commit runs first and the writes waiting with it in one transaction,
+// takes in those that arrive while it runs (so that a write arriving
+// during a long one shares its commit instead of waiting for the next),
+// commits, and answers each write once the commit is durable or failed.
+func (c *committer) commit(first *writeReq) {
+	start := time.Now()
+	batch, errs, err := c.transact(first)
 	if f := c.onHold.Load(); f != nil {
-		defer func(start time.Time) { (*f)(time.Since(start)) }(time.Now())
-	}
-	errs := make([]error, len(batch))
-	tx, err := c.pool.BeginTx(context.Background(), nil)
-	if err == nil && len(batch) == 1 { // alone: the transaction is its savepoint
-		if errs[0] = runAlone(tx, batch[0]); errs[0] != nil {
-			_ = tx.Rollback()
-			batch[0].done <- errs[0]
-			return
-		}
-		err = tx.Commit()
-	} else if err == nil {
-		for i, r := range batch {
-			errs[i] = runSavepoint(tx, r)
-		}
-		err = tx.Commit()
-	}
-	if err != nil {
-		if tx != nil {
-			_ = tx.Rollback()
-		}
-		err = fmt.Errorf("commit: %w", err)
+		(*f)(time.Since(start))
 	}
 	for i, r := range batch {
-		if errs[i] == nil {
-			errs[i] = err
+		if i < len(errs) && errs[i] != nil {
+			r.done <- errs[i]
+			continue
 		}
-		r.done <- errs[i]
+		r.done <- err
+	}
+}
+
+// transact runs the transaction of commit and returns its writes, the
+// error of each that failed alone, and the error of the commit.
+func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
+	batch := c.gather([]*writeReq{first})
+	tx, err := c.pool.BeginTx(context.Background(), nil)
+	if err != nil {
+		return batch, nil, fmt.Errorf("commit: %w", err)
+	}
+	batch, errs, err := c.run(tx, batch)
+	if errors.Is(err, errAloneFailed) { // batch is that one write
+		_ = tx.Rollback()
+		return batch, errs, nil
+	}
+	if err = tx.Commit(); err != nil {
+		_ = tx.Rollback()
+		return batch, errs, fmt.Errorf("commit: %w", err)
+	}
+	return batch, errs, nil
+}
+
+// errAloneFailed tells commit that the only write of its transaction
+// failed: the transaction must be rolled back.
+var errAloneFailed = errors.New("the only write of the transaction failed")
+
+// run runs the writes of batch in tx, each in its own savepoint, then
+// those that arrived meanwhile, until none waits or the batch is full, and
+// returns the batch and each write's error. A write found alone runs
+// without a savepoint (the transaction is its savepoint); when it fails,
+// run returns errAloneFailed.
+func (c *committer) run(tx *sql.Tx, batch []*writeReq) ([]*writeReq, []error, error) {
+	errs := make([]error, 0, len(batch))
+	if len(batch) == 1 {
+		if err := runAlone(tx, batch[0]); err != nil {
+			return batch, []error{err}, errAloneFailed
+		}
+		errs = append(errs, nil)
+	}
+	for i := len(errs); ; i++ {
+		if i == len(batch) {
+			if batch = c.gather(batch); i == len(batch) {
+				return batch, errs, nil
+			}
+		}
+		errs = append(errs, runSavepoint(tx, batch[i]))
 	}
 }
 
@@ -154,7 +203,7 @@ func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()
-	return r.fn(tx)
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }
 
 // runAlone runs the only write of a batch, turning a panic into an error.
@@ -167,5 +216,5 @@ func runAlone(tx *sql.Tx, r *writeReq) (err error) {
 			err = fmt.Errorf("write panicked: %v", p)
 		}
 	}()
-	return r.fn(tx)
+	return r.fn(context.WithoutCancel(r.ctx), tx)
 }

@@ -23,15 +23,16 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 	}
 	at := db.at(n.Job.QueuedAt)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
 			return err
 		}
-		if err := checkEnqueue(ctx, tx, n, at); err != nil {
+		queued, err := checkEnqueue(ctx, tx, n, at)
+		if err != nil {
 			return err
 		}
-		if job, err = insertJob(ctx, tx, n, at); err != nil {
+		if job, err = insertJob(ctx, tx, n, at, queued); err != nil {
 			return err
 		}
 		if err := recordKey(ctx, tx, n); err != nil {
@@ -85,53 +86,51 @@ func idempotentJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Ti
 	return loadJob(ctx, tx, jobID)
 }
 
-// checkEnqueue inserts n.NewGuest and enforces RequireGuest and MaxQueued.
-func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) error {
+// checkEnqueue inserts n.NewGuest, enforces RequireGuest and MaxQueued, and
+// returns how many Queued jobs n's queue holds.
+func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (int, error) {
 	if n.NewGuest != nil {
 		if err := insertGuest(ctx, tx, n.NewGuest, at); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	if n.RequireGuest {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, n.Job.GuestID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return guestNotFound(n.Job.GuestID)
-		}
-		if err != nil {
-			return fmt.Errorf("read guest %s: %w", n.Job.GuestID, err)
-		}
+	var guest bool
+	var queued int
+	err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM guests WHERE id = ?),
+		(SELECT COUNT(*) FROM jobs WHERE queue = ? AND status = 'Queued')`,
+		n.Job.GuestID, n.Queue).Scan(&guest, &queued)
+	if err != nil {
+		return 0, fmt.Errorf("read guest %s and queue %s: %w", n.Job.GuestID, n.Queue, err)
 	}
-	if n.MaxQueued > 0 {
-		var queued int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE queue = ? AND status = 'Queued'`,
-			n.Queue).Scan(&queued)
-		if err != nil {
-			return fmt.Errorf("count queued jobs: %w", err)
-		}
-		if queued >= n.MaxQueued {
-			return hvagent.Errorf(hvagent.EBUSY, "queue %s is full (%d queued jobs)", n.Queue, queued)
-		}
+	if n.RequireGuest && !guest {
+		return 0, guestNotFound(n.Job.GuestID)
 	}
-	return nil
+	if n.MaxQueued > 0 && queued >= n.MaxQueued {
+		return 0, hvagent.Errorf(hvagent.EBUSY, "queue %s is full (%d queued jobs)", n.Queue, queued)
+	}
+	return queued, nil
 }
 
 // insertJob inserts n's job as Queued at time at, with the current name of
-// its guest, and reads it back.
-func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
+// its guest, behind the queued jobs of its queue, and returns it as
+// stored.
+func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time, queued int) (*hvagent.Job, error) {
 	j := n.Job
-	_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action, status,
+	row := tx.QueryRowContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action, status,
 		requested_by, idempotency_key, queued_at, updated_at, request)
-		VALUES (?, ?, ?, COALESCE((SELECT name FROM guests WHERE id = ?), ''), ?, 'Queued', ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, COALESCE((SELECT name FROM guests WHERE id = ?), ''), ?, 'Queued', ?, ?, ?, ?, ?)
+		RETURNING `+jobColumns,
 		j.ID, n.Queue, j.GuestID, j.GuestID, j.Action, j.RequestedBy, j.IdempotencyKey,
 		nanos(at), nanos(at), nullJSON(n.Request))
+	job, err := scanJob(row)
 	if isDuplicate(err) {
 		return nil, hvagent.Errorf(hvagent.ECONFLICT, "job %s already exists", j.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insert job %s: %w", j.ID, err)
 	}
-	return loadJob(ctx, tx, j.ID)
+	job.Position = queued + 1
+	return job, nil
 }
 
 // recordKey stores n's idempotency key for its job, replacing an expired

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -34,7 +35,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 		job      *hvagent.Job
 		canceled []string
 	)
-	err = db.commits.write(ctx, func(tx *sql.Tx) error {
+	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, e.ID)
 		if err != nil {
 			return err
@@ -47,10 +48,10 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 				return err
 			}
 		}
-		if err := endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
+		if job, err = endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
 			return err
 		}
-		if job, err = emitJob(ctx, tx, e.ID, at); err != nil {
+		if err := insertJobEvent(ctx, tx, at, job); err != nil {
 			return err
 		}
 		if !e.DeleteGuest {
@@ -93,18 +94,23 @@ type jobEnd struct {
 }
 
 // endJob sets a live job's final status, error code, message, result and
-// FinishedAt; an Error also appends an attempt error.
-func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time) error {
+// FinishedAt (an Error also appends an attempt error) and returns the job
+// as it ended.
+func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time) (*hvagent.Job, error) {
 	query := `UPDATE jobs SET status = ?, error_code = ?, message = ?, result = ?, finished_at = ?, updated_at = ?`
 	args := []any{string(e.status), e.code, e.message, nullJSON(e.result), nanos(at), nanos(at)}
 	if e.status == hvagent.JobError {
 		query += `, errors = ` + errorEntry
 		args = append(args, entryTime(at), e.message)
 	}
-	if _, err := tx.ExecContext(ctx, query+` WHERE id = ?`, append(args, id)...); err != nil {
-		return fmt.Errorf("end job %s: %w", id, err)
+	j, err := scanJob(tx.QueryRowContext(ctx, query+` WHERE id = ? RETURNING `+jobColumns, append(args, id)...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, jobNotFound(id)
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("end job %s: %w", id, err)
+	}
+	return j, nil // final: no position
 }
 
 // cancelQueue ends every Queued job of queue as Canceled ("guest deleted",

@@ -271,7 +271,7 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 		return nil, hvagent.Errorf(hvagent.EINVALID, "guest state is empty")
 	}
 	var g *hvagent.Guest
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var r guestRow
 		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests
 			SET data = json_set(data, '$.state', ?), updated_at = ?

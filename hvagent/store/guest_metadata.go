@@ -3,9 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
@@ -24,7 +25,7 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 		return nil, err
 	}
 	var g *hvagent.Guest
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		now := db.now()
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)
@@ -69,44 +70,157 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 type metadataDelta struct{ keys, bytes int }
 
 // applyGuestMetadata upserts the keys of patch into guest id's metadata and
-// deletes those whose value is "", in three statements whatever the size
-// of the patch (its JSON is walked by json_each), and returns the change.
+// deletes those whose value is "", and returns the change. Its statements
+// bind the keys and values (in sorted order, so that the B-tree is walked
+// forward) in chunks of fixed sizes, so that they are prepared once and
+// cached on the writer connection.
 func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[string]string) (metadataDelta, error) {
 	var d metadataDelta
 	if len(patch) == 0 {
 		return d, nil
 	}
+	keys := make([]string, 0, len(patch))
+	var set, unset []string
 	for k, v := range patch {
 		if k == "" {
 			return d, hvagent.Errorf(hvagent.EINVALID, "metadata keys must not be empty")
 		}
+		keys = append(keys, k)
 		if v != "" {
 			d.keys, d.bytes = d.keys+1, d.bytes+len(k)+len(v)
 		}
 	}
-	b, err := json.Marshal(patch)
+	slices.Sort(keys)
+	for _, k := range keys {
+		if patch[k] == "" {
+			unset = append(unset, k)
+		} else {
+			set = append(set, k)
+		}
+	}
+	old, err := storedMetadataSize(ctx, tx, id, keys)
 	if err != nil {
-		return d, fmt.Errorf("encode metadata patch: %w", err)
+		return d, err
 	}
-	var oldKeys, oldBytes int
-	err = tx.QueryRowContext(ctx, `SELECT COUNT(*),
-		COALESCE(SUM(length(CAST(m.key AS BLOB)) + length(CAST(m.value AS BLOB))), 0)
-		FROM json_each(?1) AS p CROSS JOIN guest_metadata AS m ON m.guest_id = ?2 AND m.key = p.key`,
-		string(b), id).Scan(&oldKeys, &oldBytes)
-	if err != nil {
-		return d, fmt.Errorf("read metadata of guest %s: %w", id, err)
+	d.keys, d.bytes = d.keys-old.keys, d.bytes-old.bytes
+	if err := deleteMetadataKeys(ctx, tx, id, unset); err != nil {
+		return d, err
 	}
-	d.keys, d.bytes = d.keys-oldKeys, d.bytes-oldBytes
-	if _, err := tx.ExecContext(ctx, `DELETE FROM guest_metadata
-		WHERE guest_id = ?1 AND key IN (SELECT key FROM json_each(?2) WHERE value = '')`, id, string(b)); err != nil {
-		return d, fmt.Errorf("delete metadata of guest %s: %w", id, err)
+	return d, upsertMetadata(ctx, tx, id, set, patch)
+}
+
+// chunkSizes are the row counts of the metadata statements: a chunk of n
+// keys is padded (by repeating its last key) to the smallest size that
+// holds it, so that a handful of statement texts serve every patch.
+var chunkSizes = []int{1, 4, 16, 64, 256}
+
+// chunks splits keys into chunks of at most the largest chunk size, each
+// padded to a size of chunkSizes.
+func chunks(keys []string) [][]string {
+	var out [][]string
+	for len(keys) > 0 {
+		n := min(len(keys), chunkSizes[len(chunkSizes)-1])
+		size := chunkSizes[0]
+		for _, s := range chunkSizes {
+			if size = s; s >= n {
+				break
+			}
+		}
+		c := make([]string, size)
+		copy(c, keys[:n])
+		for i := n; i < size; i++ {
+			c[i] = keys[n-1]
+		}
+		out, keys = append(out, c), keys[n:]
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO guest_metadata (guest_id, key, value)
-		SELECT ?1, key, value FROM json_each(?2) WHERE value <> ''
-		ON CONFLICT (guest_id, key) DO UPDATE SET value = excluded.value`, id, string(b)); err != nil {
-		return d, fmt.Errorf("set metadata of guest %s: %w", id, err)
+	return out
+}
+
+// metadataSQL holds the statement texts of each chunk size.
+type metadataSQL struct{ size, delete, upsert string }
+
+// metadataStmts are the statement texts by chunk size, built once.
+var metadataStmts = func() map[int]metadataSQL {
+	m := map[int]metadataSQL{}
+	for _, n := range chunkSizes {
+		in := placeholders(n, false)
+		m[n] = metadataSQL{
+			size: `SELECT COUNT(*), COALESCE(SUM(length(CAST(key AS BLOB)) + length(CAST(value AS BLOB))), 0)
+				FROM guest_metadata WHERE guest_id = ?1 AND key IN (` + in + `)`,
+			delete: `DELETE FROM guest_metadata WHERE guest_id = ?1 AND key IN (` + in + `)`,
+			upsert: `INSERT INTO guest_metadata (guest_id, key, value) VALUES ` + placeholders(n, true) +
+				` ON CONFLICT (guest_id, key) DO UPDATE SET value = excluded.value`,
+		}
+	}
+	return m
+}()
+
+// placeholders returns "?2, ?3, …" for n parameters numbered from 2 (?1
+// is the guest ID), or with row n rows "(?1, ?2, ?3), (?1, ?4, ?5), …".
+func placeholders(n int, row bool) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if row {
+			fmt.Fprintf(&b, "(?1, ?%d, ?%d)", 2+2*i, 3+2*i)
+		} else {
+			fmt.Fprintf(&b, "?%d", 2+i)
+		}
+	}
+	return b.String()
+}
+
+// chunkArgs returns id followed by keys (and, with values, each key's
+// value after it).
+func chunkArgs(id string, keys []string, values map[string]string) []any {
+	args := make([]any, 0, 1+2*len(keys))
+	args = append(args, id)
+	for _, k := range keys {
+		args = append(args, k)
+		if values != nil {
+			args = append(args, values[k])
+		}
+	}
+	return args
+}
+
+// storedMetadataSize returns how many of keys guest id has, and their
+// bytes.
+func storedMetadataSize(ctx context.Context, tx *sql.Tx, id string, keys []string) (metadataDelta, error) {
+	var d metadataDelta
+	for _, c := range chunks(keys) {
+		var n, size int
+		err := tx.QueryRowContext(ctx, metadataStmts[len(c)].size, chunkArgs(id, c, nil)...).Scan(&n, &size)
+		if err != nil {
+			return d, fmt.Errorf("read metadata of guest %s: %w", id, err)
+		}
+		d.keys, d.bytes = d.keys+n, d.bytes+size
 	}
 	return d, nil
+}
+
+// deleteMetadataKeys deletes keys from guest id's metadata.
+func deleteMetadataKeys(ctx context.Context, tx *sql.Tx, id string, keys []string) error {
+	for _, c := range chunks(keys) {
+		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].delete, chunkArgs(id, c, nil)...)
+		if err != nil {
+			return fmt.Errorf("delete metadata of guest %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// upsertMetadata sets keys of guest id's metadata to their values.
+func upsertMetadata(ctx context.Context, tx *sql.Tx, id string, keys []string, values map[string]string) error {
+	for _, c := range chunks(keys) {
+		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].upsert, chunkArgs(id, c, values)...)
+		if err != nil {
+			return fmt.Errorf("set metadata of guest %s: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // withMetadata sets g.Metadata to its stored metadata, nil when it has none

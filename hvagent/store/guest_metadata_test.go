@@ -141,3 +141,63 @@ func TestMigrate_0005MovesGuestMetadata(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"owner": "ann"}, g.Metadata)
 }
+
+// TestDB_PatchGuestMetadata_Chunks: patches of every size class (several
+// chunks, padded chunks, sets and deletes together) leave the metadata and
+// the guest's key and byte counts as a whole recount finds them.
+func TestDB_PatchGuestMetadata_Chunks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.createGuest(t, &hvagent.Guest{ID: "g1", Memory: 128})
+	want := map[string]string{}
+	for _, n := range []int{1, 3, 5, 17, 300, 600} {
+		patch := map[string]string{}
+		for i := range n {
+			k := fmt.Sprintf("k%04d", (i*7+n)%700)
+			patch[k] = fmt.Sprintf("v%d-%d", n, i)
+			if i%5 == 0 {
+				patch[k] = "" // delete (or no-op for a key not stored)
+			}
+		}
+		g, err := b.db.PatchGuestMetadata(ctx, "g1", patch, hvagent.MetadataLimits{})
+		require.NoError(t, err)
+		for k, v := range patch {
+			if v == "" {
+				delete(want, k)
+			} else {
+				want[k] = v
+			}
+		}
+		got := g.Metadata
+		if got == nil { // no metadata: omitted
+			got = map[string]string{}
+		}
+		require.Equal(t, want, got, "after the patch of %d keys", n)
+		var keys, size, recount, rebytes int
+		err = b.db.read.QueryRowContext(ctx, `SELECT metadata_keys, metadata_bytes,
+			(SELECT COUNT(*) FROM guest_metadata WHERE guest_id = 'g1'),
+			(SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM guest_metadata WHERE guest_id = 'g1')
+			FROM guests WHERE id = 'g1'`).Scan(&keys, &size, &recount, &rebytes)
+		require.NoError(t, err)
+		require.Equal(t, []int{len(want), len(want)}, []int{keys, recount}, "keys after %d", n)
+		require.Equal(t, rebytes, size, "bytes after %d", n)
+	}
+}
+
+// TestChunks pads each chunk to a statement size by repeating its last key.
+func TestChunks(t *testing.T) {
+	keys := make([]string, 300)
+	for i := range keys {
+		keys[i] = fmt.Sprint(i)
+	}
+	got := chunks(keys)
+	require.Len(t, got, 2)
+	require.Len(t, got[0], 256)
+	require.Len(t, got[1], 64)
+	require.Equal(t, "299", got[1][63])
+	require.Equal(t, "299", got[1][43])
+	require.Equal(t, "298", got[1][42])
+	require.Equal(t, [][]string{{"a", "b", "c", "c"}}, chunks([]string{"a", "b", "c"}))
+	require.Empty(t, chunks(nil))
+}

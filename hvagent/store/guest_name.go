@@ -48,7 +48,7 @@ func (db *DB) RenameGuest(ctx context.Context, id, name string, at time.Time) (*
 		}
 	}
 	var g *hvagent.Guest
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := checkNameFree(ctx, tx, name, id); err != nil {
 			return err
 		}

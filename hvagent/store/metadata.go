@@ -23,7 +23,7 @@ func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string, lim hv
 	if err := lim.CheckEntries(patch); err != nil {
 		return nil, err
 	}
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for k, v := range patch {
 			if err := setMetadata(ctx, tx, k, v); err != nil {
 				return err

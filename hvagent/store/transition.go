@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,41 +59,27 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	if empty, err := db.queueEmpty(ctx, queue); err != nil || empty {
 		return nil, err
 	}
-	paused, labels := o.Paused, o.FirstStage
-	if paused == nil {
-		paused = []string{} // json_each('null') yields a NULL row, which NOT IN cannot pass
-	}
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	skip, err := json.Marshal(paused)
-	if err != nil {
-		return nil, fmt.Errorf("claim job: %w", err)
-	}
-	stages, err := json.Marshal(labels)
-	if err != nil {
-		return nil, fmt.Errorf("claim job: %w", err)
-	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err = db.commits.write(ctx, func(tx *sql.Tx) error {
-		if err := queueIdle(ctx, tx, queue); err != nil {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		seq, action, err := queueHead(ctx, tx, queue)
+		if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
 			return err
 		}
+		label, first := o.FirstStage[action]
+		stageAt := int64(0)
+		if first {
+			stageAt = nanos(at)
+		}
+		// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
+		// own table collects its rows in a temporary table first.
 		var request sql.NullString
 		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
-			stage = COALESCE((SELECT value FROM json_each(?4) WHERE key = action), ''),
-			stage_started_at = CASE WHEN EXISTS (SELECT 1 FROM json_each(?4) WHERE key = action) THEN ?1 ELSE 0 END,
-			message = '', progress_done = NULL, progress_total = NULL
-			WHERE seq = (SELECT seq FROM jobs WHERE queue = ?2 AND status = 'Queued' ORDER BY seq LIMIT 1)
-			AND action NOT IN (SELECT value FROM json_each(?3))
-			RETURNING `+jobColumns+`, request`, nanos(at), queue, string(skip), string(stages))
+			stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
+			WHERE seq = ?4 RETURNING `+jobColumns+`, request`, nanos(at), label, stageAt, seq)
 		j, err := scanJob(row, &request)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if isDuplicate(err) { // the index on Running jobs; queueIdle saw none
+		if isDuplicate(err) { // the index on Running jobs; queueHead saw none
 			return &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
 		}
 		if err != nil {
@@ -108,17 +94,28 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	return c, nil
 }
 
-// queueIdle returns ECONFLICT, naming the job, when queue has a Running job.
-func queueIdle(ctx context.Context, tx *sql.Tx, queue string) error {
-	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM jobs WHERE queue = ? AND status = 'Running' LIMIT 1`, queue).Scan(&id)
+// queueHead returns the seq and action of the oldest Queued job of queue,
+// 0 when it has none; ECONFLICT, naming the job, when queue has a Running
+// job.
+func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, error) {
+	var (
+		running sql.NullString
+		seq     int64
+		action  string
+	)
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT id FROM jobs WHERE queue = ?1 AND status = 'Running' LIMIT 1), seq, action
+		FROM jobs WHERE queue = ?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil
+		return 0, "", nil
 	case err != nil:
-		return fmt.Errorf("read running job: %w", err)
+		return 0, "", fmt.Errorf("read queue %s: %w", queue, err)
+	case running.Valid:
+		return 0, "", hvagent.Errorf(hvagent.ECONFLICT,
+			"queue %s has a running job (%s): it must end before the next one starts", queue, running.String)
 	}
-	return hvagent.Errorf(hvagent.ECONFLICT, "queue %s has a running job (%s): it must end before the next one starts", queue, id)
+	return seq, action, nil
 }
 
 // Advance records a Running job's progress: Stage (with StageStartedAt =
@@ -127,7 +124,7 @@ func queueIdle(ctx context.Context, tx *sql.Tx, queue string) error {
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, u.ID)
 		if err != nil {
 			return err
@@ -179,7 +176,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -209,7 +206,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -219,11 +216,11 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 			job, err = loadJob(ctx, tx, id)
 			return err
 		case hvagent.JobQueued:
-			if err := endJob(ctx, tx, id, jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}, at); err != nil {
+			end := jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}
+			if job, err = endJob(ctx, tx, id, end, at); err != nil {
 				return err
 			}
-			job, err = emitJob(ctx, tx, id, at)
-			return err
+			return insertJobEvent(ctx, tx, at, job)
 		}
 		return wrongStatus(r, "Queued or Running")
 	})

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// testCommitter returns a committer on a scratch database with a table t
+// and a counter of its commits.
+func testCommitter(t *testing.T) (*committer, *sql.DB, *atomic.Int32) {
+	t.Helper()
+	pool, err := sql.Open("sqlite3", writerDSN(filepath.Join(t.TempDir(), "c.db"), "FULL"))
+	require.NoError(t, err)
+	pool.SetMaxOpenConns(1)
+	_, err = pool.Exec(`CREATE TABLE t (v TEXT PRIMARY KEY NOT NULL) STRICT`)
+	require.NoError(t, err)
+	c := newCommitter(pool)
+	t.Cleanup(func() {
+		c.close()
+		require.NoError(t, pool.Close())
+	})
+	var commits atomic.Int32
+	f := func(time.Duration) { commits.Add(1) }
+	c.onHold.Store(&f)
+	return c, pool, &commits
+}
+
+// insert is a write that inserts v into t.
+func insert(v string) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, v)
+		return err
+	}
+}
+
+// stored returns the values of t.
+func stored(t *testing.T, pool *sql.DB) []string {
+	t.Helper()
+	rows, err := pool.Query(`SELECT v FROM t ORDER BY v`)
+	require.NoError(t, err)
+	defer rows.Close()
+	vs := []string{}
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		vs = append(vs, v)
+	}
+	require.NoError(t, rows.Err())
+	return vs
+}
+
+// TestCommitter_LateWriteJoinsTheRunningCommit: a write handed over while
+// another runs shares its transaction and commit, and each fails alone.
+func TestCommitter_LateWriteJoinsTheRunningCommit(t *testing.T) {
+	c, pool, commits := testCommitter(t)
+	ctx := context.Background()
+	started := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			for give := time.Now().Add(time.Minute); len(c.reqs) < 2; { // both late writes are handed over
+				if time.Now().After(give) {
+					return errors.New("the late writes were never handed over")
+				}
+				runtime.Gosched()
+			}
+			return insert("a")(ctx, tx)
+		})
+	}()
+	<-started
+	late := make(chan error, 2)
+	go func() { late <- c.do(ctx, insert("b")) }()
+	go func() { late <- c.do(ctx, insert("a")) }() // duplicate: fails alone
+	require.NoError(t, <-first)
+	errs := []error{<-late, <-late}
+	require.Equal(t, 1, countNil(errs), errs)
+	require.Equal(t, []string{"a", "b"}, stored(t, pool))
+	require.Equal(t, int32(1), commits.Load())
+}
+
+// countNil counts the nil errors of errs.
+func countNil(errs []error) int {
+	n := 0
+	for _, err := range errs {
+		if err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCommitter_LoneWriteFailsAndPanics: a write alone in its transaction
+// that fails or panics is rolled back and gets its error.
+func TestCommitter_LoneWriteFailsAndPanics(t *testing.T) {
+	c, pool, _ := testCommitter(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := insert("x")(ctx, tx); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	err = c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := insert("y")(ctx, tx); err != nil {
+			return err
+		}
+		panic("broken write")
+	})
+	require.ErrorContains(t, err, "broken write")
+	require.NoError(t, c.do(ctx, insert("z")))
+	require.Equal(t, []string{"z"}, stored(t, pool))
+}
+
+// TestCommitter_CanceledBeforeItRuns: a write whose context has ended
+// before the committer runs it is not run.
+func TestCommitter_CanceledBeforeItRuns(t *testing.T) {
+	c, pool, _ := testCommitter(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, c.do(ctx, insert("x")), context.Canceled)
+	require.Empty(t, stored(t, pool))
+}
+
+// TestCommitter_WriteContextIsNotCancellable: a running write gets its
+// caller's values without its cancellation.
+func TestCommitter_WriteContextIsNotCancellable(t *testing.T) {
+	c, _, _ := testCommitter(t)
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer cancel()
+	var got context.Context
+	err := c.do(ctx, func(wctx context.Context, tx *sql.Tx) error {
+		got = wctx
+		return nil
+	})
+	require.NoError(t, err)
+	require.Nil(t, got.Done())
+	require.Equal(t, "v", got.Value(key{}))
+}
