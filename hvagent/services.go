@@ -53,6 +53,7 @@ func unixClient(path string) *http.Client {
 		},
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}}
 }
 

@@ -50,7 +50,11 @@ func (a *Agent) stream(ctx context.Context, name string, act ActionConfig, g *Gu
 	if idle <= 0 || idle > streamIdle {
 		idle = streamIdle
 	}
-	return &Result{Stream: newIdleBody(body, idle, release), Size: size}, nil
+	ib := newIdleBody(body, idle, release)
+	if wt, ok := body.(io.WriterTo); ok {
+		return &Result{Stream: &idleWriterTo{idleBody: ib, wt: wt}, Size: size}, nil
+	}
+	return &Result{Stream: ib, Size: size}, nil
 }
 
 // idleBody cuts a stream that delivers no data for idle, and runs release
@@ -86,6 +90,42 @@ func (b *idleBody) Close() error {
 		b.release()
 	})
 	return err
+}
+
+// idleWriterTo is an idleBody whose stream has WriteTo (a file handed
+// over by a built-in driver), which it keeps: each write or ReadFrom of
+// the copy restarts the idle timer.
+type idleWriterTo struct {
+	*idleBody
+	wt io.WriterTo
+}
+
+// WriteTo copies the stream to w with the stream's own WriteTo.
+func (b *idleWriterTo) WriteTo(w io.Writer) (int64, error) {
+	return b.wt.WriteTo(&idleWriter{w: w, body: b.idleBody})
+}
+
+// idleWriter restarts an idleBody's timer around every write to w; its
+// ReadFrom is w's when w has one.
+type idleWriter struct {
+	w    io.Writer
+	body *idleBody
+}
+
+func (iw *idleWriter) Write(p []byte) (int, error) {
+	iw.body.timer.Reset(iw.body.idle)
+	n, err := iw.w.Write(p)
+	iw.body.timer.Reset(iw.body.idle)
+	return n, err
+}
+
+func (iw *idleWriter) ReadFrom(r io.Reader) (int64, error) {
+	iw.body.timer.Reset(iw.body.idle)
+	defer iw.body.timer.Reset(iw.body.idle)
+	if rf, ok := iw.w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{iw.w}, r)
 }
 
 // releaseBody runs release once when closed.

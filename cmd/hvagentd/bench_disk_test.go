@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -260,28 +261,57 @@ func peakRSS(pid int) (stop func() (int64, error)) {
 	}
 }
 
+// procCPU returns the CPU time pid has used itself (user and system, not
+// its children's), from /proc/<pid>/stat, in clock ticks of 10 ms.
+func procCPU(pid int) (int64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): state is field 3, utime 14 and stime 15.
+	_, rest, ok := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected form", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	}
+	return utime + stime, nil
+}
+
 // BenchmarkDaemonRSSDownload measures how much the resident memory of an
 // hvagentd process (the built binary, embedded default) grows while a
 // client streams a disk snapshot holding 1 GiB of data: VmRSS before each
 // download and its peak during it (sampled every millisecond), and VmHWM
 // at the end. It reports the largest growth over the rounds (the first
-// round included: nothing is downloaded before).
+// round included: nothing is downloaded before), and the CPU time the
+// daemon itself used per GiB sent (its own, not qemu-img's: what its
+// copying costs, whatever the load of the machine).
 func BenchmarkDaemonRSSDownload(b *testing.B) {
 	dir := tempDir(b)
 	p, addr := startDaemonProc(b, dir, "--config", "")
 	pid := p.cmd.Process.Pid
 	e := newDiskBench(b, addr, dir, 1280, 1024)
-	var growth, before, peak int64
+	var growth, before, peak, cpu, sent int64
 	var took time.Duration
 	var size int64
 	for b.Loop() {
 		rss := mustStatusKB(b, pid, "VmRSS")
+		cpu0, err := procCPU(pid)
+		require.NoError(b, err)
 		stop := peakRSS(pid)
 		t0 := time.Now()
 		size, _ = e.get(b)
 		took = time.Since(t0)
 		top, err := stop()
 		require.NoError(b, err)
+		cpu1, err := procCPU(pid)
+		require.NoError(b, err)
+		cpu, sent = cpu+cpu1-cpu0, sent+size
 		if top-rss >= growth {
 			growth, before, peak = top-rss, rss, top
 		}
@@ -291,4 +321,5 @@ func BenchmarkDaemonRSSDownload(b *testing.B) {
 	b.ReportMetric(float64(growth)/1024, "growth-MiB")
 	b.ReportMetric(float64(mustStatusKB(b, pid, "VmHWM"))/1024, "hwm-MiB")
 	b.ReportMetric(mbps(size, took), "MB/s")
+	b.ReportMetric(float64(cpu*10)/(float64(sent)/(1<<30)), "daemon-cpu-ms/GiB")
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -130,6 +131,21 @@ type limitConn struct {
 	limits *connLimits
 	ip     string
 	once   sync.Once
+}
+
+// ReadFrom copies r to the connection with the connection's own ReadFrom
+// (sendfile from a file to a TCP socket), which wrapping it would hide from
+// net/http, or with sendfile to a unix socket.
+func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
+	switch conn := c.Conn.(type) {
+	case io.ReaderFrom:
+		return conn.ReadFrom(r)
+	case *net.UnixConn:
+		if n, handled, err := sendFileUnix(conn, r); handled {
+			return n, err
+		}
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // Close closes the connection and uncounts it.

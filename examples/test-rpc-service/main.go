@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,15 +20,25 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// parseFlags parses args and returns the port.
-func parseFlags(args []string, stderr io.Writer) (int, error) {
+// options are the program's flags.
+type options struct {
+	port     int
+	compress bool // gzip replies when the client accepts it
+	quiet    bool // no log line per call
+}
+
+// parseFlags parses args.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
 	fs := pflag.NewFlagSet("test-rpc-service", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.IntP("port", "p", 9999, "port to listen on (127.0.0.1; 0 picks a free one)")
+	fs.IntVarP(&o.port, "port", "p", 9999, "port to listen on (127.0.0.1; 0 picks a free one)")
+	fs.BoolVar(&o.compress, "compress", false, "compress replies with gzip when the client accepts it, as the original mistify sub-agents do")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "log no line per call")
 	if err := fs.Parse(args); err != nil {
-		return 0, err
+		return options{}, err
 	}
-	return *port, nil
+	return o, nil
 }
 
 // run runs the program until SIGINT or SIGTERM and returns its exit code.
@@ -40,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runContext serves until ctx ends. It prints "listening on <addr>" to
 // stdout once listening and logs to stderr.
 func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	port, err := parseFlags(args, stderr)
+	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
@@ -51,9 +62,17 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logger := zerolog.New(stderr).With().Timestamp().Logger()
 	ready := func(addr string) {
 		_, _ = fmt.Fprintf(stdout, "listening on %s\n", addr)
-		logger.Info().Str("addr", addr).Msg("test-rpc-service started")
+		logger.Info().Str("addr", addr).Bool("compress", opts.compress).Msg("test-rpc-service started")
 	}
-	if err := subagent.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", port), newServer(logger), ready); err != nil {
+	callLog := logger
+	if opts.quiet {
+		callLog = zerolog.Nop()
+	}
+	var h http.Handler = newServer(callLog)
+	if opts.compress {
+		h = gzipReplies(h)
+	}
+	if err := subagent.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", opts.port), h, ready); err != nil {
 		logger.Error().Err(err).Msg("test-rpc-service failed")
 		return 1
 	}

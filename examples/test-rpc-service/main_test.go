@@ -20,16 +20,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const guestID = "6f3c1a52-8d0e-4c1b-9f7a-2b1d3e4f5a60"
 
-// start runs the program on a free port and returns its base URL. The
-// program is stopped, and must exit 0, at cleanup.
-func start(t *testing.T) string {
+// start runs the program on a free port with args and returns its base
+// URL. The program is stopped, and must exit 0, at cleanup.
+func start(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	code := make(chan int, 1)
 	go func() {
 		defer pw.Close()
-		code <- runContext(ctx, []string{"-p", "0"}, pw, io.Discard)
+		code <- runContext(ctx, append([]string{"-p", "0"}, args...), pw, io.Discard)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -142,12 +142,12 @@ func TestAgentJSON(t *testing.T) {
 
 func TestParseFlags(t *testing.T) {
 	t.Parallel()
-	port, err := parseFlags(nil, io.Discard)
+	opts, err := parseFlags(nil, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, 9999, port)
-	port, err = parseFlags([]string{"--port", "1234"}, io.Discard)
+	require.Equal(t, options{port: 9999}, opts)
+	opts, err = parseFlags([]string{"--port", "1234", "--compress", "-q"}, io.Discard)
 	require.NoError(t, err)
-	require.Equal(t, 1234, port)
+	require.Equal(t, options{port: 1234, compress: true, quiet: true}, opts)
 	require.Equal(t, 0, runContext(context.Background(), []string{"-h"}, io.Discard, io.Discard))
 	var stderr strings.Builder
 	require.Equal(t, 2, runContext(context.Background(), []string{"-p", "x"}, io.Discard, &stderr))

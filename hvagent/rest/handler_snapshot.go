@@ -1,18 +1,10 @@
 package rest
 
 import (
-	"errors"
-	"io"
-	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
-
-// streamWriteIdle bounds each write of a stream reply; the deadline moves
-// forward as data flows.
-const streamWriteIdle = time.Minute
 
 // snapshotTarget parses the guest, optional disk ({n}) and snapshot name
 // ({name}, when the route has one) of a snapshot route.
@@ -130,48 +122,4 @@ func (s *server) downloadSnapshot(x *exchange) error {
 		return err
 	}
 	return x.stream(res)
-}
-
-// stream copies a stream action's data to the client as
-// application/octet-stream (with Content-Length when the size is known),
-// moving the write deadline forward as data flows and flushing whenever
-// the source has no more data at hand. The stream is always closed. A
-// failure of the source after the reply started aborts the connection, so
-// that the client sees a truncated body, never a short success.
-func (x *exchange) stream(res *hvagent.Result) error {
-	if res.Stream == nil {
-		return hvagent.Errorf(hvagent.EINTERNAL, "stream action returned no stream")
-	}
-	defer res.Stream.Close()
-	h := x.w.Header()
-	h.Set("Content-Type", "application/octet-stream")
-	if res.Size >= 0 {
-		h.Set("Content-Length", strconv.FormatInt(res.Size, 10))
-	}
-	rc := http.NewResponseController(x.w)
-	_ = rc.SetWriteDeadline(time.Now().Add(streamWriteIdle))
-	x.w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := res.Stream.Read(buf)
-		if n > 0 {
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteIdle))
-			if _, werr := x.w.Write(buf[:n]); werr != nil {
-				return nil // the client went away
-			}
-			if n < len(buf) {
-				_ = rc.Flush()
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			if x.ctx().Err() == nil {
-				x.s.log.Warn().Err(err).Str("path", x.r.URL.Path).Msg("stream source failed; connection aborted")
-			}
-			panic(http.ErrAbortHandler)
-		}
-	}
 }

@@ -11,29 +11,29 @@ import (
 )
 
 // GuestByName returns the guest named name, with its metadata; ENOTFOUND
-// if no guest has that name.
+// if no guest has that name. Like Guest, it is one statement, a point
+// lookup.
 func (db *DB) GuestByName(ctx context.Context, name string) (*hvagent.Guest, error) {
-	var g *hvagent.Guest
-	err := inTx(ctx, db.read, func(tx *sql.Tx) error {
-		var id string
-		var r guestRow
-		err := tx.QueryRowContext(ctx, `SELECT id, `+guestColumns+` FROM guests WHERE name = ?`, name).
-			Scan(&id, &r.name, &r.data)
-		if errors.Is(err, sql.ErrNoRows) {
-			return hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
-		}
-		if err != nil {
-			return fmt.Errorf("get guest %q: %w", name, err)
-		}
-		if g, err = r.decode(id); err != nil {
-			return err
-		}
-		return withMetadata(ctx, tx, g)
-	})
+	ctx, err := lookupCtx(ctx)
+	if err != nil {
+		return nil, wrap("get guest", err)
+	}
+	var id string
+	var r guestRow
+	var md sql.NullString
+	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests WHERE name = ?`, name).
+		Scan(&id, &r.name, &r.data, &md)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get guest %q: %w", name, err)
+	}
+	g, err := r.decode(id)
 	if err != nil {
 		return nil, err
 	}
-	return g, nil
+	return g, decodeMetadata(g, md)
 }
 
 // RenameGuest sets the name of guest id ("" removes it) and the guest name

@@ -2,6 +2,7 @@ package subagent
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,9 @@ type ClientConfig struct {
 	URL string
 	// HTTPClient sends the requests. Default: a client with its own
 	// Transport and no global timeout (deadlines come from the context).
+	// Whatever its Transport, calls and streams ask for no compression
+	// (Accept-Encoding: identity): local replies are small, and compressing
+	// them costs more than sending them.
 	HTTPClient *http.Client
 	// Timeout is the deadline of each call; the context's deadline wins when
 	// it is sooner. Default: 60s.
@@ -51,6 +55,7 @@ type ClientConfig struct {
 type Client struct {
 	url     string
 	http    *http.Client
+	raw     bool // streams over http:// use connections of their own (rawStream)
 	timeout time.Duration
 	slots   chan struct{} // nil: no limit
 	// maxReply caps the size of a reply read; a field so tests can lower it.
@@ -62,6 +67,7 @@ func NewClient(cfg ClientConfig) *Client {
 	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout, maxReply: maxReply}
 	if c.http == nil {
 		c.http = &http.Client{Transport: newTransport()}
+		c.raw = true
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -82,6 +88,7 @@ func newTransport() *http.Transport {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
 	}
 }
 
@@ -134,7 +141,11 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 	if resp.StatusCode >= 400 {
 		return nil, "", httpError(method, resp)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxReply+1))
+	reply, err := replyBody(method, resp)
+	if err != nil {
+		return nil, "", err
+	}
+	data, err := io.ReadAll(io.LimitReader(reply, c.maxReply+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read reply: %w", err)
 	}
@@ -143,6 +154,25 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 		return nil, "", &CallError{Kind: KindDecode, Method: method, Message: msg}
 	}
 	return data, replyCode(resp.Header), nil
+}
+
+// replyBody returns the reply's body as sent, or decompressed when a
+// sub-agent compressed it with gzip although the call asked for identity
+// (the size limit then applies to the decompressed bytes). Another
+// encoding is a *CallError of KindDecode naming it.
+func replyBody(method string, resp *http.Response) (io.Reader, error) {
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+		return resp.Body, nil
+	case "gzip":
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return nil, &CallError{Kind: KindDecode, Method: method, Message: "gzip reply: " + err.Error(), Err: err}
+		}
+		return zr, nil
+	default:
+		return nil, &CallError{Kind: KindDecode, Method: method, Message: "reply has Content-Encoding " + strconv.Quote(enc) + ", which was not asked for"}
+	}
 }
 
 // sizeText writes n bytes in MiB when it is a whole number of them.
@@ -154,14 +184,42 @@ func sizeText(n int64) string {
 }
 
 func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := c.newRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	return c.http.Do(req)
+}
+
+// newRequest builds the POST of body with the headers of every call.
+func (c *Client) newRequest(ctx context.Context, body []byte) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// Without this Go's transport asks for gzip, and sub-agents built like
+	// the original mistify ones compress every reply they may: that costs
+	// more than the bytes it saves on a local connection.
+	req.Header.Set("Accept-Encoding", "identity")
 	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
 		req.Header.Set(HeaderJobID, info.jobID)
 		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))
+	}
+	return req, nil
+}
+
+// sendStream is send for Stream: over http:// with the client's own
+// transport, on a connection of its own (see rawStream).
+func (c *Client) sendStream(ctx context.Context, body []byte) (*http.Response, error) {
+	req, err := c.newRequest(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.raw && req.URL.Scheme == "http" {
+		if resp, ok, err := c.rawStream(req); ok {
+			return resp, err
+		}
 	}
 	return c.http.Do(req)
 }
@@ -221,6 +279,10 @@ func (c *Client) release() {
 
 // Stream posts params as plain JSON (no envelope) to the client's URL and
 // returns the body of a 200 reply with its Content-Length (-1 when unknown).
+// With the default HTTPClient, a stream over http:// has a connection of
+// its own, and the body of a reply with a Content-Length has WriteTo,
+// which hands that connection to the destination's ReadFrom (splice from
+// socket to socket).
 // The caller must close the body. The call timeout covers the wait for the
 // reply headers; ctx covers the whole stream. Any other status gives a
 // *CallError of KindHTTP whose Message is the body text.
@@ -232,7 +294,7 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 	streamCtx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
-	resp, err := c.send(streamCtx, body)
+	resp, err := c.sendStream(streamCtx, body)
 	timer.Stop()
 	if err != nil {
 		cancel()
@@ -243,7 +305,16 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 		defer closeBody(resp.Body)
 		return nil, 0, httpError("", resp)
 	}
-	return &streamBody{ReadCloser: resp.Body, cancel: cancel}, resp.ContentLength, nil
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		defer cancel()
+		defer closeBody(resp.Body)
+		return nil, 0, &CallError{Kind: KindDecode, Message: "stream has Content-Encoding " + strconv.Quote(enc) + ", which was not asked for"}
+	}
+	sb := &streamBody{ReadCloser: resp.Body, cancel: cancel}
+	if wt, ok := resp.Body.(io.WriterTo); ok {
+		return &streamBodyWriterTo{streamBody: sb, wt: wt}, resp.ContentLength, nil
+	}
+	return sb, resp.ContentLength, nil
 }
 
 func (c *Client) streamError(ctx context.Context, timedOut bool, err error) error {
@@ -270,6 +341,16 @@ func (b *streamBody) Close() error {
 	b.cancel()
 	return err
 }
+
+// streamBodyWriterTo is a streamBody whose body has WriteTo (a file handed
+// over by an in-process sub-agent), which it keeps.
+type streamBodyWriterTo struct {
+	*streamBody
+	wt io.WriterTo
+}
+
+// WriteTo writes the stream to w with the body's own WriteTo.
+func (b *streamBodyWriterTo) WriteTo(w io.Writer) (int64, error) { return b.wt.WriteTo(w) }
 
 // httpError reads the start of an error reply's body as its reason.
 func httpError(method string, resp *http.Response) error {

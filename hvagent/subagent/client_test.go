@@ -1,6 +1,7 @@
 package subagent
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -359,4 +360,98 @@ func decodeJSON(r *http.Request, v any) error {
 		return err
 	}
 	return json.Unmarshal(data, v)
+}
+
+// TestClient_NoCompression checks that calls and streams ask the sub-agent
+// for no compression, with the default HTTP client and with a caller's.
+func TestClient_NoCompression(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, strings.Join(r.Header.Values("Accept-Encoding"), ","))
+		mu.Unlock()
+		if r.URL.Path == "/stream" {
+			_, _ = io.WriteString(w, "bytes")
+			return
+		}
+		echoID(`{"result":{"images":[]},"error":null,"id":ID}`)(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for name, hc := range map[string]*http.Client{"Default": nil, "Callers": srv.Client()} {
+		c := NewClient(ClientConfig{URL: srv.URL + RPCPath, HTTPClient: hc})
+		require.NoError(t, c.Call(t.Context(), "ImageStore.ListImages", &ImageRequest{}, new(ImageResponse)), name)
+		s := NewClient(ClientConfig{URL: srv.URL + "/stream", HTTPClient: hc})
+		body, _, err := s.Stream(t.Context(), &SnapshotRequest{ID: "x"})
+		require.NoError(t, err, name)
+		data, err := io.ReadAll(body)
+		require.NoError(t, err)
+		require.NoError(t, body.Close())
+		require.Equal(t, "bytes", string(data))
+		if hc == nil {
+			c.http.CloseIdleConnections()
+			s.http.CloseIdleConnections()
+		}
+	}
+	require.Equal(t, []string{"identity", "identity", "identity", "identity"}, seen)
+}
+
+// encoded answers every request with body in Content-Encoding enc (gzip
+// compresses it).
+func encoded(enc, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		data, _ := io.ReadAll(r.Body)
+		if m := envelopeID.FindSubmatch(data); m != nil {
+			body = strings.ReplaceAll(body, "ID", string(m[1]))
+		}
+		w.Header().Set("Content-Encoding", enc)
+		if enc != "gzip" {
+			_, _ = io.WriteString(w, body)
+			return
+		}
+		zw := gzip.NewWriter(w)
+		_, _ = io.WriteString(zw, body)
+		_ = zw.Close()
+	}
+}
+
+// TestClient_Encoding checks replies compressed although identity was
+// asked for: gzip is decoded (within the size limit), anything else is
+// refused naming the encoding.
+func TestClient_Encoding(t *testing.T) {
+	t.Parallel()
+
+	t.Run("GzipDecoded", func(t *testing.T) {
+		t.Parallel()
+		c := subAgent(t, encoded("gzip", `{"result":{"images":[{"id":"img"}]},"error":null,"id":ID}`), ClientConfig{})
+		var resp ImageResponse
+		require.NoError(t, c.Call(t.Context(), "ImageStore.GetImage", &ImageRequest{ID: "img"}, &resp))
+		require.Equal(t, ImageResponse{Images: []*Image{{ID: "img"}}}, resp)
+	})
+
+	t.Run("ErrGzipTooLarge", func(t *testing.T) {
+		t.Parallel()
+		c := subAgent(t, encoded("gzip", `{"result":{"images":[]},"error":null,"id":ID}`+strings.Repeat(" ", 4096)), ClientConfig{})
+		c.maxReply = 1024
+		err := c.Call(t.Context(), "ImageStore.ListImages", &ImageRequest{}, new(ImageResponse))
+		ce := requireCallError(t, err, KindDecode)
+		require.Equal(t, "reply too large (limit 1024 bytes)", ce.Message)
+	})
+
+	t.Run("ErrBadGzip", func(t *testing.T) {
+		t.Parallel()
+		c := subAgent(t, encoded("x-gzip-lie", "not gzip"), ClientConfig{})
+		err := c.Call(t.Context(), "ImageStore.ListImages", &ImageRequest{}, new(ImageResponse))
+		ce := requireCallError(t, err, KindDecode)
+		require.Equal(t, `reply has Content-Encoding "x-gzip-lie", which was not asked for`, ce.Message)
+	})
+
+	t.Run("ErrStream", func(t *testing.T) {
+		t.Parallel()
+		c := subAgent(t, encoded("gzip", "payload"), ClientConfig{})
+		_, _, err := c.Stream(t.Context(), &SnapshotRequest{ID: "x"})
+		ce := requireCallError(t, err, KindDecode)
+		require.Equal(t, `stream has Content-Encoding "gzip", which was not asked for`, ce.Message)
+	})
 }

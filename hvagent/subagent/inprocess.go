@@ -12,10 +12,17 @@ import (
 // InProcess serves an http.Handler on an in-memory listener, so clients in
 // the same process reach it with real HTTP semantics (streaming bodies,
 // cancellation, connection reuse) but without a TCP port.
+//
+// A file the handler copies to its reply with io.Copy (ReadFrom) as the
+// start of a 200 reply's body is not copied through the connection: the
+// client's body reads it directly, and its WriteTo hands it to a
+// destination's ReadFrom (sendfile to a socket). The handler's copy returns
+// once the client has read the file, or closed the body.
 type InProcess struct {
 	ln        *pipeListener
 	srv       *http.Server
 	transport *http.Transport
+	rt        http.RoundTripper // transport, with the hand-over
 	served    chan struct{}
 	closeOnce sync.Once
 
@@ -26,17 +33,20 @@ type InProcess struct {
 // NewInProcess starts serving h in memory. Close stops it.
 func NewInProcess(h http.Handler) *InProcess {
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	slots := &handoffSlots{}
 	p := &InProcess{
 		ln:     ln,
 		served: make(chan struct{}),
 		calls:  map[*http.Request]struct{}{},
 	}
-	p.srv = &http.Server{Handler: p.track(h), ReadHeaderTimeout: 10 * time.Second}
+	p.srv = &http.Server{Handler: slots.handoffServer(p.track(h)), ReadHeaderTimeout: 10 * time.Second}
 	p.transport = &http.Transport{
 		DialContext:         ln.dial,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
 	}
+	p.rt = &handoffTransport{slots: slots, next: p.transport}
 	go func() {
 		defer close(p.served)
 		_ = p.srv.Serve(ln)
@@ -47,7 +57,7 @@ func NewInProcess(h http.Handler) *InProcess {
 // HTTPClient returns a client whose requests reach the handler whatever the
 // URL's host. It has no timeout; deadlines come from request contexts.
 func (p *InProcess) HTTPClient() *http.Client {
-	return &http.Client{Transport: p.transport}
+	return &http.Client{Transport: p.rt}
 }
 
 // track registers each call of h while it runs.
