@@ -1,0 +1,207 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// row is one line of the targets region: a declared target, or a
+// benchmark's ratio or added-ms that has none.
+type row struct {
+	target *Target // nil: no declared target
+	name   string  // benchmark name
+	metric string
+	bench  *Bench // nil: not in this run
+}
+
+// Report is what one run gives each region of BENCHMARKS.md.
+type Report struct {
+	out     *Output
+	regions map[string][]row
+	other   []*Bench
+}
+
+// NewReport sorts the run's benchmarks into the regions: every declared
+// target (one row per package that has its benchmark, or one "not run"
+// row), every ratio or added-ms without one, and every other benchmark.
+func NewReport(out *Output, ts []Target) *Report {
+	r := &Report{out: out, regions: map[string][]row{}}
+	claimed := map[*Bench]bool{}
+	declared := map[string]bool{}
+	for i := range ts {
+		t := &ts[i]
+		declared[t.Bench+" "+t.Metric] = true
+		benches := out.Find(t.Bench)
+		if len(benches) == 0 {
+			r.add(t.region(), row{target: t, name: t.Bench, metric: t.Metric})
+		}
+		for _, b := range benches {
+			r.add(t.region(), row{target: t, name: t.Bench, metric: t.Metric, bench: b})
+			claimed[b] = true
+		}
+	}
+	for _, b := range out.Benches {
+		for _, m := range autoMetrics {
+			if _, ok := b.Median(m); ok && !declared[b.Name+" "+m] {
+				r.add(regionTargets, row{name: b.Name, metric: m, bench: b})
+				claimed[b] = true
+			}
+		}
+		if !claimed[b] {
+			r.other = append(r.other, b)
+		}
+	}
+	return r
+}
+
+// add appends a row to region.
+func (r *Report) add(region string, x row) { r.regions[region] = append(r.regions[region], x) }
+
+// Regions returns the content of each region this run measured something
+// for: a region none of whose benchmarks ran, failed or was skipped in
+// this run is left out, so that a partial run (a BENCH filter) leaves the
+// other regions as they were.
+func (r *Report) Regions() map[string]string {
+	out := map[string]string{}
+	for name, rows := range r.regions {
+		if slices.ContainsFunc(rows, r.touched) {
+			out[name] = r.header() + r.targetTable(rows)
+		}
+	}
+	if len(r.other) > 0 {
+		out[regionOther] = r.header() + r.otherTable()
+	}
+	return out
+}
+
+// touched says whether this run ran, failed or skipped the row's benchmark.
+func (r *Report) touched(x row) bool {
+	return x.bench != nil || r.out.HasFailed(x.name) || slices.Contains(r.out.Skipped, x.name)
+}
+
+// header describes the run: machine, date, Go, durability, command.
+func (r *Report) header() string {
+	c := r.out.Config
+	get := func(key string) string {
+		if v := c[key]; v != "" {
+			return v
+		}
+		return "unknown"
+	}
+	cpu := c["cpu"]
+	if cpu == "" {
+		cpu = get("hvagent-cpu")
+	}
+	machine := fmt.Sprintf("%s, %s cores, %s RAM", cpu, get("hvagent-cores"), get("hvagent-ram"))
+	if load := c["hvagent-load"]; load != "" {
+		machine += ", load " + load
+	}
+	return fmt.Sprintf("Measured %s on %s · %s · durability: %s · `%s`\n\n",
+		get("hvagent-date"), machine, get("hvagent-go"), get("hvagent-durability"), get("hvagent-command"))
+}
+
+// targetTable renders the rows of a targets region.
+func (r *Report) targetTable(rows []row) string {
+	var sb strings.Builder
+	sb.WriteString("| measure | benchmark | result (median) | target | met | other figures (median) |\n")
+	sb.WriteString("|---|---|---|---|---|---|\n")
+	for _, x := range rows {
+		measure, bound := "—", "—"
+		if x.target != nil {
+			measure, bound = x.target.Measure, x.target.String()
+		}
+		result, met := r.result(x)
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", cell(measure), benchCell(x.name, x.bench),
+			cell(result), cell(bound), met, cell(figures(x.bench, x.metric)))
+	}
+	return sb.String()
+}
+
+// result renders a row's measured value (with its spread over the runs)
+// and whether it meets its target.
+func (r *Report) result(x row) (string, string) {
+	switch {
+	case x.bench == nil && r.out.HasFailed(x.name):
+		return "failed", "**no**"
+	case x.bench == nil && slices.Contains(r.out.Skipped, x.name):
+		return "skipped", "—"
+	case x.bench == nil:
+		return "not run", "—"
+	}
+	v, ok := x.bench.Median(x.metric)
+	if !ok {
+		return "no " + x.metric + " reported", "**no**"
+	}
+	result := formatValue(v, x.metric)
+	if vals := x.bench.values(x.metric); len(vals) > 1 {
+		result += fmt.Sprintf(" (%d runs: %s–%s)", len(vals),
+			formatNumber(slices.Min(vals)), formatNumber(slices.Max(vals)))
+	}
+	switch {
+	case x.target == nil:
+		return result, "—"
+	case x.target.Met(v):
+		return result, "yes"
+	default:
+		return result, "**no**"
+	}
+}
+
+// otherTable renders the benchmarks with no target and no ratio.
+func (r *Report) otherTable() string {
+	var sb strings.Builder
+	sb.WriteString("| benchmark | runs | time/op | B/op | allocs/op | other figures (median) |\n")
+	sb.WriteString("|---|---|---|---|---|---|\n")
+	for _, b := range r.other {
+		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s |\n", benchCell(b.Name, b), len(b.Runs),
+			median(b, "ns/op"), median(b, "B/op"), median(b, "allocs/op"), cell(figures(b, "")))
+	}
+	return sb.String()
+}
+
+// median renders the median of a standard unit, "—" when not reported.
+func median(b *Bench, unit string) string {
+	v, ok := b.Median(unit)
+	if !ok {
+		return "—"
+	}
+	if unit == "ns/op" {
+		return formatNanos(v)
+	}
+	return formatNumber(v)
+}
+
+// benchCell names a benchmark and, when known, its package (relative to
+// the module).
+func benchCell(name string, b *Bench) string {
+	s := "`" + name + "`"
+	if b != nil && b.Pkg != "" {
+		s += " (" + strings.TrimPrefix(b.Pkg, modulePath+"/") + ")"
+	}
+	return s
+}
+
+// modulePath is the module whose packages are named relative to it.
+const modulePath = "github.com/hvagent/hvagent"
+
+// figures renders the custom metrics of b other than skip (the standard
+// ns/op, B/op, allocs/op and MB/s excepted), as "name value · ...".
+func figures(b *Bench, skip string) string {
+	if b == nil {
+		return ""
+	}
+	var parts []string
+	for _, u := range b.Units() {
+		switch u {
+		case skip, "ns/op", "B/op", "allocs/op", "MB/s":
+			continue
+		}
+		v, _ := b.Median(u)
+		parts = append(parts, u+" "+formatNumber(v))
+	}
+	if v, ok := b.Median("MB/s"); ok {
+		parts = append(parts, "MB/s "+formatNumber(v))
+	}
+	return strings.Join(parts, " · ")
+}
