@@ -19,10 +19,10 @@ const queueLatency = 20 * time.Millisecond
 
 // queueSize is BenchmarkQueuedActions' guests and jobs per guest: 100 and
 // 100; HVAGENT_BENCH_SMALL (set by make test, which runs every benchmark
-// once so that none rots) makes it 20 and 20.
+// once so that none rots) makes it 10 and 10.
 func queueSize() (guests, perGuest int) {
 	if os.Getenv("HVAGENT_BENCH_SMALL") != "" {
-		return 20, 20
+		return 10, 10
 	}
 	return 100, 100
 }
