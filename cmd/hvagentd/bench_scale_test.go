@@ -88,13 +88,33 @@ func (d *scaleDaemon) get(b *testing.B, path string, v any) time.Duration {
 
 // walkGuests reads every page of GET /guests and returns the guests seen.
 func (d *scaleDaemon) walkGuests(b *testing.B) int {
-	n, after := 0, ""
+	n := 0
+	d.walk(b, func(page []hvagent.Guest, _ string) { n += len(page) })
+	return n
+}
+
+// fullPages returns the after= cursor of each page of GET /guests that
+// holds scalePage guests.
+func (d *scaleDaemon) fullPages(b *testing.B) []string {
+	var cursors []string
+	d.walk(b, func(page []hvagent.Guest, after string) {
+		if len(page) == scalePage {
+			cursors = append(cursors, after)
+		}
+	})
+	require.NotEmpty(b, cursors, "no full page of guests")
+	return cursors
+}
+
+// walk calls fn with each page of GET /guests and its after= cursor.
+func (d *scaleDaemon) walk(b *testing.B, fn func(page []hvagent.Guest, after string)) {
+	after := ""
 	for {
 		var page []hvagent.Guest
 		d.get(b, guestsPath(after), &page)
-		n += len(page)
+		fn(page, after)
 		if len(page) < scalePage {
-			return n
+			return
 		}
 		after = page[len(page)-1].ID
 	}
@@ -122,16 +142,13 @@ func BenchmarkScale(b *testing.B) {
 	d, _ := startScaleDaemon(b, full)
 	defer d.stop(b)
 	rng := rand.New(rand.NewPCG(1, 2))
+	pages := d.fullPages(b)
 	b.Run("GuestsPage", func(b *testing.B) {
 		var took []time.Duration
-		after := ""
-		for b.Loop() {
+		for i := 0; b.Loop(); i++ {
 			var page []hvagent.Guest
-			took = append(took, d.get(b, guestsPath(after), &page))
-			require.NotEmpty(b, page)
-			if after = page[len(page)-1].ID; len(page) < scalePage {
-				after = ""
-			}
+			took = append(took, d.get(b, guestsPath(pages[i%len(pages)]), &page))
+			require.Len(b, page, scalePage)
 		}
 		reportMillis(b, took)
 	})

@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// row is one line of the targets region: a declared target, or a
-// benchmark's ratio or added-ms that has none.
+// row is one line of the targets region: a declared target, or the
+// ratio (else the added-ms) of a benchmark that has no declared target.
 type row struct {
 	target *Target // nil: no declared target
 	name   string  // benchmark name
@@ -24,7 +24,8 @@ type Report struct {
 
 // NewReport sorts the run's benchmarks into the regions: every declared
 // target (one row per package that has its benchmark, or one "not run"
-// row), every ratio or added-ms without one, and every other benchmark.
+// row), one row for each other benchmark that reports a ratio or an
+// added-ms, and every other benchmark.
 func NewReport(out *Output, ts []Target) *Report {
 	r := &Report{out: out, regions: map[string][]row{}}
 	claimed := map[*Bench]bool{}
@@ -42,17 +43,25 @@ func NewReport(out *Output, ts []Target) *Report {
 		}
 	}
 	for _, b := range out.Benches {
-		for _, m := range autoMetrics {
-			if _, ok := b.Median(m); ok && !declared[b.Name+" "+m] {
-				r.add(regionTargets, row{name: b.Name, metric: m, bench: b})
-				claimed[b] = true
-			}
+		if m := autoMetric(b); m != "" && !declared[b.Name+" "+m] && !claimed[b] {
+			r.add(regionTargets, row{name: b.Name, metric: m, bench: b})
+			claimed[b] = true
 		}
 		if !claimed[b] {
 			r.other = append(r.other, b)
 		}
 	}
 	return r
+}
+
+// autoMetric returns the first of autoMetrics that b reports, "" if none.
+func autoMetric(b *Bench) string {
+	for _, m := range autoMetrics {
+		if _, ok := b.Median(m); ok {
+			return m
+		}
+	}
+	return ""
 }
 
 // add appends a row to region.
@@ -139,6 +148,8 @@ func (r *Report) result(x row) (string, string) {
 			formatNumber(slices.Min(vals)), formatNumber(slices.Max(vals)))
 	}
 	switch {
+	case r.out.HasFailed(x.name):
+		return result + "; a run failed", "**no**"
 	case x.target == nil:
 		return result, "—"
 	case x.target.Met(v):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -132,4 +133,26 @@ func TestFormat(t *testing.T) {
 		require.Equal(t, tc.want, formatValue(tc.v, tc.metric), "%v %s", tc.v, tc.metric)
 	}
 	require.Equal(t, `a \| b c`, cell("a | b\nc"))
+}
+
+func TestReport_OneRowPerUndeclared(t *testing.T) {
+	t.Parallel()
+	out := &Output{Config: map[string]string{}, Benches: []*Bench{
+		{Name: "BenchmarkBoth", Runs: []map[string]float64{{"ratio": 0.5, "added-ms": 3}}},
+		{Name: "BenchmarkAdded", Runs: []map[string]float64{{"added-ms": 3}}},
+	}}
+	got := NewReport(out, nil).Regions()["targets"]
+	require.Contains(t, got, "| — | `BenchmarkBoth` | 0.500 | — | — | added-ms 3 |\n")
+	require.Contains(t, got, "| — | `BenchmarkAdded` | 3 ms | — | — |  |\n")
+	require.Equal(t, 4, strings.Count(got, "\n|"), "header, rule and two rows")
+}
+
+func TestReport_FailedAfterResults(t *testing.T) {
+	t.Parallel()
+	out := &Output{Config: map[string]string{}, Failed: []string{"BenchmarkA"}, Benches: []*Bench{
+		{Name: "BenchmarkA", Runs: []map[string]float64{{"ratio": 0.9}, {"ratio": 0.7}}},
+	}}
+	ts := []Target{{Bench: "BenchmarkA", Metric: "ratio", Cmp: ">=", Value: 0.5, Measure: "a"}}
+	require.Contains(t, NewReport(out, ts).Regions()["targets"],
+		"| a | `BenchmarkA` | 0.800 (2 runs: 0.700–0.900); a run failed | ≥ 0.5 | **no** |")
 }

@@ -69,7 +69,8 @@ var targets = []Target{
 }
 
 // autoMetrics are the metrics that put a benchmark in the targets region
-// even without a declared target.
+// even without a declared target, in order of preference (a benchmark
+// reporting both has one row, of the first).
 var autoMetrics = []string{"ratio", "added-ms"}
 
 // checkTargets reports the first malformed row of ts.
