@@ -69,6 +69,36 @@ func Rewrite(doc string, regions map[string]string) (string, error) {
 	return out.String(), nil
 }
 
+// Contents returns the content of each region of doc, by name; markers
+// that do not pair up are an error, as in Rewrite.
+func Contents(doc string) (map[string]string, error) {
+	out := map[string]string{}
+	open := ""
+	var content strings.Builder
+	for i, line := range strings.SplitAfter(doc, "\n") {
+		text := strings.TrimSpace(line)
+		if m := openMarker.FindStringSubmatch(text); m != nil {
+			if open != "" {
+				return nil, fmt.Errorf("line %d: region %q opens inside region %q", i+1, m[1], open)
+			}
+			open = m[1]
+			content.Reset()
+			continue
+		}
+		if m := closeMarker.FindStringSubmatch(text); m != nil {
+			if m[1] != open {
+				return nil, fmt.Errorf("line %d: %q closes region %q, but the open region is %q", i+1, text, m[1], open)
+			}
+			out[open], open = content.String(), ""
+			continue
+		}
+		if open != "" {
+			content.WriteString(line)
+		}
+	}
+	return out, nil
+}
+
 // appendMissing appends a section for each region not seen, in name order.
 func appendMissing(out *strings.Builder, regions map[string]string, seen map[string]bool) {
 	for _, name := range slices.Sorted(maps.Keys(regions)) {

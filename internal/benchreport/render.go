@@ -68,20 +68,31 @@ func autoMetric(b *Bench) string {
 func (r *Report) add(region string, x row) { r.regions[region] = append(r.regions[region], x) }
 
 // Regions returns the content of each region this run measured something
-// for: a region none of whose benchmarks ran, failed or was skipped in
-// this run is left out, so that a partial run (a BENCH filter) leaves the
-// other regions as they were.
-func (r *Report) Regions() map[string]string {
+// for, given each region's previous content (nil for none). A region none
+// of whose benchmarks ran, failed or was skipped in this run is left out,
+// so that a partial run (a BENCH filter) leaves it as it was; in a region
+// that is rewritten, the row of a benchmark this run did not touch is its
+// previous row, with that row's date, when there was one.
+func (r *Report) Regions(previous map[string]string) map[string]string {
 	out := map[string]string{}
 	for name, rows := range r.regions {
 		if slices.ContainsFunc(rows, r.touched) {
-			out[name] = r.header() + r.targetTable(rows)
+			old, _ := previousRows(previous[name])
+			out[name] = r.header() + r.targetTable(rows, old)
 		}
 	}
 	if len(r.other) > 0 {
-		out[regionOther] = r.header() + r.otherTable()
+		out[regionOther] = r.header() + r.otherTable(previous[regionOther])
 	}
 	return out
+}
+
+// date is the day of the run, for the date column.
+func (r *Report) date() string {
+	if d, _, ok := strings.Cut(r.out.Config["hvagent-date"], " "); ok {
+		return d
+	}
+	return "unknown"
 }
 
 // touched says whether this run ran, failed or skipped the row's benchmark.
@@ -106,23 +117,33 @@ func (r *Report) header() string {
 	if load := c["hvagent-load"]; load != "" {
 		machine += ", load " + load
 	}
-	return fmt.Sprintf("Measured %s on %s · %s · durability: %s · `%s`\n\n",
+	return fmt.Sprintf("Latest run: %s on %s · %s · durability: %s · `%s`. "+
+		"A row dated earlier was not measured in it.\n\n",
 		get("hvagent-date"), machine, get("hvagent-go"), get("hvagent-durability"), get("hvagent-command"))
 }
 
-// targetTable renders the rows of a targets region.
-func (r *Report) targetTable(rows []row) string {
+// targetTable renders the rows of a targets region; old holds the
+// region's previous rows by key.
+func (r *Report) targetTable(rows []row, old map[string]string) string {
 	var sb strings.Builder
-	sb.WriteString("| measure | benchmark | result (median) | target | met | other figures (median) |\n")
-	sb.WriteString("|---|---|---|---|---|---|\n")
+	sb.WriteString("| measure | benchmark | result (median) | target | met | other figures (median) | date |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, x := range rows {
 		measure, bound := "—", "—"
 		if x.target != nil {
 			measure, bound = x.target.Measure, x.target.String()
 		}
 		result, met := r.result(x)
-		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s |\n", cell(measure), benchCell(x.name, x.bench),
-			cell(result), cell(bound), met, cell(figures(x.bench, x.metric)))
+		date := "—"
+		if r.touched(x) {
+			date = r.date()
+		}
+		line := fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s |", cell(measure), benchCell(x.name, x.bench),
+			cell(result), cell(bound), met, cell(figures(x.bench, x.metric)), date)
+		if key, _, _ := rowKey(line); !r.touched(x) && old[key] != "" {
+			line = old[key]
+		}
+		sb.WriteString(line + "\n")
 	}
 	return sb.String()
 }
@@ -159,16 +180,39 @@ func (r *Report) result(x row) (string, string) {
 	}
 }
 
-// otherTable renders the benchmarks with no target and no ratio.
-func (r *Report) otherTable() string {
+// otherTable renders the benchmarks with no target and no ratio, then the
+// previous rows of benchmarks this run did not touch and that have no row
+// in a targets region.
+func (r *Report) otherTable(previous string) string {
 	var sb strings.Builder
-	sb.WriteString("| benchmark | runs | time/op | B/op | allocs/op | other figures (median) |\n")
-	sb.WriteString("|---|---|---|---|---|---|\n")
+	sb.WriteString("| benchmark | runs | time/op | B/op | allocs/op | other figures (median) | date |\n")
+	sb.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, b := range r.other {
-		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s |\n", benchCell(b.Name, b), len(b.Runs),
-			median(b, "ns/op"), median(b, "B/op"), median(b, "allocs/op"), cell(figures(b, "")))
+		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s | %s |\n", benchCell(b.Name, b), len(b.Runs),
+			median(b, "ns/op"), median(b, "B/op"), median(b, "allocs/op"), cell(figures(b, "")), r.date())
+	}
+	old, order := previousRows(previous)
+	for _, key := range order {
+		_, name, _ := rowKey(old[key])
+		if !r.mentions(name) {
+			sb.WriteString(old[key] + "\n")
+		}
 	}
 	return sb.String()
+}
+
+// mentions says whether this run touched the benchmark name or a targets
+// region has a row for it.
+func (r *Report) mentions(name string) bool {
+	if len(r.out.Find(name)) > 0 || r.out.HasFailed(name) || slices.Contains(r.out.Skipped, name) {
+		return true
+	}
+	for _, rows := range r.regions {
+		if slices.ContainsFunc(rows, func(x row) bool { return x.name == name }) {
+			return true
+		}
+	}
+	return false
 }
 
 // median renders the median of a standard unit, "—" when not reported.

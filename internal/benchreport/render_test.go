@@ -31,28 +31,29 @@ func parseFile(t *testing.T, name string) *Output {
 
 func TestReport_Regions(t *testing.T) {
 	t.Parallel()
-	regions := NewReport(parseFile(t, "bench.txt"), testTargets).Regions()
-	header := "Measured 2026-11-30 15:04 UTC on Intel(R) Xeon(R) Processor, 2 cores, 23.4 GiB RAM, load 5.1–9.8 · " +
-		"go1.26.8 linux/amd64 · durability: full · `go test -run '^$' -bench . -count 2 ./...`\n\n"
+	regions := NewReport(parseFile(t, "bench.txt"), testTargets).Regions(nil)
+	header := "Latest run: 2026-11-30 15:04 UTC on Intel(R) Xeon(R) Processor, 2 cores, 23.4 GiB RAM, load 5.1–9.8 · " +
+		"go1.26.8 linux/amd64 · durability: full · `go test -run '^$' -bench . -count 2 ./...`. " +
+		"A row dated earlier was not measured in it.\n\n"
 	require.Equal(t, header+
-		"| measure | benchmark | result (median) | target | met | other figures (median) |\n"+
-		"|---|---|---|---|---|---|\n"+
-		"| start-up | `BenchmarkScale/Startup` (cmd/hvagentd) | 405 ms (2 runs: 398–412) | < 2000 ms | yes | rss-MiB 50.6 |\n"+
-		"| RSS | `BenchmarkScale/Startup` (cmd/hvagentd) | 50.6 MiB (2 runs: 31.2–70) | < 64 MiB | yes | startup-ms 405 |\n"+
-		"| fails | `BenchmarkFails` | failed | ≥ 1 | **no** |  |\n"+
-		"| skipped | `BenchmarkGone` | skipped | ≥ 1 | — |  |\n"+
-		"| — | `BenchmarkPrune` (hvagent/store) | 0.600 (2 runs: 0.500–0.700) | — | — | hold-max-ms 4 |\n"+
-		"| — | `BenchmarkGuestStart` (cmd/hvagentd) | 4.20 ms | — | — |  |\n",
+		"| measure | benchmark | result (median) | target | met | other figures (median) | date |\n"+
+		"|---|---|---|---|---|---|---|\n"+
+		"| start-up | `BenchmarkScale/Startup` (cmd/hvagentd) | 405 ms (2 runs: 398–412) | < 2000 ms | yes | rss-MiB 50.6 | 2026-11-30 |\n"+
+		"| RSS | `BenchmarkScale/Startup` (cmd/hvagentd) | 50.6 MiB (2 runs: 31.2–70) | < 64 MiB | yes | startup-ms 405 | 2026-11-30 |\n"+
+		"| fails | `BenchmarkFails` | failed | ≥ 1 | **no** |  | 2026-11-30 |\n"+
+		"| skipped | `BenchmarkGone` | skipped | ≥ 1 | — |  | 2026-11-30 |\n"+
+		"| — | `BenchmarkPrune` (hvagent/store) | 0.600 (2 runs: 0.500–0.700) | — | — | hold-max-ms 4 | 2026-11-30 |\n"+
+		"| — | `BenchmarkGuestStart` (cmd/hvagentd) | 4.20 ms | — | — |  | 2026-11-30 |\n",
 		regions["targets"])
 	require.Equal(t, header+
-		"| measure | benchmark | result (median) | target | met | other figures (median) |\n"+
-		"|---|---|---|---|---|---|\n"+
-		"| guest page | `BenchmarkScale/GuestsPage` (cmd/hvagentd) | 25 ms | < 20 ms | **no** | p99-ms 41 |\n",
+		"| measure | benchmark | result (median) | target | met | other figures (median) | date |\n"+
+		"|---|---|---|---|---|---|---|\n"+
+		"| guest page | `BenchmarkScale/GuestsPage` (cmd/hvagentd) | 25 ms | < 20 ms | **no** | p99-ms 41 | 2026-11-30 |\n",
 		regions["scale"])
 	require.Equal(t, header+
-		"| benchmark | runs | time/op | B/op | allocs/op | other figures (median) |\n"+
-		"|---|---|---|---|---|---|\n"+
-		"| `BenchmarkRawTx` (hvagent/store) | 2 | 4.17 ms | 2683 | 62 |  |\n",
+		"| benchmark | runs | time/op | B/op | allocs/op | other figures (median) | date |\n"+
+		"|---|---|---|---|---|---|---|\n"+
+		"| `BenchmarkRawTx` (hvagent/store) | 2 | 4.17 ms | 2683 | 62 |  | 2026-11-30 |\n",
 		regions["other"])
 	require.NotContains(t, regions, "elsewhere", "a region none of whose benchmarks ran is left as it was")
 }
@@ -62,9 +63,9 @@ func TestReport_NoOther(t *testing.T) {
 	out := &Output{Config: map[string]string{}, Benches: []*Bench{
 		{Name: "BenchmarkA", Runs: []map[string]float64{{"ratio": 0.9}}},
 	}}
-	regions := NewReport(out, nil).Regions()
-	require.Contains(t, regions["targets"], "Measured unknown on unknown, unknown cores, unknown RAM · unknown")
-	require.Contains(t, regions["targets"], "| — | `BenchmarkA` | 0.900 | — | — |  |\n")
+	regions := NewReport(out, nil).Regions(nil)
+	require.Contains(t, regions["targets"], "Latest run: unknown on unknown, unknown cores, unknown RAM · unknown")
+	require.Contains(t, regions["targets"], "| — | `BenchmarkA` | 0.900 | — | — |  | unknown |\n")
 	require.NotContains(t, regions, "other")
 }
 
@@ -74,7 +75,7 @@ func TestReport_MetricMissing(t *testing.T) {
 		{Name: "BenchmarkA", Runs: []map[string]float64{{"ns/op": 5}}},
 	}}
 	ts := []Target{{Bench: "BenchmarkA", Metric: "ratio", Cmp: ">=", Value: 1, Measure: "a"}}
-	require.Contains(t, NewReport(out, ts).Regions()["targets"], "| a | `BenchmarkA` | no ratio reported | ≥ 1 | **no** |")
+	require.Contains(t, NewReport(out, ts).Regions(nil)["targets"], "| a | `BenchmarkA` | no ratio reported | ≥ 1 | **no** |")
 }
 
 func TestTarget_Met(t *testing.T) {
@@ -141,9 +142,9 @@ func TestReport_OneRowPerUndeclared(t *testing.T) {
 		{Name: "BenchmarkBoth", Runs: []map[string]float64{{"ratio": 0.5, "added-ms": 3}}},
 		{Name: "BenchmarkAdded", Runs: []map[string]float64{{"added-ms": 3}}},
 	}}
-	got := NewReport(out, nil).Regions()["targets"]
-	require.Contains(t, got, "| — | `BenchmarkBoth` | 0.500 | — | — | added-ms 3 |\n")
-	require.Contains(t, got, "| — | `BenchmarkAdded` | 3 ms | — | — |  |\n")
+	got := NewReport(out, nil).Regions(nil)["targets"]
+	require.Contains(t, got, "| — | `BenchmarkBoth` | 0.500 | — | — | added-ms 3 | unknown |\n")
+	require.Contains(t, got, "| — | `BenchmarkAdded` | 3 ms | — | — |  | unknown |\n")
 	require.Equal(t, 4, strings.Count(got, "\n|"), "header, rule and two rows")
 }
 
@@ -153,6 +154,47 @@ func TestReport_FailedAfterResults(t *testing.T) {
 		{Name: "BenchmarkA", Runs: []map[string]float64{{"ratio": 0.9}, {"ratio": 0.7}}},
 	}}
 	ts := []Target{{Bench: "BenchmarkA", Metric: "ratio", Cmp: ">=", Value: 0.5, Measure: "a"}}
-	require.Contains(t, NewReport(out, ts).Regions()["targets"],
+	require.Contains(t, NewReport(out, ts).Regions(nil)["targets"],
 		"| a | `BenchmarkA` | 0.800 (2 runs: 0.700–0.900); a run failed | ≥ 0.5 | **no** |")
+}
+
+func TestReport_KeepsRowsNotMeasured(t *testing.T) {
+	t.Parallel()
+	ts := []Target{
+		{Bench: "BenchmarkA", Metric: "ratio", Cmp: ">=", Value: 1, Measure: "a"},
+		{Bench: "BenchmarkB", Metric: "ratio", Cmp: ">=", Value: 1, Measure: "b | c"},
+		{Bench: "BenchmarkNew", Metric: "ratio", Cmp: ">=", Value: 1, Measure: "new"},
+	}
+	previous := map[string]string{
+		"targets": "Latest run: earlier.\n\n| measure | benchmark | result (median) | target | met | other figures (median) | date |\n" +
+			"|---|---|---|---|---|---|---|\n" +
+			"| a | `BenchmarkA` (p) | 0.500 | ≥ 1 | **no** |  | 2026-11-01 |\n" +
+			"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n",
+		"other": "| benchmark | runs | time/op | B/op | allocs/op | other figures (median) | date |\n|---|---|---|---|---|---|---|\n" +
+			"| `BenchmarkOldOther` (p) | 3 | 1 ms | 1 | 1 |  | 2026-11-01 |\n" +
+			"| `BenchmarkOther` (p) | 3 | 9 ms | 1 | 1 |  | 2026-11-01 |\n" +
+			"| `BenchmarkB` (p) | 3 | 9 ms | 1 | 1 |  | 2026-11-01 |\n",
+	}
+	out := &Output{Config: map[string]string{"hvagent-date": "2026-11-30 15:04 UTC"}, Benches: []*Bench{
+		{Name: "BenchmarkA", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ratio": 2}}},
+		{Name: "BenchmarkOther", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ns/op": 5}}},
+	}}
+	regions := NewReport(out, ts).Regions(previous)
+	require.Contains(t, regions["targets"], "| a | `BenchmarkA` (p) | 2 | ≥ 1 | yes |  | 2026-11-30 |\n"+
+		"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n"+
+		"| new | `BenchmarkNew` | not run | ≥ 1 | — |  | — |\n")
+	require.Contains(t, regions["other"], "|---|\n| `BenchmarkOther` (p) | 1 | 5 ns | — | — |  | 2026-11-30 |\n"+
+		"| `BenchmarkOldOther` (p) | 3 | 1 ms | 1 | 1 |  | 2026-11-01 |\n")
+	require.NotContains(t, regions["other"], "BenchmarkB`", "a benchmark with a targets row is not kept among the others")
+}
+
+func TestContents(t *testing.T) {
+	t.Parallel()
+	got, err := Contents("a\n<!-- bench:x -->\none\ntwo\n<!-- /bench:x -->\n<!-- bench:y -->\n<!-- /bench:y -->\n")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"x": "one\ntwo\n", "y": ""}, got)
+	_, err = Contents("<!-- bench:x -->\n<!-- bench:y -->\n")
+	require.EqualError(t, err, `line 2: region "y" opens inside region "x"`)
+	_, err = Contents("<!-- /bench:y -->\n")
+	require.EqualError(t, err, `line 1: "<!-- /bench:y -->" closes region "y", but the open region is ""`)
 }

@@ -163,7 +163,11 @@ func report(in, md string) error {
 	if err != nil {
 		return err
 	}
-	next, err := Rewrite(string(doc), NewReport(out, targets).Regions())
+	previous, err := Contents(string(doc))
+	if err != nil {
+		return fmt.Errorf("%s: %w", md, err)
+	}
+	next, err := Rewrite(string(doc), NewReport(out, targets).Regions(previous))
 	if err != nil {
 		return fmt.Errorf("%s: %w", md, err)
 	}

@@ -61,7 +61,8 @@ func TestRun_RunsBenchmarks(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "on Canned CPU, ")
 	require.Contains(t, string(md), "durability: normal · `go test -run '^$' -bench JobPath ./hvagent/`")
-	require.Contains(t, string(md), "| `BenchmarkJobPath` (hvagent) | 0.700 | ≥ 0.5 | yes | jobs/s 800 |\n<!-- /bench:targets -->\n\nEnd.\n")
+	require.Regexp(t, "\\| `BenchmarkJobPath` \\(hvagent\\) \\| 0.700 \\| ≥ 0.5 \\| yes \\| jobs/s 800 \\| \\d{4}-\\d\\d-\\d\\d \\|\n<!-- /bench:targets -->\n\nEnd.\n$", string(md))
+	require.Contains(t, string(md), "| `BenchmarkQueuedActions` | not run | ≥ 0.8 | — |  | — |\n", "a row not measured has no date")
 	require.NotContains(t, string(md), "old")
 }
 
@@ -84,7 +85,7 @@ func TestRun_FromSavedOutput(t *testing.T) {
 	require.Equal(t, 0, code, b.stderr.String())
 	md, err := os.ReadFile(b.md)
 	require.NoError(t, err)
-	require.Contains(t, string(md), "Measured 2026-11-30 15:04 UTC on Intel(R) Xeon(R) Processor, 2 cores, 23.4 GiB RAM, load 5.1–9.8")
+	require.Contains(t, string(md), "Latest run: 2026-11-30 15:04 UTC on Intel(R) Xeon(R) Processor, 2 cores, 23.4 GiB RAM, load 5.1–9.8")
 	require.Contains(t, string(md), "\n## Other benchmarks\n", "a region the file lacks is appended")
 	require.Empty(t, b.stdout.String())
 }
