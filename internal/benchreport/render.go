@@ -87,9 +87,9 @@ func (r *Report) Regions(previous map[string]string) map[string]string {
 	return out
 }
 
-// date is the day of the run, for the date column.
+// date is when the run started (UTC, to the minute), for the date column.
 func (r *Report) date() string {
-	if d, _, ok := strings.Cut(r.out.Config["hvagent-date"], " "); ok {
+	if d := strings.TrimSuffix(r.out.Config["hvagent-date"], " UTC"); d != "" {
 		return d
 	}
 	return "unknown"
@@ -118,7 +118,7 @@ func (r *Report) header() string {
 		machine += ", load " + load
 	}
 	return fmt.Sprintf("Latest run: %s on %s · %s · durability: %s · `%s`. "+
-		"A row dated earlier was not measured in it.\n\n",
+		"A row dated earlier (UTC) was not measured in it.\n\n",
 		get("hvagent-date"), machine, get("hvagent-go"), get("hvagent-durability"), get("hvagent-command"))
 }
 

@@ -34,26 +34,26 @@ func TestReport_Regions(t *testing.T) {
 	regions := NewReport(parseFile(t, "bench.txt"), testTargets).Regions(nil)
 	header := "Latest run: 2026-11-30 15:04 UTC on Intel(R) Xeon(R) Processor, 2 cores, 23.4 GiB RAM, load 5.1–9.8 · " +
 		"go1.26.8 linux/amd64 · durability: full · `go test -run '^$' -bench . -count 2 ./...`. " +
-		"A row dated earlier was not measured in it.\n\n"
+		"A row dated earlier (UTC) was not measured in it.\n\n"
 	require.Equal(t, header+
 		"| measure | benchmark | result (median) | target | met | other figures (median) | date |\n"+
 		"|---|---|---|---|---|---|---|\n"+
-		"| start-up | `BenchmarkScale/Startup` (cmd/hvagentd) | 405 ms (2 runs: 398–412) | < 2000 ms | yes | rss-MiB 50.6 | 2026-11-30 |\n"+
-		"| RSS | `BenchmarkScale/Startup` (cmd/hvagentd) | 50.6 MiB (2 runs: 31.2–70) | < 64 MiB | yes | startup-ms 405 | 2026-11-30 |\n"+
-		"| fails | `BenchmarkFails` | failed | ≥ 1 | **no** |  | 2026-11-30 |\n"+
-		"| skipped | `BenchmarkGone` | skipped | ≥ 1 | — |  | 2026-11-30 |\n"+
-		"| — | `BenchmarkPrune` (hvagent/store) | 0.600 (2 runs: 0.500–0.700) | — | — | hold-max-ms 4 | 2026-11-30 |\n"+
-		"| — | `BenchmarkGuestStart` (cmd/hvagentd) | 4.20 ms | — | — |  | 2026-11-30 |\n",
+		"| start-up | `BenchmarkScale/Startup` (cmd/hvagentd) | 405 ms (2 runs: 398–412) | < 2000 ms | yes | rss-MiB 50.6 | 2026-11-30 15:04 |\n"+
+		"| RSS | `BenchmarkScale/Startup` (cmd/hvagentd) | 50.6 MiB (2 runs: 31.2–70) | < 64 MiB | yes | startup-ms 405 | 2026-11-30 15:04 |\n"+
+		"| fails | `BenchmarkFails` | failed | ≥ 1 | **no** |  | 2026-11-30 15:04 |\n"+
+		"| skipped | `BenchmarkGone` | skipped | ≥ 1 | — |  | 2026-11-30 15:04 |\n"+
+		"| — | `BenchmarkPrune` (hvagent/store) | 0.600 (2 runs: 0.500–0.700) | — | — | hold-max-ms 4 | 2026-11-30 15:04 |\n"+
+		"| — | `BenchmarkGuestStart` (cmd/hvagentd) | 4.20 ms | — | — |  | 2026-11-30 15:04 |\n",
 		regions["targets"])
 	require.Equal(t, header+
 		"| measure | benchmark | result (median) | target | met | other figures (median) | date |\n"+
 		"|---|---|---|---|---|---|---|\n"+
-		"| guest page | `BenchmarkScale/GuestsPage` (cmd/hvagentd) | 25 ms | < 20 ms | **no** | p99-ms 41 | 2026-11-30 |\n",
+		"| guest page | `BenchmarkScale/GuestsPage` (cmd/hvagentd) | 25 ms | < 20 ms | **no** | p99-ms 41 | 2026-11-30 15:04 |\n",
 		regions["scale"])
 	require.Equal(t, header+
 		"| benchmark | runs | time/op | B/op | allocs/op | other figures (median) | date |\n"+
 		"|---|---|---|---|---|---|---|\n"+
-		"| `BenchmarkRawTx` (hvagent/store) | 2 | 4.17 ms | 2683 | 62 |  | 2026-11-30 |\n",
+		"| `BenchmarkRawTx` (hvagent/store) | 2 | 4.17 ms | 2683 | 62 |  | 2026-11-30 15:04 |\n",
 		regions["other"])
 	require.NotContains(t, regions, "elsewhere", "a region none of whose benchmarks ran is left as it was")
 }
@@ -180,10 +180,10 @@ func TestReport_KeepsRowsNotMeasured(t *testing.T) {
 		{Name: "BenchmarkOther", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ns/op": 5}}},
 	}}
 	regions := NewReport(out, ts).Regions(previous)
-	require.Contains(t, regions["targets"], "| a | `BenchmarkA` (p) | 2 | ≥ 1 | yes |  | 2026-11-30 |\n"+
+	require.Contains(t, regions["targets"], "| a | `BenchmarkA` (p) | 2 | ≥ 1 | yes |  | 2026-11-30 15:04 |\n"+
 		"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n"+
 		"| new | `BenchmarkNew` | not run | ≥ 1 | — |  | — |\n")
-	require.Contains(t, regions["other"], "|---|\n| `BenchmarkOther` (p) | 1 | 5 ns | — | — |  | 2026-11-30 |\n"+
+	require.Contains(t, regions["other"], "|---|\n| `BenchmarkOther` (p) | 1 | 5 ns | — | — |  | 2026-11-30 15:04 |\n"+
 		"| `BenchmarkOldOther` (p) | 3 | 1 ms | 1 | 1 |  | 2026-11-01 |\n")
 	require.NotContains(t, regions["other"], "BenchmarkB`", "a benchmark with a targets row is not kept among the others")
 }

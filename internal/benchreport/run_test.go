@@ -61,7 +61,7 @@ func TestRun_RunsBenchmarks(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "on Canned CPU, ")
 	require.Contains(t, string(md), "durability: normal · `go test -run '^$' -bench JobPath ./hvagent/`")
-	require.Regexp(t, "\\| `BenchmarkJobPath` \\(hvagent\\) \\| 0.700 \\| ≥ 0.5 \\| yes \\| jobs/s 800 \\| \\d{4}-\\d\\d-\\d\\d \\|\n<!-- /bench:targets -->\n\nEnd.\n$", string(md))
+	require.Regexp(t, "\\| `BenchmarkJobPath` \\(hvagent\\) \\| 0.700 \\| ≥ 0.5 \\| yes \\| jobs/s 800 \\| \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\|\n<!-- /bench:targets -->\n\nEnd.\n$", string(md))
 	require.Contains(t, string(md), "| `BenchmarkQueuedActions` | not run | ≥ 0.8 | — |  | — |\n", "a row not measured has no date")
 	require.NotContains(t, string(md), "old")
 }
