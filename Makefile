@@ -57,6 +57,10 @@ bench: deps ## Run the benchmarks matching BENCH in PKGS (COUNT, BENCHTIME) one 
 bench-report: ## Rewrite BENCHMARKS.md's tables from the last make bench's output (bin/bench.txt), e.g. after a target changed.
 	$(GO) run ./internal/benchreport -md BENCHMARKS.md -in $(BIN)/bench.txt
 
+.PHONY: chaos
+chaos: ## Run the long fault-injection test: 1,000 jobs over 50 guests, hvagentd SIGKILLed under load, 3 rounds (results go in RELIABILITY.md by hand).
+	HVAGENT_CHAOS=full $(GO) test -race -count 1 -run '^TestChaos' -v -timeout 30m ./cmd/hvagentd/ 2>&1 | grep -v '^        {'; exit $${PIPESTATUS[0]}
+
 .PHONY: fuzz
 fuzz: ## Fuzz every fuzz target for $(FUZZTIME) each.
 	@set -e; for pkg in $$($(GO) list $(PKGS)); do \

@@ -33,6 +33,7 @@ type Agent struct {
 	paused     map[string]bool                    // paused actions; "*" = all
 	bell       *eventBell
 	observer   Observer
+	stages     *stageSet // stages of running jobs, and abandoned ones
 	// firstStages maps each action to its first stage's label, set by Claim.
 	firstStages map[string]string
 	hostSem     chan struct{}
@@ -108,6 +109,7 @@ func New(cfg *Config) (*Agent, error) {
 		cancelSoon: map[string]bool{},
 		waiters:    map[string][]chan struct{}{},
 		hostSem:    make(chan struct{}, c.HostJobLimit),
+		stages:     newStageSet(),
 		quit:       make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
@@ -259,7 +261,9 @@ func (a *Agent) onInterrupt(action string) string {
 // Stop stops taking work: new calls get EUNAVAILABLE, workers claim no new
 // job and queued jobs stay queued. Running pipelines may finish until ctx
 // is done; then they are abandoned and recorded as after a crash, with the
-// message "interrupted by agent shutdown". A Start in progress gives up
+// message "interrupted by agent shutdown". Stages that ignored their
+// cancellation (see RunningStage.Abandoned) get up to 2 s more to return;
+// those still running then are logged and left behind. A Start in progress gives up
 // first. Stop is idempotent, and every call, concurrent ones too, returns
 // only once the agent has stopped; a later call's ctx may cut the grace
 // period short. It returns nil.
@@ -285,6 +289,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	go func() { a.workers.Wait(); close(workers) }()
 	finished := await(ctx, workers, cancel)
 	waiting(finished && a.workCtx.Err() == nil) // a later Stop's deadline may have cut the wait short
+	a.waitAbandoned(abandonedWait)
 	close(a.quit)
 	cancel(errShutdown)
 	a.bg.Wait()
@@ -404,10 +409,15 @@ func (a *Agent) pruneLoop() {
 	}
 }
 
+// prune applies retention once. The store prunes in short batches, so a
+// large backlog (a retention lowered since the last run) is worked off
+// while other writes go on, and Stop cancels it between two batches; what
+// a timeout leaves is pruned by the next run.
 func (a *Agent) prune() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(a.workCtx, 30*time.Second)
 	defer cancel()
-	if err := a.store.Prune(ctx, a.cfg.MaxLoggedJobs, a.cfg.MaxEvents, a.now()); err != nil {
+	err := a.store.Prune(ctx, a.cfg.MaxLoggedJobs, a.cfg.MaxEvents, a.now())
+	if err != nil && a.workCtx.Err() == nil { // not cut short by a stop
 		a.log.Error().Err(err).Msg("prune job log")
 	}
 }

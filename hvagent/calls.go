@@ -9,9 +9,10 @@ import (
 
 // callEach calls every stage of act in order with the request mk builds
 // from the stage's args, and returns each stage's freshly decoded reply.
-// before, when set, runs before each stage.
+// For a job (job non-nil) it records each stage's label before the stage
+// and watches the stages (see watchStages).
 func callEach[Req, Resp any](ctx context.Context, a *Agent, act ActionConfig, mk func(args map[string]string) *Req,
-	before func(ctx context.Context, i int, method string) error) ([]*Resp, error) {
+	job *Job) ([]*Resp, error) {
 	stages := make([]pipeline.Stage[[]*Resp], len(act.Stages))
 	for i, st := range act.Stages {
 		stages[i] = pipeline.Stage[[]*Resp]{Service: st.Service, Method: st.Method, Run: func(ctx context.Context, in []*Resp) ([]*Resp, error) {
@@ -23,10 +24,13 @@ func callEach[Req, Resp any](ctx context.Context, a *Agent, act ActionConfig, mk
 		}}
 	}
 	var hooks pipeline.Hooks[[]*Resp]
-	if before != nil {
+	if job != nil {
+		before := a.advanceStage(job, len(stages), nil)
 		hooks.Before = func(ctx context.Context, i int, s pipeline.Stage[[]*Resp], _ []*Resp) error {
 			return before(ctx, i, s.Method)
 		}
+		hooks.Grace = stageGrace
+		watchStages(a, job, stages)
 	}
 	return pipeline.Run(ctx, stages, nil, hooks)
 }

@@ -46,7 +46,11 @@ func (a *Agent) create(ctx context.Context, req Request) (*Result, error) {
 		return &Result{Action: name, Guest: g, Pipeline: act.Stages}, nil
 	}
 	if job.GuestID != g.ID { // an idempotent replay: report the guest it created
-		if g, err = a.store.Guest(ctx, job.GuestID); err != nil {
+		g, err = a.store.Guest(ctx, job.GuestID)
+		if ErrorCode(err) == ENOTFOUND { // deleted since
+			g, err = createdGuest(job), nil
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -29,7 +29,8 @@ const MaxIdempotencyKey = 255
 // idempotency key longer than MaxIdempotencyKey bytes), ENOTFOUND (unknown
 // guest, image or snapshot, or an action that is not configured),
 // ECONFLICT (duplicate guest ID, reused idempotency key), EBUSY
-// (queue full), EUNAVAILABLE (agent not running), ESUBAGENT and ETIMEOUT
+// (queue full), EUNAVAILABLE (agent not running, or the store's disk is
+// full), ESUBAGENT and ETIMEOUT
 // (info and stream actions, and the image lookup of a create).
 func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Result, error) {
 	if err := a.accepting(); err != nil {
@@ -49,6 +50,11 @@ func (a *Agent) Do(ctx context.Context, action, guest string, req Request) (*Res
 		return a.doImage(ctx, base, req)
 	}
 	g, err := a.resolveGuest(ctx, guest)
+	if ErrorCode(err) == ENOTFOUND && req.IdempotencyKey != "" && !req.DryRun {
+		if res, rerr := a.replayGone(ctx, action, guest, req); rerr != nil || res != nil {
+			return res, rerr
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

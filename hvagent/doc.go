@@ -61,6 +61,18 @@
 // when recording a job's end fails, the agent retries it (with backoff,
 // until it succeeds or the agent stops) and the job's queue waits.
 //
+// # Stuck stages
+//
+// A job's stage that runs past half its timeout is logged once at warn.
+// When the job's context ends (its action's timeout, a cancel, Stop's
+// deadline), its running stage has a second to return; one that ignores
+// its context is abandoned: the job ends without it (timeout: "stage 2/3
+// Sim.Start (sim) did not finish within the action's timeout (10m0s)") and
+// its queue moves on, while the stage runs on in the background, its
+// outcome unknown and its result dropped. RunningStages lists the stages
+// in progress, abandoned ones included; Stop waits up to 2 s for abandoned
+// stages, then logs those it leaves behind.
+//
 // # Wiring
 //
 // The package holds the domain types, the Agent, the Service seam (the

@@ -38,6 +38,7 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 			return resp.Guest, nil
 		}}
 	}
+	watchStages(a, job, stages)
 	sg := &stageGuest{persisted: g}
 	before := a.advanceStage(job, len(stages), sg)
 	final, err := pipeline.Run(ctx, stages, g, pipeline.Hooks[*Guest]{
@@ -45,6 +46,7 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 			return before(ctx, i, s.Method)
 		},
 		Validate: validateStageGuest,
+		Grace:    stageGrace,
 		After: func(_ context.Context, _ int, _ pipeline.Stage[*Guest], out *Guest) error {
 			out.Metadata, out.Name = g.Metadata, g.Name // the store keeps both
 			sg.last = out

@@ -20,7 +20,7 @@ func (a *Agent) runImageJob(ctx context.Context, job *Job, act ActionConfig, req
 		r.Args = args
 		return &r
 	}
-	resps, err := callEach[ImageRequest, subagent.ImageResponse](ctx, a, act, mk, a.advanceStage(job, len(act.Stages), nil))
+	resps, err := callEach[ImageRequest, subagent.ImageResponse](ctx, a, act, mk, job)
 	if err != nil {
 		return outcome{}, err
 	}

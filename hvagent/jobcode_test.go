@@ -81,7 +81,7 @@ func TestAgent_JobErrorCode_Timeout(t *testing.T) {
 	t.Parallel()
 	cfg := sim.Config()
 	act := cfg.Actions[hvagent.ActionStart]
-	act.Timeout = hvagent.Duration{Duration: 50 * time.Millisecond}
+	act.Timeout = hvagent.Duration{Duration: 500 * time.Millisecond}
 	cfg.Actions[hvagent.ActionStart] = act
 	env := agenttest.New(t, agenttest.Opts{Config: cfg})
 	g := env.Create(t, nil)
@@ -89,5 +89,5 @@ func TestAgent_JobErrorCode_Timeout(t *testing.T) {
 	j := env.Wait(t, env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job.ID)
 	require.Equal(t, hvagent.JobError, j.Status)
 	require.Equal(t, hvagent.ETIMEOUT, j.Error)
-	require.Equal(t, "timed out in stage 1/1 Sim.Start (sim)", j.Message)
+	require.Equal(t, "stage 1/1 Sim.Start (sim) did not finish within the action's timeout (500ms)", j.Message)
 }

@@ -166,12 +166,16 @@ func (a *Agent) tryFinish(attempt int, e JobEnd) (canceled []string, err error) 
 }
 
 // failure returns the final status, error code and message of a job that
-// failed with err. The code (see Job.Error) is canceled for a user's
-// cancel, timeout for a deadline, the code of an agent-side *Error, the
+// failed with err, whose context ended with cause (nil while it runs). The
+// code (see Job.Error) is canceled for a user's cancel, timeout for a
+// deadline (the action's or a call's), the code of an agent-side *Error, the
 // code a sub-agent gave (invalid, not_found, conflict), subagent for any
 // other failure of a stage, and internal for anything else.
 func failure(err, cause error) (JobStatus, string, string) {
-	var se *pipeline.StageError
+	var (
+		se *pipeline.StageError
+		te *actionTimeout
+	)
 	staged := errors.As(err, &se)
 	switch {
 	case errors.Is(cause, errUserCancel):
@@ -180,6 +184,8 @@ func failure(err, cause error) (JobStatus, string, string) {
 			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
 		}
 		return JobCanceled, ECANCELED, msg
+	case staged && errors.As(cause, &te):
+		return JobError, ETIMEOUT, fmt.Sprintf("stage %s (%s) did not finish within the action's timeout (%s)", se.Label(), se.Service, te.d)
 	case errors.Is(err, context.DeadlineExceeded) && staged:
 		return JobError, ETIMEOUT, fmt.Sprintf("timed out in stage %s (%s)", se.Label(), se.Service)
 	}

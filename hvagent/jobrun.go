@@ -37,14 +37,18 @@ func (a *Agent) runJob(c *Claim) {
 	act, ok := a.cfg.Actions[job.Action]
 	var out outcome
 	var err error
+	cause := context.Cause(ctx)
 	if !ok {
 		err = Errorf(EINVALID, "%s: Not configured", job.Action)
 	} else {
-		tctx, tcancel := context.WithTimeout(subagent.WithCall(ctx, job.ID, job.Attempt), act.Timeout.Duration)
+		d := act.Timeout.Duration
+		tctx, tcancel := context.WithTimeoutCause(subagent.WithCall(ctx, job.ID, job.Attempt), d, &actionTimeout{d})
 		out, err = a.execute(tctx, job, act, c.Request)
+		cause = context.Cause(tctx) // a cancel, Stop, or the action's timeout
 		tcancel()
+		a.abandonStages(job)
 	}
-	a.end(job, out, err, context.Cause(ctx))
+	a.end(job, out, err, cause)
 }
 
 // execute runs the pipeline of job, recovering a panic into an error so a

@@ -116,7 +116,9 @@ type Request struct {
 	// DestroyMoreRecent lets rollbackSnapshot destroy newer snapshots.
 	DestroyMoreRecent bool `json:"destroyMoreRecent,omitempty"`
 
-	// IdempotencyKey makes a retried async request return the first job.
+	// IdempotencyKey makes a retried async request return the first job,
+	// also once the guest has been deleted (Result.Guest then carries only
+	// the guest's ID).
 	IdempotencyKey string `json:"-"`
 	// IdemScope scopes the key (the REST handler sets caller, method and
 	// path); default the action and guest.

@@ -12,13 +12,13 @@ import (
 // serviceSet holds one sub-agent client per configured service.
 type serviceSet struct {
 	clients   map[string]*subagent.Client
-	inprocess []*subagent.InProcess
+	inprocess map[string]*subagent.InProcess // by builtin name
 }
 
 // newServiceSet builds the clients of c's services: TCP ports and URLs over
 // HTTP, unix sockets, and builtins through an in-memory connection.
 func newServiceSet(c *Config) (*serviceSet, error) {
-	set := &serviceSet{clients: map[string]*subagent.Client{}}
+	set := &serviceSet{clients: map[string]*subagent.Client{}, inprocess: map[string]*subagent.InProcess{}}
 	builtin := map[string]*http.Client{}
 	for name, s := range c.Services {
 		url, err := c.ServiceURL(name)
@@ -31,7 +31,7 @@ func newServiceSet(c *Config) (*serviceSet, error) {
 			hc := builtin[s.Builtin]
 			if hc == nil {
 				p := subagent.NewInProcess(c.Builtins[s.Builtin])
-				set.inprocess = append(set.inprocess, p)
+				set.inprocess[s.Builtin] = p
 				hc = p.HTTPClient()
 				builtin[s.Builtin] = hc
 			}
@@ -57,6 +57,18 @@ func unixClient(path string) *http.Client {
 }
 
 func (s *serviceSet) client(name string) *subagent.Client { return s.clients[name] }
+
+// abandoned returns, by builtin name, how many calls of in-process drivers
+// still run although their caller gave up on them.
+func (s *serviceSet) abandoned() map[string]int {
+	n := map[string]int{}
+	for name, p := range s.inprocess {
+		if k := p.Abandoned(); k > 0 {
+			n[name] = k
+		}
+	}
+	return n
+}
 
 func (s *serviceSet) close() {
 	for _, p := range s.inprocess {

@@ -51,7 +51,7 @@ func (a *Agent) runSnapshotJob(ctx context.Context, job *Job, act ActionConfig, 
 		r.Args = args
 		return &r
 	}
-	resps, err := callEach[subagent.SnapshotRequest, subagent.SnapshotResponse](ctx, a, act, mk, a.advanceStage(job, len(act.Stages), nil))
+	resps, err := callEach[subagent.SnapshotRequest, subagent.SnapshotResponse](ctx, a, act, mk, job)
 	if err != nil {
 		return outcome{}, err
 	}

@@ -48,6 +48,10 @@ type Store interface {
 	// idempotency key of n is live it returns the job recorded for it instead
 	// (ECONFLICT when the hash differs).
 	Enqueue(ctx context.Context, n NewJob) (*Job, error)
+	// KeyJob returns the job recorded for a live idempotency key (scope,
+	// key) at at, with the request hash recorded with it; a nil job when
+	// the key is unknown or expired.
+	KeyJob(ctx context.Context, scope, key string, at time.Time) (job *Job, hash string, err error)
 	// Claim moves the oldest Queued job of queue to Running: Attempt+1,
 	// StartedAt set the first time, Message cleared, Stage set to
 	// o.FirstStage[action] (StageStartedAt = at) or cleared. It returns nil
@@ -92,9 +96,11 @@ type Store interface {
 	// LastEventID returns the ID of the newest event, 0 if none.
 	LastEventID(ctx context.Context) (int64, error)
 
-	// Prune keeps the newest maxJobs finished jobs (never a Queued or Running
-	// job, nor one with a live idempotency key), the newest maxEvents events,
-	// and drops idempotency keys that expired before now.
+	// Prune keeps the newest maxJobs finished jobs, newest by enqueue order
+	// (never a Queued or Running job, nor one with a live idempotency key),
+	// the newest maxEvents events, and drops idempotency keys that expired
+	// before now. It deletes in short batches, each its own commit, so that
+	// other writes never wait for more than one batch.
 	Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) error
 
 	// Close releases the store and its data-dir lock.

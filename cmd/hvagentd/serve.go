@@ -56,7 +56,11 @@ type server struct {
 // settings and socket group read by settings.Check.
 func (m *Main) serve(files *settings.Files) error {
 	cfg, tlsCfg := m.Daemon, files.TLS
-	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent)}
+	requests, err := rest.NewLimits(cfg.Limits())
+	if err != nil {
+		return err
+	}
+	base := rest.HandlerOptions{Logger: m.Logger, Metrics: metricsHandler(m.Metrics, m.Agent, requests), Limits: requests}
 	m.drainCtx, m.drain = context.WithCancel(context.Background())
 
 	limits := newConnLimits(cfg.MaxConnections, cfg.MaxConnectionsPerClient, m.Logger)
@@ -91,12 +95,13 @@ func (m *Main) serve(files *settings.Files) error {
 	return nil
 }
 
-// metricsHandler serves the metrics of /metrics: the agent's and the Go
-// runtime's and process's.
-func metricsHandler(m *metrics.Metrics, agent *hvagent.Agent) http.Handler {
+// metricsHandler serves the metrics of /metrics: the agent's, the request
+// limits', and the Go runtime's and process's.
+func metricsHandler(m *metrics.Metrics, agent *hvagent.Agent, limits *rest.Limits) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		m.Collector(agent),
+		limitsCollector{limits},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -76,6 +77,14 @@ var allSettings = []*setting{
 		func(f *settings.File) *int { return &f.Daemon.MaxConnections }),
 	intSetting("max_connections_per_client", "connections open at once from one client IP address (default 64)",
 		func(f *settings.File) *int { return &f.Daemon.MaxConnectionsPerClient }),
+	intSetting("max_streams", "stream requests (snapshot downloads, consoles) served at once; beyond: 503 (default 64)",
+		func(f *settings.File) *int { return &f.Daemon.MaxStreams }),
+	intSetting("max_event_clients", "GET /events requests (event streams, long polls) served at once; beyond: 503 (default 256)",
+		func(f *settings.File) *int { return &f.Daemon.MaxEventClients }),
+	floatSetting("request_rate", "requests per second each caller (token, else client IP) may make on average; beyond: 429 (default 0: no limit)",
+		func(f *settings.File) *float64 { return &f.Daemon.RequestRate }),
+	intSetting("request_burst", "requests a caller may make at once above --request-rate (default the rate rounded up)",
+		func(f *settings.File) *int { return &f.Daemon.RequestBurst }),
 	intSetting("max_logged_jobs", "finished jobs kept in the job log (default 1000)",
 		func(f *settings.File) *int { return &f.Config.MaxLoggedJobs }),
 	intSetting("max_events", "events kept for /events (default 100000)",
@@ -131,6 +140,20 @@ func intSetting(key, usage string, field func(*settings.File) *int) *setting {
 		}
 		if n < 0 {
 			return fmt.Errorf("%d must not be negative", n)
+		}
+		*field(f) = n
+		return nil
+	}}
+}
+
+func floatSetting(key, usage string, field func(*settings.File) *float64) *setting {
+	return &setting{key: key, kind: "float", usage: usage, apply: func(f *settings.File, v string) error {
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return fmt.Errorf("invalid number %q", v)
+		}
+		if n < 0 {
+			return fmt.Errorf("%v must not be negative", n)
 		}
 		*field(f) = n
 		return nil

@@ -94,6 +94,15 @@ func TestParseFlags_Precedence(t *testing.T) {
 			env: map[string]string{"HVAGENT_MAX_QUEUED": "6"}}, key: "max_queued", want: `7`},
 		{name: "MaxEventsEnv", parseCase: parseCase{env: map[string]string{"HVAGENT_MAX_EVENTS": "50"}}, key: "max_events", want: `50`},
 		{name: "MaxLoggedJobsFlag", parseCase: parseCase{args: []string{"--max-logged-jobs", "9"}}, key: "max_logged_jobs", want: `9`},
+		{name: "MaxStreamsDefault", key: "max_streams", want: `64`},
+		{name: "MaxStreamsEnv", parseCase: parseCase{env: map[string]string{"HVAGENT_MAX_STREAMS": "3"}}, key: "max_streams", want: `3`},
+		{name: "MaxEventClientsDefault", key: "max_event_clients", want: `256`},
+		{name: "MaxEventClientsFlag", parseCase: parseCase{args: []string{"-c", "@A", "--max-event-clients", "9"}, fileA: `{"max_event_clients":5}`},
+			key: "max_event_clients", want: `9`},
+		{name: "RequestRateFlag", parseCase: parseCase{args: []string{"--request-rate", "0.5"}}, key: "request_rate", want: `0.5`},
+		{name: "RequestBurstDefault", parseCase: parseCase{env: map[string]string{"HVAGENT_REQUEST_RATE": "7.2"}}, key: "request_burst", want: `8`},
+		{name: "RequestBurstFile", parseCase: parseCase{args: []string{"-c", "@A"}, fileA: `{"request_rate":10,"request_burst":40}`},
+			key: "request_burst", want: `40`},
 		{name: "ShutdownTimeoutDefault", key: "shutdown_timeout", want: `"30s"`},
 		{name: "ShutdownTimeoutEnv", parseCase: parseCase{args: []string{"-c", "@A"}, fileA: `{"shutdown_timeout":"5s"}`,
 			env: map[string]string{"HVAGENT_SHUTDOWN_TIMEOUT": "6s"}}, key: "shutdown_timeout", want: `"6s"`},
@@ -139,6 +148,10 @@ func TestParseFlags_Errors(t *testing.T) {
 	}{
 		{name: "FlagInt", parseCase: parseCase{args: []string{"--max-queued", "x"}}, want: `invalid argument "x" for "--max-queued" flag: invalid integer "x"`},
 		{name: "FlagNegative", parseCase: parseCase{args: []string{"--max-events=-1"}}, want: `-1 must not be negative`},
+		{name: "FlagFloat", parseCase: parseCase{args: []string{"--request-rate", "fast"}}, want: `invalid argument "fast" for "--request-rate" flag: invalid number "fast"`},
+		{name: "FlagFloatNaN", parseCase: parseCase{args: []string{"--request-rate", "NaN"}}, want: `invalid number "NaN"`},
+		{name: "EnvFloatNegative", parseCase: parseCase{env: map[string]string{"HVAGENT_REQUEST_RATE": "-2"}}, want: `HVAGENT_REQUEST_RATE=-2: -2 must not be negative`},
+		{name: "BurstWithoutRate", parseCase: parseCase{args: []string{"--request-burst", "5"}}, want: `request_burst needs request_rate`},
 		{name: "FlagDuration", parseCase: parseCase{args: []string{"--shutdown-timeout", "5"}}, want: `invalid duration "5"`},
 		{name: "EnvInt", parseCase: parseCase{env: map[string]string{"HVAGENT_MAX_QUEUED": "many"}}, want: `HVAGENT_MAX_QUEUED=many: invalid integer "many"`},
 		{name: "EnvDuration", parseCase: parseCase{env: map[string]string{"HVAGENT_SHUTDOWN_TIMEOUT": "soon"}}, want: `HVAGENT_SHUTDOWN_TIMEOUT=soon: invalid duration`},
@@ -186,6 +199,8 @@ func TestParseFlags_EmbeddedDefault(t *testing.T) {
 	require.Equal(t, len(host.Default().Actions), len(m.Config.Actions))
 	require.Equal(t, "qemu", m.Config.Services["qemu"].Builtin)
 	require.Equal(t, "storage", m.Config.Services["storage"].Builtin)
+	require.Zero(t, m.Daemon.RequestRate, "no request rate limit by default")
+	require.Zero(t, m.Daemon.RequestBurst)
 
 	m, err = parseCase{args: []string{"--config", "../../testdata/sim.json"}}.parse(t)
 	require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -40,6 +41,8 @@ type simOptions struct {
 	latency     time.Duration
 	failureRate float64
 	seed        int64
+	logSize     int
+	execLog     string
 }
 
 // newSubagentSimCmd returns "hvagentd subagent sim".
@@ -60,6 +63,8 @@ func newSubagentSimCmd() *cobra.Command {
 	f.DurationVar(&opts.latency, "latency", 0, "how long every simulated call takes")
 	f.Float64Var(&opts.failureRate, "failure-rate", 0, "probability (0..1) that a call fails with \"simulated failure\"")
 	f.Int64Var(&opts.seed, "seed", 0, "seed of the simulated failures")
+	f.IntVar(&opts.logSize, "log-size", sim.DefaultLogSize, "how many calls the in-memory execution log keeps (the newest)")
+	f.StringVar(&opts.execLog, "exec-log", "", "append every call to this file as a JSON line (job_id, attempt, method, guest_id, at)")
 	_ = cmd.MarkFlagRequired("listen")
 	return cmd
 }
@@ -71,6 +76,9 @@ func (o *simOptions) validate() error {
 	if o.latency < 0 {
 		return usageErrorf("--latency %s: must not be negative", o.latency)
 	}
+	if o.logSize < 1 {
+		return usageErrorf("--log-size %d: must be at least 1", o.logSize)
+	}
 	return nil
 }
 
@@ -80,7 +88,16 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 		return err
 	}
 	logger := zerolog.New(stderr).With().Timestamp().Str("subagent", "sim").Logger()
-	d := sim.New(sim.Options{Latency: opts.latency, FailureRate: opts.failureRate, Seed: opts.seed})
+	simOpts := sim.Options{Latency: opts.latency, FailureRate: opts.failureRate, Seed: opts.seed, LogSize: opts.logSize}
+	if opts.execLog != "" {
+		f, err := os.OpenFile(opts.execLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("execution log: %w", err)
+		}
+		defer f.Close()
+		simOpts.ExecLog = f
+	}
+	d := sim.New(simOpts)
 	ln, addr, err := listenAndReport(opts.listen, stdout)
 	if err != nil {
 		return err
@@ -88,6 +105,9 @@ func runSim(ctx context.Context, opts *simOptions, stdout, stderr io.Writer) err
 	logger.Info().Str("addr", addr).Str("latency", logtext.Duration(opts.latency)).Float64("failure_rate", opts.failureRate).
 		Msg("serving the simulated hypervisor (a simulation: no real guests run)")
 	if err := serveHTTP(ctx, ln, d.Handler()); err != nil {
+		return err
+	}
+	if err := d.ExecLogErr(); err != nil {
 		return err
 	}
 	logger.Info().Msg("simulated hypervisor stopped")

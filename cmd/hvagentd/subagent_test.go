@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
@@ -72,6 +74,24 @@ func TestSubagentSim_FailureRate(t *testing.T) {
 	require.Equal(t, 0, cancel().code)
 }
 
+func TestSubagentSim_ExecLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "exec.jsonl")
+	addr, cancel := startRun(t, "subagent", "sim", "--listen", "127.0.0.1:0", "--exec-log", path, "--log-size", "1")
+	c := subagent.NewClient(subagent.ClientConfig{URL: "http://" + addr + subagent.RPCPath, Timeout: 10 * time.Second})
+	ctx := subagent.WithCall(context.Background(), "job-1", 2)
+	for range 2 {
+		require.NoError(t, c.Call(ctx, "Sim.ListImages", &subagent.ImageRequest{}, &subagent.ImageResponse{}))
+	}
+	r := cancel()
+	require.Equal(t, 0, r.code, r.stderr)
+	calls := readExecLog(t, path)
+	require.Len(t, calls, 2)
+	for _, c := range calls {
+		require.Equal(t, sim.Call{JobID: "job-1", Attempt: 2, Method: "Sim.ListImages", At: c.At}, c)
+	}
+}
+
 func TestSubagentSim_Errors(t *testing.T) {
 	t.Parallel()
 	runFailures(t, []runFailure{
@@ -80,6 +100,8 @@ func TestSubagentSim_Errors(t *testing.T) {
 		{name: "Latency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "-1s"}, code: exitUsage, want: "--latency -1s: must not be negative"},
 		{name: "BadLatency", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--latency", "soon"}, code: exitUsage, want: `invalid argument "soon" for "--latency" flag`},
 		{name: "BadAddress", args: []string{"subagent", "sim", "--listen", "nowhere:-1"}, code: exitFailure, want: "listen:"},
+		{name: "LogSize", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--log-size", "0"}, code: exitUsage, want: "--log-size 0: must be at least 1"},
+		{name: "ExecLogDir", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "--exec-log", "/nonexistent-dir/x.jsonl"}, code: exitFailure, want: "execution log: open /nonexistent-dir/x.jsonl"},
 		{name: "ExtraArgs", args: []string{"subagent", "sim", "--listen", "127.0.0.1:0", "extra"}, code: exitUsage, want: `hvagentd subagent sim takes no arguments, got "extra"`},
 	})
 }

@@ -64,20 +64,27 @@ func (m *Metrics) JobFinished(action string, status hvagent.JobStatus) {
 	m.finished.WithLabelValues(action, string(status)).Inc()
 }
 
-// QueueSource reports the queues of an agent; *hvagent.Agent is one.
+// QueueSource reports the queues and running stages of an agent;
+// *hvagent.Agent is one.
 type QueueSource interface {
 	QueueStats(ctx context.Context) ([]hvagent.QueueStat, error)
+	RunningStages() []hvagent.RunningStage
 }
 
 // Collector returns every metric: the observed ones plus, read from queues
 // at each scrape, queue depth, running jobs and the oldest queued job's age
-// per queue. Register it on a registry.
+// per queue, the oldest running stage's age and the abandoned stages that
+// still run. Register it on a registry.
 func (m *Metrics) Collector(queues QueueSource) prometheus.Collector {
 	return &collector{m: m, queues: queues, now: time.Now,
 		depth:      prometheus.NewDesc("hvagent_queue_depth", "Queued jobs per queue (guest ID or image key).", []string{"queue"}, nil),
 		running:    prometheus.NewDesc("hvagent_queue_running", "Running jobs per queue (0 or 1).", []string{"queue"}, nil),
 		oldest:     prometheus.NewDesc("hvagent_queue_oldest_seconds", "Age of the oldest queued job per queue.", []string{"queue"}, nil),
 		scrapeFail: prometheus.NewDesc("hvagent_queue_scrape_error", "1 when the job log could not be read for this scrape.", nil, nil),
+		oldestStage: prometheus.NewDesc("hvagent_oldest_running_stage_seconds",
+			"Age of the oldest pipeline stage in progress of a running job; 0 when none runs.", nil, nil),
+		abandoned: prometheus.NewDesc("hvagent_abandoned_stages",
+			"Stages whose jobs ended without them (they ignored their cancellation) and that still run.", nil, nil),
 	}
 }
 
@@ -87,6 +94,7 @@ type collector struct {
 	queues                             QueueSource
 	now                                func() time.Time
 	depth, running, oldest, scrapeFail *prometheus.Desc
+	oldestStage, abandoned             *prometheus.Desc
 }
 
 // Describe implements prometheus.Collector.
@@ -98,6 +106,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.running
 	ch <- c.oldest
 	ch <- c.scrapeFail
+	ch <- c.oldestStage
+	ch <- c.abandoned
 }
 
 // Collect implements prometheus.Collector.
@@ -105,6 +115,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	c.m.stage.Collect(ch)
 	c.m.subErrors.Collect(ch)
 	c.m.finished.Collect(ch)
+	c.collectStages(ch)
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	stats, err := c.queues.QueueStats(ctx)
@@ -123,4 +134,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, s.Queue)
 	}
+}
+
+// collectStages reports the oldest running stage's age and the abandoned
+// stages, which need no read of the job log.
+func (c *collector) collectStages(ch chan<- prometheus.Metric) {
+	age, abandoned := 0.0, 0
+	now := c.now()
+	for _, s := range c.queues.RunningStages() {
+		if s.Abandoned {
+			abandoned++
+			continue
+		}
+		age = max(age, now.Sub(s.StartedAt).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.oldestStage, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(c.abandoned, prometheus.GaugeValue, float64(abandoned))
 }

@@ -75,3 +75,70 @@ type failingQueues struct{}
 func (failingQueues) QueueStats(context.Context) ([]hvagent.QueueStat, error) {
 	return nil, errors.New("database is locked")
 }
+
+func (failingQueues) RunningStages() []hvagent.RunningStage { return nil }
+
+// gauge returns the value of the unlabelled gauge name gathered from reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			require.Len(t, mf.GetMetric(), 1)
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	require.Failf(t, "no such metric", "%s", name)
+	return 0
+}
+
+func TestMetrics_OldestRunningStage(t *testing.T) {
+	t.Parallel()
+	m := metrics.New()
+	cfg := sim.Config()
+	cfg.Observer = m
+	env := agenttest.New(t, agenttest.Opts{Config: cfg})
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(m.Collector(env.Agent)))
+	g := env.Create(t, nil)
+	require.Zero(t, gauge(t, reg, "hvagent_oldest_running_stage_seconds"), "no stage runs")
+
+	env.Sim.SetLatency(time.Minute)
+	job := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	require.Eventually(t, func() bool { return len(env.Agent.RunningStages()) == 1 }, 10*time.Second, time.Millisecond)
+	first := gauge(t, reg, "hvagent_oldest_running_stage_seconds")
+	require.Positive(t, first)
+	require.Eventually(t, func() bool { return gauge(t, reg, "hvagent_oldest_running_stage_seconds") > first },
+		10*time.Second, 5*time.Millisecond, "the age grows while the stage runs")
+	require.Zero(t, gauge(t, reg, "hvagent_abandoned_stages"))
+
+	_, err := env.Agent.CancelJob(context.Background(), job.ID)
+	require.NoError(t, err)
+	require.Zero(t, gauge(t, reg, "hvagent_oldest_running_stage_seconds"), "the canceled job's stage returned")
+}
+
+// stages is a QueueSource with given running stages and no queues.
+type stages []hvagent.RunningStage
+
+func (stages) QueueStats(context.Context) ([]hvagent.QueueStat, error) {
+	return []hvagent.QueueStat{}, nil
+}
+
+func (s stages) RunningStages() []hvagent.RunningStage { return s }
+
+func TestMetrics_AbandonedStages(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(metrics.New().Collector(stages{
+		{JobID: "a", StartedAt: now.Add(-3 * time.Hour), Abandoned: true},
+		{JobID: "b", StartedAt: now.Add(-2 * time.Hour), Abandoned: true},
+		{JobID: "c", StartedAt: now.Add(-time.Hour)},
+		{JobID: "d", StartedAt: now.Add(-time.Minute)},
+	})))
+	require.Equal(t, 2.0, gauge(t, reg, "hvagent_abandoned_stages"))
+	age := gauge(t, reg, "hvagent_oldest_running_stage_seconds")
+	require.GreaterOrEqual(t, age, 3600.0, "the oldest stage that is not abandoned")
+	require.Less(t, age, 7200.0)
+}

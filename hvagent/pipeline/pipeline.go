@@ -7,6 +7,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Stage is one step of a pipeline: a call of Method on Service.
@@ -19,7 +20,8 @@ type Stage[T any] struct {
 	Run func(ctx context.Context, in T) (T, error)
 }
 
-// Hooks are optional callbacks around each stage.
+// Hooks are optional callbacks around each stage, and how long a cancelled
+// stage may take to return.
 type Hooks[T any] struct {
 	// Before runs before stage i (0-based); an error stops the run.
 	Before func(ctx context.Context, i int, s Stage[T], in T) error
@@ -27,6 +29,11 @@ type Hooks[T any] struct {
 	Validate func(in, out T) error
 	// After runs once stage i's output is validated; an error stops the run.
 	After func(ctx context.Context, i int, s Stage[T], out T) error
+	// Grace is how long a stage whose ctx ended may take to return before
+	// Run abandons it; 0 abandons it at once. A stage that returns within
+	// the grace has finished its call when Run returns; one that does not
+	// runs on in the background, and its result is dropped.
+	Grace time.Duration
 }
 
 // StageError is the error of a failed stage.
@@ -59,8 +66,8 @@ func Label(i, n int, method string) string {
 }
 
 // Run runs stages in order on in and returns the last stage's output (in
-// itself for no stages). Cancelling ctx abandons a running stage at once and
-// starts no next one.
+// itself for no stages). Cancelling ctx abandons a running stage, at once or
+// after h.Grace, and starts no next one.
 func Run[T any](ctx context.Context, stages []Stage[T], in T, h Hooks[T]) (T, error) {
 	cur := in
 	for i, s := range stages {
@@ -76,7 +83,7 @@ func Run[T any](ctx context.Context, stages []Stage[T], in T, h Hooks[T]) (T, er
 				return fail(err, false)
 			}
 		}
-		out, err := runStage(ctx, s, cur)
+		out, err := runStage(ctx, s, cur, h.Grace)
 		if err != nil {
 			return fail(err, ctx.Err() != nil)
 		}
@@ -95,9 +102,11 @@ func Run[T any](ctx context.Context, stages []Stage[T], in T, h Hooks[T]) (T, er
 	return cur, nil
 }
 
-// runStage runs one stage, returning early when ctx is done; an abandoned
-// call finishes in the background and its result is dropped.
-func runStage[T any](ctx context.Context, s Stage[T], in T) (T, error) {
+// runStage runs one stage, returning when ctx is done and the stage has not
+// returned within grace; an abandoned call finishes in the background and
+// its result is dropped. A stage that returns within grace of ctx's end gets
+// ctx's error whatever it returned.
+func runStage[T any](ctx context.Context, s Stage[T], in T, grace time.Duration) (T, error) {
 	type result struct {
 		out T
 		err error
@@ -107,15 +116,22 @@ func runStage[T any](ctx context.Context, s Stage[T], in T) (T, error) {
 		out, err := s.Run(ctx, in)
 		done <- result{out, err}
 	}()
+	var zero T
 	select {
 	case r := <-done:
 		if r.err == nil && ctx.Err() != nil {
-			var zero T
 			return zero, ctx.Err()
 		}
 		return r.out, r.err
 	case <-ctx.Done():
-		var zero T
-		return zero, ctx.Err()
 	}
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+		}
+	}
+	return zero, ctx.Err()
 }

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,4 +114,61 @@ func TestRun_CancelledBeforeStart(t *testing.T) {
 	var se *pipeline.StageError
 	require.ErrorAs(t, err, &se)
 	require.False(t, se.InFlight)
+}
+
+func TestRun_GraceLetsStageReturn(t *testing.T) {
+	t.Parallel()
+	var returned atomic.Bool
+	slow := pipeline.Stage[int]{Service: "svc", Method: "Svc.Slow", Run: func(ctx context.Context, _ int) (int, error) {
+		<-ctx.Done()
+		time.Sleep(20 * time.Millisecond) // cleans up after its cancel
+		returned.Store(true)
+		return 0, errors.New("interrupted")
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := pipeline.Run(ctx, []pipeline.Stage[int]{slow}, 0, pipeline.Hooks[int]{Grace: time.Minute})
+	var se *pipeline.StageError
+	require.ErrorAs(t, err, &se)
+	require.False(t, se.InFlight, "ctx was done before the stage started")
+	require.ErrorIs(t, err, context.Canceled)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	started := make(chan struct{})
+	slowStarted := slow
+	slowStarted.Run = func(ctx context.Context, in int) (int, error) {
+		close(started)
+		return slow.Run(ctx, in)
+	}
+	go func() { <-started; cancel() }()
+	_, err = pipeline.Run(ctx, []pipeline.Stage[int]{slowStarted}, 0, pipeline.Hooks[int]{Grace: time.Minute})
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.InFlight)
+	require.ErrorIs(t, err, context.Canceled, "the stage's own error is replaced by ctx's")
+	require.True(t, returned.Load(), "Run returned before the stage did, within its grace")
+}
+
+func TestRun_GraceThenAbandons(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	returned := make(chan struct{})
+	hang := pipeline.Stage[int]{Service: "svc", Method: "Svc.Hang", Run: func(context.Context, int) (int, error) {
+		defer close(returned)
+		<-release // ignores ctx on purpose
+		return 1, nil
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := pipeline.Run(ctx, []pipeline.Stage[int]{hang}, 0, pipeline.Hooks[int]{Grace: 20 * time.Millisecond})
+	var se *pipeline.StageError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.InFlight)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	select {
+	case <-returned:
+		t.Fatal("the stage returned although it was never released")
+	default:
+	}
+	close(release)
+	<-returned
 }

@@ -32,6 +32,12 @@ type HandlerOptions struct {
 	// example hvagentd's net/http/pprof handlers on its admin listener. The
 	// library itself registers no debug handler.
 	Debug http.Handler
+	// Limits bounds concurrent streams and event clients and, optionally,
+	// each caller's request rate; handlers given the same *Limits share
+	// its bounds (hvagentd's listeners do). Default (nil): limits of the
+	// handler's own with NewLimits' defaults (64 streams, 256 event
+	// clients, no rate limit).
+	Limits *Limits
 }
 
 // Route is one method and path served by NewHandler.
@@ -55,13 +61,21 @@ const (
 // also the wait of each event query.
 const sseHeartbeat = 15 * time.Second
 
+// sseStall is how long an event stream's client may take no bytes of it
+// before it is dropped; it then resumes with Last-Event-ID.
+const sseStall = 10 * time.Second
+
 // server holds what the routes of one handler share.
 type server struct {
 	svc       hvagent.Service
 	log       zerolog.Logger
 	opts      HandlerOptions
 	tokens    []Token
+	limits    *Limits
 	heartbeat time.Duration
+	// eventStall is how long an event stream's client may take no bytes
+	// before it is dropped (sseStall; tests shorten it).
+	eventStall time.Duration
 	// bodyTimeout is how long a request's body may take to arrive
 	// (bodyTimeout; tests shorten it).
 	bodyTimeout time.Duration
@@ -78,19 +92,26 @@ type route struct {
 
 // NewHandler returns the REST API of svc: every route of Routes, plus JSON
 // 404 and 405 replies for other paths and methods, token authentication and
-// scopes, Host and Origin checks, a log line per request, and opts.Debug
-// under /debug/ when set. The handler never writes to a global logger.
+// scopes, Host and Origin checks, the request limits of opts.Limits, a log
+// line per request, and opts.Debug under /debug/ when set. The handler
+// never writes to a global logger.
 func NewHandler(svc hvagent.Service, opts HandlerOptions) http.Handler {
 	return newServer(svc, opts).handler()
 }
 
 func newServer(svc hvagent.Service, opts HandlerOptions) *server {
+	limits := opts.Limits
+	if limits == nil {
+		limits = defaultLimits()
+	}
 	return &server{
-		svc:       svc,
-		log:       opts.Logger,
-		opts:      opts,
-		tokens:    slices.Clone(opts.Tokens),
-		heartbeat: sseHeartbeat,
+		svc:        svc,
+		log:        opts.Logger,
+		opts:       opts,
+		tokens:     slices.Clone(opts.Tokens),
+		limits:     limits,
+		heartbeat:  sseHeartbeat,
+		eventStall: sseStall,
 
 		bodyTimeout: bodyTimeout,
 	}
@@ -98,7 +119,7 @@ func newServer(svc hvagent.Service, opts HandlerOptions) *server {
 
 // Routes returns every route NewHandler serves, in a stable order.
 func Routes() []Route {
-	table := (&server{}).routes()
+	table := newServer(nil, HandlerOptions{}).routes()
 	out := make([]Route, len(table))
 	for i, rt := range table {
 		out[i] = Route{Method: rt.method, Pattern: rt.pattern}
@@ -174,7 +195,7 @@ func (s *server) routes() []route {
 		{"GET", "/queue", ScopeRead, s.queueStats},
 		{"POST", "/queue/pause", ScopeAdmin, s.pauseQueue},
 		{"POST", "/queue/resume", ScopeAdmin, s.resumeQueue},
-		{"GET", "/events", ScopeRead, s.events},
+		{"GET", "/events", ScopeRead, s.limited(&s.limits.events, "event clients", s.events)},
 		{"GET", "/jobs", ScopeRead, s.listJobs},
 		{"GET", "/jobs/{id}", ScopeRead, s.getJob},
 		{"DELETE", "/jobs/{id}", ScopeWrite, s.cancelJob},
@@ -213,7 +234,7 @@ func (s *server) guestRoutes() []route {
 		{"GET", "/guests/{id}/metrics/cpu", ScopeRead, s.guestInfo(hvagent.ActionCPUMetrics)},
 		{"GET", "/guests/{id}/metrics/disk", ScopeRead, s.guestInfo(hvagent.ActionDiskMetrics)},
 		{"GET", "/guests/{id}/metrics/nic", ScopeRead, s.guestInfo(hvagent.ActionNicMetrics)},
-		{"GET", "/guests/{id}/console", ScopeRead, s.console},
+		{"GET", "/guests/{id}/console", ScopeRead, s.limited(&s.limits.streams, "streams", s.console)},
 	}
 	for _, action := range hvagent.GuestActions() {
 		if action == hvagent.ActionCreate {
@@ -233,7 +254,7 @@ func (s *server) snapshotRoutes(prefix string) []route {
 		{"GET", p + "/{name}", ScopeRead, s.getSnapshot},
 		{"DELETE", p + "/{name}", ScopeWrite, s.deleteSnapshot},
 		{"POST", p + "/{name}/rollback", ScopeWrite, s.rollbackSnapshot},
-		{"GET", p + "/{name}/download", ScopeRead, s.downloadSnapshot},
+		{"GET", p + "/{name}/download", ScopeRead, s.limited(&s.limits.streams, "streams", s.downloadSnapshot)},
 	}
 }
 

@@ -93,8 +93,9 @@ func callerOf(ctx context.Context) identity {
 	return identity{name: localCaller}
 }
 
-// guard checks Host and Origin, then authenticates the token (except for
-// GET /healthz) and stores the caller's identity in the request context.
+// guard checks Host and Origin, then authenticates the token and takes
+// one request of the caller's rate limit (both except for GET /healthz),
+// and stores the caller's identity in the request context.
 func (s *server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.bodyDeadline(w, r)
@@ -103,10 +104,17 @@ func (s *server) guard(next http.Handler) http.Handler {
 			return
 		}
 		id := identity{name: localCaller, scope: ScopeAdmin}
-		if len(s.tokens) > 0 && r.URL.Path != "/healthz" {
+		byToken := len(s.tokens) > 0 && r.URL.Path != "/healthz"
+		if byToken {
 			var err error
 			if id, err = s.authenticate(r); err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="hvagent"`)
+				s.refuse(w, r, err)
+				return
+			}
+		}
+		if r.URL.Path != "/healthz" {
+			if err := s.checkRate(w, r, id, byToken); err != nil {
 				s.refuse(w, r, err)
 				return
 			}

@@ -3,6 +3,7 @@ package rest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,7 +70,10 @@ func (s *server) eventPage(x *exchange) error {
 // no repeat; an ID older than the retained log gets "event: reset" first.
 // An idle stream gets a ": ping" comment every heartbeat. The stream ends
 // when the client goes away, the request context ends, or the service
-// stops.
+// stops, and when the client takes no bytes for eventStall: nothing is
+// queued for a client (each reads the log at its own pace, one page held
+// at a time), so a slow one holds up no other and never the agent, and it
+// resumes with Last-Event-ID once dropped.
 func (s *server) eventStream(x *exchange) error {
 	cursor, err := x.eventCursor()
 	if err != nil {
@@ -85,34 +89,56 @@ func (s *server) eventStream(x *exchange) error {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	rc := http.NewResponseController(x.w)
-	_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + deadlineSlack))
+	w := &stallWriter{w: x.w, rc: http.NewResponseController(x.w), stall: s.eventStall}
+	w.extend()
 	x.w.WriteHeader(http.StatusOK)
 	if cursor < 0 && len(page.Events) == 0 {
 		// A live stream tells its starting point at once (an id with no
 		// data dispatches nothing), so a client that reconnects before
 		// any event resumes without a gap.
-		if _, err := fmt.Fprintf(x.w, "id: %d\n\n", page.Cursor); err != nil {
+		if _, err := fmt.Fprintf(w, "id: %d\n\n", page.Cursor); err != nil {
 			return nil
 		}
 	}
 	for {
-		if err := writeEvents(x.w, page); err != nil {
-			return nil // the client went away
+		if err := writeEvents(w, page); err != nil {
+			return nil // the client went away or stalled
 		}
-		if err := rc.Flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return nil
 		}
 		if page, err = s.nextEvents(x, page.Cursor); page == nil || err != nil {
 			return nil
 		}
-		_ = rc.SetWriteDeadline(time.Now().Add(s.heartbeat + deadlineSlack))
 		if len(page.Events) == 0 && !page.Reset {
-			if _, err := fmt.Fprint(x.w, ": ping\n\n"); err != nil {
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return nil
 			}
 		}
 	}
+}
+
+// stallWriter writes to a reply with a write deadline of stall from each
+// write and flush: a client that takes no bytes for that long is cut off,
+// however long the stream lasts.
+type stallWriter struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+// extend moves the write deadline to stall from now.
+func (s *stallWriter) extend() { _ = s.rc.SetWriteDeadline(time.Now().Add(s.stall)) }
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	s.extend()
+	return s.w.Write(p)
+}
+
+// flush sends what is buffered to the client.
+func (s *stallWriter) flush() error {
+	s.extend()
+	return s.rc.Flush()
 }
 
 // nextEvents waits up to a heartbeat for the events after cursor. It
@@ -169,7 +195,7 @@ func parseEventID(name, v string) (int64, error) {
 
 // writeEvents writes a page as SSE frames: "event: reset" first when the
 // page says events were missed, then one frame per event.
-func writeEvents(w http.ResponseWriter, page *hvagent.EventPage) error {
+func writeEvents(w io.Writer, page *hvagent.EventPage) error {
 	if page.Reset {
 		if _, err := fmt.Fprint(w, "event: reset\ndata: {}\n\n"); err != nil {
 			return err

@@ -211,16 +211,17 @@ func TestHandler_LongRequestsExtendWriteDeadline(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	rd := bufio.NewReader(resp.Body)
-	deadline := time.Now().Add(400 * time.Millisecond)
+	// Read for four write timeouts and at least a few frames: however slow
+	// the machine, the stream must not be cut in between.
+	start := time.Now()
 	frames := 0
-	for time.Now().Before(deadline) {
+	for time.Since(start) < 400*time.Millisecond || frames < 3 {
 		line, err := rd.ReadString('\n')
 		require.NoError(t, err, "the stream was cut after %d frames", frames)
 		if strings.HasPrefix(line, "id: ") {
 			frames++
 		}
 	}
-	require.Greater(t, frames, 5)
 }
 
 func TestStatusRecorder(t *testing.T) {

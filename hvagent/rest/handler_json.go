@@ -54,7 +54,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error().Err(err).Str("method", r.Method).Str("path", r.URL.Path).Msg("internal error")
 		code, msg = hvagent.EINTERNAL, "internal error"
 	}
-	if code == hvagent.EBUSY {
+	if code == hvagent.EBUSY && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	writeJSON(w, status, errorBody{Message: msg, Code: status, Error: code})

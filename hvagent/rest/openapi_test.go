@@ -195,13 +195,20 @@ func TestOpenAPIOperations(t *testing.T) {
 }
 
 // checkErrors checks the error replies every operation of its kind can
-// get: 401 and 403 behind a token, 400 and 413 on a mutation (the body is
-// read and limited), and the job headers and 429 on an async 202.
+// get: 401, 403 and 429 (the request rate) behind a token, 400 and 413 on
+// a mutation (the body is read and limited), the job headers and 429 on an
+// async 202, and a 503 with Retry-After on the routes of a concurrency
+// limit (streams, events).
 func (s *openAPISpec) checkErrors(t *testing.T, name, method string, op openAPIOperation) {
 	t.Helper()
 	var want []string
+	if _, path, _ := strings.Cut(name, " "); concurrencyLimited(path) {
+		ref := mappingValue(ptr(op.Responses["503"]), "$ref")
+		require.NotNil(t, ref, "%s does not document its 503", name)
+		require.Equal(t, "#/components/responses/Limited", ref.Value, "%s: the 503 of a limit has Retry-After", name)
+	}
 	if op.Security == nil {
-		want = append(want, "401", "403")
+		want = append(want, "401", "403", "429")
 	} else {
 		require.Empty(t, *op.Security, "%s: only the global bearer scheme or none is used", name)
 	}
@@ -230,6 +237,14 @@ func (s *openAPISpec) checkErrors(t *testing.T, name, method string, op openAPIO
 		require.Contains(t, codes, code, "%s does not document %s", name, code)
 	}
 }
+
+// concurrencyLimited reports whether path counts against max_streams or
+// max_event_clients.
+func concurrencyLimited(path string) bool {
+	return path == "/events" || strings.HasSuffix(path, "/download") || strings.HasSuffix(path, "/console")
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // hasSuccess reports whether op documents a 2xx response.
 func hasSuccess(op openAPIOperation) bool {

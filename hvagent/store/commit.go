@@ -49,8 +49,14 @@ func newCommitter(pool *sql.DB) *committer {
 }
 
 // write runs fn in a transaction shared with concurrent writes and returns
-// once it is committed (or failed).
+// once it is committed (or failed). A write that fails for want of disk
+// space gives EUNAVAILABLE (see diskFull).
 func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	return diskFull(c.run(ctx, fn))
+}
+
+// run hands fn to the commit loop and waits for its outcome.
+func (c *committer) run(ctx context.Context, fn func(*sql.Tx) error) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {

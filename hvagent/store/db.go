@@ -36,17 +36,23 @@ type Options struct {
 	// Now returns the current time, used for timestamps the caller does not
 	// give (a zero At, metadata changes); default time.Now.
 	Now func() time.Time
+
+	// openPool opens a connection pool on an SQLite DSN; default
+	// sql.Open("sqlite3", dsn). Tests record the statements the store
+	// issues through it.
+	openPool func(dsn string) (*sql.DB, error)
 }
 
 // DB is the SQLite implementation of hvagent.Store. It owns its database
 // file exclusively (see Open) until Close.
 type DB struct {
-	path    string
-	now     func() time.Time
-	write   *sql.DB    // one connection, BEGIN IMMEDIATE
-	commits *committer // runs every write on write
-	read    *sql.DB    // read-only pool
-	lock    *fileLock
+	path     string
+	now      func() time.Time
+	openPool func(dsn string) (*sql.DB, error)
+	write    *sql.DB    // one connection, BEGIN IMMEDIATE
+	commits  *committer // runs every write on write
+	read     *sql.DB    // read-only pool
+	lock     *fileLock
 
 	closeOnce sync.Once
 	closeErr  error
@@ -79,9 +85,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := restrictFiles(abs); err != nil {
 		return nil, errors.Join(err, lock.release())
 	}
-	db := &DB{path: abs, now: opts.Now, lock: lock}
+	db := &DB{path: abs, now: opts.Now, openPool: opts.openPool, lock: lock}
 	if db.now == nil {
 		db.now = time.Now
+	}
+	if db.openPool == nil {
+		db.openPool = func(dsn string) (*sql.DB, error) { return sql.Open("sqlite3", dsn) }
 	}
 	if err := db.open(syncMode); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -92,7 +101,7 @@ func Open(path string, opts Options) (*DB, error) {
 // open opens both pools and migrates the schema.
 func (db *DB) open(syncMode string) error {
 	var err error
-	if db.write, err = sql.Open("sqlite3", writerDSN(db.path, syncMode)); err != nil {
+	if db.write, err = db.openPool(writerDSN(db.path, syncMode)); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	db.write.SetMaxOpenConns(1)
@@ -103,7 +112,7 @@ func (db *DB) open(syncMode string) error {
 	}
 	db.commits = newCommitter(db.write)
 	// The read pool opens after migrate: mode=ro cannot create the file.
-	if db.read, err = sql.Open("sqlite3", readerDSN(db.path)); err != nil {
+	if db.read, err = db.openPool(readerDSN(db.path)); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))

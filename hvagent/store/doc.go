@@ -10,6 +10,11 @@
 // Options.Durability "full" a committed change survives a power loss, with
 // "normal" it survives a process crash.
 //
+// A write refused for want of disk space (SQLITE_FULL, ENOSPC; also the
+// max_page_count cap) gives EUNAVAILABLE, "the database disk is full":
+// nothing of it is kept, reads go on, and writes succeed again once space
+// is freed, with no reopening.
+//
 // # Ownership
 //
 // Open takes an exclusive flock on <path>.lock, which records the owner's
@@ -20,5 +25,12 @@
 //
 // Migrations are numbered SQL files embedded in the binary and applied by
 // Open, each in its own transaction. Tables are STRICT and CHECK the job
-// state machine. Times are unix nanoseconds, 0 for the zero time.
+// state machine. Times are unix nanoseconds, 0 for the zero time. Every
+// filter and page of the API reads an index (TestDB_QueryPlans checks each
+// statement's plan).
+//
+// # Retention
+//
+// Prune keeps the newest finished jobs and events; it deletes in commits
+// of at most 128 rows, so other writes wait for one batch at most.
 package store

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -27,6 +28,27 @@ func isConstraint(err error, codes ...sqlite3.ErrNoExtended) bool {
 // isDuplicate reports whether err violates a primary key or unique index.
 func isDuplicate(err error) bool {
 	return isConstraint(err, sqlite3.ErrConstraintPrimaryKey, sqlite3.ErrConstraintUnique)
+}
+
+// isDiskFull reports whether err is SQLite's "database or disk is full"
+// (the disk, or max_page_count), or an I/O error caused by ENOSPC.
+func isDiskFull(err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return errors.Is(err, syscall.ENOSPC)
+	}
+	return se.Code == sqlite3.ErrFull || (se.Code == sqlite3.ErrIoErr && se.SystemErrno == syscall.ENOSPC)
+}
+
+// diskFull turns a write that failed for want of space into EUNAVAILABLE
+// with a message that says so; other errors pass unchanged. Nothing of the
+// failed write is kept, and writes succeed again once space is freed.
+func diskFull(err error) error {
+	if err == nil || !isDiskFull(err) {
+		return err
+	}
+	return &hvagent.Error{Code: hvagent.EUNAVAILABLE,
+		Message: "the database disk is full: nothing was written; free space and retry", Err: err}
 }
 
 // wrap gives err the context op. *hvagent.Error values pass through; a

@@ -102,18 +102,7 @@ func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, er
 	if f.Status != "" && !validStatus(f.Status) {
 		return nil, hvagent.Errorf(hvagent.EINVALID, "unknown job status %q", f.Status)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	for _, c := range []struct{ col, val string }{
-		{"guest_id", f.GuestID}, {"guest_name", f.GuestName}, {"action", f.Action}, {"status", string(f.Status)},
-	} {
-		if c.val != "" {
-			where = append(where, "j."+c.col+" = ?")
-			args = append(args, c.val)
-		}
-	}
+	where, args := jobFilterWhere(f)
 	var jobs []*hvagent.Job
 	err = inTx(ctx, db.read, func(tx *sql.Tx) error {
 		if f.Before != "" {
@@ -139,6 +128,42 @@ func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, er
 		return nil, wrap("list jobs", err)
 	}
 	return jobs, nil
+}
+
+// jobFilterWhere returns the equality terms of f and their arguments. One
+// column leads: its index (column, seq) is read newest first, and the
+// others are written +j.col so that SQLite filters the rows read rather
+// than pick their index. The lead is the filter that usually matches
+// fewest jobs: the guest (by ID, then by name), then a Queued or Running
+// status, then the action, then a final status.
+func jobFilterWhere(f hvagent.JobFilter) (where []string, args []any) {
+	cols := []struct{ col, val string }{
+		{"guest_id", f.GuestID}, {"guest_name", f.GuestName}, {"action", f.Action}, {"status", string(f.Status)},
+	}
+	lead := ""
+	switch {
+	case f.GuestID != "":
+		lead = "guest_id"
+	case f.GuestName != "":
+		lead = "guest_name"
+	case f.Status == hvagent.JobQueued || f.Status == hvagent.JobRunning:
+		lead = "status"
+	case f.Action != "":
+		lead = "action"
+	case f.Status != "":
+		lead = "status"
+	}
+	for _, c := range cols {
+		if c.val == "" {
+			continue
+		}
+		term := "j." + c.col + " = ?"
+		if c.col != lead {
+			term = "+" + term
+		}
+		where, args = append(where, term), append(args, c.val)
+	}
+	return where, args
 }
 
 // validStatus reports whether s is one of the five job statuses.

@@ -4,40 +4,170 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
 
+// pruneBatch is the most rows one prune transaction deletes from a table:
+// each batch is its own commit, so a write waits for at most one batch,
+// however much a prune has to delete.
+const pruneBatch = 128
+
 // Prune drops the idempotency keys that expired at or before now, then the
 // finished jobs older than the newest maxJobs ones (a Queued or Running job,
 // or one with a live key, is never dropped), then the events older than the
 // newest maxEvents. A negative count gives EINVALID.
+//
+// Newest is by enqueue order (seq). The bounds come from the newest job and
+// event (MAX of their keys) and the Queued and Running jobs, never from a
+// walk of the log: job seqs and event IDs are never reused and only Prune
+// deletes rows, from the oldest up, so the rows above a bound are
+// contiguous and counting them is a subtraction. Rows go in batches of at
+// most pruneBatch, each in its own commit, so that other writes run in
+// between; a large backlog (a retention lowered since the last prune) is
+// worked off the same way. ctx is checked between batches.
 func (db *DB) Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) error {
 	if maxJobs < 0 || maxEvents < 0 {
 		return hvagent.Errorf(hvagent.EINVALID, "prune limits %d and %d must not be negative",
 			maxJobs, maxEvents)
 	}
 	now = db.at(now)
-	err := db.commits.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= ?`,
-			nanos(now)); err != nil {
-			return fmt.Errorf("delete expired keys: %w", err)
+	if err := db.pruneKeys(ctx, now); err != nil {
+		return wrap("prune", err)
+	}
+	if err := db.pruneJobs(ctx, maxJobs); err != nil {
+		return wrap("prune", err)
+	}
+	return wrap("prune", db.pruneEvents(ctx, maxEvents))
+}
+
+// pruneKeys deletes the idempotency keys that expired at or before now.
+func (db *DB) pruneKeys(ctx context.Context, now time.Time) error {
+	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE rowid IN (
+			SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`, nanos(now), pruneBatch)
+		if err != nil {
+			return 0, fmt.Errorf("delete expired keys: %w", err)
 		}
-		// A NULL bound (fewer rows than the limit) deletes nothing.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs
-			WHERE finished_at IS NOT NULL
-			AND seq <= (SELECT seq FROM jobs WHERE finished_at IS NOT NULL
-				ORDER BY seq DESC LIMIT 1 OFFSET ?)
-			AND id NOT IN (SELECT job_id FROM idempotency_keys)`, maxJobs); err != nil {
-			return fmt.Errorf("delete old jobs: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM events
-			WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)`,
-			maxEvents); err != nil {
-			return fmt.Errorf("delete old events: %w", err)
-		}
-		return nil
+		return res.RowsAffected()
 	})
-	return wrap("prune", err)
+}
+
+// pruneJobs deletes the finished jobs without a live key whose seq is at
+// most jobBound, oldest first.
+func (db *DB) pruneJobs(ctx context.Context, maxJobs int) error {
+	bound, err := db.jobBound(ctx, maxJobs)
+	if err != nil || bound <= 0 {
+		return err
+	}
+	var after int64 // the last seq deleted: kept jobs below it are not read again
+	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM jobs WHERE seq IN (
+			SELECT seq FROM jobs AS j WHERE seq > ? AND seq <= ? AND finished_at IS NOT NULL
+			AND NOT EXISTS (SELECT 1 FROM idempotency_keys AS k WHERE k.job_id = j.id)
+			ORDER BY seq LIMIT ?) RETURNING seq`, after, bound, pruneBatch)
+		if err != nil {
+			return 0, fmt.Errorf("delete old jobs: %w", err)
+		}
+		defer rows.Close()
+		var n int64
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return 0, fmt.Errorf("delete old jobs: %w", err)
+			}
+			after = max(after, seq)
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			return 0, fmt.Errorf("delete old jobs: %w", err)
+		}
+		return n, nil
+	})
+}
+
+// jobBound returns the seq at and below which a finished job is not among
+// the newest maxJobs finished jobs, 0 when every one is. It reads a
+// snapshot on the read pool: jobs enqueued or finished since only add to
+// what is kept.
+func (db *DB) jobBound(ctx context.Context, maxJobs int) (int64, error) {
+	var (
+		newest sql.NullInt64
+		active []int64
+	)
+	err := inTx(ctx, db.read, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM jobs`).Scan(&newest); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT seq FROM jobs WHERE status IN ('Queued', 'Running')`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			active = append(active, seq)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read job bound: %w", err)
+	}
+	return finishedBound(newest.Int64, maxJobs, active), nil
+}
+
+// finishedBound returns the bound b such that the seqs in (b, newest],
+// all present, hold keep finished jobs: keep plus the active (unfinished)
+// seqs among them. A bound of 0 or less keeps everything.
+func finishedBound(newest int64, keep int, active []int64) int64 {
+	slices.Sort(active)
+	b := newest - int64(keep)
+	for i := len(active) - 1; i >= 0 && active[i] > b; i-- {
+		b-- // an unfinished job in the window takes a slot: widen it by one
+	}
+	return b
+}
+
+// pruneEvents deletes the events older than the newest maxEvents.
+func (db *DB) pruneEvents(ctx context.Context, maxEvents int) error {
+	var newest sql.NullInt64
+	if err := db.read.QueryRowContext(ctx, `SELECT MAX(id) FROM events`).Scan(&newest); err != nil {
+		return fmt.Errorf("read event bound: %w", err)
+	}
+	bound := newest.Int64 - int64(maxEvents)
+	if bound <= 0 {
+		return nil
+	}
+	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (
+			SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)`, bound, pruneBatch)
+		if err != nil {
+			return 0, fmt.Errorf("delete old events: %w", err)
+		}
+		return res.RowsAffected()
+	})
+}
+
+// deleteBatches commits batch, each time in its own write, until it
+// deletes fewer than pruneBatch rows; it stops early when ctx ends.
+func (db *DB) deleteBatches(ctx context.Context, batch func(*sql.Tx) (int64, error)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var n int64
+		err := db.commits.write(ctx, func(tx *sql.Tx) error {
+			var err error
+			n, err = batch(tx)
+			return err
+		})
+		if err != nil || n < pruneBatch {
+			return err
+		}
+	}
 }

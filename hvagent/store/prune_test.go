@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,6 +54,45 @@ func TestDB_Prune(t *testing.T) {
 		require.Len(t, jobs, 2, "only the queued and running jobs stay")
 	})
 
+	t.Run("Interleaved", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		finish := func(id string) {
+			_, _, err := b.db.Finish(ctx, hvagent.JobEnd{ID: id, At: at(1), Status: hvagent.JobComplete})
+			require.NoError(t, err)
+		}
+		var ids []string // F1 F2 Q3 F4 R5 F6 Q7 F8: Finished, Queued, Running
+		for _, kind := range "FFQFRFQF" {
+			guest := map[rune]string{'F': "f", 'Q': "q", 'R': "r"}[kind]
+			id := b.enqueue(t, newJob(guest, nil)).ID
+			switch kind {
+			case 'F':
+				finish(id)
+			case 'R':
+				b.claim(t, "r", at(1))
+			}
+			ids = append(ids, id)
+		}
+		remaining := func() []string {
+			jobs, err := b.db.Jobs(ctx, hvagent.JobFilter{})
+			require.NoError(t, err)
+			var got []string
+			for _, j := range jobs {
+				got = append(got, j.ID)
+			}
+			return got
+		}
+
+		require.NoError(t, b.db.Prune(ctx, 3, 1000, at(1)))
+		require.Equal(t, []string{ids[7], ids[6], ids[5], ids[4], ids[3], ids[2]}, remaining(),
+			"the newest 3 finished jobs and every unfinished one stay")
+
+		finish(ids[2])
+		require.NoError(t, b.db.Prune(ctx, 3, 1000, at(1)))
+		require.Equal(t, []string{ids[7], ids[6], ids[5], ids[4], ids[3]}, remaining(),
+			"newest is by enqueue order: Q3, finished last, is the oldest finished job")
+	})
+
 	t.Run("Events", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
@@ -85,4 +125,112 @@ func TestDB_Prune(t *testing.T) {
 		requireCode(t, b.db.Prune(ctx, -1, 0, at(1)), hvagent.EINVALID)
 		requireCode(t, b.db.Prune(ctx, 0, -1, at(1)), hvagent.EINVALID)
 	})
+}
+
+func TestFinishedBound(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name   string
+		newest int64
+		keep   int
+		active []int64
+		want   int64
+	}{
+		{"Empty", 0, 10, nil, -10},
+		{"FewerThanKept", 5, 10, nil, -5},
+		{"AllFinished", 100, 10, nil, 90},
+		{"KeepNone", 100, 0, nil, 100},
+		{"ActiveBelowWindow", 100, 10, []int64{3, 50, 90}, 90},
+		{"ActiveInWindow", 100, 10, []int64{95, 99}, 88},
+		{"ActiveRunIntoWindow", 100, 10, []int64{100, 91, 90, 89, 88, 40}, 85},
+		{"ActiveUnsorted", 100, 2, []int64{97, 100, 99, 3}, 95},
+		{"AllActive", 10, 3, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, -3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, c.want, finishedBound(c.newest, c.keep, c.active))
+		})
+	}
+}
+
+// TestDB_PruneBatches prunes a log of 100,000 finished jobs down to 1,000
+// (and its 100,000 events by ten batches), as after a restart with a
+// lowered retention, while another caller enqueues: the prune commits in
+// batches of at most pruneBatch rows, each holding the writer briefly, and
+// stops between batches when its ctx ends.
+func TestDB_PruneBatches(t *testing.T) {
+	t.Parallel()
+	const total, keep, keepEvents = 100_000, 1000, 100_000 - 10*pruneBatch
+	start := time.Now()
+	f := openFilled(t, scale{jobs: total, guests: 100})
+	db := f.db
+	t.Logf("filled in %v", time.Since(start))
+	count := func(query string) int {
+		var n int
+		require.NoError(t, db.read.QueryRow(query).Scan(&n))
+		return n
+	}
+
+	// Two job batches, then ctx ends: exactly 2 × pruneBatch jobs are gone.
+	ctx, cancel := context.WithCancel(context.Background())
+	commits := 0
+	stop := func(time.Duration) {
+		if commits++; commits == 3 { // expired keys (none), then two batches of jobs
+			cancel()
+		}
+	}
+	db.commits.onHold.Store(&stop)
+	require.ErrorIs(t, db.Prune(ctx, keep, keep, t0), context.Canceled)
+	require.Equal(t, total-2*pruneBatch, count(`SELECT COUNT(*) FROM jobs`))
+	require.Equal(t, total, count(`SELECT COUNT(*) FROM events`))
+
+	var holds latencies
+	record := func(d time.Duration) { holds.add(d) }
+	db.commits.onHold.Store(&record)
+	done := make(chan struct{})
+	enqueued := make(chan int)
+	go func() {
+		n := 0
+		defer func() { enqueued <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			_, err := db.Enqueue(context.Background(), newJob("guest-00001", nil))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+			time.Sleep(time.Millisecond) // a steady caller, not one that keeps the writer busy
+		}
+	}()
+	lastEvent := count(`SELECT MAX(id) FROM events`)
+	start = time.Now()
+	require.NoError(t, db.Prune(context.Background(), keep, keepEvents, t0))
+	t.Logf("pruned in %v", time.Since(start))
+	close(done)
+	n := <-enqueued
+	db.commits.onHold.Store(nil)
+
+	require.Equal(t, keep, count(`SELECT COUNT(*) FROM jobs WHERE finished_at IS NOT NULL`))
+	require.Equal(t, total-keep+1, count(`SELECT MIN(seq) FROM jobs`), "the newest finished jobs stay")
+	require.Equal(t, keep+n, count(`SELECT COUNT(*) FROM jobs`), "every enqueued job stays")
+	first := count(`SELECT MIN(id) FROM events`) // enqueues add an event each
+	require.True(t, first >= lastEvent-keepEvents+1 && first <= lastEvent+n-keepEvents+1,
+		"first event %d after %d enqueues, newest before %d", first, n, lastEvent)
+
+	// Each commit while pruning held the writer for one bounded batch: the
+	// prune as one transaction held it for 3 to 5 s. A batch takes about a
+	// millisecond; the bounds leave room for -race and a loaded machine,
+	// and the longest hold, a commit that also ran a WAL checkpoint or
+	// waited for a CPU, is logged: it measures the machine.
+	batches := (total-keep)/pruneBatch + 10
+	require.GreaterOrEqual(t, holds.count(), batches, "the prune commits in batches")
+	t.Logf("writer holds while pruning: %d commits, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %d enqueues",
+		holds.count(), holds.quantile(0.5), holds.quantile(0.99), holds.quantile(1), n)
+	require.Less(t, holds.quantile(0.5), 50.0, "median writer hold (ms) while pruning")
+	require.Less(t, holds.quantile(0.99), 500.0, "p99 writer hold (ms) while pruning")
 }

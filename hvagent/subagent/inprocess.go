@@ -18,6 +18,9 @@ type InProcess struct {
 	transport *http.Transport
 	served    chan struct{}
 	closeOnce sync.Once
+
+	mu    sync.Mutex
+	calls map[*http.Request]struct{} // handler calls in progress
 }
 
 // NewInProcess starts serving h in memory. Close stops it.
@@ -25,9 +28,10 @@ func NewInProcess(h http.Handler) *InProcess {
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	p := &InProcess{
 		ln:     ln,
-		srv:    &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second},
 		served: make(chan struct{}),
+		calls:  map[*http.Request]struct{}{},
 	}
+	p.srv = &http.Server{Handler: p.track(h), ReadHeaderTimeout: 10 * time.Second}
 	p.transport = &http.Transport{
 		DialContext:         ln.dial,
 		MaxIdleConnsPerHost: 32,
@@ -44,6 +48,38 @@ func NewInProcess(h http.Handler) *InProcess {
 // URL's host. It has no timeout; deadlines come from request contexts.
 func (p *InProcess) HTTPClient() *http.Client {
 	return &http.Client{Transport: p.transport}
+}
+
+// track registers each call of h while it runs.
+func (p *InProcess) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.calls[r] = struct{}{}
+		p.mu.Unlock()
+		defer func() {
+			p.mu.Lock()
+			delete(p.calls, r)
+			p.mu.Unlock()
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Abandoned returns how many handler calls still run although their client
+// is gone (it gave up, or Close closed the connection): calls of a handler
+// that does not honour its request's context. The server notices a client
+// leave once the handler has read the request body, as Server's handlers
+// do.
+func (p *InProcess) Abandoned() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for r := range p.calls {
+		if r.Context().Err() != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Close stops the server, closes every connection and waits for the serving

@@ -119,3 +119,33 @@ func TestInProcess_Leak(t *testing.T) {
 	}
 	require.NoError(t, p.Close())
 }
+
+func TestInProcess_Abandoned(t *testing.T) {
+	t.Parallel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	s := testServer()
+	s.HandleRaw("/stuck", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		close(entered)
+		<-release // ignores its request's context on purpose
+	}))
+	p := NewInProcess(s)
+	t.Cleanup(func() { _ = p.Close() })
+	ctx, cancel := context.WithCancel(t.Context())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://x/stuck", http.NoBody)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := p.HTTPClient().Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-entered
+	require.Zero(t, p.Abandoned(), "its client still waits")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	require.Eventually(t, func() bool { return p.Abandoned() == 1 }, 10*time.Second, time.Millisecond)
+	close(release)
+	require.Eventually(t, func() bool { return p.Abandoned() == 0 }, 10*time.Second, time.Millisecond)
+}

@@ -230,6 +230,52 @@ func testIdempotency(t *testing.T, b *bundle) {
 	require.Len(t, jobs, 1)
 }
 
+// testIdempotencyGuestGone replays keyed requests after their guest was
+// deleted: each answers the job its key recorded, not a 404.
+func testIdempotencyGuestGone(t *testing.T, b *bundle) {
+	ctx := t.Context()
+	c := b.do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: newGuest(), IdempotencyKey: "c1"})
+	b.complete(t, c.Job.ID)
+	g := c.Guest.ID
+	start := b.do(t, hvagent.ActionStart, g, hvagent.Request{IdempotencyKey: "s1"})
+	b.complete(t, start.Job.ID)
+	snap := b.do(t, hvagent.ActionCreateSnapshot, g, hvagent.Request{Snapshot: "a", IdempotencyKey: "n1"})
+	b.complete(t, snap.Job.ID)
+	del := b.do(t, hvagent.ActionDelete, g, hvagent.Request{IdempotencyKey: "d1"})
+	b.complete(t, del.Job.ID)
+	_, err := b.svc.Guest(ctx, g)
+	requireCode(t, hvagent.ENOTFOUND, err)
+
+	for _, tt := range []struct {
+		action string
+		req    hvagent.Request
+		want   string
+	}{
+		{hvagent.ActionDelete, hvagent.Request{IdempotencyKey: "d1"}, del.Job.ID},
+		{hvagent.ActionStart, hvagent.Request{IdempotencyKey: "s1"}, start.Job.ID},
+		{hvagent.ActionCreateSnapshot, hvagent.Request{Snapshot: "a", IdempotencyKey: "n1"}, snap.Job.ID},
+	} {
+		res := b.do(t, tt.action, g, tt.req)
+		require.Equal(t, tt.want, res.Job.ID, tt.action)
+		require.Equal(t, g, res.Job.GuestID, tt.action)
+		if tt.action != hvagent.ActionCreateSnapshot { // the REST client looks a snapshot job's guest up apart
+			require.Equal(t, g, res.Guest.ID, tt.action)
+		}
+	}
+	again := b.do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: newGuest(), IdempotencyKey: "c1"})
+	require.Equal(t, c.Job.ID, again.Job.ID)
+	require.Equal(t, g, again.Guest.ID, "a replayed create reports the guest it created")
+
+	_, err = b.svc.Do(ctx, hvagent.ActionCreateSnapshot, g, hvagent.Request{Snapshot: "b", IdempotencyKey: "n1"})
+	requireCode(t, hvagent.ECONFLICT, err)
+	_, err = b.svc.Do(ctx, hvagent.ActionShutdown, g, hvagent.Request{IdempotencyKey: "s1"})
+	requireCode(t, hvagent.ENOTFOUND, err)
+	_, err = b.svc.Do(ctx, hvagent.ActionStart, g, hvagent.Request{IdempotencyKey: "new"})
+	requireCode(t, hvagent.ENOTFOUND, err)
+	_, err = b.svc.Do(ctx, hvagent.ActionStart, g, hvagent.Request{})
+	requireCode(t, hvagent.ENOTFOUND, err)
+}
+
 func testNotFound(t *testing.T, b *bundle) {
 	ctx := t.Context()
 	nope := uuid.NewString()

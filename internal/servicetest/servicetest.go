@@ -56,6 +56,7 @@ func Run(t *testing.T, newService NewServiceFunc) {
 		{"Console", testConsole},
 		{"DryRun", testDryRun},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyGuestGone", testIdempotencyGuestGone},
 		{"Events", testEvents},
 		{"EventsLive", testEventsLive},
 		{"PauseResume", testPauseResume},

@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/rest"
 )
 
 // ListenOff is the Listen value that turns the TCP listener off.
@@ -25,6 +27,8 @@ const (
 
 	defaultMaxConnections          = 1024
 	defaultMaxConnectionsPerClient = 64
+	defaultMaxStreams              = rest.DefaultMaxStreams
+	defaultMaxEventClients         = rest.DefaultMaxEventClients
 )
 
 // Accepted values of the enumerated daemon keys.
@@ -76,6 +80,23 @@ type Daemon struct {
 	// client IP address on the TCP listeners. Default (and 0) 64; must
 	// not be negative.
 	MaxConnectionsPerClient int `json:"max_connections_per_client,omitempty"`
+	// MaxStreams caps the stream requests (snapshot downloads, console
+	// logs and sessions) served at once on all the listeners together; one
+	// beyond is answered 503 unavailable with Retry-After. Default (and 0)
+	// 64; must not be negative.
+	MaxStreams int `json:"max_streams,omitempty"`
+	// MaxEventClients caps the GET /events requests (event streams and
+	// long polls) served at once on all the listeners together, as
+	// MaxStreams does. Default (and 0) 256; must not be negative.
+	MaxEventClients int `json:"max_event_clients,omitempty"`
+	// RequestRate is how many requests per second each caller (token
+	// name, else client IP address; the unix socket is one caller) may
+	// make on average; beyond it a request is answered 429 busy with
+	// Retry-After. Default 0: no rate limit. Must not be negative.
+	RequestRate float64 `json:"request_rate,omitempty"`
+	// RequestBurst is how many requests a caller may make at once above
+	// RequestRate; default RequestRate rounded up. Needs RequestRate.
+	RequestBurst int `json:"request_burst,omitempty"`
 }
 
 // withDefaults returns d with every unset field given its default; dataDir
@@ -88,6 +109,11 @@ func (d Daemon) withDefaults(dataDir string) Daemon {
 	setDefault(&d.ShutdownTimeout.Duration, defaultShutdownTimeout)
 	setDefault(&d.MaxConnections, defaultMaxConnections)
 	setDefault(&d.MaxConnectionsPerClient, defaultMaxConnectionsPerClient)
+	setDefault(&d.MaxStreams, defaultMaxStreams)
+	setDefault(&d.MaxEventClients, defaultMaxEventClients)
+	if d.RequestRate > 0 {
+		setDefault(&d.RequestBurst, int(math.Ceil(d.RequestRate)))
+	}
 	return d
 }
 
@@ -111,6 +137,7 @@ func (d *Daemon) problems() []string {
 	if d.MaxConnectionsPerClient < 0 {
 		p = append(p, fmt.Sprintf("max_connections_per_client must not be negative, got %d", d.MaxConnectionsPerClient))
 	}
+	p = append(p, d.limitProblems()...)
 	if (d.TLSCert == "") != (d.TLSKey == "") {
 		p = append(p, "tls_cert and tls_key must be set together")
 	}
@@ -123,6 +150,34 @@ func (d *Daemon) problems() []string {
 		}
 	}
 	return p
+}
+
+// limitProblems checks the request limits.
+func (d *Daemon) limitProblems() []string {
+	var p []string
+	for _, l := range []struct {
+		key string
+		v   int
+	}{{"max_streams", d.MaxStreams}, {"max_event_clients", d.MaxEventClients}, {"request_burst", d.RequestBurst}} {
+		if l.v < 0 {
+			p = append(p, fmt.Sprintf("%s must not be negative, got %d", l.key, l.v))
+		}
+	}
+	if d.RequestRate < 0 || math.IsNaN(d.RequestRate) || math.IsInf(d.RequestRate, 0) {
+		p = append(p, fmt.Sprintf("request_rate must be a number of requests per second, 0 or more, got %v", d.RequestRate))
+	}
+	if d.RequestBurst > 0 && d.RequestRate == 0 {
+		p = append(p, "request_burst needs request_rate (--request-rate): a burst above no rate limit means nothing")
+	}
+	return p
+}
+
+// Limits returns the request limits of the REST handlers.
+func (d *Daemon) Limits() rest.LimitOptions {
+	return rest.LimitOptions{
+		MaxStreams: d.MaxStreams, MaxEventClients: d.MaxEventClients,
+		RequestRate: d.RequestRate, RequestBurst: d.RequestBurst,
+	}
 }
 
 // listener is a TCP listener setting.

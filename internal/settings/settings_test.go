@@ -2,6 +2,7 @@ package settings
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -47,6 +48,10 @@ func extensionsDaemon() Daemon {
 
 		MaxConnections:          100,
 		MaxConnectionsPerClient: 10,
+		MaxStreams:              8,
+		MaxEventClients:         32,
+		RequestRate:             2.5,
+		RequestBurst:            20,
 	}
 }
 
@@ -89,7 +94,7 @@ func TestLoad_Extensions(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, raw, 26, "no other key")
+	require.Len(t, raw, 30, "no other key")
 }
 
 func TestLoad_Errors(t *testing.T) {
@@ -162,7 +167,10 @@ func TestFile_WithDefaults(t *testing.T) {
 	require.Equal(t, Daemon{
 		Listen: "127.0.0.1:8080", Socket: "/d/hvagent.sock", LogLevel: "info", LogFormat: "json",
 		ShutdownTimeout: dur(30 * time.Second), MaxConnections: 1024, MaxConnectionsPerClient: 64,
-	}, got.Daemon)
+		MaxStreams: 64, MaxEventClients: 256,
+	}, got.Daemon, "no request rate limit by default")
+	require.Equal(t, 3, (&File{Daemon: Daemon{RequestRate: 2.5}}).WithDefaults().RequestBurst,
+		"the burst defaults to the rate rounded up")
 	require.Equal(t, "/d/hvagent.db", got.DBPath)
 	require.Equal(t, 1000, got.MaxQueued, "the library's defaults too")
 	require.NoError(t, got.Validate())
@@ -198,6 +206,13 @@ func TestFile_Validate(t *testing.T) {
 		{"ShutdownTimeout", func(f *File) { f.ShutdownTimeout = dur(-time.Second) }, "shutdown_timeout must not be negative, got -1s"},
 		{"MaxConnections", func(f *File) { f.MaxConnections = -1 }, "max_connections must not be negative, got -1"},
 		{"MaxConnectionsPerClient", func(f *File) { f.MaxConnectionsPerClient = -2 }, "max_connections_per_client must not be negative, got -2"},
+		{"MaxStreams", func(f *File) { f.MaxStreams = -1 }, "max_streams must not be negative, got -1"},
+		{"MaxEventClients", func(f *File) { f.MaxEventClients = -3 }, "max_event_clients must not be negative, got -3"},
+		{"RequestRate", func(f *File) { f.RequestRate = -0.5 }, "request_rate must be a number of requests per second, 0 or more, got -0.5"},
+		{"RequestRateNaN", func(f *File) { f.RequestRate = math.NaN() }, "request_rate must be a number of requests per second, 0 or more, got NaN"},
+		{"RequestBurst", func(f *File) { f.RequestRate, f.RequestBurst = 1, -1 }, "request_burst must not be negative, got -1"},
+		{"RequestBurstWithoutRate", func(f *File) { f.RequestBurst = 10 },
+			"request_burst needs request_rate (--request-rate): a burst above no rate limit means nothing"},
 		{"TLSPair", func(f *File) { f.TLSKey = "k" }, "tls_cert and tls_key must be set together"},
 		{"ClientCAWithoutTLS", func(f *File) { f.ClientCA = "ca" }, "client_ca needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key) too"},
 		{"ListenNoPort", func(f *File) { f.Listen = "localhost" },

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -58,20 +59,31 @@ type Options struct {
 	Seed int64
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// LogSize is how many calls the in-memory execution log keeps (the
+	// newest); default DefaultLogSize. A long-running simulation so keeps
+	// bounded memory.
+	LogSize int
+	// ExecLog, when set, also receives every call as one JSON line (the
+	// fields of Call), unbounded, for a test that reads the log of a
+	// simulation running in another process. See Driver.ExecLogErr.
+	ExecLog io.Writer
 }
+
+// DefaultLogSize is the default Options.LogSize.
+const DefaultLogSize = 10000
 
 // Call is one entry of the execution log.
 type Call struct {
 	// JobID and Attempt come from the caller's X-Hvagent-Job-ID and
 	// X-Hvagent-Attempt headers; empty and 0 when not sent.
-	JobID   string
-	Attempt int
+	JobID   string `json:"job_id"`
+	Attempt int    `json:"attempt"`
 	// Method is the full method name, such as "Sim.Start".
-	Method string
+	Method string `json:"method"`
 	// GuestID is the guest the call is about; "" for image calls.
-	GuestID string
+	GuestID string `json:"guest_id"`
 	// At is when the call started.
-	At time.Time
+	At time.Time `json:"at"`
 }
 
 // Driver is the simulated hypervisor. It is safe for concurrent use.
@@ -81,7 +93,8 @@ type Driver struct {
 
 	mu        sync.Mutex
 	rng       *rand.Rand
-	log       []Call
+	log       callRing
+	execErr   error // the first error writing opts.ExecLog
 	failNext  map[string][]string
 	guests    map[string]*simGuest
 	images    map[string]*subagent.Image
@@ -94,9 +107,13 @@ func New(opts Options) *Driver {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.LogSize <= 0 {
+		opts.LogSize = DefaultLogSize
+	}
 	seed := uint64(opts.Seed)
 	d := &Driver{
 		opts:      opts,
+		log:       callRing{size: opts.LogSize},
 		rng:       rand.New(rand.NewPCG(seed, seed^0x5eed)),
 		failNext:  map[string][]string{},
 		guests:    map[string]*simGuest{},
@@ -111,11 +128,20 @@ func New(opts Options) *Driver {
 // subagent.RPCPath and the raw streams /snapshots/download and /console.
 func (d *Driver) Handler() http.Handler { return d.handler }
 
-// Log returns a copy of the execution log, oldest call first.
+// Log returns a copy of the execution log, oldest call first: the newest
+// Options.LogSize calls.
 func (d *Driver) Log() []Call {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]Call(nil), d.log...)
+	return d.log.calls()
+}
+
+// ExecLogErr returns the first error writing Options.ExecLog, or nil. The
+// calls after a failed write are not written.
+func (d *Driver) ExecLogErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.execErr
 }
 
 // Guest returns a copy of the guest with the given ID as the simulation
@@ -161,7 +187,8 @@ func (d *Driver) record(c Call) (time.Duration, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c.At = d.opts.Now()
-	d.log = append(d.log, c)
+	d.log.add(c)
+	d.writeExecLog(c)
 	if msgs := d.failNext[c.Method]; len(msgs) > 0 {
 		d.failNext[c.Method] = msgs[1:]
 		return d.opts.Latency, errors.New(msgs[0])
