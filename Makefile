@@ -8,6 +8,8 @@ FUZZTIME ?= 30s
 # would take a 30s run's whole time while the rate shows 0/sec).
 FUZZMINIMIZE ?= 1000x
 BENCH ?= .
+COUNT ?= 3
+BENCHTIME ?= 1s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .DEFAULT_GOAL := help
@@ -43,13 +45,20 @@ check: ## Check gofmt, go vet and go mod tidy leave nothing to change.
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
 
+# make test also runs every benchmark once, on small data
+# (HVAGENT_BENCH_SMALL), so that none rots; make bench measures.
 .PHONY: test
-test: deps check ## Install what is missing, check, and run the whole test suite with -race.
-	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+test: deps check ## Install what is missing, check, and run the whole test suite with -race (and every benchmark once).
+	HVAGENT_BENCH_SMALL=1 $(GO) test -race -shuffle=on -bench . -benchtime 1x -timeout 20m $(PKGS)
 
 .PHONY: bench
-bench: deps ## Run the benchmarks matching BENCH (default all; results go in BENCHMARKS.md by hand). hvagentd's run real QEMUs.
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count 3 -timeout 60m $(PKGS)
+bench: deps ## Run the benchmarks matching BENCH in PKGS (COUNT, BENCHTIME) one package at a time and rewrite BENCHMARKS.md's tables; output in bin/bench.txt. hvagentd's run real QEMUs.
+	$(GO) run ./internal/benchreport -md BENCHMARKS.md -raw $(BIN)/bench.txt -- \
+		-bench '$(BENCH)' -benchmem -count $(COUNT) -benchtime $(BENCHTIME) -p 1 -timeout 90m $(PKGS)
+
+.PHONY: bench-report
+bench-report: ## Rewrite BENCHMARKS.md's tables from the last make bench's output (bin/bench.txt), e.g. after a target changed.
+	$(GO) run ./internal/benchreport -md BENCHMARKS.md -in $(BIN)/bench.txt
 
 .PHONY: chaos
 chaos: ## Run the long fault-injection test: 1,000 jobs over 50 guests, hvagentd SIGKILLed under load, 3 rounds (results go in RELIABILITY.md by hand).

@@ -85,7 +85,7 @@ type result struct {
 }
 
 // hvctlExec runs the hvctl binary with args.
-func hvctlExec(t *testing.T, args ...string) result {
+func hvctlExec(t testing.TB, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(hvctlBin, args...)
 	cmd.Env = cleanEnv()
@@ -110,7 +110,7 @@ type daemon struct {
 
 // startDaemon starts hvagentd on dir with the simulation config and waits
 // until it answers.
-func startDaemon(t *testing.T, dir string) *daemon {
+func startDaemon(t testing.TB, dir string) *daemon {
 	t.Helper()
 	d := &daemon{done: make(chan error, 1)}
 	d.cmd = exec.Command(hvagentdBin, "--config", filepath.Join("..", "..", "testdata", "sim.json"),
@@ -146,7 +146,7 @@ func startDaemon(t *testing.T, dir string) *daemon {
 }
 
 // stop stops hvagentd gracefully and waits for it to exit.
-func (d *daemon) stop(t *testing.T) {
+func (d *daemon) stop(t testing.TB) {
 	t.Helper()
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	select {
