@@ -40,7 +40,7 @@ func fakeGo(t *testing.T, dir, output string, code int) string {
 }
 
 const cannedOutput = "pkg: github.com/hvagent/hvagent/hvagent\ncpu: Canned CPU\n" +
-	"BenchmarkJobPath-2 \t 40\t 1000 ns/op\t 0.7 raw/jobs\t 800 jobs/s\nPASS\n"
+	"BenchmarkJobPath/callers=8-2 \t 40\t 1000 ns/op\t 1.2 ratio\t 800 jobs/s\nPASS\n"
 
 func TestRun_RunsBenchmarks(t *testing.T) {
 	t.Parallel()
@@ -61,7 +61,8 @@ func TestRun_RunsBenchmarks(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "on Canned CPU, ")
 	require.Contains(t, string(md), "durability: normal · `go test -run '^$' -bench JobPath ./hvagent/`")
-	require.Regexp(t, "\\| `BenchmarkJobPath` \\(hvagent\\) \\| 0.700 \\| ≥ 0.5 \\| yes \\| jobs/s 800 \\| \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\|\n<!-- /bench:targets -->\n\nEnd.\n$", string(md))
+	require.Regexp(t, "\\| `BenchmarkJobPath/callers=8` \\(hvagent\\) \\| 1.20 \\| ≥ 1 \\| yes \\| jobs/s 800 \\| \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d \\|\n", string(md))
+	require.Regexp(t, "\n<!-- /bench:targets -->\n\nEnd.\n$", string(md))
 	require.Contains(t, string(md), "| `BenchmarkQueuedActions` | not run | ≥ 0.8 | — |  | — |\n", "a row not measured has no date")
 	require.NotContains(t, string(md), "old")
 }

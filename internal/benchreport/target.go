@@ -63,9 +63,33 @@ var targets = []Target{
 		Measure: "disk snapshot download over the unix socket vs qemu-img convert"},
 	{Bench: "BenchmarkDaemonRSSDownload", Metric: "growth-MiB", Cmp: "<", Value: 32,
 		Measure: "hvagentd RSS growth while 1 GiB streams"},
-	// Issue 3: the job path against raw commits.
-	{Bench: "BenchmarkJobPath", Metric: "raw/jobs", Cmp: ">=", Value: 0.5,
-		Measure: "durable jobs (8 callers, in-process) vs raw one-row commits"},
+	// Issue 12: the job path against serial one-row commits, and over REST.
+	{Bench: "BenchmarkJobPath/callers=8", Metric: "ratio", Cmp: ">=", Value: 1.0,
+		Measure: "durable jobs/s in-process (8 callers) vs serial one-row commits"},
+	{Bench: "BenchmarkJobPath/callers=64", Metric: "ratio", Cmp: ">=", Value: 1.5,
+		Measure: "durable jobs/s in-process (64 callers) vs serial one-row commits"},
+	{Bench: "BenchmarkJobPathREST/callers=8", Metric: "ratio", Cmp: ">=", Value: 0.9,
+		Measure: "jobs/s over REST vs in-process (8 callers)"},
+	{Bench: "BenchmarkJobPathREST/callers=64", Metric: "ratio", Cmp: ">=", Value: 0.9,
+		Measure: "jobs/s over REST vs in-process (64 callers)"},
+	// Issue 12: info calls through hvagentd vs straight to the sub-agent.
+	{Bench: "BenchmarkInfoAction/sim", Metric: "added-ms", Cmp: "<=", Value: 0.1,
+		Measure: "info action added p50, sim sub-agent"},
+	{Bench: "BenchmarkInfoAction/sim", Metric: "p99-added-ms", Cmp: "<=", Value: 1,
+		Measure: "info action added p99, sim sub-agent"},
+	{Bench: "BenchmarkInfoAction/rpc", Metric: "added-ms", Cmp: "<=", Value: 0.1,
+		Measure: "info action added p50, test-rpc-service (own process)"},
+	{Bench: "BenchmarkInfoAction/rpc", Metric: "p99-added-ms", Cmp: "<=", Value: 1,
+		Measure: "info action added p99, test-rpc-service (own process)"},
+	{Bench: "BenchmarkInfoAction/rpc-gzip", Metric: "added-ms", Cmp: "<=", Value: 0.1,
+		Measure: "info action added p50, compressing test-rpc-service"},
+	{Bench: "BenchmarkInfoAction/rpc-gzip", Metric: "p99-added-ms", Cmp: "<=", Value: 1,
+		Measure: "info action added p99, compressing test-rpc-service"},
+	{Bench: "BenchmarkSnapshotDownload", Metric: "ratio", Cmp: ">=", Value: 0.9,
+		Measure: "stream from an HTTP sub-agent through hvagentd vs direct"},
+	// Issue 11: writes wait little behind a maximum metadata PATCH.
+	{Bench: "BenchmarkEnqueueWhilePatching", Metric: "ratio", Cmp: "<=", Value: 2,
+		Measure: "enqueue p99 while maximum metadata PATCHes run vs idle p99"},
 }
 
 // autoMetrics are the metrics that put a benchmark in the targets region
