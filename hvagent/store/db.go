@@ -106,7 +106,8 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// open opens both pools and migrates the schema.
+// open opens the writer, checkpointer and read pools, migrates the schema
+// and starts the committer and the checkpointer.
 func (db *DB) open(syncMode string) error {
 	var err error
 	if db.write, err = db.openOne(writerDSN(db.path, syncMode)); err != nil {
