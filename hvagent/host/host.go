@@ -81,7 +81,7 @@ func Open(ctx context.Context, o Options) (*Host, error) {
 	if err := os.MkdirAll(eff.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := store.Open(eff.DBPath, store.Options{Durability: eff.Durability})
+	db, err := store.Open(eff.DBPath, store.Options{Durability: eff.Durability, Logger: eff.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -23,6 +23,7 @@ var errClosed = errors.New("store is closed")
 // caller returns only once the commit that holds its write is durable.
 type committer struct {
 	pool *sql.DB
+	ckpt *checkpointer // kicked after each commit; asks for catch-ups
 	reqs chan *writeReq
 	quit chan struct{}
 	wg   sync.WaitGroup
@@ -42,8 +43,8 @@ type writeReq struct {
 	done chan error
 }
 
-func newCommitter(pool *sql.DB) *committer {
-	c := &committer{pool: pool, reqs: make(chan *writeReq, maxBatch), quit: make(chan struct{})}
+func newCommitter(pool *sql.DB, ckpt *checkpointer) *committer {
+	c := &committer{pool: pool, ckpt: ckpt, reqs: make(chan *writeReq, maxBatch), quit: make(chan struct{})}
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -121,12 +122,16 @@ func (c *committer) gather(batch []*writeReq) []*writeReq {
 // takes in those that arrive while it runs (so that a write arriving
 // during a long one shares its commit instead of waiting for the next),
 // commits, and answers each write once the commit is durable or failed.
+// A catch-up checkpoint the checkpointer asked for runs first, and counts
+// in the hold.
 func (c *committer) commit(first *writeReq) {
 	start := time.Now()
+	c.ckpt.catchUp(c.pool)
 	batch, errs, err := c.transact(first)
 	if f := c.onHold.Load(); f != nil {
 		(*f)(time.Since(start))
 	}
+	c.ckpt.kick()
 	for i, r := range batch {
 		if i < len(errs) && errs[i] != nil {
 			r.done <- errs[i]

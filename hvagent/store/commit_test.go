@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,14 +18,20 @@ import (
 // and a counter of its commits.
 func testCommitter(t *testing.T) (*committer, *sql.DB, *atomic.Int32) {
 	t.Helper()
-	pool, err := sql.Open("sqlite3", writerDSN(filepath.Join(t.TempDir(), "c.db"), "FULL"))
+	dsn := writerDSN(filepath.Join(t.TempDir(), "c.db"), "FULL")
+	pool, err := openSQLite(dsn, writerPragmas)
 	require.NoError(t, err)
 	pool.SetMaxOpenConns(1)
 	_, err = pool.Exec(`CREATE TABLE t (v TEXT PRIMARY KEY NOT NULL) STRICT`)
 	require.NoError(t, err)
-	c := newCommitter(pool)
+	ckptPool, err := openSQLite(dsn, writerPragmas)
+	require.NoError(t, err)
+	ckpt := newCheckpointer(ckptPool, zerolog.Nop())
+	c := newCommitter(pool, ckpt)
 	t.Cleanup(func() {
 		c.close()
+		ckpt.close()
+		require.NoError(t, ckptPool.Close())
 		require.NoError(t, pool.Close())
 	})
 	var commits atomic.Int32

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	// Registers the "sqlite3" database/sql driver.
-	_ "github.com/mattn/go-sqlite3"
+	"github.com/mattn/go-sqlite3"
+	"github.com/rs/zerolog"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
@@ -37,10 +38,14 @@ type Options struct {
 	// give (a zero At, metadata changes); default time.Now.
 	Now func() time.Time
 
-	// openPool opens a connection pool on an SQLite DSN; default
-	// sql.Open("sqlite3", dsn). Tests record the statements the store
-	// issues through it.
-	openPool func(dsn string) (*sql.DB, error)
+	// Logger receives what the store's background WAL checkpointer cannot
+	// return to a caller (a failed checkpoint, retried); default zerolog.Nop().
+	Logger zerolog.Logger
+
+	// openPool opens a connection pool on an SQLite DSN whose connections
+	// each run pragmas when they open; default openSQLite. Tests record
+	// the statements the store issues through it.
+	openPool func(dsn string, pragmas []string) (*sql.DB, error)
 }
 
 // DB is the SQLite implementation of hvagent.Store. It owns its database
@@ -48,10 +53,13 @@ type Options struct {
 type DB struct {
 	path     string
 	now      func() time.Time
-	openPool func(dsn string) (*sql.DB, error)
-	write    *sql.DB    // one connection, BEGIN IMMEDIATE
-	commits  *committer // runs every write on write
-	read     *sql.DB    // read-only pool
+	openPool func(dsn string, pragmas []string) (*sql.DB, error)
+	log      zerolog.Logger
+	write    *sql.DB       // one connection, BEGIN IMMEDIATE
+	commits  *committer    // runs every write on write
+	ckptPool *sql.DB       // one connection, for ckpt
+	ckpt     *checkpointer // copies the WAL into the database file
+	read     *sql.DB       // read-only pool
 	lock     *fileLock
 
 	closeOnce sync.Once
@@ -85,12 +93,12 @@ func Open(path string, opts Options) (*DB, error) {
 	if err := restrictFiles(abs); err != nil {
 		return nil, errors.Join(err, lock.release())
 	}
-	db := &DB{path: abs, now: opts.Now, openPool: opts.openPool, lock: lock}
+	db := &DB{path: abs, now: opts.Now, openPool: opts.openPool, log: opts.Logger, lock: lock}
 	if db.now == nil {
 		db.now = time.Now
 	}
 	if db.openPool == nil {
-		db.openPool = func(dsn string) (*sql.DB, error) { return sql.Open("sqlite3", dsn) }
+		db.openPool = openSQLite
 	}
 	if err := db.open(syncMode); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -98,21 +106,25 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-// open opens both pools and migrates the schema.
+// open opens the writer, checkpointer and read pools, migrates the schema
+// and starts the committer and the checkpointer.
 func (db *DB) open(syncMode string) error {
 	var err error
-	if db.write, err = db.openPool(writerDSN(db.path, syncMode)); err != nil {
-		return fmt.Errorf("open database: %w", err)
+	if db.write, err = db.openOne(writerDSN(db.path, syncMode)); err != nil {
+		return err
 	}
-	db.write.SetMaxOpenConns(1)
-	db.write.SetMaxIdleConns(1)
-	db.write.SetConnMaxLifetime(0)
 	if err := migrate(context.Background(), db.write); err != nil {
 		return fmt.Errorf("open database %s: %w", db.path, err)
 	}
-	db.commits = newCommitter(db.write)
+	// The checkpointer has the writer's synchronous setting: its
+	// checkpoints fsync as the writer's own would.
+	if db.ckptPool, err = db.openOne(writerDSN(db.path, syncMode)); err != nil {
+		return err
+	}
+	db.ckpt = newCheckpointer(db.ckptPool, db.log)
+	db.commits = newCommitter(db.write, db.ckpt)
 	// The read pool opens after migrate: mode=ro cannot create the file.
-	if db.read, err = db.openPool(readerDSN(db.path)); err != nil {
+	if db.read, err = db.openPool(readerDSN(db.path), nil); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	db.read.SetMaxOpenConns(max(4, runtime.NumCPU()))
@@ -120,6 +132,19 @@ func (db *DB) open(syncMode string) error {
 		return fmt.Errorf("open database %s read-only: %w", db.path, err)
 	}
 	return nil
+}
+
+// openOne opens a pool of one long-lived connection on dsn, with
+// writerPragmas.
+func (db *DB) openOne(dsn string) (*sql.DB, error) {
+	pool, err := db.openPool(dsn, writerPragmas)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	pool.SetMaxOpenConns(1)
+	pool.SetMaxIdleConns(1)
+	pool.SetConnMaxLifetime(0)
+	return pool, nil
 }
 
 // Close closes the database and releases its lock. It is safe to call more
@@ -130,8 +155,14 @@ func (db *DB) Close() error {
 		if db.commits != nil {
 			db.commits.close()
 		}
+		if db.ckpt != nil {
+			db.ckpt.close()
+		}
 		if db.read != nil {
 			errs = append(errs, db.read.Close())
+		}
+		if db.ckptPool != nil {
+			errs = append(errs, db.ckptPool.Close())
 		}
 		if db.write != nil {
 			errs = append(errs, db.write.Close())
@@ -144,6 +175,31 @@ func (db *DB) Close() error {
 
 // Path returns the absolute path of the database file.
 func (db *DB) Path() string { return db.path }
+
+// openSQLite opens a mattn/go-sqlite3 pool on dsn whose connections each
+// run pragmas when they open: pragmas are per connection, and a pool may
+// replace a connection.
+func openSQLite(dsn string, pragmas []string) (*sql.DB, error) {
+	drv := &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		for _, p := range pragmas {
+			if _, err := c.Exec(p, nil); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	}}
+	return sql.OpenDB(connector{dsn: dsn, drv: drv}), nil
+}
+
+// connector opens connections of drv on dsn.
+type connector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c connector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+
+func (c connector) Driver() driver.Driver { return c.drv }
 
 // synchronous maps a durability level to SQLite's synchronous setting.
 func synchronous(durability string) (string, error) {

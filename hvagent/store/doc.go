@@ -39,5 +39,21 @@
 // # Retention
 //
 // Prune keeps the newest finished jobs and events; it deletes in commits
-// of at most 128 rows, so other writes wait for one batch at most.
+// of at most 16 jobs or 256 events or keys, pausing after each batch as
+// long as it took, so other writes wait for one short batch at most.
+//
+// # Checkpoints
+//
+// The WAL is copied into the database file off the writer's path: SQLite's
+// auto-checkpoint, which runs inside the commit that brings the WAL to
+// 1,000 pages and holds every write meanwhile, is off on the writer
+// connection. A background goroutine runs PASSIVE checkpoints on its own
+// connection (with the writer's synchronous setting, so they fsync as
+// SQLite's own do), kicked after commits, at most every 20 ms; they never
+// take the write lock. Since a PASSIVE checkpoint cannot restart the WAL,
+// once the WAL reaches 16,384 pages the committer, before its next
+// transaction, checkpoints the few frames committed since the last
+// background pass, and SQLite starts the WAL over: the WAL stays bounded
+// under continuous writes, and journal_size_limit trims its file after a
+// burst.
 package store

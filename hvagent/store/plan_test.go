@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -53,14 +54,20 @@ func (l *stmtLog) statements() []string {
 
 // recordingConnector opens mattn connections whose statements go to log.
 type recordingConnector struct {
-	dsn string
-	log *stmtLog
+	dsn     string
+	pragmas []string // run when a connection opens, unrecorded
+	log     *stmtLog
 }
 
 func (c recordingConnector) Connect(context.Context) (driver.Conn, error) {
 	conn, err := (&sqlite3.SQLiteDriver{}).Open(c.dsn)
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range c.pragmas {
+		if _, err := conn.(*sqlite3.SQLiteConn).Exec(p, nil); err != nil {
+			return nil, errors.Join(err, conn.Close())
+		}
 	}
 	return recordingConn{SQLiteConn: conn.(*sqlite3.SQLiteConn), log: c.log}, nil
 }
@@ -148,8 +155,8 @@ func TestDB_QueryPlans(t *testing.T) {
 	t.Parallel()
 	log := &stmtLog{}
 	path := filepath.Join(t.TempDir(), "hvagent.db")
-	db, err := Open(path, Options{Now: func() time.Time { return testNow }, openPool: func(dsn string) (*sql.DB, error) {
-		return sql.OpenDB(recordingConnector{dsn: dsn, log: log}), nil
+	db, err := Open(path, Options{Now: func() time.Time { return testNow }, openPool: func(dsn string, pragmas []string) (*sql.DB, error) {
+		return sql.OpenDB(recordingConnector{dsn: dsn, pragmas: pragmas, log: log}), nil
 	}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, db.Close()) })

@@ -10,10 +10,17 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// pruneBatch is the most rows one prune transaction deletes from a table:
-// each batch is its own commit, so a write waits for at most one batch,
-// however much a prune has to delete.
-const pruneBatch = 128
+// Prune batches: each batch is its own commit, so a write waits for at
+// most one batch, however much a prune has to delete. A job's row is
+// indexed seven times, mostly on random keys (its UUID, its guest): a
+// batch of 32 jobs writes about 150 pages, a millisecond or two of the
+// writer. Events and keys have few indexes and go in larger batches.
+const (
+	// pruneJobBatch is the most jobs one prune transaction deletes.
+	pruneJobBatch = 16
+	// pruneBatch is the most events or keys one prune transaction deletes.
+	pruneBatch = 256
+)
 
 // Prune drops the idempotency keys that expired at or before now, then the
 // finished jobs older than the newest maxJobs ones (a Queued or Running job,
@@ -25,9 +32,10 @@ const pruneBatch = 128
 // walk of the log: job seqs and event IDs are never reused and only Prune
 // deletes rows, from the oldest up, so the rows above a bound are
 // contiguous and counting them is a subtraction. Rows go in batches of at
-// most pruneBatch, each in its own commit, so that other writes run in
-// between; a large backlog (a retention lowered since the last prune) is
-// worked off the same way. ctx is checked between batches.
+// most pruneJobBatch jobs or pruneBatch events or keys, each in its own
+// commit and followed by a pause as long as it took, so that other writes
+// run in between; a large backlog (a retention lowered since the last
+// prune) is worked off the same way. ctx is checked between batches.
 func (db *DB) Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) error {
 	if maxJobs < 0 || maxEvents < 0 {
 		return hvagent.Errorf(hvagent.EINVALID, "prune limits %d and %d must not be negative",
@@ -45,7 +53,7 @@ func (db *DB) Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) 
 
 // pruneKeys deletes the idempotency keys that expired at or before now.
 func (db *DB) pruneKeys(ctx context.Context, now time.Time) error {
-	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+	return db.deleteBatches(ctx, pruneBatch, func(tx *sql.Tx) (int64, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE rowid IN (
 			SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`, nanos(now), pruneBatch)
 		if err != nil {
@@ -63,11 +71,11 @@ func (db *DB) pruneJobs(ctx context.Context, maxJobs int) error {
 		return err
 	}
 	var after int64 // the last seq deleted: kept jobs below it are not read again
-	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+	return db.deleteBatches(ctx, pruneJobBatch, func(tx *sql.Tx) (int64, error) {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM jobs WHERE seq IN (
 			SELECT seq FROM jobs AS j WHERE seq > ? AND seq <= ? AND finished_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM idempotency_keys AS k WHERE k.job_id = j.id)
-			ORDER BY seq LIMIT ?) RETURNING seq`, after, bound, pruneBatch)
+			ORDER BY seq LIMIT ?) RETURNING seq`, after, bound, pruneJobBatch)
 		if err != nil {
 			return 0, fmt.Errorf("delete old jobs: %w", err)
 		}
@@ -143,7 +151,7 @@ func (db *DB) pruneEvents(ctx context.Context, maxEvents int) error {
 	if bound <= 0 {
 		return nil
 	}
-	return db.deleteBatches(ctx, func(tx *sql.Tx) (int64, error) {
+	return db.deleteBatches(ctx, pruneBatch, func(tx *sql.Tx) (int64, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (
 			SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)`, bound, pruneBatch)
 		if err != nil {
@@ -154,20 +162,32 @@ func (db *DB) pruneEvents(ctx context.Context, maxEvents int) error {
 }
 
 // deleteBatches commits batch, each time in its own write, until it
-// deletes fewer than pruneBatch rows; it stops early when ctx ends.
-func (db *DB) deleteBatches(ctx context.Context, batch func(*sql.Tx) (int64, error)) error {
+// deletes fewer than size rows; it stops early when ctx ends. After each
+// batch it pauses as long as the batch took: a prune is background work,
+// and leaving the writer idle half the time lets other writes in without
+// a queue and lets the WAL checkpointer keep up (see checkpointer).
+func (db *DB) deleteBatches(ctx context.Context, size int, batch func(*sql.Tx) (int64, error)) error {
+	pause := time.NewTimer(0)
+	defer pause.Stop()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		start := time.Now()
 		var n int64
 		err := db.commits.write(ctx, func(tx *sql.Tx) error {
 			var err error
 			n, err = batch(tx)
 			return err
 		})
-		if err != nil || n < pruneBatch {
+		if err != nil || n < int64(size) {
 			return err
+		}
+		pause.Reset(time.Since(start))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-pause.C:
 		}
 	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,11 +157,12 @@ func TestFinishedBound(t *testing.T) {
 // TestDB_PruneBatches prunes a log of 100,000 finished jobs down to 1,000
 // (and its 100,000 events by ten batches), as after a restart with a
 // lowered retention, while another caller enqueues: the prune commits in
-// batches of at most pruneBatch rows, each holding the writer briefly, and
-// stops between batches when its ctx ends.
+// batches of at most pruneJobBatch jobs, each holding the writer briefly,
+// stops between batches when its ctx ends, and the WAL stays bounded.
 func TestDB_PruneBatches(t *testing.T) {
 	t.Parallel()
-	const total, keep, keepEvents = 100_000, 1000, 100_000 - 10*pruneBatch
+	const total, keep = 100_000, 1000
+	keepEvents := 100_000 - 10*pruneBatch
 	start := time.Now()
 	f := openFilled(t, scale{jobs: total, guests: 100})
 	db := f.db
@@ -171,7 +173,7 @@ func TestDB_PruneBatches(t *testing.T) {
 		return n
 	}
 
-	// Two job batches, then ctx ends: exactly 2 × pruneBatch jobs are gone.
+	// Two job batches, then ctx ends: exactly 2 × pruneJobBatch jobs are gone.
 	ctx, cancel := context.WithCancel(context.Background())
 	commits := 0
 	stop := func(time.Duration) {
@@ -181,56 +183,83 @@ func TestDB_PruneBatches(t *testing.T) {
 	}
 	db.commits.onHold.Store(&stop)
 	require.ErrorIs(t, db.Prune(ctx, keep, keep, t0), context.Canceled)
-	require.Equal(t, total-2*pruneBatch, count(`SELECT COUNT(*) FROM jobs`))
+	require.Equal(t, total-2*pruneJobBatch, count(`SELECT COUNT(*) FROM jobs`))
 	require.Equal(t, total, count(`SELECT COUNT(*) FROM events`))
 
+	idle := enqueueWaits(t, db, 200, nil)
 	var holds latencies
 	record := func(d time.Duration) { holds.add(d) }
 	db.commits.onHold.Store(&record)
+	var walMax atomic.Int64
+	pass := func(frames, _ int) { walMax.Store(max(walMax.Load(), int64(frames))) }
+	db.ckpt.onPass.Store(&pass)
 	done := make(chan struct{})
-	enqueued := make(chan int)
-	go func() {
-		n := 0
-		defer func() { enqueued <- n }()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			_, err := db.Enqueue(context.Background(), newJob("guest-00001", nil))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			n++
-			time.Sleep(time.Millisecond) // a steady caller, not one that keeps the writer busy
-		}
-	}()
+	waits := make(chan *latencies)
+	go func() { waits <- enqueueWaits(t, db, -1, done) }()
 	lastEvent := count(`SELECT MAX(id) FROM events`)
 	start = time.Now()
 	require.NoError(t, db.Prune(context.Background(), keep, keepEvents, t0))
 	t.Logf("pruned in %v", time.Since(start))
 	close(done)
-	n := <-enqueued
+	busy := <-waits
 	db.commits.onHold.Store(nil)
+	db.ckpt.onPass.Store(nil)
+	n := busy.count()
 
 	require.Equal(t, keep, count(`SELECT COUNT(*) FROM jobs WHERE finished_at IS NOT NULL`))
 	require.Equal(t, total-keep+1, count(`SELECT MIN(seq) FROM jobs`), "the newest finished jobs stay")
-	require.Equal(t, keep+n, count(`SELECT COUNT(*) FROM jobs`), "every enqueued job stays")
+	require.Equal(t, keep+n+idle.count(), count(`SELECT COUNT(*) FROM jobs`), "every enqueued job stays")
 	first := count(`SELECT MIN(id) FROM events`) // enqueues add an event each
 	require.True(t, first >= lastEvent-keepEvents+1 && first <= lastEvent+n-keepEvents+1,
 		"first event %d after %d enqueues, newest before %d", first, n, lastEvent)
 
-	// Each commit while pruning held the writer for one bounded batch: the
-	// prune as one transaction held it for 3 to 5 s. A batch takes about a
-	// millisecond; the bounds leave room for -race and a loaded machine,
-	// and the longest hold, a commit that also ran a WAL checkpoint or
-	// waited for a CPU, is logged: it measures the machine.
-	batches := (total-keep)/pruneBatch + 10
+	batches := (total-keep)/pruneJobBatch + 10
 	require.GreaterOrEqual(t, holds.count(), batches, "the prune commits in batches")
-	t.Logf("writer holds while pruning: %d commits, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %d enqueues",
-		holds.count(), holds.quantile(0.5), holds.quantile(0.99), holds.quantile(1), n)
-	require.Less(t, holds.quantile(0.5), 50.0, "median writer hold (ms) while pruning")
-	require.Less(t, holds.quantile(0.99), 500.0, "p99 writer hold (ms) while pruning")
+	t.Logf("writer holds while pruning: %d commits, p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms",
+		holds.count(), holds.quantile(0.5), holds.quantile(0.9), holds.quantile(0.99), holds.quantile(1))
+	t.Logf("enqueue waits: idle p50 %.2f p99 %.2f max %.2f ms; while pruning (%d) p50 %.2f p99 %.2f max %.2f ms; WAL at most %d frames",
+		idle.quantile(0.5), idle.quantile(0.99), idle.quantile(1),
+		n, busy.quantile(0.5), busy.quantile(0.99), busy.quantile(1), walMax.Load())
+
+	// The target: no write waits more than 5 ms on a prune. A write that
+	// arrives during a prune batch joins its commit, so its wait is the
+	// rest of that batch: the p99 of the writer holds is held to 5 ms
+	// (measured here: p90 about 1.5 ms, p99 3.4 to 3.8 ms; batches of 256
+	// jobs gave a p99 of 19 ms, and SQLite's own auto-checkpoint, inside
+	// the commits, 20 to 50 ms). Under -race, make test runs every package
+	// at once on the machine's cores, and a commit that waits for a CPU
+	// holds the writer meanwhile: there the p99 may reach 20 ms, but the
+	// p90, which such stalls rarely reach and a long batch always does,
+	// must stay within 5 ms.
+	if raceEnabled {
+		require.LessOrEqual(t, holds.quantile(0.9), 5.0, "p90 writer hold (ms) while pruning, -race")
+		require.LessOrEqual(t, holds.quantile(0.99), 20.0, "p99 writer hold (ms) while pruning, -race")
+	} else {
+		require.LessOrEqual(t, holds.quantile(0.99), 5.0, "p99 writer hold (ms) while pruning")
+	}
+	require.LessOrEqual(t, walMax.Load(), int64(2*walRestartFrames),
+		"the WAL restarts once it is walRestartFrames long, under continuous writes too")
+}
+
+// enqueueWaits enqueues n jobs one after the other (until done is closed
+// when n < 0), a millisecond apart (a steady caller, not one that keeps
+// the writer busy), and returns each Enqueue's latency.
+func enqueueWaits(t *testing.T, db *DB, n int, done <-chan struct{}) *latencies {
+	l := &latencies{}
+	for i := 0; n < 0 || i < n; i++ {
+		select {
+		case <-done:
+			return l
+		default:
+		}
+		start := time.Now()
+		_, err := db.Enqueue(context.Background(), newJob("guest-00001", nil))
+		l.add(time.Since(start))
+		if err != nil {
+			t.Error(err)
+			return l
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return l
 }

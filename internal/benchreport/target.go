@@ -51,6 +51,11 @@ var targets = []Target{
 		Measure: "GET /jobs?guest= p50, same store"},
 	{Bench: "BenchmarkScale/JobGet", Metric: "p50-ms", Cmp: "<", Value: 1,
 		Measure: "GET /jobs/{id} p50, same store"},
+	// Issue 12: write stalls from the prune, on a log of 100,000 jobs.
+	{Bench: "BenchmarkPruneStall/Periodic", Metric: "added-ms", Cmp: "<=", Value: 5,
+		Measure: "Enqueue p99 while the periodic prune runs (100,000-job log) vs idle, added"},
+	{Bench: "BenchmarkPruneStall/Lowered", Metric: "added-ms", Cmp: "<=", Value: 5,
+		Measure: "Enqueue p99 while a retention lowered to 1,000 is worked off vs idle, added"},
 	// Issue 12: 100 guests × 100 queued single-stage actions, sim latency 20 ms.
 	{Bench: "BenchmarkQueuedActions", Metric: "ratio", Cmp: ">=", Value: 0.8,
 		Measure: "100 guests × 100 queued actions (sim 20 ms) vs the 100 × 20 ms limit"},
