@@ -112,9 +112,12 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, er
 		seq     int64
 		action  string
 	)
+	// +?1, not ?1: with the bare parameter SQLite (3.54) recompiles this
+	// statement at every execution with a new queue (its planner ran each
+	// time: 12 µs a call instead of 3); the plan is the same.
 	err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT id FROM jobs WHERE queue = ?1 AND status = 'Running' LIMIT 1), seq, action
-		FROM jobs WHERE queue = ?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
+		(SELECT id FROM jobs WHERE queue = +?1 AND status = 'Running' LIMIT 1), seq, action
+		FROM jobs WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, "", nil
