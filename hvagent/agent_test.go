@@ -120,7 +120,12 @@ func TestAgent_Cancel(t *testing.T) {
 	env.Sim.SetLatency(10 * time.Second)
 	running := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
 	queued := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job
-	waitStatus(t, env, running.ID, hvagent.JobRunning)
+	// Running in the store is not enough: the cancel must find its stage's
+	// call in flight.
+	require.Eventually(t, func() bool {
+		s := env.Agent.RunningStages()
+		return len(s) == 1 && s[0].JobID == running.ID
+	}, 10*time.Second, time.Millisecond)
 	ctx := context.Background()
 
 	j, err := env.Agent.CancelJob(ctx, queued.ID)

@@ -34,7 +34,8 @@ func queueSize() (guests, perGuest int) {
 // guests' queues run side by side, each one job at a time, so the limit is
 // 100 × 20 ms for all 10,000 jobs; ratio = that limit / the time from the
 // resume to the last job's end (1 would be no overhead at all). In-process,
-// durability full.
+// durability full. It also reports the process's CPU per job during the
+// drain (cpu-ms/job).
 func BenchmarkQueuedActions(b *testing.B) {
 	nGuests, perGuest := queueSize()
 	cfg := sim.Config()
@@ -47,15 +48,16 @@ func BenchmarkQueuedActions(b *testing.B) {
 	}
 	wg.Wait()
 	ctx := context.Background()
-	var drain, enqueue time.Duration
+	var drain, enqueue, cpu time.Duration
 	for b.Loop() {
 		require.NoError(b, env.Agent.PauseQueue(ctx, hvagent.ActionStart))
 		began := time.Now()
 		ids := queueStarts(b, env.Agent, guests, perGuest)
 		enqueue += time.Since(began)
-		resumed := time.Now()
+		resumed, c := time.Now(), cpuTime(b)
 		require.NoError(b, env.Agent.ResumeQueue(ctx, hvagent.ActionStart))
 		drain += lastFinish(b, env.Agent, ids).Sub(resumed)
+		cpu += cpuTime(b) - c
 	}
 	limit := time.Duration(b.N*perGuest) * queueLatency
 	jobs := float64(b.N * nGuests * perGuest)
@@ -63,6 +65,9 @@ func BenchmarkQueuedActions(b *testing.B) {
 	b.ReportMetric(jobs/drain.Seconds(), "jobs/s")
 	b.ReportMetric(jobs/limit.Seconds(), "limit-jobs/s")
 	b.ReportMetric(jobs/enqueue.Seconds(), "enqueue-jobs/s")
+	// The process's CPU (user and system) per job while it drains, waits
+	// included: on 2 CPUs the limit's 5000 jobs/s leave 0.4 ms per job.
+	b.ReportMetric(float64(cpu.Microseconds())/1000/jobs, "cpu-ms/job")
 }
 
 // queueStarts queues perGuest start jobs on each guest, one client per

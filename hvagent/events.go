@@ -136,6 +136,11 @@ func (s ringingStore) Finish(ctx context.Context, e JobEnd) (*Job, []string, err
 	return s.Store.Finish(ctx, e)
 }
 
+func (s ringingStore) FinishClaim(ctx context.Context, e JobEnd, queue string, o ClaimOptions) (*Ended, error) {
+	defer s.bell.ring()
+	return s.Store.FinishClaim(ctx, e, queue, o)
+}
+
 func (s ringingStore) Requeue(ctx context.Context, id, message string, at time.Time) (*Job, error) {
 	defer s.bell.ring()
 	return s.Store.Requeue(ctx, id, message, at)

@@ -37,11 +37,13 @@ const unrecorded = "internal error: the job's outcome could not be recorded"
 // by shutdown and its policy says so. It returns only once the end is
 // recorded or the agent is stopping, so the job's queue holds meanwhile:
 // its next job never starts while this one is still Running in the store.
-func (a *Agent) end(job *Job, out outcome, err, cause error) {
+// When next is the job's queue ("" for none), the end's commit also claims
+// the queue's next job, which end returns (nil when it claimed none).
+func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim {
 	log := a.log.With().Str("job_id", job.ID).Str("action", job.Action).Str("guest_id", job.GuestID).Logger()
 	if err != nil && errors.Is(cause, errShutdown) {
 		a.endInterrupted(log, job)
-		return
+		return nil
 	}
 	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
 	if err != nil {
@@ -51,9 +53,12 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 			log.Error().Err(err).Msg("job failed with an internal error")
 		}
 	}
-	canceled, ok := a.finish(log, e)
+	if e.DeleteGuest {
+		next = "" // the end cancels the rest of the queue
+	}
+	canceled, claimed, ok := a.finish(log, e, next)
 	if !ok {
-		return
+		return nil
 	}
 	logEnd(log, job, e, err)
 	a.observer.JobFinished(job.Action, e.Status)
@@ -66,6 +71,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error) {
 	for _, id := range canceled {
 		a.notify(id)
 	}
+	return claimed
 }
 
 // logEnd logs how a job ended: a failure at warn level with its message,
@@ -111,9 +117,25 @@ func (a *Agent) endInterrupted(log zerolog.Logger, job *Job) {
 // stops (Stop's deadline or Start's ctx): then the job stays Running in the
 // store, and recovery applies its on_interrupt policy at the next start. A
 // store that refuses e itself (not a failure to write) gets a plain Error
-// end instead, so that a bad outcome never holds the queue. It returns the
-// jobs canceled by the end and whether the job is final now.
-func (a *Agent) finish(log zerolog.Logger, e JobEnd) ([]string, bool) {
+// end instead, so that a bad outcome never holds the queue. When next names
+// the job's queue and a job may start, the first attempt also claims the
+// queue's next job in the same commit (Store.FinishClaim); when it fails,
+// the end is recorded alone. It returns the jobs canceled by the end, the
+// job claimed with it, and whether the job is final now.
+func (a *Agent) finish(log zerolog.Logger, e JobEnd, next string) ([]string, *Claim, bool) {
+	if o, ok := a.claimOptions(); next != "" && ok {
+		end, err := a.tryFinishClaim(e, next, o)
+		if err == nil {
+			return end.Canceled, end.Next, true
+		}
+		log.Debug().Err(err).Msg("record job end with the next claim failed; recording the end alone")
+	}
+	canceled, ok := a.finishAlone(log, e)
+	return canceled, nil, ok
+}
+
+// finishAlone records e as finish does, without claiming.
+func (a *Agent) finishAlone(log zerolog.Logger, e JobEnd) ([]string, bool) {
 	backoff, plain := finishBackoff, false
 	for attempt := 1; ; attempt++ {
 		canceled, err := a.tryFinish(attempt, e)
@@ -163,6 +185,20 @@ func (a *Agent) tryFinish(attempt int, e JobEnd) (canceled []string, err error) 
 	}()
 	_, canceled, err = a.store.Finish(ctx, e)
 	return canceled, err
+}
+
+// tryFinishClaim records e and claims the next job of queue with o in one
+// commit, on a context that outlives a hard stop, as the first attempt of
+// tryFinish does. A panicking store is an error like any other.
+func (a *Agent) tryFinishClaim(e JobEnd, queue string, o ClaimOptions) (end *Ended, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			end, err = nil, fmt.Errorf("store panicked: %v", r)
+		}
+	}()
+	return a.store.FinishClaim(ctx, e, queue, o)
 }
 
 // failure returns the final status, error code and message of a job that

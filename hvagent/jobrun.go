@@ -25,8 +25,10 @@ type outcome struct {
 	deleteGuest bool
 }
 
-// runJob runs a claimed job's pipeline and records how it ended.
-func (a *Agent) runJob(c *Claim) {
+// runJob runs a claimed job's pipeline and records how it ended. When next
+// is its queue, the end also claims the queue's next job, which it returns
+// (see Agent.end); nil when it claimed none.
+func (a *Agent) runJob(c *Claim, next string) *Claim {
 	job := c.Job
 	ctx, cancel := context.WithCancelCause(a.workCtx)
 	a.setRunning(job.ID, cancel)
@@ -48,7 +50,7 @@ func (a *Agent) runJob(c *Claim) {
 		tcancel()
 		a.abandonStages(job)
 	}
-	a.end(job, out, err, cause)
+	return a.end(job, out, err, cause, next)
 }
 
 // execute runs the pipeline of job, recovering a panic into an error so a

@@ -56,7 +56,7 @@ func (a *Agent) work(queue string, w *queueWorker) {
 		if host {
 			a.hostSem <- struct{}{}
 		}
-		ran, err := a.runNext(queue)
+		ran, err := a.runNext(queue, host)
 		if host {
 			<-a.hostSem
 		}
@@ -81,25 +81,43 @@ func (a *Agent) work(queue string, w *queueWorker) {
 	}
 }
 
-// runNext claims the oldest queued job of queue and runs it. It reports
-// whether it ran one.
-func (a *Agent) runNext(queue string) (bool, error) {
-	if a.accepting() != nil {
+// runNext claims the oldest queued job of queue and runs it, then each job
+// that the end of the one before claimed in the same commit (see
+// Agent.end). It reports whether it ran one. A host queue's jobs are
+// claimed one by one: its worker takes a slot of hostSem for each.
+func (a *Agent) runNext(queue string, host bool) (bool, error) {
+	o, ok := a.claimOptions()
+	if !ok {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	paused := a.claimPaused()
-	if slices.Contains(paused, allActions) {
-		cancel()
-		return false, nil
-	}
-	c, err := a.store.Claim(ctx, queue, a.now(), ClaimOptions{Paused: paused, FirstStage: a.firstStages})
+	c, err := a.store.Claim(ctx, queue, a.now(), o)
 	cancel()
 	if err != nil || c == nil {
 		return false, err
 	}
-	a.runJob(c)
+	next := queue
+	if host {
+		next = ""
+	}
+	for c != nil {
+		c = a.runJob(c, next)
+	}
 	return true, nil
+}
+
+// claimOptions returns the options of a claim made now, and false when no
+// job may start: the agent is not accepting work, or every action is
+// paused.
+func (a *Agent) claimOptions() (ClaimOptions, bool) {
+	if a.accepting() != nil {
+		return ClaimOptions{}, false
+	}
+	paused := a.claimPaused()
+	if slices.Contains(paused, allActions) {
+		return ClaimOptions{}, false
+	}
+	return ClaimOptions{Paused: paused, FirstStage: a.firstStages}, true
 }
 
 // pause waits a little after a store failure so a broken disk does not spin.

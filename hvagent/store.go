@@ -66,6 +66,12 @@ type Store interface {
 	// agent retries an EINTERNAL failure until it succeeds or the agent
 	// stops, so it must leave the job unchanged when it fails.
 	Finish(ctx context.Context, e JobEnd) (*Job, []string, error)
+	// FinishClaim records e as Finish does and, in the same transaction,
+	// claims the next job of queue as Claim does (with o, at e.At), so that
+	// a worker pays one commit between two jobs of its queue. e's job must
+	// be of queue (EINVALID). Ended.Next is nil when there is nothing to
+	// start. When either part fails, nothing is written.
+	FinishClaim(ctx context.Context, e JobEnd, queue string, o ClaimOptions) (*Ended, error)
 	// Requeue moves a Running job back to Queued, keeping its place at the
 	// head of its queue, and records message as an attempt error.
 	Requeue(ctx context.Context, id, message string, at time.Time) (*Job, error)
@@ -177,6 +183,16 @@ type JobEnd struct {
 	// ends the other Queued jobs of its queue as Canceled ("guest deleted",
 	// code ECANCELED).
 	DeleteGuest bool
+}
+
+// Ended is what Store.FinishClaim did: the finished job, the IDs of the
+// jobs its end canceled (see JobEnd.DeleteGuest), and the next job of its
+// queue, claimed in the same transaction (nil when there was none to
+// start).
+type Ended struct {
+	Job      *Job
+	Canceled []string
+	Next     *Claim
 }
 
 // QueueStat describes one queue: its depth, for `hvctl queue status`,

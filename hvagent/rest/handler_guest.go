@@ -25,7 +25,7 @@ func (s *server) listGuests(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	return x.reply(http.StatusOK, nonNilList(guests))
+	return replyList(x, http.StatusOK, guests)
 }
 
 // createGuest serves POST /guests: 202 with the guest as stored.

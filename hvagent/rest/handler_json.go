@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -29,6 +30,36 @@ func (x *exchange) ctx() context.Context { return x.r.Context() }
 // reply writes v as a JSON body with status.
 func (x *exchange) reply(status int, v any) error {
 	writeJSON(x.w, status, v)
+	return nil
+}
+
+// listChunk is the buffer a list reply is written through: each item is
+// encoded on its own and the reply goes out in chunks of this size, never
+// held whole in memory.
+const listChunk = 32 << 10
+
+// replyList writes items as a JSON array with status, the same bytes as
+// reply(status, items) gives (an empty array for none), encoding one item
+// at a time.
+func replyList[T any](x *exchange, status int, items []T) error {
+	x.w.Header().Set("Content-Type", "application/json")
+	x.w.WriteHeader(status)
+	bw := bufio.NewWriterSize(x.w, listChunk)
+	_ = bw.WriteByte('[')
+	for i := range items {
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		b, err := json.Marshal(items[i])
+		if err != nil { // the status is sent: end the reply short, as a failed Encode would
+			return nil
+		}
+		if _, err := bw.Write(b); err != nil {
+			return nil // the client is gone; nothing to do then
+		}
+	}
+	_, _ = bw.WriteString("]\n")
+	_ = bw.Flush()
 	return nil
 }
 

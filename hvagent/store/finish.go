@@ -31,42 +31,87 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 		return nil, nil, err
 	}
 	at := db.at(e.At)
-	var (
-		job      *hvagent.Job
-		canceled []string
-	)
-	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		r, err := lookupJob(ctx, tx, e.ID)
-		if err != nil {
-			return err
-		}
-		if r.status.Final() {
-			return wrongStatus(r, "Queued or Running")
-		}
-		if e.Guest != nil {
-			if err := persistGuest(ctx, tx, r.guestID, e.Guest, at); err != nil {
-				return err
-			}
-		}
-		if job, err = endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
-			return err
-		}
-		if err := insertJobEvent(ctx, tx, at, job); err != nil {
-			return err
-		}
-		if !e.DeleteGuest {
-			return nil
-		}
-		if err := deleteGuest(ctx, tx, r.guestID, at); err != nil {
-			return err
-		}
-		canceled, err = cancelQueue(ctx, tx, r.queue, at)
+	var end ended
+	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		end, err = finishTx(ctx, tx, e, code, at)
 		return err
 	})
 	if err != nil {
 		return nil, nil, wrap("finish job", err)
 	}
-	return job, canceled, nil
+	return end.job, end.canceled, nil
+}
+
+// FinishClaim records e as Finish does and then, in the same transaction,
+// claims the oldest Queued job of queue as Claim does (with o, at e.At):
+// the end of a job and the start of the next one of its queue share one
+// commit. e's job must be of queue (EINVALID). The result's Next is nil
+// when there is nothing to start. It fails as a whole, writing nothing,
+// when either part fails: the caller may then record the end alone with
+// Finish.
+func (db *DB) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error) {
+	code, err := endCode(e)
+	if err != nil {
+		return nil, err
+	}
+	at := db.at(e.At)
+	var (
+		end  ended
+		next *hvagent.Claim
+	)
+	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		if end, err = finishTx(ctx, tx, e, code, at); err != nil {
+			return err
+		}
+		if end.queue != queue {
+			return hvagent.Errorf(hvagent.EINVALID, "job %s is of queue %s, not %s", e.ID, end.queue, queue)
+		}
+		next, err = claimTx(ctx, tx, queue, at, o)
+		return err
+	})
+	if err != nil {
+		return nil, wrap("finish job and claim the next", err)
+	}
+	return &hvagent.Ended{Job: end.job, Canceled: end.canceled, Next: next}, nil
+}
+
+// ended is what finishTx did.
+type ended struct {
+	job      *hvagent.Job
+	canceled []string
+	queue    string // the job's queue
+}
+
+// finishTx is Finish's write: it ends job e.ID in tx with code, with its
+// events, after persisting e.Guest, and deletes the guest when e says so.
+func finishTx(ctx context.Context, tx *sql.Tx, e hvagent.JobEnd, code string, at time.Time) (ended, error) {
+	r, err := lookupJob(ctx, tx, e.ID)
+	if err != nil {
+		return ended{}, err
+	}
+	if r.status.Final() {
+		return ended{}, wrongStatus(r, "Queued or Running")
+	}
+	if e.Guest != nil {
+		if err := persistGuest(ctx, tx, r.guestID, e.Guest, at); err != nil {
+			return ended{}, err
+		}
+	}
+	out := ended{queue: r.queue}
+	if out.job, err = endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
+		return ended{}, err
+	}
+	if err := insertJobEvent(ctx, tx, at, out.job); err != nil {
+		return ended{}, err
+	}
+	if !e.DeleteGuest {
+		return out, nil
+	}
+	if err := deleteGuest(ctx, tx, r.guestID, at); err != nil {
+		return ended{}, err
+	}
+	out.canceled, err = cancelQueue(ctx, tx, r.queue, at)
+	return out, err
 }
 
 // endCode checks e's status and returns the error code it records: e.Code,

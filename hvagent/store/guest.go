@@ -87,12 +87,7 @@ func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Gue
 		if guests, err = queryGuests(ctx, tx, query+` ORDER BY id LIMIT ?`, append(args, limit)...); err != nil {
 			return err
 		}
-		for _, g := range guests {
-			if err := withMetadata(ctx, tx, g); err != nil {
-				return err
-			}
-		}
-		return nil
+		return pageMetadata(ctx, tx, f.After, guests)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list guests: %w", err)

@@ -223,6 +223,45 @@ func upsertMetadata(ctx context.Context, tx *sql.Tx, id string, keys []string, v
 	return nil
 }
 
+// pageMetadata sets the metadata of a page of guests ordered by ID, all
+// after after, in one range read of the metadata table (its key leads with
+// the guest ID) instead of one query per guest. Rows of guests in the range
+// that are not on the page (a page filtered by name) are skipped.
+func pageMetadata(ctx context.Context, q querier, after string, guests []*hvagent.Guest) error {
+	if len(guests) == 0 {
+		return nil
+	}
+	byID := make(map[string]*hvagent.Guest, len(guests))
+	for _, g := range guests {
+		byID[g.ID] = g
+	}
+	last := guests[len(guests)-1].ID
+	rows, err := q.QueryContext(ctx, `SELECT guest_id, key, value FROM guest_metadata
+		WHERE guest_id > ? AND guest_id <= ?`, after, last)
+	if err != nil {
+		return fmt.Errorf("read metadata of guests: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, k, v string
+		if err := rows.Scan(&id, &k, &v); err != nil {
+			return fmt.Errorf("read metadata of guests: %w", err)
+		}
+		g := byID[id]
+		if g == nil {
+			continue
+		}
+		if g.Metadata == nil {
+			g.Metadata = map[string]string{}
+		}
+		g.Metadata[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read metadata of guests: %w", err)
+	}
+	return nil
+}
+
 // withMetadata sets g.Metadata to its stored metadata, nil when it has none
 // (so that JSON omits it).
 func withMetadata(ctx context.Context, q querier, g *hvagent.Guest) error {

@@ -61,37 +61,46 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		seq, action, err := queueHead(ctx, tx, queue)
-		if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
-			return err
-		}
-		label, first := o.FirstStage[action]
-		stageAt := int64(0)
-		if first {
-			stageAt = nanos(at)
-		}
-		// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
-		// own table collects its rows in a temporary table first.
-		var request sql.NullString
-		row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
-			started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
-			stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
-			WHERE seq = ?4 RETURNING `+jobColumns+`, request`, nanos(at), label, stageAt, seq)
-		j, err := scanJob(row, &request)
-		if isDuplicate(err) { // the index on Running jobs; queueHead saw none
-			return &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
-		}
-		if err != nil {
-			return fmt.Errorf("update job: %w", err)
-		}
-		c = &hvagent.Claim{Job: j, Request: rawJSON(request)}
-		return insertJobEvent(ctx, tx, at, j)
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		c, err = claimTx(ctx, tx, queue, at, o)
+		return err
 	})
 	if err != nil {
 		return nil, wrap("claim job", err)
 	}
 	return c, nil
+}
+
+// claimTx is Claim's write: it claims the head of queue in tx, with its
+// event; nil when there is nothing to start.
+func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+	seq, action, err := queueHead(ctx, tx, queue)
+	if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
+		return nil, err
+	}
+	label, first := o.FirstStage[action]
+	stageAt := int64(0)
+	if first {
+		stageAt = nanos(at)
+	}
+	// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
+	// own table collects its rows in a temporary table first.
+	var request sql.NullString
+	row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
+		started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
+		stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
+		WHERE seq = ?4 RETURNING `+jobColumns+`, request`, nanos(at), label, stageAt, seq)
+	j, err := scanJob(row, &request)
+	if isDuplicate(err) { // the index on Running jobs; queueHead saw none
+		return nil, &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update job: %w", err)
+	}
+	if err := insertJobEvent(ctx, tx, at, j); err != nil {
+		return nil, err
+	}
+	return &hvagent.Claim{Job: j, Request: rawJSON(request)}, nil
 }
 
 // queueHead returns the seq and action of the oldest Queued job of queue,
@@ -103,9 +112,12 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, er
 		seq     int64
 		action  string
 	)
+	// +?1, not ?1: with the bare parameter SQLite (3.54) recompiles this
+	// statement at every execution with a new queue (its planner ran each
+	// time: 12 µs a call instead of 3); the plan is the same.
 	err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT id FROM jobs WHERE queue = ?1 AND status = 'Running' LIMIT 1), seq, action
-		FROM jobs WHERE queue = ?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
+		(SELECT id FROM jobs WHERE queue = +?1 AND status = 'Running' LIMIT 1), seq, action
+		FROM jobs WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return 0, "", nil

@@ -2,6 +2,7 @@ package agenttest
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -21,6 +22,7 @@ type Store struct {
 	ClaimFunc        func(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error)
 	AdvanceFunc      func(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error)
 	FinishFunc       func(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []string, error)
+	FinishClaimFunc  func(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error)
 	RequeueFunc      func(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error)
 	RunningJobsFunc  func(ctx context.Context) ([]*hvagent.Job, error)
 	QueuedQueuesFunc func(ctx context.Context) ([]string, error)
@@ -56,6 +58,25 @@ func (s *Store) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []s
 		return s.FinishFunc(ctx, e)
 	}
 	return s.Store.Finish(ctx, e)
+}
+
+// ErrSeparate is what FinishClaim returns, writing nothing, when FinishFunc
+// or ClaimFunc is set.
+var ErrSeparate = errors.New("agenttest: FinishFunc or ClaimFunc is set: end and claim separately")
+
+// FinishClaim calls FinishClaimFunc when set. Otherwise, when FinishFunc or
+// ClaimFunc is set, it fails with ErrSeparate: the agent then records the
+// end with Finish and claims with Claim, so that the failures a test
+// injects into either reach every end and every claim, one call each.
+// Else it calls the wrapped store.
+func (s *Store) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error) {
+	switch {
+	case s.FinishClaimFunc != nil:
+		return s.FinishClaimFunc(ctx, e, queue, o)
+	case s.FinishFunc != nil || s.ClaimFunc != nil:
+		return nil, ErrSeparate
+	}
+	return s.Store.FinishClaim(ctx, e, queue, o)
 }
 
 // Requeue calls RequeueFunc when set, else the wrapped store.

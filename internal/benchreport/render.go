@@ -77,8 +77,8 @@ func (r *Report) Regions(previous map[string]string) map[string]string {
 	out := map[string]string{}
 	for name, rows := range r.regions {
 		if slices.ContainsFunc(rows, r.touched) {
-			old, _ := previousRows(previous[name])
-			out[name] = r.header() + r.targetTable(rows, old)
+			old, order := previousRows(previous[name])
+			out[name] = r.header() + r.targetTable(rows, old) + r.keptUndeclared(rows, old, order)
 		}
 	}
 	if len(r.other) > 0 {
@@ -144,6 +144,21 @@ func (r *Report) targetTable(rows []row, old map[string]string) string {
 			line = old[key]
 		}
 		sb.WriteString(line + "\n")
+	}
+	return sb.String()
+}
+
+// keptUndeclared returns the previous rows, in their order, of benchmarks
+// with no declared target (measure "—") that this run did not touch and
+// that rows does not hold: a filtered run keeps them as they were.
+func (r *Report) keptUndeclared(rows []row, old map[string]string, order []string) string {
+	var sb strings.Builder
+	for _, key := range order {
+		measure, name, _ := strings.Cut(key, "\x00")
+		if measure != "—" || r.mentions(name) || slices.ContainsFunc(rows, func(x row) bool { return x.name == name }) {
+			continue
+		}
+		sb.WriteString(old[key] + "\n")
 	}
 	return sb.String()
 }

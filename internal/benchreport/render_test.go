@@ -169,7 +169,9 @@ func TestReport_KeepsRowsNotMeasured(t *testing.T) {
 		"targets": "Latest run: earlier.\n\n| measure | benchmark | result (median) | target | met | other figures (median) | date |\n" +
 			"|---|---|---|---|---|---|---|\n" +
 			"| a | `BenchmarkA` (p) | 0.500 | ≥ 1 | **no** |  | 2026-11-01 |\n" +
-			"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n",
+			"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n" +
+			"| — | `BenchmarkUndeclared` (p) | 0.250 | — | — | p50-ms 3 | 2026-11-03 |\n" +
+			"| — | `BenchmarkUndeclaredRun` (p) | 0.250 | — | — |  | 2026-11-03 |\n",
 		"other": "| benchmark | runs | time/op | B/op | allocs/op | other figures (median) | date |\n|---|---|---|---|---|---|---|\n" +
 			"| `BenchmarkOldOther` (p) | 3 | 1 ms | 1 | 1 |  | 2026-11-01 |\n" +
 			"| `BenchmarkOther` (p) | 3 | 9 ms | 1 | 1 |  | 2026-11-01 |\n" +
@@ -178,8 +180,14 @@ func TestReport_KeepsRowsNotMeasured(t *testing.T) {
 	out := &Output{Config: map[string]string{"hvagent-date": "2026-11-30 15:04 UTC"}, Benches: []*Bench{
 		{Name: "BenchmarkA", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ratio": 2}}},
 		{Name: "BenchmarkOther", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ns/op": 5}}},
+		{Name: "BenchmarkUndeclaredRun", Pkg: modulePath + "/p", Runs: []map[string]float64{{"ratio": 0.5}}},
 	}}
 	regions := NewReport(out, ts).Regions(previous)
+	require.Contains(t, regions["targets"], "| new | `BenchmarkNew` | not run | ≥ 1 | — |  | — |\n"+
+		"| — | `BenchmarkUndeclaredRun` (p) | 0.500 | — | — |  | 2026-11-30 15:04 |\n"+
+		"| — | `BenchmarkUndeclared` (p) | 0.250 | — | — | p50-ms 3 | 2026-11-03 |\n",
+		"a row with no declared target that the run did not measure is kept")
+	require.Equal(t, 1, strings.Count(regions["targets"], "BenchmarkUndeclaredRun"))
 	require.Contains(t, regions["targets"], "| a | `BenchmarkA` (p) | 2 | ≥ 1 | yes |  | 2026-11-30 15:04 |\n"+
 		"| b \\| c | `BenchmarkB` (p) | 1.50 | ≥ 1 | yes |  | 2026-11-02 |\n"+
 		"| new | `BenchmarkNew` | not run | ≥ 1 | — |  | — |\n")

@@ -1,0 +1,107 @@
+package hvagent_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/driver/sim"
+	"github.com/hvagent/hvagent/hvagent/store"
+	"github.com/hvagent/hvagent/internal/agenttest"
+)
+
+// queueJobs queues start, reboot and shutdown on a new guest of env while
+// the simulation is slow, so that the last two wait behind the first, and
+// returns them with their names.
+func queueJobs(t *testing.T, env *agenttest.Env) (string, []string, map[string]string) {
+	t.Helper()
+	g := env.Create(t, nil)
+	env.Sim.SetLatency(50 * time.Millisecond)
+	var ids []string
+	names := map[string]string{}
+	for _, a := range []string{hvagent.ActionStart, hvagent.ActionReboot, hvagent.ActionShutdown} {
+		id := env.Do(t, a, g.ID, hvagent.Request{}).Job.ID
+		ids, names[id] = append(ids, id), a
+	}
+	return g.ID, ids, names
+}
+
+func TestAgent_FinishClaim(t *testing.T) {
+	t.Parallel()
+
+	// A job's end claims the next job of its queue in the same commit:
+	// one FinishClaim per job with a successor, each claiming it.
+	t.Run("OneCommitBetweenJobs", func(t *testing.T) {
+		t.Parallel()
+		var claimed, alone atomic.Int32
+		env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+			return &agenttest.Store{Store: db,
+				FinishClaimFunc: func(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error) {
+					end, err := db.FinishClaim(ctx, e, queue, o)
+					if err == nil && end.Next != nil {
+						claimed.Add(1)
+					}
+					return end, err
+				},
+				ClaimFunc: func(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+					c, err := db.Claim(ctx, queue, at, o)
+					if err == nil && c != nil && c.Job.Action != hvagent.ActionCreate {
+						alone.Add(1)
+					}
+					return c, err
+				}}
+		}})
+		guest, ids, names := queueJobs(t, env)
+		require.Equal(t, hvagent.JobComplete, env.Wait(t, ids[2]).Status)
+		require.Equal(t, []string{"start Running", "start Complete", "reboot Running", "reboot Complete",
+			"shutdown Running", "shutdown Complete"}, transitions(t, env.Store, names))
+		require.Equal(t, int32(1), alone.Load(), "only the first job is claimed alone")
+		require.Equal(t, int32(2), claimed.Load())
+		require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1", "Sim.Shutdown shutdown 1"},
+			simCalls(env.Sim, guest, names))
+	})
+
+	// When the merged write fails, the end is recorded alone and the next
+	// job is claimed on its own: nothing is lost, the order holds.
+	t.Run("FailureFallsBack", func(t *testing.T) {
+		t.Parallel()
+		var failed atomic.Int32
+		env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+			return &agenttest.Store{Store: db,
+				FinishClaimFunc: func(context.Context, hvagent.JobEnd, string, hvagent.ClaimOptions) (*hvagent.Ended, error) {
+					failed.Add(1)
+					return nil, errDisk
+				}}
+		}})
+		guest, ids, names := queueJobs(t, env)
+		require.Equal(t, hvagent.JobComplete, env.Wait(t, ids[2]).Status)
+		for _, id := range ids {
+			require.Equal(t, 1, requireStatus(t, env.Store, id, hvagent.JobComplete).Attempt)
+		}
+		require.Equal(t, []string{"start Running", "start Complete", "reboot Running", "reboot Complete",
+			"shutdown Running", "shutdown Complete"}, transitions(t, env.Store, names))
+		require.GreaterOrEqual(t, failed.Load(), int32(2))
+		require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1", "Sim.Shutdown shutdown 1"},
+			simCalls(env.Sim, guest, names))
+	})
+
+	// A paused action holds the job behind a running one: its end does not
+	// claim it (the claim is in the end's commit, before Wait returns).
+	t.Run("PausedHolds", func(t *testing.T) {
+		t.Parallel()
+		env := agenttest.New(t, agenttest.Opts{Sim: sim.Options{}})
+		ctx := context.Background()
+		require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionReboot))
+		_, ids, _ := queueJobs(t, env)
+		require.Equal(t, hvagent.JobComplete, env.Wait(t, ids[0]).Status)
+		requireStatus(t, env.Store, ids[1], hvagent.JobQueued)
+		requireStatus(t, env.Store, ids[2], hvagent.JobQueued)
+		require.NoError(t, env.Agent.ResumeQueue(ctx, hvagent.ActionReboot))
+		require.Equal(t, hvagent.JobComplete, env.Wait(t, ids[2]).Status)
+		requireStatus(t, env.Store, ids[1], hvagent.JobComplete)
+	})
+}
