@@ -23,6 +23,12 @@ type Agent struct {
 	now      func() time.Time
 	services *serviceSet
 
+	// claimMu orders claims against pauses: a claim holds it for reading
+	// from reading the paused actions to its commit, PauseQueue for
+	// writing, so no claim made with the old paused set ends after
+	// PauseQueue returns.
+	claimMu sync.RWMutex
+
 	mu         sync.Mutex
 	state      agentState
 	queues     map[string]*queueWorker            // by queue key

@@ -105,3 +105,39 @@ func TestAgent_FinishClaim(t *testing.T) {
 		requireStatus(t, env.Store, ids[1], hvagent.JobComplete)
 	})
 }
+
+// PauseQueue returns only once a claim that read the paused actions before
+// it has committed: no job of the action starts after PauseQueue returned
+// (a worker's claim used to read the set, then commit with the old one).
+func TestAgent_PauseWaitsForClaimInFlight(t *testing.T) {
+	t.Parallel()
+	inClaim, release := make(chan struct{}), make(chan struct{})
+	var blocking atomic.Bool
+	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+		return &agenttest.Store{Store: db,
+			ClaimFunc: func(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+				if blocking.CompareAndSwap(true, false) {
+					close(inClaim)
+					<-release
+				}
+				return db.Claim(ctx, queue, at, o)
+			}}
+	}})
+	g := env.Create(t, nil)
+	blocking.Store(true)
+	id := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job.ID
+	<-inClaim
+
+	paused := make(chan error, 1)
+	go func() { paused <- env.Agent.PauseQueue(context.Background(), hvagent.ActionStart) }()
+	select {
+	case err := <-paused:
+		close(release)
+		t.Fatalf("PauseQueue returned (%v) while a claim made before it was in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-paused)
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, id).Status, "the claim made before the pause runs its job")
+	require.NoError(t, env.Agent.ResumeQueue(context.Background(), hvagent.ActionStart))
+}

@@ -41,12 +41,15 @@ func (a *Agent) Health(context.Context) (*Health, error) {
 
 // PauseQueue stops workers from starting jobs of action ("" or "*" = all
 // actions). A paused job at the head of a queue holds the queue: jobs stay
-// queued in order until ResumeQueue. Errors: EINVALID (unknown action).
+// queued in order until ResumeQueue. It returns once no claim made before
+// the pause can still start such a job. Errors: EINVALID (unknown action).
 func (a *Agent) PauseQueue(_ context.Context, action string) error {
 	key, err := pauseKey(action)
 	if err != nil {
 		return err
 	}
+	a.claimMu.Lock() // wait for claims made with the old paused set
+	defer a.claimMu.Unlock()
 	a.mu.Lock()
 	a.paused[key] = true
 	a.mu.Unlock()

@@ -123,12 +123,14 @@ func (a *Agent) endInterrupted(log zerolog.Logger, job *Job) {
 // the end is recorded alone. It returns the jobs canceled by the end, the
 // job claimed with it, and whether the job is final now.
 func (a *Agent) finish(log zerolog.Logger, e JobEnd, next string) ([]string, *Claim, bool) {
-	if o, ok := a.claimOptions(); next != "" && ok {
-		end, err := a.tryFinishClaim(e, next, o)
+	if next != "" {
+		end, err := a.tryFinishClaim(e, next)
 		if err == nil {
 			return end.Canceled, end.Next, true
 		}
-		log.Debug().Err(err).Msg("record job end with the next claim failed; recording the end alone")
+		if !errors.Is(err, errNoClaim) {
+			log.Debug().Err(err).Msg("record job end with the next claim failed; recording the end alone")
+		}
 	}
 	canceled, ok := a.finishAlone(log, e)
 	return canceled, nil, ok
@@ -187,10 +189,17 @@ func (a *Agent) tryFinish(attempt int, e JobEnd) (canceled []string, err error) 
 	return canceled, err
 }
 
-// tryFinishClaim records e and claims the next job of queue with o in one
-// commit, on a context that outlives a hard stop, as the first attempt of
-// tryFinish does. A panicking store is an error like any other.
-func (a *Agent) tryFinishClaim(e JobEnd, queue string, o ClaimOptions) (end *Ended, err error) {
+// tryFinishClaim records e and claims the next job of queue in one commit,
+// on a context that outlives a hard stop, as the first attempt of tryFinish
+// does. It fails with errNoClaim when no job may start now. A panicking
+// store is an error like any other.
+func (a *Agent) tryFinishClaim(e JobEnd, queue string) (end *Ended, err error) {
+	a.claimMu.RLock()
+	defer a.claimMu.RUnlock()
+	o, ok := a.claimOptions()
+	if !ok {
+		return nil, errNoClaim
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
 	defer func() {
@@ -200,6 +209,9 @@ func (a *Agent) tryFinishClaim(e JobEnd, queue string, o ClaimOptions) (end *End
 	}()
 	return a.store.FinishClaim(ctx, e, queue, o)
 }
+
+// errNoClaim is tryFinishClaim's answer when no job may start now.
+var errNoClaim = errors.New("no job may start now")
 
 // failure returns the final status, error code and message of a job that
 // failed with err, whose context ended with cause (nil while it runs). The

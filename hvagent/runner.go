@@ -86,13 +86,7 @@ func (a *Agent) work(queue string, w *queueWorker) {
 // Agent.end). It reports whether it ran one. A host queue's jobs are
 // claimed one by one: its worker takes a slot of hostSem for each.
 func (a *Agent) runNext(queue string, host bool) (bool, error) {
-	o, ok := a.claimOptions()
-	if !ok {
-		return false, nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	c, err := a.store.Claim(ctx, queue, a.now(), o)
-	cancel()
+	c, err := a.claim(queue)
 	if err != nil || c == nil {
 		return false, err
 	}
@@ -104,6 +98,20 @@ func (a *Agent) runNext(queue string, host bool) (bool, error) {
 		c = a.runJob(c, next)
 	}
 	return true, nil
+}
+
+// claim claims the oldest queued job of queue that may start now; nil
+// when there is none.
+func (a *Agent) claim(queue string) (*Claim, error) {
+	a.claimMu.RLock()
+	defer a.claimMu.RUnlock()
+	o, ok := a.claimOptions()
+	if !ok {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.store.Claim(ctx, queue, a.now(), o)
 }
 
 // claimOptions returns the options of a claim made now, and false when no
