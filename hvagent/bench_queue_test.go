@@ -12,6 +12,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/internal/agenttest"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // queueLatency is the simulated driver's latency in BenchmarkQueuedActions.
@@ -54,10 +55,10 @@ func BenchmarkQueuedActions(b *testing.B) {
 		began := time.Now()
 		ids := queueStarts(b, env.Agent, guests, perGuest)
 		enqueue += time.Since(began)
-		resumed, c := time.Now(), cpuTime(b)
+		resumed, c := time.Now(), benchkit.CPUTime(b)
 		require.NoError(b, env.Agent.ResumeQueue(ctx, hvagent.ActionStart))
 		drain += lastFinish(b, env.Agent, ids).Sub(resumed)
-		cpu += cpuTime(b) - c
+		cpu += benchkit.CPUTime(b) - c
 	}
 	limit := time.Duration(b.N*perGuest) * queueLatency
 	jobs := float64(b.N * nGuests * perGuest)

@@ -2,12 +2,9 @@ package hvagent_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // txPerJob is what one single-stage job commits on its way from enqueue to
@@ -51,11 +49,11 @@ func BenchmarkJobPath(b *testing.B) {
 	for _, callers := range benchCallers {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			env, guests := jobEnv(b, callers)
-			raw := openRaw(b)
+			raw := benchkit.RawPool(b, func(path string) (string, error) { return store.WriterDSN(path, "full") })
 			var tJobs, tRaw time.Duration
 			for b.Loop() {
 				tJobs += runJobs(b, env.Agent, guests)
-				tRaw += runRaw(b, raw, len(guests)*perCaller(callers)*txPerJob)
+				tRaw += benchkit.RawCommits(b, raw, len(guests)*perCaller(callers)*txPerJob)
 			}
 			jobs := float64(b.N * len(guests) * perCaller(callers))
 			b.ReportMetric(jobs/tJobs.Seconds(), "jobs/s")
@@ -79,17 +77,17 @@ func BenchmarkJobPathREST(b *testing.B) {
 			b.Cleanup(client.CloseIdleConnections)
 			var tREST, tLocal, cREST, cLocal time.Duration
 			rest := func() {
-				c := cpuTime(b)
+				c := benchkit.CPUTime(b)
 				tREST += runJobs(b, client, guests)
-				cREST += cpuTime(b) - c
+				cREST += benchkit.CPUTime(b) - c
 			}
 			for i := 0; b.Loop(); i++ { // each side goes first every other round
 				if i%2 == 0 {
 					rest()
 				}
-				c := cpuTime(b)
+				c := benchkit.CPUTime(b)
 				tLocal += runJobs(b, env.Agent, guests)
-				cLocal += cpuTime(b) - c
+				cLocal += benchkit.CPUTime(b) - c
 				if i%2 == 1 {
 					rest()
 				}
@@ -176,39 +174,4 @@ func queueAndWait(ctx context.Context, svc hvagent.Service, guest string, n int)
 		}
 	}
 	return nil
-}
-
-// openRaw opens a scratch database with the store's writer DSN.
-func openRaw(b *testing.B) *sql.DB {
-	dsn, err := store.WriterDSN(filepath.Join(b.TempDir(), "raw.db"), "full")
-	require.NoError(b, err)
-	pool, err := sql.Open("sqlite3", dsn)
-	require.NoError(b, err)
-	b.Cleanup(func() { require.NoError(b, pool.Close()) })
-	pool.SetMaxOpenConns(1)
-	_, err = pool.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT`)
-	require.NoError(b, err)
-	return pool
-}
-
-// runRaw commits n one-row transactions one after the other and returns
-// how long they took.
-func runRaw(b *testing.B, pool *sql.DB, n int) time.Duration {
-	began := time.Now()
-	for range n {
-		tx, err := pool.Begin()
-		require.NoError(b, err)
-		_, err = tx.Exec(`INSERT INTO t (v) VALUES (?)`, "a job-sized row of text")
-		require.NoError(b, err)
-		require.NoError(b, tx.Commit())
-	}
-	return time.Since(began)
-}
-
-// cpuTime returns the CPU time (user and system) the process has used:
-// both sides of the REST benchmark run in this process.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

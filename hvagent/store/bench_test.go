@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // BenchmarkEnqueueClaimFinish measures one job's three transactions.
@@ -80,13 +80,13 @@ func BenchmarkJobCycle(b *testing.B) {
 				_, _, err = db.Finish(ctx, hvagent.JobEnd{ID: c.Job.ID, Status: hvagent.JobComplete})
 				require.NoError(b, err)
 			}
-			raw := rawPool(b)
+			raw := benchkit.RawPool(b, func(path string) (string, error) { return writerDSN(path, "FULL"), nil })
 			var tJobs, tRaw, cpu time.Duration
 			for b.Loop() {
-				c := cpuTime(b)
+				c := benchkit.CPUTime(b)
 				tJobs += cycleRound(b, db, guests)
-				cpu += cpuTime(b) - c
-				tRaw += rawRound(b, raw, callers*cycleJobs*3)
+				cpu += benchkit.CPUTime(b) - c
+				tRaw += benchkit.RawCommits(b, raw, callers*cycleJobs*3)
 			}
 			jobs := float64(b.N * callers * cycleJobs)
 			b.ReportMetric(float64(cpu.Microseconds())/jobs, "cpu-µs/job")
@@ -143,36 +143,4 @@ func cycle(db *DB, g *hvagent.Guest) error {
 		}
 	}
 	return nil
-}
-
-// rawPool opens a scratch database with the store's writer DSN.
-func rawPool(b *testing.B) *sql.DB {
-	pool, err := sql.Open("sqlite3", writerDSN(filepath.Join(b.TempDir(), "raw.db"), "FULL"))
-	require.NoError(b, err)
-	b.Cleanup(func() { require.NoError(b, pool.Close()) })
-	pool.SetMaxOpenConns(1)
-	_, err = pool.Exec(`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT`)
-	require.NoError(b, err)
-	return pool
-}
-
-// rawRound commits n one-row transactions one after the other and returns
-// how long they took.
-func rawRound(b *testing.B, pool *sql.DB, n int) time.Duration {
-	began := time.Now()
-	for range n {
-		tx, err := pool.Begin()
-		require.NoError(b, err)
-		_, err = tx.Exec(`INSERT INTO t (v) VALUES (?)`, "a job-sized row of text")
-		require.NoError(b, err)
-		require.NoError(b, tx.Commit())
-	}
-	return time.Since(began)
-}
-
-// cpuTime returns the CPU time (user and system) the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

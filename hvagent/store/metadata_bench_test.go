@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // benchLimits are the default metadata limits.
@@ -110,13 +111,13 @@ func BenchmarkPatchGuestMetadataMax(b *testing.B) {
 	var h holdRecorder
 	h.record(db)
 	i := 0
-	cpu := cpuTime(b)
+	cpu := benchkit.CPUTime(b)
 	for b.Loop() {
 		i++
 		_, err := db.PatchGuestMetadata(ctx, "full", patches[i%2], benchLimits)
 		require.NoError(b, err)
 	}
-	b.ReportMetric(float64((cpuTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((benchkit.CPUTime(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 	h.report(b)
 }
 
