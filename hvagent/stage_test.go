@@ -66,13 +66,7 @@ func countLines(log, jobID, msg string) int {
 
 func TestAgent_StageIgnoringCtxIsAbandoned(t *testing.T) {
 	t.Parallel()
-	obs := newStuckObserver("Sim.Shutdown")
-	cfg := sim.Config()
-	cfg.Observer = obs
-	withTimeout(cfg, hvagent.ActionShutdown, 500*time.Millisecond)
-	log := &testio.Buffer{}
-	env := agenttest.New(t, agenttest.Opts{Config: cfg, Log: log})
-	t.Cleanup(obs.unblock) // runs before the agent's own cleanup
+	env, obs, log := stuckEnv(t)
 	g := env.Create(t, nil)
 
 	job := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job

@@ -18,25 +18,37 @@ import (
 // point lookup (see lookupCtx): every info and stream action looks its
 // guest up.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
-	ctx, err := lookupCtx(ctx)
-	if err != nil {
-		return nil, wrap("get guest", err)
-	}
-	var r guestRow
-	var md sql.NullString
-	err = db.read.QueryRowContext(ctx, `SELECT `+guestColumns+`, `+metadataObject+` FROM guests WHERE id = ?`, id).
-		Scan(&r.name, &r.data, &md)
+	g, err := db.lookupGuest(ctx, `WHERE id = ?`, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(id)
 	}
 	if err != nil {
 		return nil, wrap("get guest", err)
 	}
+	return g, nil
+}
+
+// lookupGuest returns, with its metadata, the guest that where (a clause
+// on a unique column) finds with arg, in one statement run as a point
+// lookup; sql.ErrNoRows when there is none.
+func (db *DB) lookupGuest(ctx context.Context, where string, arg any) (*hvagent.Guest, error) {
+	ctx, err := lookupCtx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var id string
+	var r guestRow
+	var md sql.NullString
+	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests `+where, arg).
+		Scan(&id, &r.name, &r.data, &md)
+	if err != nil {
+		return nil, err
+	}
 	g, err := r.decode(id)
 	if err != nil {
-		return nil, wrap("get guest", err)
+		return nil, err
 	}
-	return g, wrap("get guest", decodeMetadata(g, md))
+	return g, decodeMetadata(g, md)
 }
 
 // lookupCtx returns the context of a point lookup by key: ctx's values

@@ -14,26 +14,14 @@ import (
 // if no guest has that name. Like Guest, it is one statement, a point
 // lookup.
 func (db *DB) GuestByName(ctx context.Context, name string) (*hvagent.Guest, error) {
-	ctx, err := lookupCtx(ctx)
-	if err != nil {
-		return nil, wrap("get guest", err)
-	}
-	var id string
-	var r guestRow
-	var md sql.NullString
-	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests WHERE name = ?`, name).
-		Scan(&id, &r.name, &r.data, &md)
+	g, err := db.lookupGuest(ctx, `WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get guest %q: %w", name, err)
+		return nil, wrap("get guest", err)
 	}
-	g, err := r.decode(id)
-	if err != nil {
-		return nil, err
-	}
-	return g, decodeMetadata(g, md)
+	return g, nil
 }
 
 // RenameGuest sets the name of guest id ("" removes it) and the guest name
