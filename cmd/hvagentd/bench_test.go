@@ -18,6 +18,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // benchSnapshotMB is the size of the snapshot the stream benchmarks download.
@@ -101,7 +102,9 @@ func serveBenchDownload(w http.ResponseWriter, r *http.Request) {
 // over TCP) with downloading it from the sub-agent directly (the sub-agent
 // serves it from memory). Each round does both, alternating which goes
 // first. It reports the medians of both throughputs and of the rounds'
-// ratios (through hvagentd / direct; target ≥ 0.9).
+// ratios (through hvagentd / direct; target ≥ 0.9), and the CPU time the
+// process (client, hvagentd and sub-agent all run in it) used per GiB on
+// each side: what each path costs, whatever the load of the machine.
 func BenchmarkSnapshotDownload(b *testing.B) {
 	e := newBenchEnv(b)
 	ctx := context.Background()
@@ -113,7 +116,10 @@ func BenchmarkSnapshotDownload(b *testing.B) {
 			b.Fatalf("read %d of %d bytes: %v", n, size, err)
 		}
 	}
+	var cpuDaemon, cpuDirect time.Duration
 	daemon := func() time.Duration {
+		c0 := benchkit.CPUTime(b)
+		defer func() { cpuDaemon += benchkit.CPUTime(b) - c0 }()
 		t0 := time.Now()
 		res, err := e.client.Do(ctx, hvagent.ActionDownloadSnapshot, e.guest.ID, hvagent.Request{Snapshot: e.snapshot})
 		if err != nil {
@@ -124,6 +130,8 @@ func BenchmarkSnapshotDownload(b *testing.B) {
 	}
 	req := &subagent.SnapshotRequest{ID: "guests/" + e.guest.ID + "@" + e.snapshot}
 	direct := func() time.Duration {
+		c0 := benchkit.CPUTime(b)
+		defer func() { cpuDirect += benchkit.CPUTime(b) - c0 }()
 		t0 := time.Now()
 		r, _, err := e.download.Stream(ctx, req)
 		if err != nil {
@@ -146,4 +154,7 @@ func BenchmarkSnapshotDownload(b *testing.B) {
 	b.ReportMetric(mbps(size, median(td)), "daemon-MB/s")
 	b.ReportMetric(mbps(size, median(tr)), "direct-MB/s")
 	b.ReportMetric(medianRatio(ratios), "ratio")
+	gib := float64(len(td)) * float64(size) / (1 << 30)
+	b.ReportMetric(float64(cpuDaemon.Milliseconds())/gib, "daemon-cpu-ms/GiB")
+	b.ReportMetric(float64(cpuDirect.Milliseconds())/gib, "direct-cpu-ms/GiB")
 }

@@ -113,7 +113,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.limits.noteRefused(conn.RemoteAddr(), reason)
 			continue
 		}
-		return &limitConn{Conn: conn, limits: l.limits, ip: ip}, nil
+		return &limitConn{Conn: conn, limits: l.limits, ip: ip, loopback: onLoopback(conn)}, nil
 	}
 }
 
@@ -128,15 +128,20 @@ func clientIP(addr net.Addr) string {
 // limitConn is a counted connection: closing it the first time uncounts it.
 type limitConn struct {
 	net.Conn
-	limits *connLimits
-	ip     string
-	once   sync.Once
+	limits   *connLimits
+	ip       string
+	loopback bool // a TCP connection whose peer is on this host
+	once     sync.Once
 }
 
-// ReadFrom copies r to the connection with the connection's own ReadFrom
-// (sendfile from a file to a TCP socket), which wrapping it would hide from
-// net/http, or with sendfile to a unix socket.
+// ReadFrom copies r to the connection: to a TCP peer on this host through
+// a buffer (copyLoopback), to another TCP peer with the connection's own
+// ReadFrom (sendfile from a file, splice from a socket), which wrapping it
+// would hide from net/http, and to a unix socket with sendfile.
 func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
+	if c.loopback {
+		return copyLoopback(c.Conn, r)
+	}
 	switch conn := c.Conn.(type) {
 	case io.ReaderFrom:
 		return conn.ReadFrom(r)
