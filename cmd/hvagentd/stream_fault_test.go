@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -115,4 +117,82 @@ func downloadConfig(t *testing.T, dir, simURL, downloadURL string) string {
 	path := filepath.Join(dir, "download.json")
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 	return path
+}
+
+// endlessStream is a download sub-agent that streams until its client
+// goes away (declaring a length of 1 GiB, or none: chunked), and reports
+// the error that ended each reply on the returned channel.
+func endlessStream(t *testing.T, declare bool) (string, <-chan error) {
+	t.Helper()
+	ended := make(chan error, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if declare {
+			w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+		}
+		chunk := make([]byte, 64<<10)
+		for sent := 0; sent < 1<<30; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+		}
+		ended <- nil
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, ended
+}
+
+// TestStreamFault_ClientLeavesMidStream downloads from a sub-agent that
+// streams without end and leaves after the first bytes, more times than a
+// guest's stream throttle allows at once: each time hvagentd closes its
+// connection to the sub-agent (whose write fails) and frees the slot.
+func TestStreamFault_ClientLeavesMidStream(t *testing.T) {
+	t.Parallel()
+	simSrv := httptest.NewServer(sim.New(sim.Options{}).Handler())
+	t.Cleanup(simSrv.Close)
+	for _, tt := range []struct {
+		name    string
+		declare bool
+	}{{"ContentLength", true}, {"Chunked", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			url, ended := endlessStream(t, tt.declare)
+			dir := tempDir(t)
+			d := startDaemon(t, "--config", downloadConfig(t, dir, simSrv.URL, url))
+			c := newClient(t, d.TCPAddr())
+			res, err := c.Do(t.Context(), hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128}})
+			require.NoError(t, err)
+			require.Equal(t, hvagent.JobComplete, waitJob(t, c, res.Job.ID).Status)
+			path := "/guests/" + res.Job.GuestID + "/snapshots/s1/download"
+			for i := range 7 { // the stream throttle is 5
+				leaveMidStream(t, d.TCPAddr(), path)
+				select {
+				case err := <-ended:
+					require.Error(t, err, "round %d: the sub-agent's reply ended without error", i)
+				case <-time.After(20 * time.Second):
+					require.FailNow(t, "the sub-agent's connection was not released", "round %d", i)
+				}
+			}
+		})
+	}
+}
+
+// leaveMidStream sends a GET of path on a connection of its own, reads
+// the 200 reply's header and 1 MiB of its body, and closes the connection.
+func leaveMidStream(t *testing.T, addr, path string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err = io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	n, err := io.CopyN(io.Discard, resp.Body, 1<<20)
+	require.NoError(t, err)
+	require.Equal(t, int64(1<<20), n)
 }
