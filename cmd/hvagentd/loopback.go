@@ -28,10 +28,10 @@ func onLoopback(c net.Conn) bool {
 // use sendfile (r a file) or splice (r a socket). Those hand the source's
 // pages to the socket instead of copying them, which pays off when a NIC
 // sends from them; over loopback the pages go to the peer's receive queue
-// as they are, and the peer's reads of them cost it three to four times
+// as they are, and the peer's reads of them cost it about four times
 // what reads of copied data do (measured on Linux 6.18: sendfile of a file
 // to a loopback peer took about 1.2 s of CPU per GiB on both sides
-// together, read and write through 1 MiB about 0.6 s, and ran at nearly
+// together, read and write through 1 MiB 0.6–0.8 s, and ran at nearly
 // twice the speed).
 func copyLoopback(w io.Writer, r io.Reader) (int64, error) {
 	buf := loopbackBufs.Get().(*[]byte)
