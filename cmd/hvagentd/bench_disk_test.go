@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 	"github.com/hvagent/hvagent/internal/layout"
 )
 
@@ -171,7 +172,9 @@ func medianRatio(r []float64) float64 {
 // such peers. It reports the medians of the throughputs, of the export
 // times (the daemon's is the time to the reply's header) and of the
 // rounds' throughput ratios: daemon/direct and daemon/loopback (loopback
-// = export + the file over loopback TCP).
+// = export + the file over loopback TCP), and the CPU time the process
+// (hvagentd and the client; qemu-img is a process of its own) used per
+// GiB downloaded.
 //
 // The "unix" sub-benchmark downloads through hvagentd's unix socket, as
 // hvctl does by default: no TCP hop.
@@ -195,10 +198,13 @@ func benchDiskSnapshotDownload(b *testing.B, d *daemon, addr string) {
 	var daemon, direct, loopback, sendfile, daemonExport, directExport []time.Duration
 	var toDirect, toLoopback []float64
 	var size int64
+	var cpu time.Duration
 	for b.Loop() {
+		c0 := benchkit.CPUTime(b)
 		t0 := time.Now()
 		n, ttfb := e.get(b)
 		td := time.Since(t0)
+		cpu += benchkit.CPUTime(b) - c0
 		r := e.direct(b, dir)
 		require.Equal(b, r.size, n)
 		size = n
@@ -216,6 +222,7 @@ func benchDiskSnapshotDownload(b *testing.B, d *daemon, addr string) {
 	b.ReportMetric(ms(median(directExport)), "direct-export-ms")
 	b.ReportMetric(medianRatio(toDirect), "daemon/direct")
 	b.ReportMetric(medianRatio(toLoopback), "daemon/loopback")
+	b.ReportMetric(float64(cpu.Milliseconds())/(float64(len(daemon))*float64(size)/(1<<30)), "daemon-cpu-ms/GiB")
 }
 
 // procStatusKB reads a field in kB (VmRSS, VmHWM) of /proc/<pid>/status.
