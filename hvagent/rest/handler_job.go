@@ -89,7 +89,7 @@ func (s *server) listJobs(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	q := x.r.URL.Query()
+	q := x.query()
 	if g := q.Get("guest"); g != "" && g != hvagent.AgentGuestID {
 		if f.GuestID, err = parseGuestRef(g); err != nil {
 			return err
@@ -114,7 +114,7 @@ func (x *exchange) jobFilter() (hvagent.JobFilter, error) {
 	if f.Before, err = x.queryID("before"); err != nil {
 		return f, err
 	}
-	q := x.r.URL.Query()
+	q := x.query()
 	if a := q.Get("action"); a != "" {
 		if _, ok := hvagent.KindOf(a); !ok {
 			return f, hvagent.Errorf(hvagent.EINVALID, "action %q is not a known action", a)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +24,21 @@ type exchange struct {
 	r    *http.Request
 	who  identity
 	body []byte // the request body of a mutation
+	// q is the parsed query once query was called.
+	q      url.Values
+	parsed bool
 }
 
 func (x *exchange) ctx() context.Context { return x.r.Context() }
+
+// query returns the request's query parameters, parsed once.
+func (x *exchange) query() url.Values {
+	if !x.parsed && x.r.URL.RawQuery != "" {
+		x.q = x.r.URL.Query()
+	}
+	x.parsed = true
+	return x.q
+}
 
 // reply writes v as a JSON body with status.
 func (x *exchange) reply(status int, v any) error {
@@ -63,9 +76,13 @@ func replyList[T any](x *exchange, status int, items []T) error {
 	return nil
 }
 
+// jsonContentType is the Content-Type header value of JSON replies,
+// shared by all of them (header values are never modified in place).
+var jsonContentType = []string{"application/json"}
+
 // writeJSON encodes v, with a trailing newline, as the reply.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
 }
@@ -164,7 +181,7 @@ const maxListLimit = 1000
 
 // queryLimit parses ?limit= (1..1000); 0 when absent.
 func (x *exchange) queryLimit() (int, error) {
-	v := x.r.URL.Query().Get("limit")
+	v := x.query().Get("limit")
 	if v == "" {
 		return 0, nil
 	}
@@ -177,7 +194,7 @@ func (x *exchange) queryLimit() (int, error) {
 
 // queryWait parses ?wait= (a Go duration from 0 to 5m); 0 when absent.
 func (x *exchange) queryWait() (time.Duration, error) {
-	v := x.r.URL.Query().Get("wait")
+	v := x.query().Get("wait")
 	if v == "" {
 		return 0, nil
 	}
@@ -190,7 +207,7 @@ func (x *exchange) queryWait() (time.Duration, error) {
 
 // queryBool parses a boolean parameter; false when absent.
 func (x *exchange) queryBool(name string) (bool, error) {
-	v := x.r.URL.Query().Get(name)
+	v := x.query().Get(name)
 	if v == "" {
 		return false, nil
 	}
@@ -203,7 +220,7 @@ func (x *exchange) queryBool(name string) (bool, error) {
 
 // queryID parses an optional UUID parameter (a cursor or filter).
 func (x *exchange) queryID(name string) (string, error) {
-	v := x.r.URL.Query().Get(name)
+	v := x.query().Get(name)
 	if v == "" {
 		return "", nil
 	}
