@@ -179,6 +179,9 @@ func (c *Client) connect() (*clientConn, error) {
 func (c *Client) newTransport(sock string) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = clientMaxIdleConns
+	// hvagentd never compresses its replies: asking for it would only add
+	// a header to every request.
+	t.DisableCompression = true
 	dial := c.Dial
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext

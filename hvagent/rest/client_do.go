@@ -3,6 +3,7 @@ package rest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,8 +27,9 @@ type clientRoute struct {
 // Do runs or queues one action over REST, with the meaning of Agent.Do.
 //
 // Async actions return Result.Job, and for guest actions Result.Guest as
-// the agent does: lifecycle routes reply with the guest and the job is read
-// back (when that read fails, Job holds only what the reply told: ID,
+// the agent does: lifecycle routes reply with the guest and carry the job
+// as queued in a header (from a server that does not send it, the job is
+// read back; when that read fails, Job holds only what the reply told: ID,
 // GuestID, Action and status Queued); snapshot routes reply with the job
 // and the guest is read back (nil when that fails). A dry run returns only
 // Result.Pipeline. Info actions return Result.Body; stream actions
@@ -114,7 +116,9 @@ func (c *Client) doDryRun(ctx context.Context, call clientCall) (*hvagent.Result
 	return &hvagent.Result{Action: dr.Action, Pipeline: dr.Stages}, nil
 }
 
-// doGuestJob sends an async guest action and reads its job back.
+// doGuestJob sends an async guest action. The job is the one the reply's
+// X-Guest-Job header carries, as queued; from a server that sends none it
+// is read back.
 func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall) (*hvagent.Result, error) {
 	var g hvagent.Guest
 	resp, err := c.call(ctx, call, &g)
@@ -125,11 +129,28 @@ func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall)
 	if id == "" {
 		return nil, fmt.Errorf("%s %s: reply has no %s header", call.method, call.path, clientJobHeader)
 	}
+	if job := queuedJob(resp.Header, id); job != nil {
+		return &hvagent.Result{Job: job, Guest: &g}, nil
+	}
 	job, err := c.Job(ctx, id)
 	if err != nil { // accepted all the same: do not make the caller retry
 		job = &hvagent.Job{ID: id, GuestID: g.ID, Action: hvagent.GuestAction(hvagent.BaseAction(action), &g), Status: hvagent.JobQueued}
 	}
 	return &hvagent.Result{Job: job, Guest: &g}, nil
+}
+
+// queuedJob decodes the queuedJobHeader of a reply; nil when there is none,
+// or it does not decode to the job named id.
+func queuedJob(h http.Header, id string) *hvagent.Job {
+	v := h.Get(queuedJobHeader)
+	if v == "" {
+		return nil
+	}
+	var job hvagent.Job
+	if json.Unmarshal([]byte(v), &job) != nil || job.ID != id {
+		return nil
+	}
+	return &job
 }
 
 // clientRouteOf maps an action to its REST route. Errors (EINVALID) are those

@@ -166,10 +166,13 @@ func TestClient_Headers(t *testing.T) {
 	require.Equal(t, "ci", got.RequestedBy)
 	require.Equal(t, "k1", got.IdempotencyKey)
 	require.Equal(t, "ci POST /guests/"+guest+"/start", got.IdemScope)
-	post := rec.back(1) // before the GET of the job
+	post := rec.last()
+	require.Len(t, rec.reqs, 1, "the job comes in the reply: it is not read back")
 	require.Equal(t, "Bearer s3cret", post.Header.Get("Authorization"))
 	require.Equal(t, "hvagent-client/"+hvagent.Version, post.Header.Get("User-Agent"))
 	require.Equal(t, "k1", post.Header.Get("Idempotency-Key"))
+	require.Empty(t, post.Header.Get("Accept-Encoding"), "replies are never compressed: not asked for")
+	_, _ = c.Do(t.Context(), hvagent.ActionListSnapshots, guest, hvagent.Request{IdempotencyKey: "k1"}) // a GET route
 	require.Equal(t, http.MethodGet, rec.last().Method)
 	require.Empty(t, rec.last().Header.Get("Idempotency-Key"), "only on POST and DELETE")
 

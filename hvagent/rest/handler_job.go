@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -23,7 +24,8 @@ type asyncCall struct {
 
 // doAsync runs an async action with the route's query options (?wait=,
 // ?dry_run=) and headers (Idempotency-Key), and writes the reply: 202 with
-// X-Guest-Job-ID and Location, 200 with the final Job when ?wait= saw it
+// X-Guest-Job-ID and Location (and X-Guest-Job when the body is not the
+// job), 200 with the final Job when ?wait= saw it
 // end, or 200 with the resolved pipeline for a dry run.
 func (x *exchange) doAsync(c asyncCall) error {
 	wait, err := x.queryWait()
@@ -59,9 +61,20 @@ func (x *exchange) doAsync(c asyncCall) error {
 		}
 	}
 	if c.body != nil {
+		setQueuedJob(x.w.Header(), res.Job)
 		return x.reply(http.StatusAccepted, c.body(res))
 	}
 	return x.reply(http.StatusAccepted, res.Job)
+}
+
+// setQueuedJob sets the queuedJobHeader of a reply whose body is not the
+// job, unless job's JSON is too long for it.
+func setQueuedJob(h http.Header, job *hvagent.Job) {
+	b, err := json.Marshal(job)
+	if err != nil || len(b) > maxQueuedJobHeader {
+		return // the client reads the job back
+	}
+	h[queuedJobHeader] = []string{string(b)}
 }
 
 // waitFinal waits up to d for a job to end and returns it if it did.
