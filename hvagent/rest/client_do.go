@@ -3,7 +3,6 @@ package rest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -147,7 +146,7 @@ func queuedJob(h http.Header, id string) *hvagent.Job {
 		return nil
 	}
 	var job hvagent.Job
-	if json.Unmarshal([]byte(v), &job) != nil || job.ID != id {
+	if decodeReply([]byte(v), &job) != nil || job.ID != id {
 		return nil
 	}
 	return &job

@@ -158,7 +158,8 @@ var clientBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // larger one (a long list) is left to the garbage collector.
 const clientMaxPooledBuf = 256 << 10
 
-// call makes a request and decodes its JSON reply into out (unless nil).
+// call makes a request and decodes its JSON reply into out (unless nil),
+// which must point to a zero value.
 // It returns the response, whose body is read to its end (so that the
 // connection is kept for the next request) and closed, for its headers.
 func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Response, error) {
@@ -180,7 +181,7 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 	}()
 	_, err = buf.ReadFrom(resp.Body)
 	if err == nil {
-		err = json.Unmarshal(buf.Bytes(), out)
+		err = decodeReply(buf.Bytes(), out)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -189,6 +190,15 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 		return nil, fmt.Errorf("decode %s %s reply: %w", call.method, call.path, err)
 	}
 	return resp, nil
+}
+
+// decodeReply decodes a JSON reply into out, a pointer to a zero value: a
+// Job through parseJob when it takes it, else json.Unmarshal.
+func decodeReply(data []byte, out any) error {
+	if j, ok := out.(*hvagent.Job); ok && parseJob(data, j) {
+		return nil
+	}
+	return json.Unmarshal(data, out)
 }
 
 // What Go's https server answers a plain HTTP request, and what Go's

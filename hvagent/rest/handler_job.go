@@ -70,11 +70,16 @@ func (x *exchange) doAsync(c asyncCall) error {
 // setQueuedJob sets the queuedJobHeader of a reply whose body is not the
 // job, unless job's JSON is too long for it.
 func setQueuedJob(h http.Header, job *hvagent.Job) {
-	b, err := json.Marshal(job)
-	if err != nil || len(b) > maxQueuedJobHeader {
-		return // the client reads the job back
+	b, ok := appendJob(make([]byte, 0, 512), job)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(job); err != nil {
+			return // the client reads the job back
+		}
 	}
-	h[queuedJobHeader] = []string{string(b)}
+	if len(b) <= maxQueuedJobHeader {
+		h[queuedJobHeader] = []string{string(b)}
+	}
 }
 
 // waitFinal waits up to d for a job to end and returns it if it did.

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -80,9 +81,29 @@ func replyList[T any](x *exchange, status int, items []T) error {
 // shared by all of them (header values are never modified in place).
 var jsonContentType = []string{"application/json"}
 
-// writeJSON encodes v, with a trailing newline, as the reply.
+// replyBufs recycles the buffers Job replies are encoded into.
+var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledReply is the largest reply buffer put back for reuse.
+const maxPooledReply = 64 << 10
+
+// writeJSON encodes v, with a trailing newline, as the reply. A Job takes
+// appendJob's direct path when it can (the same bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
+	if j, ok := v.(*hvagent.Job); ok && j != nil {
+		bp := replyBufs.Get().(*[]byte)
+		if b, ok := appendJob((*bp)[:0], j); ok {
+			w.WriteHeader(status)
+			_, _ = w.Write(append(b, '\n')) // the client may be gone; nothing to do then
+			if cap(b) <= maxPooledReply {
+				*bp = b
+				replyBufs.Put(bp)
+			}
+			return
+		}
+		replyBufs.Put(bp)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
 }
