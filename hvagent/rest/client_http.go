@@ -34,8 +34,10 @@ type clientCall struct {
 	method string
 	path   string // escaped, from clientPath
 	query  url.Values
-	body   any // sent as JSON when not nil
-	header http.Header
+	// rawQuery, when set, is the encoded query (query is then unused).
+	rawQuery string
+	body     any // sent as JSON when not nil
+	header   http.Header
 }
 
 // clientPath joins escaped path segments into "/a/b/c".
@@ -117,7 +119,10 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", u.RawPath)
 	}
 	u.Path = p
-	if len(call.query) > 0 {
+	switch {
+	case call.rawQuery != "":
+		u.RawQuery = call.rawQuery
+	case len(call.query) > 0:
 		u.RawQuery = call.query.Encode()
 	}
 	var body io.Reader
