@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -79,11 +78,14 @@ func (c *Client) doInfo(ctx context.Context, call clientCall) (*hvagent.Result, 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= clientMaxPooledBuf {
+		buf.Grow(int(n) + bytes.MinRead) // read in one go, EOF included
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, c.lost(ctx, err)
 	}
-	return &hvagent.Result{Body: bytes.TrimSpace(b)}, nil
+	return &hvagent.Result{Body: bytes.TrimSpace(buf.Bytes())}, nil
 }
 
 // doStream returns a stream reply's body as Result.Stream.

@@ -113,7 +113,7 @@ func (x *exchange) rawJSON(body json.RawMessage) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = json.RawMessage("null")
 	}
-	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(http.StatusOK)
 	_, _ = x.w.Write(body)
 	if body[len(body)-1] != '\n' {

@@ -56,7 +56,7 @@ const listChunk = 32 << 10
 // reply(status, items) gives (an empty array for none), encoding one item
 // at a time.
 func replyList[T any](x *exchange, status int, items []T) error {
-	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
 	bw := bufio.NewWriterSize(x.w, listChunk)
 	_ = bw.WriteByte('[')
