@@ -14,7 +14,10 @@ import (
 // order, no whitespace, strings without escapes. Any other form sets
 // failed, and the caller leaves the data to encoding/json.
 type jobReader struct {
-	data   []byte
+	data []byte
+	// text is data as one string, which the Job's strings are cut from:
+	// one allocation for all of them.
+	text   string
 	failed bool
 }
 
@@ -59,8 +62,9 @@ func (r *jobReader) str() string {
 		r.failed = true
 		return ""
 	}
+	at := len(r.text) - len(r.data) + 1 // where s starts in text
 	r.data = r.data[end+1:]
-	return string(s)
+	return r.text[at : at+len(s)]
 }
 
 // time reads a string as time.Time.UnmarshalJSON does.
@@ -111,7 +115,8 @@ func (r *jobReader) int() int {
 // json.Unmarshal gives. It reports false, leaving *j unchanged, for any
 // other form.
 func parseJob(data []byte, j *hvagent.Job) bool {
-	r := jobReader{data: bytes.TrimSpace(data)}
+	data = bytes.TrimSpace(data)
+	r := jobReader{data: data, text: string(data)}
 	var v hvagent.Job
 	if r.need(`{"ID":`) {
 		v.ID = r.str()
