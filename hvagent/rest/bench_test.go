@@ -38,7 +38,10 @@ func newBenchService() *benchService {
 	return &benchService{guest: g, job: job, done: &done}
 }
 
-func (s *benchService) Do(_ context.Context, _, _ string, _ hvagent.Request) (*hvagent.Result, error) {
+func (s *benchService) Do(_ context.Context, action, _ string, _ hvagent.Request) (*hvagent.Result, error) {
+	if kind, _ := hvagent.KindOf(action); kind == hvagent.Info {
+		return &hvagent.Result{Body: json.RawMessage(`{"cpus":[{"time":1234567890}]}`)}, nil
+	}
 	g, j := *s.guest, *s.job
 	return &hvagent.Result{Guest: &g, Job: &j}, nil
 }
@@ -57,7 +60,9 @@ func (s *benchService) WaitJob(context.Context, string) (*hvagent.Job, error) {
 // job path — rest.Client to the handler over loopback TCP, keep-alive, a
 // service that answers at once: "do" is Client.Do of a guest action
 // (what a caller of the job path queues), "wait" is Client.WaitJob of a
-// finished job. Time and allocations per op are both sides' together (one
+// finished job, "info" an info action (a guest's CPU metrics: what
+// BenchmarkInfoAction of hvagentd adds to a sub-agent call, less the
+// agent's part). Time and allocations per op are both sides' together (one
 // process); cpu-µs/op is the process's CPU time per op.
 func BenchmarkClientHandler(b *testing.B) {
 	svc := newBenchService()
@@ -74,6 +79,13 @@ func BenchmarkClientHandler(b *testing.B) {
 			res, err := client.Do(ctx, hvagent.ActionStart, svc.guest.ID, hvagent.Request{})
 			if err == nil && (res.Job == nil || res.Job.ID != svc.job.ID) {
 				b.Fatalf("Do: job %+v", res.Job)
+			}
+			return err
+		}},
+		{"info", func() error {
+			res, err := client.Do(ctx, hvagent.ActionCPUMetrics, svc.guest.ID, hvagent.Request{})
+			if err == nil && len(res.Body) == 0 {
+				b.Fatal("Do: no body")
 			}
 			return err
 		}},
