@@ -231,7 +231,7 @@ func TestClient_DoQueuedJobTooLong(t *testing.T) {
 	do := fake.DoFunc
 	fake.DoFunc = func(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error) {
 		res, err := do(ctx, action, guest, req)
-		res.Job.Message = strings.Repeat("x", 9<<10)
+		res.Job.Message = strings.Repeat("x", 3<<10)
 		return res, err
 	}
 	resp, _ := rawDo(t, rest.NewHandler(fake, rest.HandlerOptions{}), "/guests/"+doGuestID+"/start")

@@ -16,8 +16,11 @@ import (
 // longer than maxQueuedJobHeader; the job is then read at /jobs/{id}.
 const queuedJobHeader = "X-Guest-Job"
 
-// maxQueuedJobHeader caps the queuedJobHeader value.
-const maxQueuedJobHeader = 8 << 10
+// maxQueuedJobHeader caps the queuedJobHeader value: a queued job's JSON
+// is a few hundred bytes, and a reverse proxy may hold a reply's headers
+// in a 4 KiB buffer (nginx's default). A longer one (a replayed job with
+// its result) is read back.
+const maxQueuedJobHeader = 2 << 10
 
 // MaxWait is the longest ?wait= an async call or GET /jobs/{id} accepts.
 const MaxWait = 5 * time.Minute
