@@ -151,7 +151,8 @@ func (m *Main) wrap(h http.Handler) http.Handler {
 
 // longLived reports whether r may last as long as the client wants.
 func longLived(r *http.Request) bool {
-	return r.URL.Path == "/events" || r.URL.Query().Has("wait") || strings.HasSuffix(r.URL.Path, "/console")
+	return r.URL.Path == "/events" || strings.HasSuffix(r.URL.Path, "/console") ||
+		(r.URL.RawQuery != "" && r.URL.Query().Has("wait")) // parsed only when there is a query
 }
 
 // logWriter sends the http.Server's own error log (TLS handshakes, broken

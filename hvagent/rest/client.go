@@ -46,6 +46,10 @@ type Client struct {
 type clientConn struct {
 	addr string   // the address as given (and what it means), for messages
 	base *url.URL // scheme, host and path prefix of every request
+	// basePath is base's escaped path, the prefix of every request's.
+	basePath string
+	// host is the Host of every request: base's without an empty port.
+	host string
 	hc   *http.Client
 	unix bool // over a unix socket
 }
@@ -159,11 +163,13 @@ func (c *Client) connect() (*clientConn, error) {
 		if sock == "" && !strings.Contains(addr, base.Host) {
 			shown = addr + " (" + base.Host + ")"
 		}
-		c.conn = &clientConn{addr: shown, base: base, unix: sock != "", hc: &http.Client{
+		hc := &http.Client{
 			Transport: rt,
 			// A redirect is never part of the API; report it instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}}
+		}
+		c.conn = &clientConn{addr: shown, base: base, unix: sock != "", hc: hc,
+			basePath: base.EscapedPath(), host: strings.TrimSuffix(base.Host, ":")}
 	})
 	return c.conn, c.err
 }
@@ -173,6 +179,9 @@ func (c *Client) connect() (*clientConn, error) {
 func (c *Client) newTransport(sock string) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = clientMaxIdleConns
+	// hvagentd never compresses its replies: asking for it would only add
+	// a header to every request.
+	t.DisableCompression = true
 	dial := c.Dial
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,8 +25,9 @@ type clientRoute struct {
 // Do runs or queues one action over REST, with the meaning of Agent.Do.
 //
 // Async actions return Result.Job, and for guest actions Result.Guest as
-// the agent does: lifecycle routes reply with the guest and the job is read
-// back (when that read fails, Job holds only what the reply told: ID,
+// the agent does: lifecycle routes reply with the guest and carry the job
+// as queued in a header (from a server that does not send it, the job is
+// read back; when that read fails, Job holds only what the reply told: ID,
 // GuestID, Action and status Queued); snapshot routes reply with the job
 // and the guest is read back (nil when that fails). A dry run returns only
 // Result.Pipeline. Info actions return Result.Body; stream actions
@@ -78,11 +78,14 @@ func (c *Client) doInfo(ctx context.Context, call clientCall) (*hvagent.Result, 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
+	var buf bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= clientMaxPooledBuf {
+		buf.Grow(int(n) + bytes.MinRead) // read in one go, EOF included
+	}
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
 		return nil, c.lost(ctx, err)
 	}
-	return &hvagent.Result{Body: bytes.TrimSpace(b)}, nil
+	return &hvagent.Result{Body: bytes.TrimSpace(buf.Bytes())}, nil
 }
 
 // doStream returns a stream reply's body as Result.Stream.
@@ -114,7 +117,9 @@ func (c *Client) doDryRun(ctx context.Context, call clientCall) (*hvagent.Result
 	return &hvagent.Result{Action: dr.Action, Pipeline: dr.Stages}, nil
 }
 
-// doGuestJob sends an async guest action and reads its job back.
+// doGuestJob sends an async guest action. The job is the one the reply's
+// X-Guest-Job header carries, as queued; from a server that sends none it
+// is read back.
 func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall) (*hvagent.Result, error) {
 	var g hvagent.Guest
 	resp, err := c.call(ctx, call, &g)
@@ -125,11 +130,28 @@ func (c *Client) doGuestJob(ctx context.Context, action string, call clientCall)
 	if id == "" {
 		return nil, fmt.Errorf("%s %s: reply has no %s header", call.method, call.path, clientJobHeader)
 	}
+	if job := queuedJob(resp.Header, id); job != nil {
+		return &hvagent.Result{Job: job, Guest: &g}, nil
+	}
 	job, err := c.Job(ctx, id)
 	if err != nil { // accepted all the same: do not make the caller retry
 		job = &hvagent.Job{ID: id, GuestID: g.ID, Action: hvagent.GuestAction(hvagent.BaseAction(action), &g), Status: hvagent.JobQueued}
 	}
 	return &hvagent.Result{Job: job, Guest: &g}, nil
+}
+
+// queuedJob decodes the queuedJobHeader of a reply; nil when there is none,
+// or it does not decode to the job named id.
+func queuedJob(h http.Header, id string) *hvagent.Job {
+	v := h.Get(queuedJobHeader)
+	if v == "" {
+		return nil
+	}
+	var job hvagent.Job
+	if decodeReply([]byte(v), &job) != nil || job.ID != id {
+		return nil
+	}
+	return &job
 }
 
 // clientRouteOf maps an action to its REST route. Errors (EINVALID) are those

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -124,7 +126,8 @@ func TestClient_DoEveryAction(t *testing.T) {
 				require.NotNil(t, res.Guest, action)
 				require.Equal(t, doGuestID, res.Guest.ID, action)
 				if !strings.HasSuffix(action, "Snapshot") { // their reply is the job itself
-					require.Equal(t, hvagent.JobRunning, res.Job.Status, "%s: the job is read back", action)
+					require.Equal(t, &hvagent.Job{ID: doJobID, Action: hvagent.BaseAction(action)}, res.Job,
+						"%s: the job as queued, from the reply's header", action)
 				}
 			} else {
 				require.Nil(t, res.Guest, action)
@@ -167,14 +170,102 @@ func TestClient_DoLocalErrors(t *testing.T) {
 	require.Equal(t, hvagent.ENOTFOUND, hvagent.ErrorCode(err))
 }
 
+// withoutQueuedJob serves h without the X-Guest-Job header, as a server
+// that does not send it.
+func withoutQueuedJob(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&stripJobHeader{ResponseWriter: w}, r)
+	})
+}
+
+// stripJobHeader drops X-Guest-Job as the reply's headers are written.
+type stripJobHeader struct{ http.ResponseWriter }
+
+func (s *stripJobHeader) WriteHeader(code int) {
+	s.Header().Del("X-Guest-Job")
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// newOldServerClient is a client of the handler of fake served without
+// the X-Guest-Job header.
+func newOldServerClient(t *testing.T, fake *servicetest.Fake) *rest.Client {
+	t.Helper()
+	srv := httptest.NewServer(withoutQueuedJob(rest.NewHandler(fake, rest.HandlerOptions{})))
+	c := rest.NewClient(srv.URL)
+	t.Cleanup(func() {
+		c.CloseIdleConnections()
+		srv.Close()
+	})
+	return c
+}
+
+// TestClient_DoQueuedJobHeader: the 202 of a guest action carries the job
+// as queued in X-Guest-Job; a server that sends none has the job read
+// back.
+func TestClient_DoQueuedJobHeader(t *testing.T) {
+	t.Parallel()
+	calls := make(chan doCall, 2)
+	fake := doFake(calls)
+	resp, body := rawDo(t, rest.NewHandler(fake, rest.HandlerOptions{}), "/guests/"+doGuestID+"/start")
+	<-calls
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Equal(t, doJobID, resp.Header.Get("X-Guest-Job-ID"))
+	require.JSONEq(t, `{"ID":"`+doJobID+`","GuestID":"","Action":"start","QueuedAt":"0001-01-01T00:00:00Z",
+		"StartedAt":"0001-01-01T00:00:00Z","UpdatedAt":"0001-01-01T00:00:00Z","Status":"","Message":"","Stage":"",
+		"StageStartedAt":"0001-01-01T00:00:00Z","Attempt":0,"FinishedAt":"0001-01-01T00:00:00Z"}`, resp.Header.Get("X-Guest-Job"))
+	require.JSONEq(t, `{"id":"`+doGuestID+`"}`, body, "the body is the guest")
+
+	c := newOldServerClient(t, fake)
+	res, err := c.Do(t.Context(), hvagent.ActionStart, doGuestID, hvagent.Request{})
+	require.NoError(t, err)
+	<-calls
+	require.Equal(t, &hvagent.Job{ID: doJobID, Status: hvagent.JobRunning}, res.Job, "read back")
+}
+
+// TestClient_DoQueuedJobTooLong: a job whose JSON is too long for a header
+// is not sent in one; the client reads it back.
+func TestClient_DoQueuedJobTooLong(t *testing.T) {
+	t.Parallel()
+	calls := make(chan doCall, 2)
+	fake := doFake(calls)
+	do := fake.DoFunc
+	fake.DoFunc = func(ctx context.Context, action, guest string, req hvagent.Request) (*hvagent.Result, error) {
+		res, err := do(ctx, action, guest, req)
+		res.Job.Message = strings.Repeat("x", 3<<10)
+		return res, err
+	}
+	resp, _ := rawDo(t, rest.NewHandler(fake, rest.HandlerOptions{}), "/guests/"+doGuestID+"/start")
+	<-calls
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Empty(t, resp.Header.Get("X-Guest-Job"))
+	c := newFakeClient(t, fake, rest.HandlerOptions{})
+	res, err := c.Do(t.Context(), hvagent.ActionStart, doGuestID, hvagent.Request{})
+	require.NoError(t, err)
+	<-calls
+	require.Equal(t, hvagent.JobRunning, res.Job.Status, "read back")
+}
+
+// rawDo posts to path on h and returns the reply and its body.
+func rawDo(t *testing.T, h http.Handler, path string) (*http.Response, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, nil))
+	resp := w.Result()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
 // TestClient_DoJobNotReadBack: an accepted action is reported even when
-// its job cannot be read back, so that the caller does not retry it.
+// its job can neither come in the reply nor be read back, so that the
+// caller does not retry it.
 func TestClient_DoJobNotReadBack(t *testing.T) {
 	t.Parallel()
 	calls := make(chan doCall, 1)
 	fake := doFake(calls)
 	fake.JobFunc = func(context.Context, string) (*hvagent.Job, error) { return nil, errors.New("store is gone") }
-	c := newFakeClient(t, fake, rest.HandlerOptions{})
+	c := newOldServerClient(t, fake)
 	res, err := c.Do(t.Context(), hvagent.ActionStart, doGuestID, hvagent.Request{})
 	require.NoError(t, err)
 	<-calls

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -33,8 +34,10 @@ type clientCall struct {
 	method string
 	path   string // escaped, from clientPath
 	query  url.Values
-	body   any // sent as JSON when not nil
-	header http.Header
+	// rawQuery, when set, is the encoded query (query is then unused).
+	rawQuery string
+	body     any // sent as JSON when not nil
+	header   http.Header
 }
 
 // clientPath joins escaped path segments into "/a/b/c".
@@ -49,6 +52,11 @@ func clientPath(segments ...string) string {
 
 // send makes one request and returns its response when the status is 2xx,
 // else the error it carries. The caller closes the body.
+//
+// The request goes straight to the transport: the API has no redirects to
+// follow (the http.Client does not follow them either), no cookies and no
+// client-wide timeout, so http.Client.Do would only copy the headers of
+// every request for redirects that never come.
 func (c *Client) send(ctx context.Context, call clientCall) (*http.Response, error) {
 	conn, err := c.connect()
 	if err != nil {
@@ -58,7 +66,7 @@ func (c *Client) send(ctx context.Context, call clientCall) (*http.Response, err
 	if err != nil {
 		return nil, err
 	}
-	resp, err := conn.hc.Do(req)
+	resp, err := conn.roundTrip(req)
 	if err != nil {
 		if e := conn.tlsMismatch(err, nil); e != nil {
 			return nil, e
@@ -76,16 +84,47 @@ func (c *Client) send(ctx context.Context, call clientCall) (*http.Response, err
 	return resp, nil
 }
 
+// roundTrip sends req through the connection's transport, with the
+// guarantees of http.Client.Do: a response always has a body, and a
+// transport that returns neither response nor error is an error.
+func (conn *clientConn) roundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := conn.hc.Transport.RoundTrip(req)
+	switch {
+	case err != nil:
+		if resp != nil && resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		return nil, err
+	case resp == nil:
+		return nil, fmt.Errorf("%s %s: transport returned no response and no error", req.Method, req.URL.Path)
+	case resp.Body == nil:
+		resp.Body = http.NoBody
+	}
+	return resp, nil
+}
+
+// Shared header values of requests (header values are never modified in
+// place).
+var (
+	clientJSONType  = []string{"application/json"}
+	clientUserAgent = []string{"hvagent-client/" + hvagent.Version}
+)
+
 // newRequest builds the HTTP request of call on conn's base URL.
 func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCall) (*http.Request, error) {
 	u := *conn.base
-	u.RawPath = conn.base.EscapedPath() + call.path
+	u.RawPath = conn.basePath + call.path
 	p, err := url.PathUnescape(u.RawPath)
 	if err != nil {
 		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", u.RawPath)
 	}
 	u.Path = p
-	u.RawQuery = call.query.Encode()
+	switch {
+	case call.rawQuery != "":
+		u.RawQuery = call.rawQuery
+	case len(call.query) > 0:
+		u.RawQuery = call.query.Encode()
+	}
 	var body io.Reader
 	if call.body != nil {
 		b, err := json.Marshal(call.body)
@@ -94,28 +133,40 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, call.method, u.String(), body)
+	// The URL is built above, not parsed again from its text.
+	req, err := http.NewRequestWithContext(ctx, call.method, "", body)
 	if err != nil {
 		return nil, fmt.Errorf("new request: %w", err)
 	}
+	req.URL, req.Host = &u, conn.host
+	req.Header = make(http.Header, len(call.header)+4)
 	for k, vs := range call.header {
 		req.Header[k] = vs
 	}
 	if call.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = clientJSONType
 	}
-	if req.Header.Get("Accept") == "" {
-		req.Header.Set("Accept", "application/json")
+	if _, ok := req.Header["Accept"]; !ok {
+		req.Header["Accept"] = clientJSONType
 	}
-	req.Header.Set("User-Agent", "hvagent-client/"+hvagent.Version)
+	req.Header["User-Agent"] = clientUserAgent
 	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+		req.Header["Authorization"] = []string{"Bearer " + c.Token}
 	}
 	return req, nil
 }
 
-// call makes a request and decodes its JSON reply into out (unless nil).
-// It returns the response, whose body is closed, for its headers.
+// clientBufs recycles the buffers replies are read into.
+var clientBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// clientMaxPooledBuf is the largest reply buffer put back for reuse; a
+// larger one (a long list) is left to the garbage collector.
+const clientMaxPooledBuf = 256 << 10
+
+// call makes a request and decodes its JSON reply into out (unless nil),
+// which must point to a zero value.
+// It returns the response, whose body is read to its end (so that the
+// connection is kept for the next request) and closed, for its headers.
 func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Response, error) {
 	resp, err := c.send(ctx, call)
 	if err != nil {
@@ -126,13 +177,33 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return resp, nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	buf := clientBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= clientMaxPooledBuf {
+			buf.Reset()
+			clientBufs.Put(buf)
+		}
+	}()
+	_, err = buf.ReadFrom(resp.Body)
+	if err == nil {
+		err = decodeReply(buf.Bytes(), out)
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, hvagent.ContextError(ctx)
 		}
 		return nil, fmt.Errorf("decode %s %s reply: %w", call.method, call.path, err)
 	}
 	return resp, nil
+}
+
+// decodeReply decodes a JSON reply into out, a pointer to a zero value: a
+// Job through parseJob when it takes it, else json.Unmarshal.
+func decodeReply(data []byte, out any) error {
+	if j, ok := out.(*hvagent.Job); ok && parseJob(data, j) {
+		return nil
+	}
+	return json.Unmarshal(data, out)
 }
 
 // What Go's https server answers a plain HTTP request, and what Go's

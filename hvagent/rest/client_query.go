@@ -175,8 +175,8 @@ func (c *Client) WaitJob(ctx context.Context, id string) (*hvagent.Job, error) {
 			break
 		}
 		var job hvagent.Job
-		q := url.Values{"wait": {wait.String()}}
-		if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p, query: q}, &job); err != nil {
+		q := "wait=" + url.QueryEscape(wait.String())
+		if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p, rawQuery: q}, &job); err != nil {
 			if ctx.Err() != nil {
 				break
 			}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -166,10 +167,13 @@ func TestClient_Headers(t *testing.T) {
 	require.Equal(t, "ci", got.RequestedBy)
 	require.Equal(t, "k1", got.IdempotencyKey)
 	require.Equal(t, "ci POST /guests/"+guest+"/start", got.IdemScope)
-	post := rec.back(1) // before the GET of the job
+	post := rec.last()
+	require.Len(t, rec.reqs, 1, "the job comes in the reply: it is not read back")
 	require.Equal(t, "Bearer s3cret", post.Header.Get("Authorization"))
 	require.Equal(t, "hvagent-client/"+hvagent.Version, post.Header.Get("User-Agent"))
 	require.Equal(t, "k1", post.Header.Get("Idempotency-Key"))
+	require.Empty(t, post.Header.Get("Accept-Encoding"), "replies are never compressed: not asked for")
+	_, _ = c.Do(t.Context(), hvagent.ActionListSnapshots, guest, hvagent.Request{IdempotencyKey: "k1"}) // a GET route
 	require.Equal(t, http.MethodGet, rec.last().Method)
 	require.Empty(t, rec.last().Header.Get("Idempotency-Key"), "only on POST and DELETE")
 
@@ -292,4 +296,63 @@ func TestClient_TLSMismatch(t *testing.T) {
 	_, err = rest.NewClient(host).Health(t.Context())
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%v", err)
 	require.Equal(t, "hvagentd at "+host+" speaks TLS (HTTPS), not plain HTTP: use https://"+host, err.Error())
+}
+
+// TestClient_KeepAlive: concurrent callers of the job path (each queueing
+// an action, then waiting for its job, again and again) reuse their
+// connections: the client opens about one per caller, not one per request,
+// and never closes one.
+func TestClient_KeepAlive(t *testing.T) {
+	t.Parallel()
+	const callers, rounds = 8, 25
+	job := &hvagent.Job{ID: "6f1d3c57-8f4e-4a36-bf57-0e1c1f3b9a10", Action: hvagent.ActionStart}
+	fake := &servicetest.Fake{
+		DoFunc: func(_ context.Context, _, guest string, _ hvagent.Request) (*hvagent.Result, error) {
+			j := *job
+			return &hvagent.Result{Job: &j, Guest: &hvagent.Guest{ID: guest}}, nil
+		},
+		WaitJobFunc: func(context.Context, string) (*hvagent.Job, error) {
+			j := *job
+			j.Status = hvagent.JobComplete
+			return &j, nil
+		},
+	}
+	var opened, closed atomic.Int64
+	srv := httptest.NewUnstartedServer(rest.NewHandler(fake, rest.HandlerOptions{}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := rest.NewClient(srv.URL)
+	defer c.CloseIdleConnections()
+	const guest = "4b0f3f6c-1b7d-4a53-9a43-5f8f1b0a6d2e"
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			for range rounds {
+				res, err := c.Do(t.Context(), hvagent.ActionStart, guest, hvagent.Request{})
+				if err == nil {
+					_, err = c.WaitJob(t.Context(), res.Job.ID)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.LessOrEqual(t, opened.Load(), int64(2*callers), "connections opened for %d requests", 2*callers*rounds)
+	require.Zero(t, closed.Load(), "no connection closed while in use")
 }

@@ -151,7 +151,7 @@ func (s *server) handler() http.Handler {
 		mux.Handle("/debug", notFound) // not a redirect to /debug/
 	}
 	mux.Handle("/", notFound)
-	return s.logRequests(s.recoverer(s.guard(s.cleanPaths(mux))))
+	return &front{s: s, mux: mux}
 }
 
 // allowMethods returns the Allow header value for a path's methods.
@@ -176,7 +176,7 @@ func (s *server) methodNotAllowed(allow string) http.Handler {
 // for h to read.
 func (s *server) debug(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
+		x := stateOf(w).exchange(s, w, r)
 		if err := x.authorize(ScopeAdmin); err != nil {
 			s.refuse(w, r, err)
 			return

@@ -2,13 +2,11 @@ package rest
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -98,45 +96,34 @@ type identity struct {
 	scope string
 }
 
-type identityKey struct{}
-
-// callerOf returns the identity guard stored in ctx.
-func callerOf(ctx context.Context) identity {
-	if id, ok := ctx.Value(identityKey{}).(identity); ok {
-		return id
-	}
-	return identity{name: localCaller}
-}
-
-// guard checks Host and Origin, then authenticates the token and takes
+// admit checks Host and Origin, then authenticates the token and takes
 // one request of the caller's rate limit (both except for GET /healthz),
-// and stores the caller's identity in the request context.
-func (s *server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.bodyDeadline(w, r)
-		if err := s.checkHost(r); err != nil {
-			s.refuse(w, r, err)
-			return
+// and stores the caller's identity in st. A refused request is answered
+// and admit reports false.
+func (s *server) admit(st *reqState, r *http.Request) bool {
+	s.bodyDeadline(st, r)
+	if err := s.checkHost(r); err != nil {
+		s.refuse(st, r, err)
+		return false
+	}
+	id := identity{name: localCaller, scope: ScopeAdmin}
+	byToken := len(s.tokens) > 0 && r.URL.Path != "/healthz"
+	if byToken {
+		var err error
+		if id, err = s.authenticate(r); err != nil {
+			st.Header().Set("WWW-Authenticate", `Bearer realm="hvagent"`)
+			s.refuse(st, r, err)
+			return false
 		}
-		id := identity{name: localCaller, scope: ScopeAdmin}
-		byToken := len(s.tokens) > 0 && r.URL.Path != "/healthz"
-		if byToken {
-			var err error
-			if id, err = s.authenticate(r); err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="hvagent"`)
-				s.refuse(w, r, err)
-				return
-			}
+	}
+	if r.URL.Path != "/healthz" {
+		if err := s.checkRate(st, r, id, byToken); err != nil {
+			s.refuse(st, r, err)
+			return false
 		}
-		if r.URL.Path != "/healthz" {
-			if err := s.checkRate(w, r, id, byToken); err != nil {
-				s.refuse(w, r, err)
-				return
-			}
-		}
-		noteCaller(r.Context(), id.name)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
-	})
+	}
+	st.who, st.caller = id, id.name
+	return true
 }
 
 // checkHost refuses a Host that is not one of opts.Hosts and an Origin
@@ -200,7 +187,7 @@ const bodyTimeout = 20 * time.Second
 // read (scope, declared size) is answered at once and its connection closed.
 func (s *server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{s: s, w: w, r: r, who: callerOf(r.Context())}
+		x := stateOf(w).exchange(s, w, r)
 		if err := x.authorize(rt.scope); err != nil {
 			s.refuse(w, r, err)
 			return
@@ -314,21 +301,4 @@ func (x *exchange) jsonBody() bool {
 func isJSONType(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
-}
-
-// recoverer turns a panic into a logged 500 reply.
-func (s *server) recoverer(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-				panic(v) // net/http aborts the connection quietly
-			}
-			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
-		}()
-		next.ServeHTTP(w, r)
-	})
 }

@@ -29,7 +29,7 @@ func isWebSocket(r *http.Request) bool {
 // an interactive console whose binary messages carry the guest's output
 // (server to client) and keystrokes (client to server). Typing is a
 // mutation, so it needs scope write; Host and Origin were checked by
-// guard like for every route. Errors before the upgrade (guest not
+// admit like for every route. Errors before the upgrade (guest not
 // found, not running, scope) are ordinary JSON error replies.
 func (s *server) consoleSocket(x *exchange, id string) error {
 	if err := x.authorize(ScopeWrite); err != nil {
@@ -49,7 +49,7 @@ func (s *server) consoleSocket(x *exchange, id string) error {
 	rc := http.NewResponseController(x.w)
 	_ = rc.SetReadDeadline(time.Time{}) // the session lasts as long as the client wants
 	_ = rc.SetWriteDeadline(time.Time{})
-	// guard has checked Origin against the listener's hosts already.
+	// admit has checked Origin against the listener's hosts already.
 	ws, err := websocket.Accept(x.w, x.r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return nil // Accept has written the reply

@@ -26,7 +26,7 @@ func (s *server) events(x *exchange) error {
 // text/event-stream. Anything else (curl's */*, browsers' EventSource)
 // gets the stream.
 func (x *exchange) wantsEventPage() bool {
-	switch x.r.URL.Query().Get("format") {
+	switch x.query().Get("format") {
 	case "json":
 		return true
 	case "sse":
@@ -45,7 +45,7 @@ func (s *server) eventPage(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	if f := x.r.URL.Query().Get("format"); f != "" && f != "json" && f != "sse" {
+	if f := x.query().Get("format"); f != "" && f != "json" && f != "sse" {
 		return hvagent.Errorf(hvagent.EINVALID, "format %q must be json or sse", f)
 	}
 	limit, err := x.queryLimit()
@@ -179,7 +179,7 @@ func (x *exchange) eventCursor() (int64, error) {
 	if v := strings.TrimSpace(x.r.Header.Get("Last-Event-ID")); v != "" {
 		return parseEventID("Last-Event-ID", v)
 	}
-	if v := x.r.URL.Query().Get("since"); v != "" {
+	if v := x.query().Get("since"); v != "" {
 		return parseEventID("since", v)
 	}
 	return -1, nil

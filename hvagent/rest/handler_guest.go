@@ -16,7 +16,7 @@ func (s *server) listGuests(x *exchange) error {
 	if f.After, err = x.queryID("after"); err != nil {
 		return err
 	}
-	if f.Name = x.r.URL.Query().Get("name"); f.Name != "" {
+	if f.Name = x.query().Get("name"); f.Name != "" {
 		if err := hvagent.ValidateGuestName(f.Name); err != nil {
 			return err
 		}

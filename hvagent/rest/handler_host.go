@@ -91,7 +91,7 @@ func (s *server) pauseQueue(x *exchange) error {
 	if err := x.noBody(); err != nil {
 		return err
 	}
-	if err := s.svc.PauseQueue(x.ctx(), x.r.URL.Query().Get("action")); err != nil {
+	if err := s.svc.PauseQueue(x.ctx(), x.query().Get("action")); err != nil {
 		return err
 	}
 	return s.health(x)
@@ -102,7 +102,7 @@ func (s *server) resumeQueue(x *exchange) error {
 	if err := x.noBody(); err != nil {
 		return err
 	}
-	if err := s.svc.ResumeQueue(x.ctx(), x.r.URL.Query().Get("action")); err != nil {
+	if err := s.svc.ResumeQueue(x.ctx(), x.query().Get("action")); err != nil {
 		return err
 	}
 	return s.health(x)
@@ -113,7 +113,7 @@ func (x *exchange) rawJSON(body json.RawMessage) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = json.RawMessage("null")
 	}
-	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(http.StatusOK)
 	_, _ = x.w.Write(body)
 	if body[len(body)-1] != '\n' {

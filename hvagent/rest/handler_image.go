@@ -25,7 +25,7 @@ func imageType(fixed, asked string) (string, error) {
 // listImages serves GET /images[?type=] and GET /container_images.
 func (s *server) listImages(fixed string) apiFunc {
 	return func(x *exchange) error {
-		typ, err := imageType(fixed, x.r.URL.Query().Get("type"))
+		typ, err := imageType(fixed, x.query().Get("type"))
 		if err != nil {
 			return err
 		}
@@ -36,7 +36,7 @@ func (s *server) listImages(fixed string) apiFunc {
 // getImage serves GET /images/{id}[?type=] and GET /container_images/{id}.
 func (s *server) getImage(fixed string) apiFunc {
 	return func(x *exchange) error {
-		typ, err := imageType(fixed, x.r.URL.Query().Get("type"))
+		typ, err := imageType(fixed, x.query().Get("type"))
 		if err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func (s *server) fetchImage(fixed string) apiFunc {
 // /container_images/{id}: 202 Job.
 func (s *server) deleteImage(fixed string) apiFunc {
 	return func(x *exchange) error {
-		typ, err := imageType(fixed, x.r.URL.Query().Get("type"))
+		typ, err := imageType(fixed, x.query().Get("type"))
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -23,7 +24,8 @@ type asyncCall struct {
 
 // doAsync runs an async action with the route's query options (?wait=,
 // ?dry_run=) and headers (Idempotency-Key), and writes the reply: 202 with
-// X-Guest-Job-ID and Location, 200 with the final Job when ?wait= saw it
+// X-Guest-Job-ID and Location (and X-Guest-Job when the body is not the
+// job), 200 with the final Job when ?wait= saw it
 // end, or 200 with the resolved pipeline for a dry run.
 func (x *exchange) doAsync(c asyncCall) error {
 	wait, err := x.queryWait()
@@ -59,9 +61,25 @@ func (x *exchange) doAsync(c asyncCall) error {
 		}
 	}
 	if c.body != nil {
+		setQueuedJob(x.w.Header(), res.Job)
 		return x.reply(http.StatusAccepted, c.body(res))
 	}
 	return x.reply(http.StatusAccepted, res.Job)
+}
+
+// setQueuedJob sets the queuedJobHeader of a reply whose body is not the
+// job, unless job's JSON is too long for it.
+func setQueuedJob(h http.Header, job *hvagent.Job) {
+	b, ok := appendJob(make([]byte, 0, 512), job)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(job); err != nil {
+			return // the client reads the job back
+		}
+	}
+	if len(b) <= maxQueuedJobHeader {
+		h[queuedJobHeader] = []string{string(b)}
+	}
 }
 
 // waitFinal waits up to d for a job to end and returns it if it did.
@@ -89,7 +107,7 @@ func (s *server) listJobs(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	q := x.r.URL.Query()
+	q := x.query()
 	if g := q.Get("guest"); g != "" && g != hvagent.AgentGuestID {
 		if f.GuestID, err = parseGuestRef(g); err != nil {
 			return err
@@ -114,7 +132,7 @@ func (x *exchange) jobFilter() (hvagent.JobFilter, error) {
 	if f.Before, err = x.queryID("before"); err != nil {
 		return f, err
 	}
-	q := x.r.URL.Query()
+	q := x.query()
 	if a := q.Get("action"); a != "" {
 		if _, ok := hvagent.KindOf(a); !ok {
 			return f, hvagent.Errorf(hvagent.EINVALID, "action %q is not a known action", a)

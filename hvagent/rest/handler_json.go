@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -23,9 +25,21 @@ type exchange struct {
 	r    *http.Request
 	who  identity
 	body []byte // the request body of a mutation
+	// q is the parsed query once query was called.
+	q      url.Values
+	parsed bool
 }
 
 func (x *exchange) ctx() context.Context { return x.r.Context() }
+
+// query returns the request's query parameters, parsed once.
+func (x *exchange) query() url.Values {
+	if !x.parsed && x.r.URL.RawQuery != "" {
+		x.q = x.r.URL.Query()
+	}
+	x.parsed = true
+	return x.q
+}
 
 // reply writes v as a JSON body with status.
 func (x *exchange) reply(status int, v any) error {
@@ -42,7 +56,7 @@ const listChunk = 32 << 10
 // reply(status, items) gives (an empty array for none), encoding one item
 // at a time.
 func replyList[T any](x *exchange, status int, items []T) error {
-	x.w.Header().Set("Content-Type", "application/json")
+	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
 	bw := bufio.NewWriterSize(x.w, listChunk)
 	_ = bw.WriteByte('[')
@@ -63,9 +77,33 @@ func replyList[T any](x *exchange, status int, items []T) error {
 	return nil
 }
 
-// writeJSON encodes v, with a trailing newline, as the reply.
+// jsonContentType is the Content-Type header value of JSON replies,
+// shared by all of them (header values are never modified in place).
+var jsonContentType = []string{"application/json"}
+
+// replyBufs recycles the buffers Job replies are encoded into.
+var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledReply is the largest reply buffer put back for reuse.
+const maxPooledReply = 64 << 10
+
+// writeJSON encodes v, with a trailing newline, as the reply. A Job takes
+// appendJob's direct path when it can (the same bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
+	if j, ok := v.(*hvagent.Job); ok && j != nil {
+		bp := replyBufs.Get().(*[]byte)
+		if b, ok := appendJob((*bp)[:0], j); ok {
+			w.WriteHeader(status)
+			_, _ = w.Write(append(b, '\n')) // the client may be gone; nothing to do then
+			if cap(b) <= maxPooledReply {
+				*bp = b
+				replyBufs.Put(bp)
+			}
+			return
+		}
+		replyBufs.Put(bp)
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
 }
@@ -164,7 +202,7 @@ const maxListLimit = 1000
 
 // queryLimit parses ?limit= (1..1000); 0 when absent.
 func (x *exchange) queryLimit() (int, error) {
-	v := x.r.URL.Query().Get("limit")
+	v := x.query().Get("limit")
 	if v == "" {
 		return 0, nil
 	}
@@ -177,7 +215,7 @@ func (x *exchange) queryLimit() (int, error) {
 
 // queryWait parses ?wait= (a Go duration from 0 to 5m); 0 when absent.
 func (x *exchange) queryWait() (time.Duration, error) {
-	v := x.r.URL.Query().Get("wait")
+	v := x.query().Get("wait")
 	if v == "" {
 		return 0, nil
 	}
@@ -190,7 +228,7 @@ func (x *exchange) queryWait() (time.Duration, error) {
 
 // queryBool parses a boolean parameter; false when absent.
 func (x *exchange) queryBool(name string) (bool, error) {
-	v := x.r.URL.Query().Get(name)
+	v := x.query().Get(name)
 	if v == "" {
 		return false, nil
 	}
@@ -203,7 +241,7 @@ func (x *exchange) queryBool(name string) (bool, error) {
 
 // queryID parses an optional UUID parameter (a cursor or filter).
 func (x *exchange) queryID(name string) (string, error) {
-	v := x.r.URL.Query().Get(name)
+	v := x.query().Get(name)
 	if v == "" {
 		return "", nil
 	}

@@ -2,7 +2,6 @@ package rest
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -13,47 +12,31 @@ import (
 	"github.com/hvagent/hvagent/internal/logtext"
 )
 
-// callerSlotKey keys the slot where guard leaves the caller's name for
-// logRequests, which runs outside guard.
-type callerSlotKey struct{}
-
-// noteCaller leaves the caller's name in the request's slot, if any.
-func noteCaller(ctx context.Context, name string) {
-	if slot, ok := ctx.Value(callerSlotKey{}).(*string); ok {
-		*slot = name
-	}
-}
-
-// logRequests logs every request once it is served, with its method, path,
+// logRequest logs a request once it is served, with its method, path,
 // status, caller (token name, or "local" without tokens), the job it
 // queued (X-Guest-Job-ID), its size and how long it took. Mutations (every
 // method but GET, HEAD and OPTIONS) are logged at info level, refused
-// credentials (401, 403) at warn, other reads at debug.
-func (s *server) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		caller := new(string)
-		start := time.Now()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), callerSlotKey{}, caller)))
-		status := rec.code()
-		ev := s.log.WithLevel(requestLevel(r.Method, status))
-		if ev == nil { // level disabled
-			return
-		}
-		ev = ev.Str("method", r.Method).Str("path", r.URL.Path)
-		if r.URL.RawQuery != "" {
-			ev = ev.Str("query", r.URL.RawQuery)
-		}
-		ev = ev.Int("status", status)
-		if *caller != "" {
-			ev = ev.Str("caller", *caller)
-		}
-		if id := rec.Header().Get("X-Guest-Job-ID"); id != "" {
-			ev = ev.Str("job_id", id)
-		}
-		ev.Int64("bytes", rec.n).Str("took", logtext.Duration(time.Since(start))).
-			Str("remote", r.RemoteAddr).Msg("request")
-	})
+// credentials (401, 403) at warn, other reads at debug. Nothing is
+// formatted when that level is off.
+func (s *server) logRequest(st *reqState, r *http.Request, start time.Time) {
+	status := st.code()
+	ev := s.log.WithLevel(requestLevel(r.Method, status))
+	if ev == nil { // level disabled
+		return
+	}
+	ev = ev.Str("method", r.Method).Str("path", r.URL.Path)
+	if r.URL.RawQuery != "" {
+		ev = ev.Str("query", r.URL.RawQuery)
+	}
+	ev = ev.Int("status", status)
+	if st.caller != "" {
+		ev = ev.Str("caller", st.caller)
+	}
+	if id := st.Header().Get("X-Guest-Job-ID"); id != "" {
+		ev = ev.Str("job_id", id)
+	}
+	ev.Int64("bytes", st.n).Str("took", logtext.Duration(time.Since(start))).
+		Str("remote", r.RemoteAddr).Msg("request")
 }
 
 // requestLevel is the level a request is logged at.

@@ -13,20 +13,6 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// cleanPaths refuses a path that is not in clean form (a . or .. segment,
-// an empty segment such as //) with a JSON 400, where http.ServeMux would
-// answer a redirect that a client may follow with the same method.
-func (s *server) cleanPaths(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; !isCleanPath(p) {
-			s.writeError(w, r, hvagent.Errorf(hvagent.EINVALID,
-				"path %q is not in clean form: no empty, . or .. segments", p))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // isCleanPath reports whether p is absolute and path.Clean leaves it alone,
 // a trailing slash aside.
 func isCleanPath(p string) bool {

@@ -98,10 +98,14 @@ func protocolReply(b []byte) ([]byte, bool) {
 	if !bytes.HasPrefix(b, cannedProto) {
 		return nil, false
 	}
-	statusLine, text, ok := bytes.Cut(b[len(cannedProto):], cannedHeaders)
-	if !ok || len(statusLine) < 3 || bytes.Contains(statusLine, []byte("\r\n")) {
+	// The canned headers follow the status line: look there only, not
+	// through the whole of a handler's reply.
+	rest := b[len(cannedProto):]
+	end := bytes.Index(rest, []byte("\r\n"))
+	if end < 3 || !bytes.HasPrefix(rest[end:], cannedHeaders) {
 		return nil, false
 	}
+	statusLine, text := rest[:end], rest[end+len(cannedHeaders):]
 	status, err := strconv.Atoi(string(statusLine[:3]))
 	if err != nil {
 		return nil, false

@@ -10,6 +10,18 @@ import (
 // This file is the wire knowledge that the handler and the client share:
 // one copy of each, so the two sides cannot drift apart.
 
+// queuedJobHeader carries, on the 202 reply of a guest route (whose body
+// is the Guest), the queued Job as compact JSON, so that a client has the
+// job without reading it back. It is left out when the JSON would be
+// longer than maxQueuedJobHeader; the job is then read at /jobs/{id}.
+const queuedJobHeader = "X-Guest-Job"
+
+// maxQueuedJobHeader caps the queuedJobHeader value: a queued job's JSON
+// is a few hundred bytes, and a reverse proxy may hold a reply's headers
+// in a 4 KiB buffer (nginx's default). A longer one (a replayed job with
+// its result) is read back.
+const maxQueuedJobHeader = 2 << 10
+
 // MaxWait is the longest ?wait= an async call or GET /jobs/{id} accepts.
 const MaxWait = 5 * time.Minute
 

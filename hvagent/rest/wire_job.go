@@ -1,0 +1,185 @@
+package rest
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// A Job crosses the wire on every call of the job path (the queued job of
+// an action, the job a wait ends with), and encoding/json spends most of
+// its time on it in reflection and in validating what time.Time and
+// json.RawMessage marshal. appendJob and parseJob are the direct forms of
+// json.Marshal and json.Unmarshal for a Job: appendJob gives the same bytes
+// as json.Marshal, parseJob the same Job as json.Unmarshal, and each
+// declines (ok false) whatever it does not handle exactly, for
+// encoding/json to do. jobFields lists the fields they know; a test fails
+// when Job has others.
+
+// jobFields are the Job fields appendJob and parseJob know, in order.
+var jobFields = []string{"ID", "GuestID", "GuestName", "Action", "QueuedAt", "StartedAt", "UpdatedAt",
+	"Status", "Message", "Error", "Stage", "StageStartedAt", "Progress", "Position", "Attempt",
+	"RequestedBy", "IdempotencyKey", "FinishedAt", "Result"}
+
+// jobWriter builds a Job's JSON.
+type jobWriter struct{ b []byte }
+
+func (w *jobWriter) str(key, v string) {
+	w.b = append(w.b, key...)
+	w.b = appendJSONString(w.b, v)
+}
+
+func (w *jobWriter) strOmit(key, v string) {
+	if v != "" {
+		w.str(key, v)
+	}
+}
+
+// time writes t as time.Time.MarshalJSON does; false when that would fail.
+func (w *jobWriter) time(key string, t time.Time) bool {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return false
+	}
+	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
+		return false
+	}
+	w.b = append(w.b, key...)
+	w.b = append(w.b, '"')
+	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
+	w.b = append(w.b, '"')
+	return true
+}
+
+func (w *jobWriter) int(key string, n int) {
+	w.b = append(w.b, key...)
+	w.b = strconv.AppendInt(w.b, int64(n), 10)
+}
+
+// appendJob appends j's JSON, the bytes json.Marshal(j) gives, to b. It
+// reports false (b's content then undefined past its length) for a job it
+// leaves to encoding/json: one with Progress, a time json.Marshal cannot
+// encode, or a Result that is not compact JSON free of the characters
+// json.Marshal escapes.
+func appendJob(b []byte, j *hvagent.Job) ([]byte, bool) {
+	if j.Progress != nil || !plainRaw(j.Result) {
+		return b, false
+	}
+	w := jobWriter{b: b}
+	w.str(`{"ID":`, j.ID)
+	w.str(`,"GuestID":`, j.GuestID)
+	w.strOmit(`,"GuestName":`, j.GuestName)
+	w.str(`,"Action":`, j.Action)
+	ok := w.time(`,"QueuedAt":`, j.QueuedAt) && w.time(`,"StartedAt":`, j.StartedAt) &&
+		w.time(`,"UpdatedAt":`, j.UpdatedAt)
+	w.str(`,"Status":`, string(j.Status))
+	w.str(`,"Message":`, j.Message)
+	w.strOmit(`,"Error":`, j.Error)
+	w.str(`,"Stage":`, j.Stage)
+	ok = ok && w.time(`,"StageStartedAt":`, j.StageStartedAt)
+	if j.Position != 0 {
+		w.int(`,"Position":`, j.Position)
+	}
+	w.int(`,"Attempt":`, j.Attempt)
+	w.strOmit(`,"RequestedBy":`, j.RequestedBy)
+	w.strOmit(`,"IdempotencyKey":`, j.IdempotencyKey)
+	ok = ok && w.time(`,"FinishedAt":`, j.FinishedAt)
+	if len(j.Result) > 0 {
+		w.b = append(w.b, `,"Result":`...)
+		w.b = append(w.b, j.Result...)
+	}
+	return append(w.b, '}'), ok
+}
+
+// plainRaw reports whether raw is empty, or JSON that json.Marshal would
+// copy unchanged: valid, compact (no whitespace outside strings) and free
+// of <, >, &, U+2028 and U+2029, which it escapes.
+func plainRaw(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	if bytes.ContainsAny(raw, "<>&\u2028\u2029") || !json.Valid(raw) {
+		return false
+	}
+	inString := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		}
+	}
+	return true
+}
+
+// jsonSafe marks the ASCII bytes json.Marshal copies into a string as they
+// are: printable, and not ", \, <, > or &.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as json.Marshal encodes a string (HTML
+// characters escaped, invalid UTF-8 as U+FFFD).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			b = appendEscape(b, c)
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendEscape appends the escape of the ASCII byte c.
+func appendEscape(b []byte, c byte) []byte {
+	switch c {
+	case '\\', '"':
+		return append(b, '\\', c)
+	case '\b':
+		return append(b, '\\', 'b')
+	case '\f':
+		return append(b, '\\', 'f')
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+}

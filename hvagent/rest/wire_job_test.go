@@ -1,0 +1,151 @@
+package rest
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// TestJobCodec_KnowsEveryField: appendJob and parseJob write and read
+// every field of Job; a field added to Job must be added to them.
+func TestJobCodec_KnowsEveryField(t *testing.T) {
+	t.Parallel()
+	typ := reflect.TypeFor[hvagent.Job]()
+	var fields []string
+	for i := range typ.NumField() {
+		fields = append(fields, typ.Field(i).Name)
+	}
+	require.Equal(t, fields, jobFields)
+}
+
+// checkJobCodec checks appendJob and parseJob against encoding/json on j:
+// when appendJob takes j it gives json.Marshal's bytes; when parseJob
+// takes those bytes it gives json.Unmarshal's Job. It returns whether
+// each took its part.
+func checkJobCodec(t *testing.T, j *hvagent.Job) (encoded, parsed bool) {
+	t.Helper()
+	want, err := json.Marshal(j)
+	got, ok := appendJob([]byte("prefix"), j)
+	if ok {
+		require.NoError(t, err, "appendJob took a job json.Marshal refuses")
+		require.Equal(t, "prefix"+string(want), string(got))
+	}
+	if err != nil {
+		return ok, false
+	}
+	return ok, checkParseJob(t, want)
+}
+
+// checkParseJob checks that parseJob, when it takes data, gives the Job
+// json.Unmarshal gives.
+func checkParseJob(t *testing.T, data []byte) bool {
+	t.Helper()
+	var got hvagent.Job
+	if !parseJob(data, &got) {
+		require.Equal(t, hvagent.Job{}, got, "a declined parse leaves the job alone")
+		return false
+	}
+	var want hvagent.Job
+	require.NoError(t, json.Unmarshal(data, &want), "parseJob took what json.Unmarshal refuses: %s", data)
+	require.Equal(t, want, got, "%s", data)
+	return true
+}
+
+func TestJobCodec(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 30, 16, 33, 30, 410141889, time.UTC)
+	full := &hvagent.Job{ID: "5e2f6d7a-8b9c-4d0e-a1f2-3b4c5d6e7f80", GuestID: "0b0e7c1c-4a38-4c1e-9d53-5a4f7d1e2b3c",
+		GuestName: "web1", Action: "start", QueuedAt: now, StartedAt: now.Add(time.Second), UpdatedAt: now,
+		Status: hvagent.JobError, Message: "sub-agent said no", Error: hvagent.ESUBAGENT, Stage: "start",
+		StageStartedAt: now, Position: 3, Attempt: 2, RequestedBy: "ci", IdempotencyKey: "k1", FinishedAt: now,
+		Result: json.RawMessage(`{"id":"x","disks":[{"size":1024}],"name":"a \"b\" \\ c"}`)}
+	with := func(f func(j *hvagent.Job)) *hvagent.Job {
+		j := *full
+		f(&j)
+		return &j
+	}
+	for _, tc := range []struct {
+		name            string
+		job             *hvagent.Job
+		encoded, parsed bool
+	}{
+		{"zero", &hvagent.Job{}, true, true},
+		{"full", full, true, true},
+		{"negative position", with(func(j *hvagent.Job) { j.Position = -1 }), true, true},
+		{"zoned time", with(func(j *hvagent.Job) { j.QueuedAt = now.In(time.FixedZone("x", -7*3600-30*60)) }), true, true},
+		{"null result", with(func(j *hvagent.Job) { j.Result = json.RawMessage("null") }), true, true},
+		{"unicode", with(func(j *hvagent.Job) { j.Message = "déjà vu — ✓" }), true, true},
+		{"escaped", with(func(j *hvagent.Job) { j.Message = "a\"b\\c\nd\te\rf\bg\fh\x00i\x1fj" }), true, false},
+		{"html", with(func(j *hvagent.Job) { j.Message = "<a href='x'>&</a>" }), true, false},
+		{"invalid utf-8", with(func(j *hvagent.Job) { j.Message = "bad \xff byte" }), true, false},
+		{"line separators", with(func(j *hvagent.Job) { j.Stage = "a\u2028b\u2029c" }), true, false},
+		{"progress", with(func(j *hvagent.Job) { j.Progress = &hvagent.Progress{Done: 1, Total: 2} }), false, false},
+		{"spaced result", with(func(j *hvagent.Job) { j.Result = json.RawMessage(`{ "id": 1 }`) }), false, true},
+		{"html result", with(func(j *hvagent.Job) { j.Result = json.RawMessage(`{"id":"<x>"}`) }), false, true},
+		{"year 10000", with(func(j *hvagent.Job) { j.FinishedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }), false, false},
+	} {
+		encoded, parsed := checkJobCodec(t, tc.job)
+		require.Equal(t, tc.encoded, encoded, "%s: taken by appendJob", tc.name)
+		require.Equal(t, tc.parsed, parsed, "%s: taken by parseJob", tc.name)
+	}
+}
+
+// TestParseJob_Declines: parseJob leaves every other form to
+// encoding/json, and never takes what it refuses.
+func TestParseJob_Declines(t *testing.T) {
+	t.Parallel()
+	const z = `"0001-01-01T00:00:00Z"`
+	base := `"GuestID":"g","Action":"a","QueuedAt":` + z + `,"StartedAt":` + z + `,"UpdatedAt":` + z +
+		`,"Status":"Queued","Message":"","Stage":"","StageStartedAt":` + z + `,"Attempt":1,"FinishedAt":` + z
+	require.True(t, checkParseJob(t, []byte(` {"ID":"i",`+base+"}\n")), "the canonical form")
+	for _, data := range []string{
+		`{"id":"i",` + base + `}`,            // a key in another case
+		`{"ID": "i",` + base + `}`,           // whitespace
+		`{"GuestID":"g","ID":"i"}`,           // another order
+		`{"ID":"i",` + base + `,"Extra":1}`,  // an unknown key
+		`{"ID":"i",` + base + `}x`,           // trailing data
+		`{"ID":"i",` + base,                  // truncated
+		`{"ID":"i",` + base + `,"Result":}`,  // no result
+		`{"ID":"i",` + base + `,"Result":{}`, // a result without the closing brace
+		`{"ID":"i",` + base + `,"Result":{"a":}}`,
+		`{"ID":null,` + base + `}`,
+		`{"ID":1,` + base + `}`,
+		`null`,
+		``,
+	} {
+		require.False(t, checkParseJob(t, []byte(data)), data)
+	}
+	for _, attempt := range []string{"01", "-", "1.5", "1e2", "99999999999999999999", `"1"`} {
+		data := strings.Replace(`{"ID":"i",`+base+`}`, `"Attempt":1`, `"Attempt":`+attempt, 1)
+		require.False(t, checkParseJob(t, []byte(data)), data)
+	}
+}
+
+// FuzzJobCodec checks appendJob and parseJob against encoding/json on
+// jobs made of the fuzzer's strings, numbers and times.
+func FuzzJobCodec(f *testing.F) {
+	f.Add("start", "msg", "web1", 1, int64(1764520410410141889), 0, `{"id":"x"}`)
+	f.Add("a\"b", "<&>", "\xff\u2028", -3, int64(-62135596800000000000/1e9), 3600, ``)
+	f.Add("", "", "", 0, int64(0), -86399, `null`)
+	f.Fuzz(func(t *testing.T, action, msg, name string, attempt int, nanos int64, zone int, result string) {
+		tm := time.Unix(0, nanos).In(time.FixedZone("z", zone))
+		j := &hvagent.Job{ID: "i", Action: action, Message: msg, GuestName: name, Attempt: attempt, Position: attempt,
+			QueuedAt: tm, FinishedAt: tm.Add(time.Hour), Result: json.RawMessage(result)}
+		checkJobCodec(t, j)
+	})
+}
+
+// FuzzParseJob: whatever parseJob takes, json.Unmarshal takes too, and
+// gives the same Job.
+func FuzzParseJob(f *testing.F) {
+	j, _ := json.Marshal(&hvagent.Job{ID: "i", Status: hvagent.JobComplete, Attempt: 1, Result: json.RawMessage(`[1]`)})
+	f.Add(j)
+	f.Add([]byte(`{"ID":"i"}`))
+	f.Fuzz(func(t *testing.T, data []byte) { checkParseJob(t, data) })
+}
