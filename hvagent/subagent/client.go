@@ -104,8 +104,12 @@ func newTransport(cfg ClientConfig) *http.Transport {
 			return d.DialContext(ctx, "unix", cfg.Socket)
 		}
 	}
+	proxy := http.ProxyFromEnvironment
+	if cfg.Socket != "" {
+		proxy = nil
+	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
+		Proxy:                 proxy,
 		DialContext:           dial,
 		TLSClientConfig:       cfg.TLSConfig,
 		MaxIdleConns:          100,
@@ -172,7 +176,7 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 		return nil, "", err
 	}
 	defer closeBody(resp.Body)
-	if resp.StatusCode >= 400 {
+	if resp.StatusCode >= 300 { // a redirect is not followed: the call fails naming it
 		return nil, "", httpError(method, resp)
 	}
 	reply, err := replyBody(method, resp)
@@ -244,6 +248,10 @@ func (c *Client) newRequest(ctx context.Context, body []byte) (*http.Request, er
 	// the original mistify ones compress every reply they may: that costs
 	// more than the bytes it saves on a local connection.
 	req.Header.Set("Accept-Encoding", "identity")
+	if u := req.URL.User; u != nil { // as http.Client does, for the pool too
+		pass, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pass)
+	}
 	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
 		req.Header.Set(HeaderJobID, info.jobID)
 		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))

@@ -419,3 +419,28 @@ func TestIdleConnOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return !idleConnOpen(client2) }, 10*time.Second, time.Millisecond)
 }
+
+func TestConnPool_ErrRedirect(t *testing.T) {
+	t.Parallel()
+	s := newCountedServer(t, "tcp", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	c := s.client(t, ClientConfig{})
+	ce := requireCallError(t, call(t, c), KindHTTP)
+	require.Equal(t, http.StatusTemporaryRedirect, ce.Status)
+	require.Contains(t, ce.Error(), "sub-agent answered HTTP 307")
+}
+
+func TestConnPool_URLUserinfo(t *testing.T) {
+	t.Parallel()
+	s := newCountedServer(t, "tcp", func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "hv" || pass != "s3cret" {
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
+		echoID(okReply)(w, r)
+	})
+	c := NewClient(ClientConfig{URL: strings.Replace(s.URL, "://", "://hv:s3cret@", 1) + RPCPath})
+	t.Cleanup(c.CloseIdleConnections)
+	require.NoError(t, call(t, c))
+}
