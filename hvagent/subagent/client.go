@@ -98,15 +98,12 @@ func NewClient(cfg ClientConfig) *Client {
 // proxy): dialing cfg.Socket when set.
 func newTransport(cfg ClientConfig) *http.Transport {
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
-	dial := d.DialContext
+	dial, proxy := d.DialContext, http.ProxyFromEnvironment
 	if cfg.Socket != "" {
 		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, "unix", cfg.Socket)
 		}
-	}
-	proxy := http.ProxyFromEnvironment
-	if cfg.Socket != "" {
-		proxy = nil
+		proxy = nil // a local socket is never reached through a proxy
 	}
 	return &http.Transport{
 		Proxy:                 proxy,
