@@ -10,7 +10,9 @@ import (
 // callEach calls every stage of act in order with the request mk builds
 // from the stage's args, and returns each stage's freshly decoded reply.
 // For a job (job non-nil) it records each stage's label before the stage
-// and watches the stages (see watchStages).
+// and watches the stages (see watchStages); without a job (a synchronous
+// call, such as an info action) the stages run on the caller's goroutine:
+// a sub-agent call returns as soon as its context ends.
 func callEach[Req, Resp any](ctx context.Context, a *Agent, act ActionConfig, mk func(args map[string]string) *Req,
 	job *Job) ([]*Resp, error) {
 	stages := make([]pipeline.Stage[[]*Resp], len(act.Stages))
@@ -23,7 +25,7 @@ func callEach[Req, Resp any](ctx context.Context, a *Agent, act ActionConfig, mk
 			return append(slices.Clone(in), resp), nil
 		}}
 	}
-	var hooks pipeline.Hooks[[]*Resp]
+	hooks := pipeline.Hooks[[]*Resp]{Inline: job == nil}
 	if job != nil {
 		before := a.advanceStage(job, len(stages), nil)
 		hooks.Before = func(ctx context.Context, i int, s pipeline.Stage[[]*Resp], _ []*Resp) error {

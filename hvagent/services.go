@@ -1,10 +1,7 @@
 package hvagent
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
@@ -37,24 +34,11 @@ func newServiceSet(c *Config) (*serviceSet, error) {
 			}
 			cc.HTTPClient = hc
 		case s.Socket != "":
-			cc.HTTPClient = unixClient(s.Socket)
+			cc.Socket = s.Socket
 		}
 		set.clients[name] = subagent.NewClient(cc)
 	}
 	return set, nil
-}
-
-// unixClient returns an HTTP client that dials the unix socket path.
-func unixClient(path string) *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
-		},
-		MaxIdleConnsPerHost: 32,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-	}}
 }
 
 func (s *serviceSet) client(name string) *subagent.Client { return s.clients[name] }
@@ -72,6 +56,9 @@ func (s *serviceSet) abandoned() map[string]int {
 }
 
 func (s *serviceSet) close() {
+	for _, c := range s.clients {
+		c.CloseIdleConnections()
+	}
 	for _, p := range s.inprocess {
 		_ = p.Close()
 	}

@@ -34,6 +34,12 @@ type Hooks[T any] struct {
 	// the grace has finished its call when Run returns; one that does not
 	// runs on in the background, and its result is dropped.
 	Grace time.Duration
+	// Inline runs each stage on the caller's goroutine instead of one of
+	// its own, for stages known to return promptly once ctx ends (such as
+	// sub-agent calls, which close their connection): no goroutine start
+	// and hand-off per stage. A stage is then never abandoned: Run returns
+	// when it does, and Grace is not used.
+	Inline bool
 }
 
 // StageError is the error of a failed stage.
@@ -83,7 +89,7 @@ func Run[T any](ctx context.Context, stages []Stage[T], in T, h Hooks[T]) (T, er
 				return fail(err, false)
 			}
 		}
-		out, err := runStage(ctx, s, cur, h.Grace)
+		out, err := runStage(ctx, s, cur, h)
 		if err != nil {
 			return fail(err, ctx.Err() != nil)
 		}
@@ -103,10 +109,18 @@ func Run[T any](ctx context.Context, stages []Stage[T], in T, h Hooks[T]) (T, er
 }
 
 // runStage runs one stage, returning when ctx is done and the stage has not
-// returned within grace; an abandoned call finishes in the background and
-// its result is dropped. A stage that returns within grace of ctx's end gets
-// ctx's error whatever it returned.
-func runStage[T any](ctx context.Context, s Stage[T], in T, grace time.Duration) (T, error) {
+// returned within h.Grace; an abandoned call finishes in the background and
+// its result is dropped. A stage that returns within the grace of ctx's end
+// (or at all, for h.Inline) gets ctx's error whatever it returned.
+func runStage[T any](ctx context.Context, s Stage[T], in T, h Hooks[T]) (T, error) {
+	var zero T
+	if h.Inline {
+		out, err := s.Run(ctx, in)
+		if err == nil && ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		return out, err
+	}
 	type result struct {
 		out T
 		err error
@@ -116,7 +130,6 @@ func runStage[T any](ctx context.Context, s Stage[T], in T, grace time.Duration)
 		out, err := s.Run(ctx, in)
 		done <- result{out, err}
 	}()
-	var zero T
 	select {
 	case r := <-done:
 		if r.err == nil && ctx.Err() != nil {
@@ -125,8 +138,8 @@ func runStage[T any](ctx context.Context, s Stage[T], in T, grace time.Duration)
 		return r.out, r.err
 	case <-ctx.Done():
 	}
-	if grace > 0 {
-		t := time.NewTimer(grace)
+	if h.Grace > 0 {
+		t := time.NewTimer(h.Grace)
 		defer t.Stop()
 		select {
 		case <-done:

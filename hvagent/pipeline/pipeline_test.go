@@ -172,3 +172,28 @@ func TestRun_GraceThenAbandons(t *testing.T) {
 	close(release)
 	<-returned
 }
+
+// TestRun_Inline: an inline stage is never abandoned: Run returns when it
+// does, with ctx's error when ctx ended meanwhile.
+func TestRun_Inline(t *testing.T) {
+	t.Parallel()
+	out, err := pipeline.Run(context.Background(), []pipeline.Stage[int]{add(1), add(10)}, 0, pipeline.Hooks[int]{Inline: true})
+	require.NoError(t, err)
+	require.Equal(t, 11, out)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var returned atomic.Bool
+	slow := pipeline.Stage[int]{Service: "svc", Method: "Svc.Slow", Run: func(context.Context, int) (int, error) {
+		cancel()
+		time.Sleep(20 * time.Millisecond) // ignores ctx on purpose
+		returned.Store(true)
+		return 1, nil
+	}}
+	_, err = pipeline.Run(ctx, []pipeline.Stage[int]{slow, add(1)}, 0, pipeline.Hooks[int]{Inline: true, Grace: time.Millisecond})
+	require.True(t, returned.Load())
+	var se *pipeline.StageError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, 1, se.Index)
+	require.True(t, se.InFlight)
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -35,12 +37,21 @@ type ClientConfig struct {
 	// URL is the full endpoint URL including its path, for example
 	// http://127.0.0.1:9999/_mistify_RPC_. Stream posts to it too.
 	URL string
-	// HTTPClient sends the requests. Default: a client with its own
-	// Transport and no global timeout (deadlines come from the context).
-	// Whatever its Transport, calls and streams ask for no compression
-	// (Accept-Encoding: identity): local replies are small, and compressing
-	// them costs more than sending them.
+	// HTTPClient sends the requests. Default: calls go over the client's
+	// own keep-alive connections, each call written and its reply read in
+	// the calling goroutine (see connPool), and streams through an
+	// http.Client with its own Transport; neither has a global timeout
+	// (deadlines come from the context). Whatever sends them, calls and
+	// streams ask for no compression (Accept-Encoding: identity): local
+	// replies are small, and compressing them costs more than sending them.
 	HTTPClient *http.Client
+	// Socket is the path of a unix socket the sub-agent serves HTTP on;
+	// when set, the default transports dial it instead of the URL's host
+	// (which then only fills the Host header). Ignored with HTTPClient.
+	Socket string
+	// TLSConfig is used by the default transports for an https URL.
+	// Default: the system's roots, the URL's host as server name.
+	TLSConfig *tls.Config
 	// Timeout is the deadline of each call; the context's deadline wins when
 	// it is sooner. Default: 60s.
 	Timeout time.Duration
@@ -54,6 +65,7 @@ type ClientConfig struct {
 // the original mistify-agent. It is safe for concurrent use.
 type Client struct {
 	url     string
+	pool    *connPool // calls' connections; nil: calls go through http
 	http    *http.Client
 	raw     bool // streams over http:// use connections of their own (rawStream)
 	timeout time.Duration
@@ -62,12 +74,16 @@ type Client struct {
 	maxReply int64
 }
 
-// NewClient returns a Client for cfg, filling in defaults.
+// NewClient returns a Client for cfg, filling in defaults. A URL that
+// does not parse fails each call with an error saying so.
 func NewClient(cfg ClientConfig) *Client {
 	c := &Client{url: cfg.URL, http: cfg.HTTPClient, timeout: cfg.Timeout, maxReply: maxReply}
 	if c.http == nil {
-		c.http = &http.Client{Transport: newTransport()}
-		c.raw = true
+		c.http = &http.Client{Transport: newTransport(cfg)}
+		c.raw = cfg.Socket == ""
+		// No pool for a URL that cannot be called (each call says why)
+		// or one reached through a proxy (net/http knows proxies).
+		c.pool, _ = newConnPool(cfg.URL, cfg.Socket, cfg.TLSConfig)
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -78,11 +94,21 @@ func NewClient(cfg ClientConfig) *Client {
 	return c
 }
 
-func newTransport() *http.Transport {
+// newTransport is the transport of streams (and of calls made through a
+// proxy): dialing cfg.Socket when set.
+func newTransport(cfg ClientConfig) *http.Transport {
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	dial, proxy := d.DialContext, http.ProxyFromEnvironment
+	if cfg.Socket != "" {
+		dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, "unix", cfg.Socket)
+		}
+		proxy = nil // a local socket is never reached through a proxy
+	}
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
+		Proxy:                 proxy,
+		DialContext:           dial,
+		TLSClientConfig:       cfg.TLSConfig,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   32,
 		IdleConnTimeout:       90 * time.Second,
@@ -94,6 +120,15 @@ func newTransport() *http.Transport {
 
 // URL returns the endpoint URL the client posts to.
 func (c *Client) URL() string { return c.url }
+
+// CloseIdleConnections closes the connections the client keeps for reuse.
+// Calls and streams in progress go on; later ones open new connections.
+func (c *Client) CloseIdleConnections() {
+	if c.pool != nil {
+		c.pool.closeIdle()
+	}
+	c.http.CloseIdleConnections()
+}
 
 // Call invokes method ("Service.Method") with params and decodes the reply's
 // result into result, which should point to a fresh value: decoding into a
@@ -138,7 +173,7 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 		return nil, "", err
 	}
 	defer closeBody(resp.Body)
-	if resp.StatusCode >= 400 {
+	if resp.StatusCode >= 300 { // a redirect is not followed: the call fails naming it
 		return nil, "", httpError(method, resp)
 	}
 	reply, err := replyBody(method, resp)
@@ -188,7 +223,15 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.http.Do(req)
+	if c.pool == nil {
+		return c.http.Do(req)
+	}
+	resp, err := c.pool.roundTrip(ctx, req)
+	if err != nil {
+		// Worded as net/http words its failures.
+		return nil, &url.Error{Op: "Post", URL: c.url, Err: err}
+	}
+	return resp, nil
 }
 
 // newRequest builds the POST of body with the headers of every call.
@@ -202,6 +245,10 @@ func (c *Client) newRequest(ctx context.Context, body []byte) (*http.Request, er
 	// the original mistify ones compress every reply they may: that costs
 	// more than the bytes it saves on a local connection.
 	req.Header.Set("Accept-Encoding", "identity")
+	if u := req.URL.User; u != nil { // as http.Client does, for the pool too
+		pass, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pass)
+	}
 	if info, ok := ctx.Value(callKey{}).(callInfo); ok {
 		req.Header.Set(HeaderJobID, info.jobID)
 		req.Header.Set(HeaderAttempt, strconv.Itoa(info.attempt))

@@ -20,14 +20,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// subAgent starts an httptest server running h and returns a client for it.
+// subAgent starts an httptest server running h and returns a client for
+// it, with the default transports.
 func subAgent(t *testing.T, h http.HandlerFunc, cfg ClientConfig) *Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg.URL = srv.URL + RPCPath
-	cfg.HTTPClient = srv.Client()
-	return NewClient(cfg)
+	c := NewClient(cfg)
+	t.Cleanup(c.CloseIdleConnections)
+	return c
 }
 
 // echoID answers body with the request's id put in place of ID.

@@ -120,7 +120,8 @@ func TestServer_Client_Code(t *testing.T) {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 
-	c := NewClient(ClientConfig{URL: srv.URL + RPCPath, HTTPClient: srv.Client()})
+	c := NewClient(ClientConfig{URL: srv.URL + RPCPath})
+	t.Cleanup(c.CloseIdleConnections)
 	err := c.Call(t.Context(), "Test.Reboot", &GuestRequest{}, new(GuestResponse))
 	ce := requireCallError(t, err, KindMethod)
 	require.Equal(t, CodeConflict, ce.Code)

@@ -14,7 +14,8 @@
 //
 // and its reply is HTTP 200 with {"result":<response>,"error":null,"id":<same>},
 // or {"result":null,"error":"<text>","id":<same>} when the method failed.
-// An HTTP status >= 400 is a transport failure whose body text is the reason.
+// An HTTP status >= 300 is a transport failure whose body text is the reason
+// (by default a redirect is not followed).
 // Calls carry the headers X-Hvagent-Job-ID and X-Hvagent-Attempt, which old
 // sub-agents ignore and new ones may use to de-duplicate retried calls.
 //

@@ -16,7 +16,7 @@ const (
 	// KindTransport: connecting, sending or reading failed, or the deadline
 	// passed. The request may or may not have reached the sub-agent.
 	KindTransport ErrorKind = iota + 1
-	// KindHTTP: the sub-agent answered with an HTTP status >= 400 (or, for
+	// KindHTTP: the sub-agent answered with an HTTP status >= 300 (or, for
 	// Stream, any status other than 200). Message is the body text.
 	KindHTTP
 	// KindMethod: the reply carried "error": Message is its text verbatim.

@@ -200,7 +200,8 @@ func TestServer_Client(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(testServer())
 	t.Cleanup(srv.Close)
-	c := NewClient(ClientConfig{URL: srv.URL + RPCPath, HTTPClient: srv.Client()})
+	c := NewClient(ClientConfig{URL: srv.URL + RPCPath})
+	t.Cleanup(c.CloseIdleConnections)
 
 	t.Run("OK", func(t *testing.T) {
 		t.Parallel()
