@@ -230,26 +230,42 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 }
 
 // persistGuest writes every field of g but its ID and metadata to the stored
-// guest id, with a guest.updated event; ENOTFOUND if id is not stored.
-func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time) error {
+// guest id and adds its guest.updated event to ev; nothing is written, and
+// no event recorded, when the stored guest is that already. ENOTFOUND if
+// id is not stored.
+func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time, ev *eventBatch) error {
 	data, err := guestData(id, g)
 	if err != nil {
 		return err
 	}
-	var r guestRow
-	err = r.scan(tx.QueryRowContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?
-		RETURNING `+guestColumns, data, nanos(at), id))
+	var name sql.NullString
+	err = tx.QueryRowContext(ctx, `UPDATE guests SET data = ?1, updated_at = ?2 WHERE id = ?3 AND data IS NOT ?1
+		RETURNING name`, data, nanos(at), id).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
-		return guestNotFound(id)
+		return guestUnchanged(ctx, tx, id)
 	}
 	if err != nil {
 		return fmt.Errorf("update guest %s: %w", id, err)
 	}
-	stored, err := r.decode(id)
-	if err != nil {
-		return err
+	// The event carries the guest as stored: its data (g's fields with
+	// id), the name column, no metadata.
+	stored := *g
+	stored.ID, stored.Name, stored.Metadata = id, name.String, nil
+	return ev.add(hvagent.EventGuestUpdated, &stored)
+}
+
+// guestUnchanged tells, after an update of guest id that changed no row,
+// whether the guest is stored (nil: it was unchanged) or not (ENOTFOUND).
+func guestUnchanged(ctx context.Context, tx *sql.Tx, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return guestNotFound(id)
 	}
-	return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, stored)
+	if err != nil {
+		return fmt.Errorf("read guest %s: %w", id, err)
+	}
+	return nil
 }
 
 // deleteGuest removes guest id with a guest.deleted event carrying it as it

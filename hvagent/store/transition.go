@@ -62,8 +62,11 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	at = db.at(at)
 	var c *hvagent.Claim
 	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		c, err = claimTx(ctx, tx, queue, at, o)
-		return err
+		var ev eventBatch
+		if c, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
+			return err
+		}
+		return ev.insert(ctx, tx, at)
 	})
 	if err != nil {
 		return nil, wrap("claim job", err)
@@ -71,9 +74,10 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	return c, nil
 }
 
-// claimTx is Claim's write: it claims the head of queue in tx, with its
-// event; nil when there is nothing to start.
-func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+// claimTx is Claim's write: it claims the head of queue in tx and adds its
+// event to ev, which the caller inserts; nil when there is nothing to
+// start.
+func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
 	seq, action, err := queueHead(ctx, tx, queue)
 	if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
 		return nil, err
@@ -97,7 +101,7 @@ func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvag
 	if err != nil {
 		return nil, fmt.Errorf("update job: %w", err)
 	}
-	if err := insertJobEvent(ctx, tx, at, j); err != nil {
+	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
 		return nil, err
 	}
 	return &hvagent.Claim{Job: j, Request: rawJSON(request)}, nil
@@ -144,8 +148,12 @@ func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, e
 		if r.status != hvagent.JobRunning {
 			return wrongStatus(r, string(hvagent.JobRunning))
 		}
+		var ev eventBatch
 		if u.Guest != nil {
-			if err := persistGuest(ctx, tx, r.guestID, u.Guest, at); err != nil {
+			if err := persistGuest(ctx, tx, r.guestID, u.Guest, at, &ev); err != nil {
+				return err
+			}
+			if err := ev.insert(ctx, tx, at); err != nil {
 				return err
 			}
 		}
@@ -229,7 +237,8 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 			return err
 		case hvagent.JobQueued:
 			end := jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}
-			if job, err = endJob(ctx, tx, id, end, at); err != nil {
+			var queue string
+			if job, err = endJob(ctx, tx, id, end, at, &queue); err != nil {
 				return err
 			}
 			return insertJobEvent(ctx, tx, at, job)
