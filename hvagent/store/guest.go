@@ -238,13 +238,20 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 	if err != nil {
 		return err
 	}
-	var name sql.NullString
-	err = tx.QueryRowContext(ctx, `UPDATE guests SET data = ?1, updated_at = ?2 WHERE id = ?3 AND data IS NOT ?1
-		RETURNING name`, data, nanos(at), id).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return guestUnchanged(ctx, tx, id)
+	var (
+		name      sql.NullString
+		unchanged bool
+	)
+	err = tx.QueryRowContext(ctx, `SELECT name, data = ? FROM guests WHERE id = ?`, data, id).Scan(&name, &unchanged)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return guestNotFound(id)
+	case err != nil:
+		return fmt.Errorf("read guest %s: %w", id, err)
+	case unchanged:
+		return nil
 	}
-	if err != nil {
+	if _, err = tx.ExecContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?`, data, nanos(at), id); err != nil {
 		return fmt.Errorf("update guest %s: %w", id, err)
 	}
 	// The event carries the guest as stored: its data (g's fields with
@@ -252,20 +259,6 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 	stored := *g
 	stored.ID, stored.Name, stored.Metadata = id, name.String, nil
 	return ev.add(hvagent.EventGuestUpdated, &stored)
-}
-
-// guestUnchanged tells, after an update of guest id that changed no row,
-// whether the guest is stored (nil: it was unchanged) or not (ENOTFOUND).
-func guestUnchanged(ctx context.Context, tx *sql.Tx, id string) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return guestNotFound(id)
-	}
-	if err != nil {
-		return fmt.Errorf("read guest %s: %w", id, err)
-	}
-	return nil
 }
 
 // deleteGuest removes guest id with a guest.deleted event carrying it as it

@@ -88,18 +88,22 @@ func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvag
 		stageAt = nanos(at)
 	}
 	// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
-	// own table collects its rows in a temporary table first.
-	var request sql.NullString
-	row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
+	// own table collects its rows in a temporary table first. The job is
+	// read back by a SELECT, not RETURNING (a temporary table too).
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 		started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
 		stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
-		WHERE seq = ?4 RETURNING `+jobColumns+`, request`, nanos(at), label, stageAt, seq)
-	j, err := scanJob(row, &request)
+		WHERE seq = ?4`, nanos(at), label, stageAt, seq)
 	if isDuplicate(err) { // the index on Running jobs; queueHead saw none
 		return nil, &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update job: %w", err)
+	}
+	var request sql.NullString
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, request FROM jobs WHERE seq = ?`, seq), &request)
+	if err != nil {
+		return nil, fmt.Errorf("read claimed job: %w", err)
 	}
 	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
 		return nil, err
