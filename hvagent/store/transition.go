@@ -144,44 +144,56 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, er
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		r, err := lookupJob(ctx, tx, u.ID)
-		if err != nil {
-			return err
-		}
-		if r.status != hvagent.JobRunning {
-			return wrongStatus(r, string(hvagent.JobRunning))
-		}
-		var ev eventBatch
-		if u.Guest != nil {
-			if err := persistGuest(ctx, tx, r.guestID, u.Guest, at, &ev); err != nil {
-				return err
-			}
-			if err := ev.insert(ctx, tx, at); err != nil {
-				return err
-			}
-		}
-		sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
-		if u.Stage != nil {
-			sets = append(sets, "stage = ?", "stage_started_at = ?")
-			args = append(args, *u.Stage, nanos(at))
-		}
-		if u.Progress != nil {
-			sets = append(sets, "progress_done = ?", "progress_total = ?")
-			args = append(args, u.Progress.Done, u.Progress.Total)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
-			append(args, u.ID)...)
-		if err != nil {
-			return fmt.Errorf("update job: %w", err)
-		}
-		job, err = emitJob(ctx, tx, u.ID, at)
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		job, err = advanceTx(ctx, tx, u, at)
 		return err
 	})
 	if err != nil {
 		return nil, wrap("advance job", err)
 	}
 	return job, nil
+}
+
+// advanceTx is Advance's write. The status check is in the UPDATE's
+// WHERE: the job is looked up only when the UPDATE changed nothing, for
+// the error. The guest's event and the job's are one INSERT.
+func advanceTx(ctx context.Context, tx *sql.Tx, u hvagent.JobUpdate, at time.Time) (*hvagent.Job, error) {
+	sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
+	if u.Stage != nil {
+		sets = append(sets, "stage = ?", "stage_started_at = ?")
+		args = append(args, *u.Stage, nanos(at))
+	}
+	if u.Progress != nil {
+		sets = append(sets, "progress_done = ?", "progress_total = ?")
+		args = append(args, u.Progress.Done, u.Progress.Total)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE id = ? AND status = 'Running'`,
+		append(args, u.ID)...)
+	if err != nil {
+		return nil, fmt.Errorf("update job: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		r, err := lookupJob(ctx, tx, u.ID) // unknown, or not Running
+		if err != nil {
+			return nil, err
+		}
+		return nil, wrongStatus(r, string(hvagent.JobRunning))
+	}
+	// A Running job has no queue position: the plain columns are the job.
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, u.ID))
+	if err != nil {
+		return nil, fmt.Errorf("read job %s: %w", u.ID, err)
+	}
+	var ev eventBatch
+	if u.Guest != nil {
+		if err := persistGuest(ctx, tx, j.GuestID, u.Guest, at, &ev); err != nil {
+			return nil, err
+		}
+	}
+	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
+		return nil, err
+	}
+	return j, ev.insert(ctx, tx, at)
 }
 
 // emitJob reads job id after a change and records its job.updated event.
