@@ -39,11 +39,14 @@ const (
 )
 
 // writerPragmas are run on each connection of the writer and checkpointer
-// pools when it opens: no auto-checkpoint, and a cap on the WAL file kept
-// after a restart.
+// pools when it opens: no auto-checkpoint, a cap on the WAL file kept
+// after a restart, and temporary tables in memory (the results of an
+// UPDATE or DELETE … RETURNING are gathered in one: in a file it cost an
+// UPDATE of one job 24 µs instead of 15).
 var writerPragmas = []string{
 	`PRAGMA wal_autocheckpoint = 0`,
 	fmt.Sprintf(`PRAGMA journal_size_limit = %d`, walSizeLimit),
+	`PRAGMA temp_store = MEMORY`,
 }
 
 // checkpointer copies the WAL into the database file in the background,

@@ -116,18 +116,26 @@ func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Tim
 // stored.
 func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time, queued int) (*hvagent.Job, error) {
 	j := n.Job
-	row := tx.QueryRowContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action, status,
+	// The job is read back by a SELECT: RETURNING would cost SQLite a
+	// temporary table, twice the time of the SELECT.
+	res, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, queue, guest_id, guest_name, action, status,
 		requested_by, idempotency_key, queued_at, updated_at, request)
-		VALUES (?, ?, ?, COALESCE((SELECT name FROM guests WHERE id = ?), ''), ?, 'Queued', ?, ?, ?, ?, ?)
-		RETURNING `+jobColumns,
+		VALUES (?, ?, ?, COALESCE((SELECT name FROM guests WHERE id = ?), ''), ?, 'Queued', ?, ?, ?, ?, ?)`,
 		j.ID, n.Queue, j.GuestID, j.GuestID, j.Action, j.RequestedBy, j.IdempotencyKey,
 		nanos(at), nanos(at), nullJSON(n.Request))
-	job, err := scanJob(row)
 	if isDuplicate(err) {
 		return nil, hvagent.Errorf(hvagent.ECONFLICT, "job %s already exists", j.ID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insert job %s: %w", j.ID, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return nil, fmt.Errorf("insert job %s: %w", j.ID, err)
+	}
+	job, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE seq = ?`, seq))
+	if err != nil {
+		return nil, fmt.Errorf("read job %s: %w", j.ID, err)
 	}
 	job.Position = queued + 1
 	return job, nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -29,15 +30,64 @@ func insertGuestEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time,
 
 // insertEvent appends an event whose payload is the JSON of v.
 func insertEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time, v any) error {
+	var b eventBatch
+	if err := b.add(typ, v); err != nil {
+		return err
+	}
+	return b.insert(ctx, tx, at)
+}
+
+// maxBatchedEvents caps the events of one eventBatch: the most a write
+// records together (the end of a job with its guest, and the claim of the
+// next one) is three.
+const maxBatchedEvents = 4
+
+// eventBatch collects the events of one write, in order, so that they are
+// appended by one statement: a write's events share its time.
+type eventBatch struct {
+	types    [maxBatchedEvents]string
+	payloads [maxBatchedEvents]string
+	n        int
+}
+
+// add appends an event of type typ whose payload is the JSON of v.
+func (b *eventBatch) add(typ string, v any) error {
+	if b.n == maxBatchedEvents {
+		return fmt.Errorf("record %s event: more than %d events in one write", typ, maxBatchedEvents)
+	}
 	payload, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (type, at, payload) VALUES (?, ?, ?)`,
-		typ, nanos(at), string(payload))
-	if err != nil {
-		return fmt.Errorf("insert %s event: %w", typ, err)
+	b.types[b.n], b.payloads[b.n] = typ, string(payload)
+	b.n++
+	return nil
+}
+
+// insertEventsSQL[n] appends n events, each (type, at, payload).
+var insertEventsSQL = func() [maxBatchedEvents + 1]string {
+	var q [maxBatchedEvents + 1]string
+	for n := 1; n <= maxBatchedEvents; n++ {
+		q[n] = `INSERT INTO events (type, at, payload) VALUES (?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?)`, n-1)
 	}
+	return q
+}()
+
+// insert appends the collected events at time at, in the order they were
+// added (their IDs follow it), and empties b.
+func (b *eventBatch) insert(ctx context.Context, tx *sql.Tx, at time.Time) error {
+	if b.n == 0 {
+		return nil
+	}
+	args := make([]any, 0, 3*b.n)
+	for i := range b.n {
+		args = append(args, b.types[i], nanos(at), b.payloads[i])
+	}
+	if _, err := tx.ExecContext(ctx, insertEventsSQL[b.n], args...); err != nil {
+		return fmt.Errorf("insert %s event: %w", b.types[0], err)
+	}
+	*b = eventBatch{}
 	return nil
 }
 

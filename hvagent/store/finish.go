@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -33,8 +32,11 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 	at := db.at(e.At)
 	var end ended
 	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		end, err = finishTx(ctx, tx, e, code, at)
-		return err
+		var ev eventBatch
+		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
+			return err
+		}
+		return ev.insert(ctx, tx, at)
 	})
 	if err != nil {
 		return nil, nil, wrap("finish job", err)
@@ -60,14 +62,17 @@ func (db *DB) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o
 		next *hvagent.Claim
 	)
 	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		if end, err = finishTx(ctx, tx, e, code, at); err != nil {
+		var ev eventBatch
+		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
 			return err
 		}
 		if end.queue != queue {
 			return hvagent.Errorf(hvagent.EINVALID, "job %s is of queue %s, not %s", e.ID, end.queue, queue)
 		}
-		next, err = claimTx(ctx, tx, queue, at, o)
-		return err
+		if next, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
+			return err
+		}
+		return ev.insert(ctx, tx, at)
 	})
 	if err != nil {
 		return nil, wrap("finish job and claim the next", err)
@@ -82,35 +87,36 @@ type ended struct {
 	queue    string // the job's queue
 }
 
-// finishTx is Finish's write: it ends job e.ID in tx with code, with its
-// events, after persisting e.Guest, and deletes the guest when e says so.
-func finishTx(ctx context.Context, tx *sql.Tx, e hvagent.JobEnd, code string, at time.Time) (ended, error) {
-	r, err := lookupJob(ctx, tx, e.ID)
+// finishTx is Finish's write: it ends job e.ID in tx with code, after
+// persisting e.Guest, and deletes the guest when e says so. The events of
+// the guest and of the job's end are added to ev, which the caller
+// inserts; when the guest is deleted, ev is inserted first and the
+// deletion's events follow it.
+func finishTx(ctx context.Context, tx *sql.Tx, e hvagent.JobEnd, code string, at time.Time, ev *eventBatch) (ended, error) {
+	var out ended
+	job, err := endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at, &out.queue)
 	if err != nil {
 		return ended{}, err
 	}
-	if r.status.Final() {
-		return ended{}, wrongStatus(r, "Queued or Running")
-	}
 	if e.Guest != nil {
-		if err := persistGuest(ctx, tx, r.guestID, e.Guest, at); err != nil {
+		if err := persistGuest(ctx, tx, job.GuestID, e.Guest, at, ev); err != nil {
 			return ended{}, err
 		}
 	}
-	out := ended{queue: r.queue}
-	if out.job, err = endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at); err != nil {
-		return ended{}, err
-	}
-	if err := insertJobEvent(ctx, tx, at, out.job); err != nil {
+	out.job = job
+	if err := ev.add(hvagent.EventJobUpdated, job); err != nil {
 		return ended{}, err
 	}
 	if !e.DeleteGuest {
 		return out, nil
 	}
-	if err := deleteGuest(ctx, tx, r.guestID, at); err != nil {
+	if err := ev.insert(ctx, tx, at); err != nil {
 		return ended{}, err
 	}
-	out.canceled, err = cancelQueue(ctx, tx, r.queue, at)
+	if err := deleteGuest(ctx, tx, job.GuestID, at); err != nil {
+		return ended{}, err
+	}
+	out.canceled, err = cancelQueue(ctx, tx, out.queue, at)
 	return out, err
 }
 
@@ -138,22 +144,34 @@ type jobEnd struct {
 	result  json.RawMessage
 }
 
-// endJob sets a live job's final status, error code, message, result and
-// FinishedAt (an Error also appends an attempt error) and returns the job
-// as it ended.
-func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time) (*hvagent.Job, error) {
+// endJob sets a live (Queued or Running) job's final status, error code,
+// message, result and FinishedAt (an Error also appends an attempt error)
+// and returns the job as it ended; it stores the job's queue in queue. ENOTFOUND for an unknown job, ECONFLICT for a finished
+// one.
+func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time, queue *string) (*hvagent.Job, error) {
 	query := `UPDATE jobs SET status = ?, error_code = ?, message = ?, result = ?, finished_at = ?, updated_at = ?`
 	args := []any{string(e.status), e.code, e.message, nullJSON(e.result), nanos(at), nanos(at)}
 	if e.status == hvagent.JobError {
 		query += `, errors = ` + errorEntry
 		args = append(args, entryTime(at), e.message)
 	}
-	j, err := scanJob(tx.QueryRowContext(ctx, query+` WHERE id = ? RETURNING `+jobColumns, append(args, id)...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, jobNotFound(id)
-	}
+	// The status check is in the WHERE: a live job costs no lookup. The
+	// job is read back by a SELECT: RETURNING would cost SQLite a
+	// temporary table, twice the time of the SELECT.
+	res, err := tx.ExecContext(ctx, query+` WHERE id = ? AND status IN ('Queued', 'Running')`, append(args, id)...)
 	if err != nil {
 		return nil, fmt.Errorf("end job %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		r, err := lookupJob(ctx, tx, id) // unknown, or finished already
+		if err != nil {
+			return nil, err
+		}
+		return nil, wrongStatus(r, "Queued or Running")
+	}
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, queue FROM jobs WHERE id = ?`, id), queue)
+	if err != nil {
+		return nil, fmt.Errorf("read job %s: %w", id, err)
 	}
 	return j, nil // final: no position
 }

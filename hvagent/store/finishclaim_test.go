@@ -55,6 +55,61 @@ func TestDB_FinishClaim(t *testing.T) {
 		require.Equal(t, hvagent.JobQueued, o.Status, "another queue is not touched")
 	})
 
+	t.Run("GuestEvents", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.createGuest(t, &hvagent.Guest{ID: "g1", Name: "web", State: "stopped"})
+		b.run(t, "g1", at(0))
+		ids := []string{b.enqueue(t, newJob("g1", nil)).ID, b.enqueue(t, newJob("g1", nil)).ID,
+			b.enqueue(t, newJob("g1", nil)).ID}
+		b.claim(t, "g1", at(1))
+		running := &hvagent.Guest{ID: "g1", State: "running", Metadata: map[string]string{"ignored": "x"}}
+		before := len(b.events(t))
+
+		end, err := b.db.FinishClaim(ctx, hvagent.JobEnd{ID: ids[0], At: at(2), Status: hvagent.JobComplete,
+			Guest: running}, "g1", first)
+		require.NoError(t, err)
+		ev := b.events(t)
+		require.Len(t, ev, before+3, "the guest's event, the end's, the claim's")
+		require.Equal(t, hvagent.EventGuestUpdated, ev[before].Type)
+		require.Equal(t, &hvagent.Guest{ID: "g1", Name: "web", State: "running"}, ev[before].Guest,
+			"the guest as stored: its name column, no metadata")
+		require.Equal(t, end.Job, ev[before+1].Job)
+		require.Equal(t, end.Next.Job, ev[before+2].Job)
+		for i := range 3 {
+			require.Equal(t, ev[before].ID+int64(i), ev[before+i].ID)
+		}
+		g, err := b.db.Guest(ctx, "g1")
+		require.NoError(t, err)
+		require.Equal(t, "running", g.State)
+		var updated int64
+		require.NoError(t, b.db.read.QueryRow(`SELECT updated_at FROM guests WHERE id = 'g1'`).Scan(&updated))
+		require.Equal(t, nanos(at(2)), updated)
+
+		// The same guest again: nothing to write, no guest event.
+		end, err = b.db.FinishClaim(ctx, hvagent.JobEnd{ID: ids[1], At: at(3), Status: hvagent.JobComplete,
+			Guest: running}, "g1", first)
+		require.NoError(t, err)
+		ev = b.events(t)
+		require.Len(t, ev, before+5)
+		require.Equal(t, end.Job, ev[before+3].Job)
+		require.Equal(t, end.Next.Job, ev[before+4].Job)
+		require.NoError(t, b.db.read.QueryRow(`SELECT updated_at FROM guests WHERE id = 'g1'`).Scan(&updated))
+		require.Equal(t, nanos(at(2)), updated, "an unchanged guest is not rewritten")
+
+		// A job whose guest is not stored: the whole write fails.
+		orphan := b.enqueue(t, newJob("g9", nil)).ID
+		b.claim(t, "g9", at(4))
+		before = len(b.events(t))
+		_, err = b.db.FinishClaim(ctx, hvagent.JobEnd{ID: orphan, At: at(5), Status: hvagent.JobComplete,
+			Guest: &hvagent.Guest{ID: "g9"}}, "g9", first)
+		requireCode(t, err, hvagent.ENOTFOUND)
+		j, err := b.db.Job(ctx, orphan)
+		require.NoError(t, err)
+		require.Equal(t, hvagent.JobRunning, j.Status)
+		require.Len(t, b.events(t), before)
+	})
+
 	t.Run("EmptyQueue", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -230,26 +230,35 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 }
 
 // persistGuest writes every field of g but its ID and metadata to the stored
-// guest id, with a guest.updated event; ENOTFOUND if id is not stored.
-func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time) error {
+// guest id and adds its guest.updated event to ev; nothing is written, and
+// no event recorded, when the stored guest is that already. ENOTFOUND if
+// id is not stored.
+func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time, ev *eventBatch) error {
 	data, err := guestData(id, g)
 	if err != nil {
 		return err
 	}
-	var r guestRow
-	err = r.scan(tx.QueryRowContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?
-		RETURNING `+guestColumns, data, nanos(at), id))
-	if errors.Is(err, sql.ErrNoRows) {
+	var (
+		name      sql.NullString
+		unchanged bool
+	)
+	err = tx.QueryRowContext(ctx, `SELECT name, data = ? FROM guests WHERE id = ?`, data, id).Scan(&name, &unchanged)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return guestNotFound(id)
+	case err != nil:
+		return fmt.Errorf("read guest %s: %w", id, err)
+	case unchanged:
+		return nil
 	}
-	if err != nil {
+	if _, err = tx.ExecContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?`, data, nanos(at), id); err != nil {
 		return fmt.Errorf("update guest %s: %w", id, err)
 	}
-	stored, err := r.decode(id)
-	if err != nil {
-		return err
-	}
-	return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, at, stored)
+	// The event carries the guest as stored: its data (g's fields with
+	// id), the name column, no metadata.
+	stored := *g
+	stored.ID, stored.Name, stored.Metadata = id, name.String, nil
+	return ev.add(hvagent.EventGuestUpdated, &stored)
 }
 
 // deleteGuest removes guest id with a guest.deleted event carrying it as it

@@ -22,32 +22,39 @@ const jobPosition = `CASE WHEN j.status = 'Queued' THEN 1 + (SELECT COUNT(*) FRO
 // jobSelect selects jobs with their position; append WHERE ... on alias j.
 const jobSelect = `SELECT ` + jobColumns + `, ` + jobPosition + ` FROM jobs j `
 
-// scanJob reads jobColumns and then the extra destinations.
+// jobRow holds a scanned job and the columns scanJob converts: one
+// allocation for all the scan's destinations instead of one each.
+type jobRow struct {
+	j                                       hvagent.Job
+	status                                  string
+	stageAt, queuedAt, startedAt, updated   int64
+	progressDone, progressTotal, finishedAt sql.NullInt64
+	result                                  sql.NullString
+	dest                                    [19 + 2]any // jobColumns and up to two extra
+}
+
+// scanJob reads jobColumns and then the extra destinations (at most two).
 func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, error) {
-	var (
-		j                                       hvagent.Job
-		status                                  string
-		stageAt, queuedAt, startedAt, updated   int64
-		progressDone, progressTotal, finishedAt sql.NullInt64
-		result                                  sql.NullString
-	)
-	dest := []any{&j.ID, &j.GuestID, &j.GuestName, &j.Action, &status, &j.Message, &j.Stage, &stageAt,
-		&progressDone, &progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
-		&queuedAt, &startedAt, &updated, &finishedAt, &result, &j.Error}
+	r := &jobRow{}
+	j := &r.j
+	dest := append(r.dest[:0], &j.ID, &j.GuestID, &j.GuestName, &j.Action, &r.status, &j.Message, &j.Stage,
+		&r.stageAt, &r.progressDone, &r.progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
+		&r.queuedAt, &r.startedAt, &r.updated, &r.finishedAt, &r.result, &j.Error)
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
-	j.Status = hvagent.JobStatus(status)
-	j.StageStartedAt = fromNanos(stageAt)
-	if progressDone.Valid {
-		j.Progress = &hvagent.Progress{Done: progressDone.Int64, Total: progressTotal.Int64}
+	j.Status = hvagent.JobStatus(r.status)
+	j.StageStartedAt = fromNanos(r.stageAt)
+	if r.progressDone.Valid {
+		j.Progress = &hvagent.Progress{Done: r.progressDone.Int64, Total: r.progressTotal.Int64}
 	}
-	j.QueuedAt = fromNanos(queuedAt)
-	j.StartedAt = fromNanos(startedAt)
-	j.UpdatedAt = fromNanos(updated)
-	j.FinishedAt = fromNullNanos(finishedAt)
-	j.Result = rawJSON(result)
-	return &j, nil
+	j.QueuedAt = fromNanos(r.queuedAt)
+	j.StartedAt = fromNanos(r.startedAt)
+	j.UpdatedAt = fromNanos(r.updated)
+	j.FinishedAt = fromNullNanos(r.finishedAt)
+	j.Result = rawJSON(r.result)
+	out := *j // not a pointer into r, which a list of jobs would keep
+	return &out, nil
 }
 
 // loadJob reads one job with its position; ENOTFOUND if there is none.

@@ -62,8 +62,11 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	at = db.at(at)
 	var c *hvagent.Claim
 	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-		c, err = claimTx(ctx, tx, queue, at, o)
-		return err
+		var ev eventBatch
+		if c, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
+			return err
+		}
+		return ev.insert(ctx, tx, at)
 	})
 	if err != nil {
 		return nil, wrap("claim job", err)
@@ -71,9 +74,10 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	return c, nil
 }
 
-// claimTx is Claim's write: it claims the head of queue in tx, with its
-// event; nil when there is nothing to start.
-func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+// claimTx is Claim's write: it claims the head of queue in tx and adds its
+// event to ev, which the caller inserts; nil when there is nothing to
+// start.
+func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
 	seq, action, err := queueHead(ctx, tx, queue)
 	if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
 		return nil, err
@@ -84,20 +88,24 @@ func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvag
 		stageAt = nanos(at)
 	}
 	// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
-	// own table collects its rows in a temporary table first.
-	var request sql.NullString
-	row := tx.QueryRowContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
+	// own table collects its rows in a temporary table first. The job is
+	// read back by a SELECT, not RETURNING (a temporary table too).
+	_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 		started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
 		stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
-		WHERE seq = ?4 RETURNING `+jobColumns+`, request`, nanos(at), label, stageAt, seq)
-	j, err := scanJob(row, &request)
+		WHERE seq = ?4`, nanos(at), label, stageAt, seq)
 	if isDuplicate(err) { // the index on Running jobs; queueHead saw none
 		return nil, &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update job: %w", err)
 	}
-	if err := insertJobEvent(ctx, tx, at, j); err != nil {
+	var request sql.NullString
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, request FROM jobs WHERE seq = ?`, seq), &request)
+	if err != nil {
+		return nil, fmt.Errorf("read claimed job: %w", err)
+	}
+	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
 		return nil, err
 	}
 	return &hvagent.Claim{Job: j, Request: rawJSON(request)}, nil
@@ -136,40 +144,56 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, er
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		r, err := lookupJob(ctx, tx, u.ID)
-		if err != nil {
-			return err
-		}
-		if r.status != hvagent.JobRunning {
-			return wrongStatus(r, string(hvagent.JobRunning))
-		}
-		if u.Guest != nil {
-			if err := persistGuest(ctx, tx, r.guestID, u.Guest, at); err != nil {
-				return err
-			}
-		}
-		sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
-		if u.Stage != nil {
-			sets = append(sets, "stage = ?", "stage_started_at = ?")
-			args = append(args, *u.Stage, nanos(at))
-		}
-		if u.Progress != nil {
-			sets = append(sets, "progress_done = ?", "progress_total = ?")
-			args = append(args, u.Progress.Done, u.Progress.Total)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE id = ?`,
-			append(args, u.ID)...)
-		if err != nil {
-			return fmt.Errorf("update job: %w", err)
-		}
-		job, err = emitJob(ctx, tx, u.ID, at)
+	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+		job, err = advanceTx(ctx, tx, u, at)
 		return err
 	})
 	if err != nil {
 		return nil, wrap("advance job", err)
 	}
 	return job, nil
+}
+
+// advanceTx is Advance's write. The status check is in the UPDATE's
+// WHERE: the job is looked up only when the UPDATE changed nothing, for
+// the error. The guest's event and the job's are one INSERT.
+func advanceTx(ctx context.Context, tx *sql.Tx, u hvagent.JobUpdate, at time.Time) (*hvagent.Job, error) {
+	sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
+	if u.Stage != nil {
+		sets = append(sets, "stage = ?", "stage_started_at = ?")
+		args = append(args, *u.Stage, nanos(at))
+	}
+	if u.Progress != nil {
+		sets = append(sets, "progress_done = ?", "progress_total = ?")
+		args = append(args, u.Progress.Done, u.Progress.Total)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE id = ? AND status = 'Running'`,
+		append(args, u.ID)...)
+	if err != nil {
+		return nil, fmt.Errorf("update job: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		r, err := lookupJob(ctx, tx, u.ID) // unknown, or not Running
+		if err != nil {
+			return nil, err
+		}
+		return nil, wrongStatus(r, string(hvagent.JobRunning))
+	}
+	// A Running job has no queue position: the plain columns are the job.
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, u.ID))
+	if err != nil {
+		return nil, fmt.Errorf("read job %s: %w", u.ID, err)
+	}
+	var ev eventBatch
+	if u.Guest != nil {
+		if err := persistGuest(ctx, tx, j.GuestID, u.Guest, at, &ev); err != nil {
+			return nil, err
+		}
+	}
+	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
+		return nil, err
+	}
+	return j, ev.insert(ctx, tx, at)
 }
 
 // emitJob reads job id after a change and records its job.updated event.
@@ -229,7 +253,8 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 			return err
 		case hvagent.JobQueued:
 			end := jobEnd{status: hvagent.JobCanceled, code: hvagent.ECANCELED, message: message}
-			if job, err = endJob(ctx, tx, id, end, at); err != nil {
+			var queue string
+			if job, err = endJob(ctx, tx, id, end, at, &queue); err != nil {
 				return err
 			}
 			return insertJobEvent(ctx, tx, at, job)

@@ -152,6 +152,46 @@ func TestDB_Advance(t *testing.T) {
 		require.Equal(t, j, ev[3].Job)
 	})
 
+	t.Run("Guest", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.createGuest(t, &hvagent.Guest{ID: "g1", State: "stopped"})
+		b.run(t, "g1", at(0))
+		b.enqueue(t, newJob("g1", nil))
+		id := b.claim(t, "g1", at(1)).ID
+		before := len(b.events(t))
+		g := &hvagent.Guest{ID: "g1", State: "starting"}
+
+		j, err := b.db.Advance(ctx, hvagent.JobUpdate{ID: id, At: at(2), Stage: ptr("2/2 Sim.Start"), Guest: g})
+		require.NoError(t, err)
+		ev := b.events(t)
+		require.Len(t, ev, before+2, "the guest's event, then the job's")
+		require.Equal(t, g, ev[before].Guest)
+		require.Equal(t, j, ev[before+1].Job)
+		stored, err := b.db.Guest(ctx, "g1")
+		require.NoError(t, err)
+		require.Equal(t, "starting", stored.State)
+
+		j, err = b.db.Advance(ctx, hvagent.JobUpdate{ID: id, At: at(3), Guest: g})
+		require.NoError(t, err)
+		ev = b.events(t)
+		require.Len(t, ev, before+3, "an unchanged guest has no event")
+		require.Equal(t, j, ev[before+2].Job)
+
+		// A guest that is not stored fails the whole write: the job keeps
+		// its stage.
+		b.enqueue(t, newJob("g9", nil))
+		orphan := b.claim(t, "g9", at(4))
+		before = len(b.events(t))
+		_, err = b.db.Advance(ctx, hvagent.JobUpdate{ID: orphan.ID, At: at(5), Stage: ptr("2/2 Sim.Start"),
+			Guest: &hvagent.Guest{ID: "g9"}})
+		requireCode(t, err, hvagent.ENOTFOUND)
+		got, err := b.db.Job(ctx, orphan.ID)
+		require.NoError(t, err)
+		require.Equal(t, orphan, got)
+		require.Len(t, b.events(t), before)
+	})
+
 	t.Run("ErrNotFound", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
