@@ -7,15 +7,22 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
+
+// largePatch is the number of keys above which a PATCH is a large write
+// for the committer (see committer.doLarge): a few dozen rows take about
+// as long as a job's enqueue, hundreds several times longer.
+const largePatch = 16
 
 // PatchGuestMetadata upserts the keys of patch into the guest's metadata and
 // deletes those whose value is "", with a guest.updated event that carries
 // the guest without its metadata. The write costs O(keys in the patch): one
 // primary-key row per key, and the guest's key and byte counts kept in its
-// row are checked against lim. It returns the updated guest, its metadata
+// row are checked against lim. Its statements and arguments are built
+// before it reaches the writer. It returns the updated guest, its metadata
 // read after the commit. Errors: ENOTFOUND for an unknown guest; EINVALID
 // for an empty or over-long key or value; ETOOLARGE when the result is over
 // lim's totals (nothing is written).
@@ -24,37 +31,19 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	if err := lim.CheckEntries(patch); err != nil {
 		return nil, err
 	}
+	p, err := newMetadataPatch(id, patch)
+	if err != nil {
+		return nil, err
+	}
+	do := db.commits.do
+	if len(patch) > largePatch {
+		do = db.commits.doLarge
+	}
 	var g *hvagent.Guest
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		now := db.now()
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return guestNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		d, err := applyGuestMetadata(ctx, tx, id, patch)
-		if err != nil {
-			return err
-		}
-		var r guestRow
-		var keys, size int
-		err = tx.QueryRowContext(ctx, `UPDATE guests SET updated_at = ?,
-			metadata_keys = metadata_keys + ?, metadata_bytes = metadata_bytes + ?
-			WHERE id = ? RETURNING metadata_keys, metadata_bytes, `+guestColumns,
-			nanos(now), d.keys, d.bytes, id).Scan(&keys, &size, &r.name, &r.data)
-		if err != nil {
-			return fmt.Errorf("update guest %s: %w", id, err)
-		}
-		if err := lim.CheckTotal(keys, size); err != nil {
-			return err
-		}
-		if g, err = r.decode(id); err != nil {
-			return err
-		}
-		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
+	err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		g, err = p.commit(ctx, tx, db.now(), lim)
+		return err
 	})
 	if err == nil {
 		err = withMetadata(ctx, db.read, g)
@@ -65,29 +54,80 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	return g, nil
 }
 
+// commit applies p in tx: it checks the guest exists, writes its keys,
+// updates the guest's counts and time, checks them against lim and records
+// the guest.updated event. It returns the guest without its metadata.
+func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
+	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, p.id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, guestNotFound(p.id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d, err := p.apply(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	var r guestRow
+	var keys, size int
+	err = tx.QueryRowContext(ctx, `UPDATE guests SET updated_at = ?,
+		metadata_keys = metadata_keys + ?, metadata_bytes = metadata_bytes + ?
+		WHERE id = ? RETURNING metadata_keys, metadata_bytes, `+guestColumns,
+		nanos(now), d.keys, d.bytes, p.id).Scan(&keys, &size, &r.name, &r.data)
+	if err != nil {
+		return nil, fmt.Errorf("update guest %s: %w", p.id, err)
+	}
+	if err := lim.CheckTotal(keys, size); err != nil {
+		return nil, err
+	}
+	g, err := r.decode(p.id)
+	if err != nil {
+		return nil, err
+	}
+	return g, insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
+}
+
 // metadataDelta is the change in a guest's key count and bytes of keys and
 // values.
 type metadataDelta struct{ keys, bytes int }
 
-// applyGuestMetadata upserts the keys of patch into guest id's metadata and
-// deletes those whose value is "", and returns the change. Its statements
-// bind the keys and values (in sorted order, so that the B-tree is walked
+// metadataPatch is a change of one guest's metadata made ready for the
+// writer: its statements, chunked, with their arguments.
+type metadataPatch struct {
+	id string
+	// added counts the keys and bytes the patch sets, before the keys it
+	// replaces are subtracted.
+	added metadataDelta
+	// size reads how many of the patch's keys are stored and their bytes;
+	// unset deletes keys, set upserts them.
+	size, unset, set []chunkStmt
+}
+
+// chunkStmt is one statement of a patch with its arguments.
+type chunkStmt struct {
+	query string
+	args  []any
+}
+
+// newMetadataPatch prepares patch, a change of guest id's metadata
+// ("" values delete), for apply: EINVALID for an empty key. Its statements
+// bind the keys and values in sorted order (so that the B-tree is walked
 // forward) in chunks of fixed sizes, so that they are prepared once and
 // cached on the writer connection.
-func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[string]string) (metadataDelta, error) {
-	var d metadataDelta
-	if len(patch) == 0 {
-		return d, nil
-	}
+func newMetadataPatch(id string, patch map[string]string) (*metadataPatch, error) {
+	p := &metadataPatch{id: id}
 	keys := make([]string, 0, len(patch))
 	var set, unset []string
 	for k, v := range patch {
 		if k == "" {
-			return d, hvagent.Errorf(hvagent.EINVALID, "metadata keys must not be empty")
+			return nil, hvagent.Errorf(hvagent.EINVALID, "metadata keys must not be empty")
 		}
 		keys = append(keys, k)
 		if v != "" {
-			d.keys, d.bytes = d.keys+1, d.bytes+len(k)+len(v)
+			p.added.keys, p.added.bytes = p.added.keys+1, p.added.bytes+len(k)+len(v)
 		}
 	}
 	slices.Sort(keys)
@@ -98,15 +138,50 @@ func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[st
 			set = append(set, k)
 		}
 	}
-	old, err := storedMetadataSize(ctx, tx, id, keys)
+	for _, c := range chunks(keys) {
+		p.size = append(p.size, chunkStmt{metadataStmts[len(c)].size, chunkArgs(id, c, nil)})
+	}
+	for _, c := range chunks(unset) {
+		p.unset = append(p.unset, chunkStmt{metadataStmts[len(c)].delete, chunkArgs(id, c, nil)})
+	}
+	for _, c := range chunks(set) {
+		p.set = append(p.set, chunkStmt{metadataStmts[len(c)].upsert, chunkArgs(id, c, patch)})
+	}
+	return p, nil
+}
+
+// applyGuestMetadata upserts the keys of patch into guest id's metadata and
+// deletes those whose value is "", and returns the change.
+func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[string]string) (metadataDelta, error) {
+	p, err := newMetadataPatch(id, patch)
 	if err != nil {
-		return d, err
+		return metadataDelta{}, err
 	}
-	d.keys, d.bytes = d.keys-old.keys, d.bytes-old.bytes
-	if err := deleteMetadataKeys(ctx, tx, id, unset); err != nil {
-		return d, err
+	return p.apply(ctx, tx)
+}
+
+// apply writes p's keys in tx and returns the change in the guest's key
+// count and bytes.
+func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) (metadataDelta, error) {
+	d := p.added
+	for _, c := range p.size {
+		var n, size int
+		if err := tx.QueryRowContext(ctx, c.query, c.args...).Scan(&n, &size); err != nil {
+			return d, fmt.Errorf("read metadata of guest %s: %w", p.id, err)
+		}
+		d.keys, d.bytes = d.keys-n, d.bytes-size
 	}
-	return d, upsertMetadata(ctx, tx, id, set, patch)
+	for _, c := range p.unset {
+		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
+			return d, fmt.Errorf("delete metadata of guest %s: %w", p.id, err)
+		}
+	}
+	for _, c := range p.set {
+		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
+			return d, fmt.Errorf("set metadata of guest %s: %w", p.id, err)
+		}
+	}
+	return d, nil
 }
 
 // chunkSizes are the row counts of the metadata statements: a chunk of n
@@ -184,43 +259,6 @@ func chunkArgs(id string, keys []string, values map[string]string) []any {
 		}
 	}
 	return args
-}
-
-// storedMetadataSize returns how many of keys guest id has, and their
-// bytes.
-func storedMetadataSize(ctx context.Context, tx *sql.Tx, id string, keys []string) (metadataDelta, error) {
-	var d metadataDelta
-	for _, c := range chunks(keys) {
-		var n, size int
-		err := tx.QueryRowContext(ctx, metadataStmts[len(c)].size, chunkArgs(id, c, nil)...).Scan(&n, &size)
-		if err != nil {
-			return d, fmt.Errorf("read metadata of guest %s: %w", id, err)
-		}
-		d.keys, d.bytes = d.keys+n, d.bytes+size
-	}
-	return d, nil
-}
-
-// deleteMetadataKeys deletes keys from guest id's metadata.
-func deleteMetadataKeys(ctx context.Context, tx *sql.Tx, id string, keys []string) error {
-	for _, c := range chunks(keys) {
-		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].delete, chunkArgs(id, c, nil)...)
-		if err != nil {
-			return fmt.Errorf("delete metadata of guest %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-// upsertMetadata sets keys of guest id's metadata to their values.
-func upsertMetadata(ctx context.Context, tx *sql.Tx, id string, keys []string, values map[string]string) error {
-	for _, c := range chunks(keys) {
-		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].upsert, chunkArgs(id, c, values)...)
-		if err != nil {
-			return fmt.Errorf("set metadata of guest %s: %w", id, err)
-		}
-	}
-	return nil
 }
 
 // pageMetadata sets the metadata of a page of guests ordered by ID, all
