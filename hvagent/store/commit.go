@@ -38,6 +38,9 @@ type committer struct {
 	// onHold, when set, receives how long each batch held the writer, from
 	// BEGIN to the end of COMMIT (benchmarks and tests measure with it).
 	onHold atomic.Pointer[func(time.Duration)]
+	// onCommit, when set, receives how long each COMMIT took, the WAL
+	// write and its fsync (the rest of the hold is the writes' statements).
+	onCommit atomic.Pointer[func(time.Duration)]
 }
 
 // writeReq is one write waiting for the committer.
@@ -182,9 +185,13 @@ func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
 		_ = tx.Rollback()
 		return batch, errs, nil
 	}
+	start := time.Now()
 	if err = tx.Commit(); err != nil {
 		_ = tx.Rollback()
 		return batch, errs, fmt.Errorf("commit: %w", err)
+	}
+	if f := c.onCommit.Load(); f != nil {
+		(*f)(time.Since(start))
 	}
 	return batch, errs, nil
 }

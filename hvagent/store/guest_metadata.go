@@ -21,11 +21,16 @@ const largePatch = 16
 // deletes those whose value is "", with a guest.updated event that carries
 // the guest without its metadata. The write costs O(keys in the patch): one
 // primary-key row per key, and the guest's key and byte counts kept in its
-// row are checked against lim. Its statements and arguments are built
-// before it reaches the writer. It returns the updated guest, its metadata
+// row are checked against lim. It returns the updated guest, its metadata
 // read after the commit. Errors: ENOTFOUND for an unknown guest; EINVALID
 // for an empty or over-long key or value; ETOOLARGE when the result is over
 // lim's totals (nothing is written).
+//
+// Only the writes wait for the writer: the statements and their arguments
+// are built, and the sizes of the keys the patch replaces read (on the
+// read pool, with the guest's metadata_rev), before it. The write applies
+// those sizes only if metadata_rev is unchanged, and reads them again
+// itself otherwise.
 func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
 	if err := lim.CheckEntries(patch); err != nil {
@@ -35,16 +40,18 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	if err != nil {
 		return nil, err
 	}
-	do := db.commits.do
-	if len(patch) > largePatch {
-		do = db.commits.doLarge
-	}
 	var g *hvagent.Guest
-	err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		g, err = p.commit(ctx, tx, db.now(), lim)
-		return err
-	})
+	err = inTx(ctx, db.read, func(tx *sql.Tx) error { return p.readBase(ctx, tx) })
+	if err == nil {
+		do := db.commits.do
+		if len(patch) > largePatch {
+			do = db.commits.doLarge
+		}
+		err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			g, err = p.commit(ctx, tx, db.now(), lim)
+			return err
+		})
+	}
 	if err == nil {
 		err = withMetadata(ctx, db.read, g)
 	}
@@ -54,33 +61,64 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	return g, nil
 }
 
-// commit applies p in tx: it checks the guest exists, writes its keys,
-// updates the guest's counts and time, checks them against lim and records
-// the guest.updated event. It returns the guest without its metadata.
+// nextMetadataRev is the metadata_rev a write of a guest's metadata gives
+// it: the ID its guest.updated event will get (events' AUTOINCREMENT
+// counter plus one). Every such write records that event, so no two writes
+// give the same rev, even to a guest deleted and created again (see
+// migration 0007), and none gives 0, the rev of guests never written
+// since.
+const nextMetadataRev = `(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + 1)`
+
+// readBase reads, in q (a read transaction: one snapshot), guest p.id's
+// metadata_rev and the number and bytes of p's keys it stores; ENOTFOUND
+// when it is not stored.
+func (p *metadataPatch) readBase(ctx context.Context, q querier) error {
+	err := q.QueryRowContext(ctx, `SELECT metadata_rev FROM guests WHERE id = ?`, p.id).Scan(&p.rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return guestNotFound(p.id)
+	}
+	if err != nil {
+		return fmt.Errorf("read guest %s: %w", p.id, err)
+	}
+	p.stored, err = p.storedSize(ctx, q)
+	return err
+}
+
+// commit writes p in tx: the guest's counts, rev and time (applying the
+// sizes readBase read if the guest's metadata_rev is still p.rev, else
+// reading them again), checked against lim before any key is written, then
+// its keys and the guest.updated event. It returns the guest without its
+// metadata.
 func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, p.id).Scan(&one)
+	var r guestRow
+	var keys, size int
+	const update = `UPDATE guests SET updated_at = ?1, metadata_keys = metadata_keys + ?2,
+		metadata_bytes = metadata_bytes + ?3, metadata_rev = ` + nextMetadataRev + `
+		WHERE id = ?4`
+	const returning = ` RETURNING metadata_keys, metadata_bytes, ` + guestColumns
+	d := metadataDelta{p.added.keys - p.stored.keys, p.added.bytes - p.stored.bytes}
+	err := tx.QueryRowContext(ctx, update+` AND metadata_rev = ?5`+returning,
+		nanos(now), d.keys, d.bytes, p.id, p.rev).Scan(&keys, &size, &r.name, &r.data)
+	if errors.Is(err, sql.ErrNoRows) { // written since readBase, or deleted
+		var stored metadataDelta
+		if stored, err = p.storedSize(ctx, tx); err != nil {
+			return nil, err
+		}
+		d = metadataDelta{p.added.keys - stored.keys, p.added.bytes - stored.bytes}
+		err = tx.QueryRowContext(ctx, update+returning, nanos(now), d.keys, d.bytes, p.id).
+			Scan(&keys, &size, &r.name, &r.data)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(p.id)
 	}
 	if err != nil {
-		return nil, err
-	}
-	d, err := p.apply(ctx, tx)
-	if err != nil {
-		return nil, err
-	}
-	var r guestRow
-	var keys, size int
-	err = tx.QueryRowContext(ctx, `UPDATE guests SET updated_at = ?,
-		metadata_keys = metadata_keys + ?, metadata_bytes = metadata_bytes + ?
-		WHERE id = ? RETURNING metadata_keys, metadata_bytes, `+guestColumns,
-		nanos(now), d.keys, d.bytes, p.id).Scan(&keys, &size, &r.name, &r.data)
-	if err != nil {
 		return nil, fmt.Errorf("update guest %s: %w", p.id, err)
 	}
 	if err := lim.CheckTotal(keys, size); err != nil {
+		return nil, err
+	}
+	if err := p.apply(ctx, tx); err != nil {
 		return nil, err
 	}
 	g, err := r.decode(p.id)
@@ -104,6 +142,10 @@ type metadataPatch struct {
 	// size reads how many of the patch's keys are stored and their bytes;
 	// unset deletes keys, set upserts them.
 	size, unset, set []chunkStmt
+	// rev and stored are the guest's metadata_rev and what size found, as
+	// readBase read them.
+	rev    int64
+	stored metadataDelta
 }
 
 // chunkStmt is one statement of a patch with its arguments.
@@ -150,38 +192,33 @@ func newMetadataPatch(id string, patch map[string]string) (*metadataPatch, error
 	return p, nil
 }
 
-// applyGuestMetadata upserts the keys of patch into guest id's metadata and
-// deletes those whose value is "", and returns the change.
-func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[string]string) (metadataDelta, error) {
-	p, err := newMetadataPatch(id, patch)
-	if err != nil {
-		return metadataDelta{}, err
-	}
-	return p.apply(ctx, tx)
-}
-
-// apply writes p's keys in tx and returns the change in the guest's key
-// count and bytes.
-func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) (metadataDelta, error) {
-	d := p.added
+// storedSize returns how many of p's keys guest p.id stores, and their
+// bytes.
+func (p *metadataPatch) storedSize(ctx context.Context, q querier) (metadataDelta, error) {
+	var d metadataDelta
 	for _, c := range p.size {
 		var n, size int
-		if err := tx.QueryRowContext(ctx, c.query, c.args...).Scan(&n, &size); err != nil {
+		if err := q.QueryRowContext(ctx, c.query, c.args...).Scan(&n, &size); err != nil {
 			return d, fmt.Errorf("read metadata of guest %s: %w", p.id, err)
 		}
-		d.keys, d.bytes = d.keys-n, d.bytes-size
+		d.keys, d.bytes = d.keys+n, d.bytes+size
 	}
+	return d, nil
+}
+
+// apply deletes and upserts p's keys in tx.
+func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) error {
 	for _, c := range p.unset {
 		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
-			return d, fmt.Errorf("delete metadata of guest %s: %w", p.id, err)
+			return fmt.Errorf("delete metadata of guest %s: %w", p.id, err)
 		}
 	}
 	for _, c := range p.set {
 		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
-			return d, fmt.Errorf("set metadata of guest %s: %w", p.id, err)
+			return fmt.Errorf("set metadata of guest %s: %w", p.id, err)
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // chunkSizes are the row counts of the metadata statements: a chunk of n
