@@ -49,6 +49,9 @@ type writeReq struct {
 	fn    func(context.Context, *sql.Tx) error
 	done  chan error
 	large bool // see doLarge
+	// putOff: the write was held, then put off once more for the writes
+	// waiting when its turn came (see loop).
+	putOff bool
 }
 
 func newCommitter(pool *sql.DB, ckpt *checkpointer) *committer {
@@ -78,11 +81,11 @@ func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) er
 // doLarge is do for a write whose statements take much longer than a
 // small write's (one that rewrites hundreds of rows). It always runs first
 // in its transaction: the writes that arrive while it runs share its
-// commit, but no write already in a transaction waits for it (it would
-// delay their commit by its whole run to save itself one commit). It is
-// put off to the next transaction instead, which it begins; one large
-// write a transaction, so that a write that joined after one never waits
-// for a second.
+// commit, but no write already in a transaction, or waiting for one, waits
+// for it (it would delay their commit by its whole run to save itself one
+// commit). It is held for a later transaction instead, at most two commits
+// later (see loop). One large write a transaction, so that a write that
+// joined after one never waits for a second.
 func (c *committer) doLarge(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	return diskFull(c.submit(ctx, fn, true))
 }
@@ -112,14 +115,22 @@ func (c *committer) close() {
 	c.wg.Wait()
 }
 
+// loop commits the writes handed over, in transactions begun by the
+// oldest waiting write. A held large write begins the next one, unless
+// writes arrived meanwhile: they go first, in a transaction of their own,
+// once (so a large write waits at most one more commit, and a write that
+// arrived during a commit does not wait for its statements too).
 func (c *committer) loop() {
 	defer c.wg.Done()
 	for {
 		if len(c.held) > 0 { // its caller still waits: close cannot have begun
 			r := c.held[0]
-			c.held = c.held[1:]
-			c.commit(r)
-			continue
+			if r.putOff || len(c.reqs) == 0 {
+				c.held = c.held[1:]
+				c.commit(r)
+				continue
+			}
+			r.putOff = true
 		}
 		select {
 		case r := <-c.reqs:

@@ -223,3 +223,54 @@ func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 	require.Equal(t, int32(3), commits.Load())
 	require.Equal(t, []string{"a", "b", "c", "d", "e"}, stored(t, pool))
 }
+
+// TestCommitter_WaitingWritesGoBeforeAHeldLargeWrite: when a held large
+// write's turn comes while other writes wait (they arrived during the
+// last commit), they commit first, without it, once; then it does.
+func TestCommitter_WaitingWritesGoBeforeAHeldLargeWrite(t *testing.T) {
+	c, pool, commits := testCommitter(t)
+	ctx := context.Background()
+	var small1, large, small2 *sql.Tx
+	errs := make(chan error, 3)
+	started := make(chan struct{})
+	go func() {
+		errs <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			if err := handedOver(c, 1); err != nil {
+				return err
+			}
+			return txOf("a", &small1)(ctx, tx)
+		})
+	}()
+	<-started
+	var once atomic.Bool
+	hook := func(time.Duration) { // after the first commit, before the loop goes on
+		commits.Add(1)
+		if once.CompareAndSwap(false, true) {
+			go func() { errs <- c.do(ctx, txOf("c", &small2)) }()
+			if err := handedOver(c, 1); err != nil {
+				panic(err)
+			}
+		}
+	}
+	c.onHold.Store(&hook)
+	go func() { errs <- c.doLarge(ctx, txOf("b", &large)) }()
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	require.NotSame(t, small1, large)
+	require.NotSame(t, small2, large, "the write waiting when the large one's turn came went first, alone")
+	require.NotSame(t, small1, small2)
+	require.Equal(t, int32(3), commits.Load())
+	rows, err := pool.Query(`SELECT v FROM t ORDER BY rowid`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var order []string
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		order = append(order, v)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"a", "c", "b"}, order, "in the order they ran")
+}
