@@ -21,16 +21,17 @@ const largePatch = 16
 // deletes those whose value is "", with a guest.updated event that carries
 // the guest without its metadata. The write costs O(keys in the patch): one
 // primary-key row per key, and the guest's key and byte counts kept in its
-// row are checked against lim. It returns the updated guest, its metadata
-// read after the commit. Errors: ENOTFOUND for an unknown guest; EINVALID
-// for an empty or over-long key or value; ETOOLARGE when the result is over
-// lim's totals (nothing is written).
+// row are checked against lim. It returns the updated guest with its
+// metadata as the write left it. Errors: ENOTFOUND for an unknown guest;
+// EINVALID for an empty or over-long key or value; ETOOLARGE when the
+// result is over lim's totals (nothing is written).
 //
 // Only the writes wait for the writer: the statements and their arguments
-// are built, and the sizes of the keys the patch replaces read (on the
-// read pool, with the guest's metadata_rev), before it. The write applies
-// those sizes only if metadata_rev is unchanged, and reads them again
-// itself otherwise.
+// are built, and the guest's metadata read (on the read pool, with its
+// metadata_rev), before it. The write applies the sizes of the keys it
+// replaces from that read only if metadata_rev is unchanged, and the
+// answer is then that read with the patch applied; otherwise the write
+// reads the sizes again itself and the answer is read after the commit.
 func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
 	if err := lim.CheckEntries(patch); err != nil {
@@ -53,7 +54,7 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 		})
 	}
 	if err == nil {
-		err = withMetadata(ctx, db.read, g)
+		err = p.answer(ctx, db.read, g)
 	}
 	if err != nil {
 		return nil, wrap("patch guest metadata", err)
@@ -70,8 +71,8 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 const nextMetadataRev = `(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + 1)`
 
 // readBase reads, in q (a read transaction: one snapshot), guest p.id's
-// metadata_rev and the number and bytes of p's keys it stores; ENOTFOUND
-// when it is not stored.
+// metadata_rev and metadata, and counts the keys of p it stores and their
+// bytes; ENOTFOUND when it is not stored.
 func (p *metadataPatch) readBase(ctx context.Context, q querier) error {
 	err := q.QueryRowContext(ctx, `SELECT metadata_rev FROM guests WHERE id = ?`, p.id).Scan(&p.rev)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -80,8 +81,41 @@ func (p *metadataPatch) readBase(ctx context.Context, q querier) error {
 	if err != nil {
 		return fmt.Errorf("read guest %s: %w", p.id, err)
 	}
-	p.stored, err = p.storedSize(ctx, q)
-	return err
+	if p.base, err = readMetadata(ctx, q, p.id); err != nil {
+		return err
+	}
+	p.stored = metadataDelta{}
+	for k := range p.patch {
+		if v, ok := p.base[k]; ok {
+			p.stored.keys, p.stored.bytes = p.stored.keys+1, p.stored.bytes+len(k)+len(v)
+		}
+	}
+	return nil
+}
+
+// answer sets g's metadata to what p's write left: readBase's read with p
+// applied when the write applied that read (nothing wrote the metadata
+// between them), else the metadata read from q now.
+func (p *metadataPatch) answer(ctx context.Context, q querier, g *hvagent.Guest) error {
+	if !p.fresh {
+		return withMetadata(ctx, q, g)
+	}
+	m := p.base
+	if m == nil {
+		m = make(map[string]string, len(p.patch))
+	}
+	for k, v := range p.patch {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	if len(m) == 0 {
+		m = nil // none: JSON omits it, as withMetadata
+	}
+	g.Metadata = m
+	return nil
 }
 
 // commit writes p in tx: the guest's counts, rev and time (applying the
@@ -100,6 +134,7 @@ func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
 	d := metadataDelta{p.added.keys - p.stored.keys, p.added.bytes - p.stored.bytes}
 	err := tx.QueryRowContext(ctx, update+` AND metadata_rev = ?5`+returning,
 		nanos(now), d.keys, d.bytes, p.id, p.rev).Scan(&keys, &size, &r.name, &r.data)
+	p.fresh = err == nil
 	if errors.Is(err, sql.ErrNoRows) { // written since readBase, or deleted
 		var stored metadataDelta
 		if stored, err = p.storedSize(ctx, tx); err != nil {
@@ -135,17 +170,22 @@ type metadataDelta struct{ keys, bytes int }
 // metadataPatch is a change of one guest's metadata made ready for the
 // writer: its statements, chunked, with their arguments.
 type metadataPatch struct {
-	id string
+	id    string
+	patch map[string]string
 	// added counts the keys and bytes the patch sets, before the keys it
 	// replaces are subtracted.
 	added metadataDelta
 	// size reads how many of the patch's keys are stored and their bytes;
 	// unset deletes keys, set upserts them.
 	size, unset, set []chunkStmt
-	// rev and stored are the guest's metadata_rev and what size found, as
-	// readBase read them.
+	// rev and base are the guest's metadata_rev and metadata as readBase
+	// read them, stored the keys of the patch base holds and their bytes.
 	rev    int64
+	base   map[string]string
 	stored metadataDelta
+	// fresh: the write found rev unchanged and applied stored (set by
+	// commit).
+	fresh bool
 }
 
 // chunkStmt is one statement of a patch with its arguments.
@@ -160,7 +200,7 @@ type chunkStmt struct {
 // forward) in chunks of fixed sizes, so that they are prepared once and
 // cached on the writer connection.
 func newMetadataPatch(id string, patch map[string]string) (*metadataPatch, error) {
-	p := &metadataPatch{id: id}
+	p := &metadataPatch{id: id, patch: patch}
 	keys := make([]string, 0, len(patch))
 	var set, unset []string
 	for k, v := range patch {
@@ -340,16 +380,26 @@ func pageMetadata(ctx context.Context, q querier, after string, guests []*hvagen
 // withMetadata sets g.Metadata to its stored metadata, nil when it has none
 // (so that JSON omits it).
 func withMetadata(ctx context.Context, q querier, g *hvagent.Guest) error {
-	rows, err := q.QueryContext(ctx, `SELECT key, value FROM guest_metadata WHERE guest_id = ?`, g.ID)
+	m, err := readMetadata(ctx, q, g.ID)
 	if err != nil {
-		return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+		return err
+	}
+	g.Metadata = m
+	return nil
+}
+
+// readMetadata returns guest id's stored metadata, nil when it has none.
+func readMetadata(ctx context.Context, q querier, id string) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT key, value FROM guest_metadata WHERE guest_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 	}
 	defer rows.Close()
 	var m map[string]string
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+			return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 		}
 		if m == nil {
 			m = map[string]string{}
@@ -357,8 +407,7 @@ func withMetadata(ctx context.Context, q querier, g *hvagent.Guest) error {
 		m[k] = v
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+		return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 	}
-	g.Metadata = m
-	return nil
+	return m, nil
 }

@@ -241,6 +241,10 @@ func TestDB_PatchGuestMetadata_WrittenSinceRead(t *testing.T) {
 	g, err := b.db.Guest(ctx, "g1")
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"a": "22", "b": "2", "c": "3"}, g.Metadata)
+	require.False(t, p.fresh)
+	answer := &hvagent.Guest{ID: "g1"}
+	require.NoError(t, p.answer(ctx, b.db.read, answer))
+	require.Equal(t, g.Metadata, answer.Metadata, "the answer is read after the write")
 
 	// Read when the guest held one key; by the write a new guest of the
 	// same ID holds three: the limit of 3 keys refuses the fourth.
@@ -285,6 +289,10 @@ func TestDB_PatchGuestMetadata_AppliesTheSizesItRead(t *testing.T) {
 	p := b.readPatch(t, "g1", map[string]string{"a": "2"})
 	lengthen("g1", false)
 	require.NoError(t, b.commitPatch(p, hvagent.MetadataLimits{}))
+	require.True(t, p.fresh)
+	answer := &hvagent.Guest{ID: "g1"}
+	require.NoError(t, p.answer(context.Background(), b.db.read, answer))
+	require.Equal(t, map[string]string{"a": "2"}, answer.Metadata, "the read with the patch applied")
 	keys, size, recount, rebytes := b.metadataCounts(t, "g1")
 	require.Equal(t, []int{1, 7, 1, 2}, []int{keys, size, recount, rebytes}, "the sizes read applied")
 
