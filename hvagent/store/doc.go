@@ -24,8 +24,8 @@
 // guest's metadata, and the metadata_rev that every write of it changes,
 // are read on the read pool; the write applies the sizes of the keys it
 // replaces from that read only if the rev is unchanged (else it reads them
-// again), so the writer runs three statements for it: the guest row, the
-// keys, the event.
+// again), so the writer only updates the guest row, writes the keys (one
+// upsert and one delete statement per 256 keys) and records the event.
 //
 // A write refused for want of disk space (SQLITE_FULL, ENOSPC; also the
 // max_page_count cap) gives EUNAVAILABLE, "the database disk is full":
