@@ -118,8 +118,9 @@ func (c *committer) close() {
 // loop commits the writes handed over, in transactions begun by the
 // oldest waiting write. A held large write begins the next one, unless
 // writes arrived meanwhile: they go first, in a transaction of their own,
-// once (so a large write waits at most one more commit, and a write that
-// arrived during a commit does not wait for its statements too).
+// and a held write is put off so only once (a write that arrived during a
+// commit does not wait for a large write's statements too, and a large
+// write waits at most two commits more than it would have).
 func (c *committer) loop() {
 	defer c.wg.Done()
 	for {
