@@ -49,6 +49,7 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 			do = db.commits.doLarge
 		}
 		err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			var err error
 			g, err = p.commit(ctx, tx, db.now(), lim)
 			return err
 		})
