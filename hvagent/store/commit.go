@@ -28,19 +28,30 @@ type committer struct {
 	quit chan struct{}
 	wg   sync.WaitGroup
 
+	// held are the large writes gather put off because they came behind
+	// other writes: each begins a transaction of its own next (loop only).
+	held []*writeReq
+
 	mu     sync.RWMutex
 	closed bool
 
 	// onHold, when set, receives how long each batch held the writer, from
 	// BEGIN to the end of COMMIT (benchmarks and tests measure with it).
 	onHold atomic.Pointer[func(time.Duration)]
+	// onCommit, when set, receives how long each COMMIT took, the WAL
+	// write and its fsync (the rest of the hold is the writes' statements).
+	onCommit atomic.Pointer[func(time.Duration)]
 }
 
 // writeReq is one write waiting for the committer.
 type writeReq struct {
-	ctx  context.Context
-	fn   func(context.Context, *sql.Tx) error
-	done chan error
+	ctx   context.Context
+	fn    func(context.Context, *sql.Tx) error
+	done  chan error
+	large bool // see doLarge
+	// putOff: the write was held, then put off once more for the writes
+	// waiting when its turn came (see loop).
+	putOff bool
 }
 
 func newCommitter(pool *sql.DB, ckpt *checkpointer) *committer {
@@ -64,17 +75,29 @@ func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // driver a goroutine handoff per statement, on the one writer). A write
 // that fails for want of disk space gives EUNAVAILABLE (see diskFull).
 func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return diskFull(c.submit(ctx, fn))
+	return diskFull(c.submit(ctx, fn, false))
+}
+
+// doLarge is do for a write whose statements take much longer than a
+// small write's (one that rewrites hundreds of rows). It always runs first
+// in its transaction: the writes that arrive while it runs share its
+// commit, but no write already in a transaction, or waiting for one, waits
+// for it (it would delay their commit by its whole run to save itself one
+// commit). It is held for a later transaction instead, at most two commits
+// later (see loop). One large write a transaction, so that a write that
+// joined after one never waits for a second.
+func (c *committer) doLarge(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return diskFull(c.submit(ctx, fn, true))
 }
 
 // submit hands fn to the commit loop and waits for its outcome.
-func (c *committer) submit(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (c *committer) submit(ctx context.Context, fn func(context.Context, *sql.Tx) error, large bool) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return errClosed
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), large: large}
 	select {
 	case c.reqs <- r:
 	case <-ctx.Done():
@@ -92,9 +115,24 @@ func (c *committer) close() {
 	c.wg.Wait()
 }
 
+// loop commits the writes handed over, in transactions begun by the
+// oldest waiting write. A held large write begins the next one, unless
+// writes arrived meanwhile: they go first, in a transaction of their own,
+// and a held write is put off so only once (a write that arrived during a
+// commit does not wait for a large write's statements too, and a large
+// write waits at most two commits more than it would have).
 func (c *committer) loop() {
 	defer c.wg.Done()
 	for {
+		if len(c.held) > 0 { // its caller still waits: close cannot have begun
+			r := c.held[0]
+			if r.putOff || len(c.reqs) == 0 {
+				c.held = c.held[1:]
+				c.commit(r)
+				continue
+			}
+			r.putOff = true
+		}
 		select {
 		case r := <-c.reqs:
 			c.commit(r)
@@ -105,11 +143,16 @@ func (c *committer) loop() {
 }
 
 // gather appends to batch the writes already waiting, up to maxBatch in
-// all, and returns it.
+// all, and returns it. A large write (see doLarge) behind others is held
+// for the next transaction instead.
 func (c *committer) gather(batch []*writeReq) []*writeReq {
 	for len(batch) < maxBatch {
 		select {
 		case r := <-c.reqs:
+			if r.large && len(batch) > 0 {
+				c.held = append(c.held, r)
+				continue
+			}
 			batch = append(batch, r)
 		default:
 			return batch
@@ -154,9 +197,13 @@ func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
 		_ = tx.Rollback()
 		return batch, errs, nil
 	}
+	start := time.Now()
 	if err = tx.Commit(); err != nil {
 		_ = tx.Rollback()
 		return batch, errs, fmt.Errorf("commit: %w", err)
+	}
+	if f := c.onCommit.Load(); f != nil {
+		(*f)(time.Since(start))
 	}
 	return batch, errs, nil
 }

@@ -155,3 +155,122 @@ func TestCommitter_WriteContextIsNotCancellable(t *testing.T) {
 	require.Nil(t, got.Done())
 	require.Equal(t, "v", got.Value(key{}))
 }
+
+// handedOver waits until n writes wait in c's channel.
+func handedOver(c *committer, n int) error {
+	for give := time.Now().Add(time.Minute); len(c.reqs) < n; {
+		if time.Now().After(give) {
+			return errors.New("the late writes were never handed over")
+		}
+		runtime.Gosched()
+	}
+	return nil
+}
+
+// txOf is a write that inserts v and records its transaction in *got.
+func txOf(v string, got **sql.Tx) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		*got = tx
+		return insert(v)(ctx, tx)
+	}
+}
+
+// TestCommitter_LargeWriteBeginsItsTransaction: a large write handed over
+// while a small one runs does not join it (the small write's commit would
+// wait for it) but begins the next transaction, a small write behind it
+// still joins the running one, and a small write handed over while the
+// large one runs shares its commit while a second large one does not.
+func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
+	c, pool, commits := testCommitter(t)
+	ctx := context.Background()
+	var small1, large1, small2, large2, small3 *sql.Tx
+	errs := make(chan error, 5)
+	started := make(chan struct{})
+	go func() {
+		errs <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			if err := handedOver(c, 2); err != nil {
+				return err
+			}
+			return txOf("a", &small1)(ctx, tx)
+		})
+	}()
+	<-started
+	go func() {
+		errs <- c.doLarge(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if err := handedOver(c, 2); err != nil { // handed over while it runs
+				return err
+			}
+			return txOf("b", &large1)(ctx, tx)
+		})
+	}()
+	require.NoError(t, handedOver(c, 1))
+	go func() { errs <- c.do(ctx, txOf("c", &small2)) }()
+	require.NoError(t, <-errs) // the first small write, with small2
+	require.NoError(t, <-errs)
+	require.Same(t, small1, small2, "the small write behind the large one joins the running transaction")
+	require.Equal(t, int32(1), commits.Load())
+
+	go func() { errs <- c.doLarge(ctx, txOf("d", &large2)) }()
+	require.NoError(t, handedOver(c, 1))
+	go func() { errs <- c.do(ctx, txOf("e", &small3)) }()
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	require.NotSame(t, small1, large1, "the large write began a transaction of its own")
+	require.Same(t, large1, small3, "a small write handed over during the large one shares its commit")
+	require.NotSame(t, large1, large2, "one large write a transaction")
+	require.Equal(t, int32(3), commits.Load())
+	require.Equal(t, []string{"a", "b", "c", "d", "e"}, stored(t, pool))
+}
+
+// TestCommitter_WaitingWritesGoBeforeAHeldLargeWrite: when a held large
+// write's turn comes while other writes wait (they arrived during the
+// last commit), they commit first, without it, once; then it does.
+func TestCommitter_WaitingWritesGoBeforeAHeldLargeWrite(t *testing.T) {
+	c, pool, commits := testCommitter(t)
+	ctx := context.Background()
+	var small1, large, small2 *sql.Tx
+	errs := make(chan error, 3)
+	started := make(chan struct{})
+	go func() {
+		errs <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			if err := handedOver(c, 1); err != nil {
+				return err
+			}
+			return txOf("a", &small1)(ctx, tx)
+		})
+	}()
+	<-started
+	var once atomic.Bool
+	hook := func(time.Duration) { // after the first commit, before the loop goes on
+		commits.Add(1)
+		if once.CompareAndSwap(false, true) {
+			go func() { errs <- c.do(ctx, txOf("c", &small2)) }()
+			if err := handedOver(c, 1); err != nil {
+				panic(err)
+			}
+		}
+	}
+	c.onHold.Store(&hook)
+	go func() { errs <- c.doLarge(ctx, txOf("b", &large)) }()
+	for range 3 {
+		require.NoError(t, <-errs)
+	}
+	require.NotSame(t, small1, large)
+	require.NotSame(t, small2, large, "the write waiting when the large one's turn came went first, alone")
+	require.NotSame(t, small1, small2)
+	require.Equal(t, int32(3), commits.Load())
+	rows, err := pool.Query(`SELECT v FROM t ORDER BY rowid`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var order []string
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		order = append(order, v)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"a", "c", "b"}, order, "in the order they ran")
+}

@@ -15,7 +15,17 @@
 // changes that arrive while its transaction runs, and every caller returns
 // only once the commit that holds its change is durable. A change, once
 // started, runs to its end; the caller's context bounds its wait for the
-// writer.
+// writer. A large change (a guest metadata PATCH or new guest of more than
+// 16 keys) is never taken in behind other changes, whose commit would wait
+// for it: it begins a transaction of its own, and the changes that arrive
+// while it runs share its commit.
+//
+// A guest metadata PATCH does its reads before it reaches the writer: the
+// guest's metadata, and the metadata_rev that every write of it changes,
+// are read on the read pool; the write applies the sizes of the keys it
+// replaces from that read only if the rev is unchanged (else it reads them
+// again), so the writer only updates the guest row, writes the keys (one
+// upsert and one delete statement per 256 keys) and records the event.
 //
 // A write refused for want of disk space (SQLITE_FULL, ENOSPC; also the
 // max_page_count cap) gives EUNAVAILABLE, "the database disk is full":

@@ -23,7 +23,11 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 	}
 	at := db.at(n.Job.QueuedAt)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	do := db.commits.do
+	if n.NewGuest != nil && len(n.NewGuest.Metadata) > largePatch { // see PatchGuestMetadata
+		do = db.commits.doLarge
+	}
+	err := do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
 			return err

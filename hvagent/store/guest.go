@@ -200,9 +200,15 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	if err != nil {
 		return err
 	}
+	p, err := newMetadataPatch(g.ID, g.Metadata)
+	if err != nil {
+		return err
+	}
 	r := guestRow{name: nullName(g.Name), data: data}
-	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)`, g.ID, r.name, data, nanos(at), nanos(at))
+	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, created_at, updated_at,
+		metadata_keys, metadata_bytes, metadata_rev)
+		VALUES (?, ?, ?, ?, ?, ?, ?, `+nextMetadataRev+`)`,
+		g.ID, r.name, data, nanos(at), nanos(at), p.added.keys, p.added.bytes)
 	switch {
 	case isConstraint(err, sqlite3.ErrConstraintPrimaryKey):
 		return hvagent.Errorf(hvagent.ECONFLICT, "guest %s already exists", g.ID)
@@ -211,16 +217,8 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 	case err != nil:
 		return wrap("insert guest "+g.ID, err)
 	}
-	d, err := applyGuestMetadata(ctx, tx, g.ID, g.Metadata)
-	if err != nil {
+	if err := p.apply(ctx, tx); err != nil { // a new guest has no keys yet: p.added is its count
 		return err
-	}
-	if d.keys != 0 {
-		_, err = tx.ExecContext(ctx, `UPDATE guests SET metadata_keys = ?, metadata_bytes = ? WHERE id = ?`,
-			d.keys, d.bytes, g.ID)
-		if err != nil {
-			return fmt.Errorf("count metadata of guest %s: %w", g.ID, err)
-		}
 	}
 	stored, err := r.decode(g.ID)
 	if err != nil {

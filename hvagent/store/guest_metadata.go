@@ -7,57 +7,55 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
+
+// largePatch is the number of keys above which a PATCH is a large write
+// for the committer (see committer.doLarge): a few dozen rows take about
+// as long as a job's enqueue, hundreds several times longer.
+const largePatch = 16
 
 // PatchGuestMetadata upserts the keys of patch into the guest's metadata and
 // deletes those whose value is "", with a guest.updated event that carries
 // the guest without its metadata. The write costs O(keys in the patch): one
 // primary-key row per key, and the guest's key and byte counts kept in its
-// row are checked against lim. It returns the updated guest, its metadata
-// read after the commit. Errors: ENOTFOUND for an unknown guest; EINVALID
-// for an empty or over-long key or value; ETOOLARGE when the result is over
-// lim's totals (nothing is written).
+// row are checked against lim. It returns the updated guest with its
+// metadata as the write left it. Errors: ENOTFOUND for an unknown guest;
+// EINVALID for an empty or over-long key or value; ETOOLARGE when the
+// result is over lim's totals (nothing is written).
+//
+// Only the writes wait for the writer: the statements and their arguments
+// are built, and the guest's metadata read (on the read pool, with its
+// metadata_rev), before it. The write applies the sizes of the keys it
+// replaces from that read only if metadata_rev is unchanged, and the
+// answer is then that read with the patch applied; otherwise the write
+// reads the sizes again itself and the answer is read after the commit.
 func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[string]string,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
 	if err := lim.CheckEntries(patch); err != nil {
 		return nil, err
 	}
+	p, err := newMetadataPatch(id, patch)
+	if err != nil {
+		return nil, err
+	}
 	var g *hvagent.Guest
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		now := db.now()
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM guests WHERE id = ?`, id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return guestNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		d, err := applyGuestMetadata(ctx, tx, id, patch)
-		if err != nil {
-			return err
-		}
-		var r guestRow
-		var keys, size int
-		err = tx.QueryRowContext(ctx, `UPDATE guests SET updated_at = ?,
-			metadata_keys = metadata_keys + ?, metadata_bytes = metadata_bytes + ?
-			WHERE id = ? RETURNING metadata_keys, metadata_bytes, `+guestColumns,
-			nanos(now), d.keys, d.bytes, id).Scan(&keys, &size, &r.name, &r.data)
-		if err != nil {
-			return fmt.Errorf("update guest %s: %w", id, err)
-		}
-		if err := lim.CheckTotal(keys, size); err != nil {
-			return err
-		}
-		if g, err = r.decode(id); err != nil {
-			return err
-		}
-		return insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
-	})
+	err = inTx(ctx, db.read, func(tx *sql.Tx) error { return p.readBase(ctx, tx) })
 	if err == nil {
-		err = withMetadata(ctx, db.read, g)
+		do := db.commits.do
+		if len(patch) > largePatch {
+			do = db.commits.doLarge
+		}
+		err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			var err error
+			g, err = p.commit(ctx, tx, db.now(), lim)
+			return err
+		})
+	}
+	if err == nil {
+		err = p.answer(ctx, db.read, g)
 	}
 	if err != nil {
 		return nil, wrap("patch guest metadata", err)
@@ -65,29 +63,154 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 	return g, nil
 }
 
+// nextMetadataRev is the metadata_rev a write of a guest's metadata gives
+// it: the ID its guest.updated event will get (events' AUTOINCREMENT
+// counter plus one). Every such write records that event, so no two writes
+// give the same rev, even to a guest deleted and created again (see
+// migration 0007), and none gives 0, the rev of guests never written
+// since.
+const nextMetadataRev = `(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0) + 1)`
+
+// readBase reads, in q (a read transaction: one snapshot), guest p.id's
+// metadata_rev and metadata, and counts the keys of p it stores and their
+// bytes; ENOTFOUND when it is not stored.
+func (p *metadataPatch) readBase(ctx context.Context, q querier) error {
+	err := q.QueryRowContext(ctx, `SELECT metadata_rev FROM guests WHERE id = ?`, p.id).Scan(&p.rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return guestNotFound(p.id)
+	}
+	if err != nil {
+		return fmt.Errorf("read guest %s: %w", p.id, err)
+	}
+	if p.base, err = readMetadata(ctx, q, p.id); err != nil {
+		return err
+	}
+	p.stored = metadataDelta{}
+	for k := range p.patch {
+		if v, ok := p.base[k]; ok {
+			p.stored.keys, p.stored.bytes = p.stored.keys+1, p.stored.bytes+len(k)+len(v)
+		}
+	}
+	return nil
+}
+
+// answer sets g's metadata to what p's write left: readBase's read with p
+// applied when the write applied that read (nothing wrote the metadata
+// between them), else the metadata read from q now.
+func (p *metadataPatch) answer(ctx context.Context, q querier, g *hvagent.Guest) error {
+	if !p.fresh {
+		return withMetadata(ctx, q, g)
+	}
+	m := p.base
+	if m == nil {
+		m = make(map[string]string, len(p.patch))
+	}
+	for k, v := range p.patch {
+		if v == "" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	if len(m) == 0 {
+		m = nil // none: JSON omits it, as withMetadata
+	}
+	g.Metadata = m
+	return nil
+}
+
+// commit writes p in tx: the guest's counts, rev and time (applying the
+// sizes readBase read if the guest's metadata_rev is still p.rev, else
+// reading them again), checked against lim before any key is written, then
+// its keys and the guest.updated event. It returns the guest without its
+// metadata.
+func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
+	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
+	var r guestRow
+	var keys, size int
+	const update = `UPDATE guests SET updated_at = ?1, metadata_keys = metadata_keys + ?2,
+		metadata_bytes = metadata_bytes + ?3, metadata_rev = ` + nextMetadataRev + `
+		WHERE id = ?4`
+	const returning = ` RETURNING metadata_keys, metadata_bytes, ` + guestColumns
+	d := metadataDelta{p.added.keys - p.stored.keys, p.added.bytes - p.stored.bytes}
+	err := tx.QueryRowContext(ctx, update+` AND metadata_rev = ?5`+returning,
+		nanos(now), d.keys, d.bytes, p.id, p.rev).Scan(&keys, &size, &r.name, &r.data)
+	p.fresh = err == nil
+	if errors.Is(err, sql.ErrNoRows) { // written since readBase, or deleted
+		var stored metadataDelta
+		if stored, err = p.storedSize(ctx, tx); err != nil {
+			return nil, err
+		}
+		d = metadataDelta{p.added.keys - stored.keys, p.added.bytes - stored.bytes}
+		err = tx.QueryRowContext(ctx, update+returning, nanos(now), d.keys, d.bytes, p.id).
+			Scan(&keys, &size, &r.name, &r.data)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, guestNotFound(p.id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update guest %s: %w", p.id, err)
+	}
+	if err := lim.CheckTotal(keys, size); err != nil {
+		return nil, err
+	}
+	if err := p.apply(ctx, tx); err != nil {
+		return nil, err
+	}
+	g, err := r.decode(p.id)
+	if err != nil {
+		return nil, err
+	}
+	return g, insertGuestEvent(ctx, tx, hvagent.EventGuestUpdated, now, g)
+}
+
 // metadataDelta is the change in a guest's key count and bytes of keys and
 // values.
 type metadataDelta struct{ keys, bytes int }
 
-// applyGuestMetadata upserts the keys of patch into guest id's metadata and
-// deletes those whose value is "", and returns the change. Its statements
-// bind the keys and values (in sorted order, so that the B-tree is walked
+// metadataPatch is a change of one guest's metadata made ready for the
+// writer: its statements, chunked, with their arguments.
+type metadataPatch struct {
+	id    string
+	patch map[string]string
+	// added counts the keys and bytes the patch sets, before the keys it
+	// replaces are subtracted.
+	added metadataDelta
+	// size reads how many of the patch's keys are stored and their bytes;
+	// unset deletes keys, set upserts them.
+	size, unset, set []chunkStmt
+	// rev and base are the guest's metadata_rev and metadata as readBase
+	// read them, stored the keys of the patch base holds and their bytes.
+	rev    int64
+	base   map[string]string
+	stored metadataDelta
+	// fresh: the write found rev unchanged and applied stored (set by
+	// commit).
+	fresh bool
+}
+
+// chunkStmt is one statement of a patch with its arguments.
+type chunkStmt struct {
+	query string
+	args  []any
+}
+
+// newMetadataPatch prepares patch, a change of guest id's metadata
+// ("" values delete), for apply: EINVALID for an empty key. Its statements
+// bind the keys and values in sorted order (so that the B-tree is walked
 // forward) in chunks of fixed sizes, so that they are prepared once and
 // cached on the writer connection.
-func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[string]string) (metadataDelta, error) {
-	var d metadataDelta
-	if len(patch) == 0 {
-		return d, nil
-	}
+func newMetadataPatch(id string, patch map[string]string) (*metadataPatch, error) {
+	p := &metadataPatch{id: id, patch: patch}
 	keys := make([]string, 0, len(patch))
 	var set, unset []string
 	for k, v := range patch {
 		if k == "" {
-			return d, hvagent.Errorf(hvagent.EINVALID, "metadata keys must not be empty")
+			return nil, hvagent.Errorf(hvagent.EINVALID, "metadata keys must not be empty")
 		}
 		keys = append(keys, k)
 		if v != "" {
-			d.keys, d.bytes = d.keys+1, d.bytes+len(k)+len(v)
+			p.added.keys, p.added.bytes = p.added.keys+1, p.added.bytes+len(k)+len(v)
 		}
 	}
 	slices.Sort(keys)
@@ -98,15 +221,45 @@ func applyGuestMetadata(ctx context.Context, tx *sql.Tx, id string, patch map[st
 			set = append(set, k)
 		}
 	}
-	old, err := storedMetadataSize(ctx, tx, id, keys)
-	if err != nil {
-		return d, err
+	for _, c := range chunks(keys) {
+		p.size = append(p.size, chunkStmt{metadataStmts[len(c)].size, chunkArgs(id, c, nil)})
 	}
-	d.keys, d.bytes = d.keys-old.keys, d.bytes-old.bytes
-	if err := deleteMetadataKeys(ctx, tx, id, unset); err != nil {
-		return d, err
+	for _, c := range chunks(unset) {
+		p.unset = append(p.unset, chunkStmt{metadataStmts[len(c)].delete, chunkArgs(id, c, nil)})
 	}
-	return d, upsertMetadata(ctx, tx, id, set, patch)
+	for _, c := range chunks(set) {
+		p.set = append(p.set, chunkStmt{metadataStmts[len(c)].upsert, chunkArgs(id, c, patch)})
+	}
+	return p, nil
+}
+
+// storedSize returns how many of p's keys guest p.id stores, and their
+// bytes.
+func (p *metadataPatch) storedSize(ctx context.Context, q querier) (metadataDelta, error) {
+	var d metadataDelta
+	for _, c := range p.size {
+		var n, size int
+		if err := q.QueryRowContext(ctx, c.query, c.args...).Scan(&n, &size); err != nil {
+			return d, fmt.Errorf("read metadata of guest %s: %w", p.id, err)
+		}
+		d.keys, d.bytes = d.keys+n, d.bytes+size
+	}
+	return d, nil
+}
+
+// apply deletes and upserts p's keys in tx.
+func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) error {
+	for _, c := range p.unset {
+		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
+			return fmt.Errorf("delete metadata of guest %s: %w", p.id, err)
+		}
+	}
+	for _, c := range p.set {
+		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
+			return fmt.Errorf("set metadata of guest %s: %w", p.id, err)
+		}
+	}
+	return nil
 }
 
 // chunkSizes are the row counts of the metadata statements: a chunk of n
@@ -186,43 +339,6 @@ func chunkArgs(id string, keys []string, values map[string]string) []any {
 	return args
 }
 
-// storedMetadataSize returns how many of keys guest id has, and their
-// bytes.
-func storedMetadataSize(ctx context.Context, tx *sql.Tx, id string, keys []string) (metadataDelta, error) {
-	var d metadataDelta
-	for _, c := range chunks(keys) {
-		var n, size int
-		err := tx.QueryRowContext(ctx, metadataStmts[len(c)].size, chunkArgs(id, c, nil)...).Scan(&n, &size)
-		if err != nil {
-			return d, fmt.Errorf("read metadata of guest %s: %w", id, err)
-		}
-		d.keys, d.bytes = d.keys+n, d.bytes+size
-	}
-	return d, nil
-}
-
-// deleteMetadataKeys deletes keys from guest id's metadata.
-func deleteMetadataKeys(ctx context.Context, tx *sql.Tx, id string, keys []string) error {
-	for _, c := range chunks(keys) {
-		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].delete, chunkArgs(id, c, nil)...)
-		if err != nil {
-			return fmt.Errorf("delete metadata of guest %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
-// upsertMetadata sets keys of guest id's metadata to their values.
-func upsertMetadata(ctx context.Context, tx *sql.Tx, id string, keys []string, values map[string]string) error {
-	for _, c := range chunks(keys) {
-		_, err := tx.ExecContext(ctx, metadataStmts[len(c)].upsert, chunkArgs(id, c, values)...)
-		if err != nil {
-			return fmt.Errorf("set metadata of guest %s: %w", id, err)
-		}
-	}
-	return nil
-}
-
 // pageMetadata sets the metadata of a page of guests ordered by ID, all
 // after after, in one range read of the metadata table (its key leads with
 // the guest ID) instead of one query per guest. Rows of guests in the range
@@ -265,16 +381,26 @@ func pageMetadata(ctx context.Context, q querier, after string, guests []*hvagen
 // withMetadata sets g.Metadata to its stored metadata, nil when it has none
 // (so that JSON omits it).
 func withMetadata(ctx context.Context, q querier, g *hvagent.Guest) error {
-	rows, err := q.QueryContext(ctx, `SELECT key, value FROM guest_metadata WHERE guest_id = ?`, g.ID)
+	m, err := readMetadata(ctx, q, g.ID)
 	if err != nil {
-		return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+		return err
+	}
+	g.Metadata = m
+	return nil
+}
+
+// readMetadata returns guest id's stored metadata, nil when it has none.
+func readMetadata(ctx context.Context, q querier, id string) (map[string]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT key, value FROM guest_metadata WHERE guest_id = ?`, id)
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 	}
 	defer rows.Close()
 	var m map[string]string
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+			return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 		}
 		if m == nil {
 			m = map[string]string{}
@@ -282,8 +408,7 @@ func withMetadata(ctx context.Context, q querier, g *hvagent.Guest) error {
 		m[k] = v
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read metadata of guest %s: %w", g.ID, err)
+		return nil, fmt.Errorf("read metadata of guest %s: %w", id, err)
 	}
-	g.Metadata = m
-	return nil
+	return m, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -174,30 +175,167 @@ func TestDB_PatchGuestMetadata_Chunks(t *testing.T) {
 			got = map[string]string{}
 		}
 		require.Equal(t, want, got, "after the patch of %d keys", n)
-		var keys, size, recount, rebytes int
-		err = b.db.read.QueryRowContext(ctx, `SELECT metadata_keys, metadata_bytes,
-			(SELECT COUNT(*) FROM guest_metadata WHERE guest_id = 'g1'),
-			(SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM guest_metadata WHERE guest_id = 'g1')
-			FROM guests WHERE id = 'g1'`).Scan(&keys, &size, &recount, &rebytes)
-		require.NoError(t, err)
+		keys, size, recount, rebytes := b.metadataCounts(t, "g1")
 		require.Equal(t, []int{len(want), len(want)}, []int{keys, recount}, "keys after %d", n)
 		require.Equal(t, rebytes, size, "bytes after %d", n)
 	}
 }
 
-// TestChunks pads each chunk to a statement size by repeating its last key.
-func TestChunks(t *testing.T) {
-	keys := make([]string, 300)
-	for i := range keys {
-		keys[i] = fmt.Sprint(i)
+// metadataCounts returns guest id's key and byte counts as kept in its row
+// and as a recount of its metadata rows finds them.
+func (b *testBundle) metadataCounts(t *testing.T, id string) (keys, size, recount, rebytes int) {
+	t.Helper()
+	err := b.db.read.QueryRowContext(context.Background(), `SELECT metadata_keys, metadata_bytes,
+		(SELECT COUNT(*) FROM guest_metadata WHERE guest_id = ?1),
+		(SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM guest_metadata WHERE guest_id = ?1)
+		FROM guests WHERE id = ?1`, id).Scan(&keys, &size, &recount, &rebytes)
+	require.NoError(t, err)
+	return keys, size, recount, rebytes
+}
+
+// requireCounted checks that guest id's key and byte counts are those of
+// its metadata rows.
+func (b *testBundle) requireCounted(t *testing.T, id string) {
+	t.Helper()
+	keys, size, recount, rebytes := b.metadataCounts(t, id)
+	require.Equal(t, []int{recount, rebytes}, []int{keys, size}, "counts of guest %s", id)
+}
+
+// readPatch prepares patch of guest id and reads its base, as
+// PatchGuestMetadata does before it reaches the writer.
+func (b *testBundle) readPatch(t *testing.T, id string, patch map[string]string) *metadataPatch {
+	t.Helper()
+	p, err := newMetadataPatch(id, patch)
+	require.NoError(t, err)
+	require.NoError(t, inTx(context.Background(), b.db.read, func(tx *sql.Tx) error {
+		return p.readBase(context.Background(), tx)
+	}))
+	return p
+}
+
+// commitPatch writes a patch prepared by readPatch.
+func (b *testBundle) commitPatch(p *metadataPatch, lim hvagent.MetadataLimits) error {
+	return b.db.commits.do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := p.commit(ctx, tx, at(5), lim)
+		return err
+	})
+}
+
+// TestDB_PatchGuestMetadata_WrittenSinceRead: a PATCH whose guest's
+// metadata was written between the read of its keys' sizes and its write
+// (another PATCH, or the guest deleted and created again under its ID)
+// reads them again in the write: the counts stay exact and the limits are
+// checked against them.
+func TestDB_PatchGuestMetadata_WrittenSinceRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.createGuest(t, &hvagent.Guest{ID: "g1", Metadata: map[string]string{"a": "1"}})
+	lim := hvagent.MetadataLimits{Keys: 3, Bytes: 20}
+
+	p := b.readPatch(t, "g1", map[string]string{"a": "22", "b": "2"})
+	_, err := b.db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "333", "c": "3"}, lim)
+	require.NoError(t, err)
+	require.NoError(t, b.commitPatch(p, lim))
+	b.requireCounted(t, "g1")
+	g, err := b.db.Guest(ctx, "g1")
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"a": "22", "b": "2", "c": "3"}, g.Metadata)
+	require.False(t, p.fresh)
+	answer := &hvagent.Guest{ID: "g1"}
+	require.NoError(t, p.answer(ctx, b.db.read, answer))
+	require.Equal(t, g.Metadata, answer.Metadata, "the answer is read after the write")
+
+	// Read when the guest held one key; by the write a new guest of the
+	// same ID holds three: the limit of 3 keys refuses the fourth.
+	p = b.readPatch(t, "g1", map[string]string{"d": "4"})
+	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := deleteGuest(ctx, tx, "g1", at(6)); err != nil {
+			return err
+		}
+		return insertGuest(ctx, tx, &hvagent.Guest{ID: "g1",
+			Metadata: map[string]string{"x": "1", "y": "2", "z": "3"}}, at(6))
+	}))
+	requireCode(t, b.commitPatch(p, lim), hvagent.ETOOLARGE)
+	b.requireCounted(t, "g1")
+
+	p = b.readPatch(t, "g1", map[string]string{"x": ""})
+	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return deleteGuest(ctx, tx, "g1", at(7))
+	}))
+	requireCode(t, b.commitPatch(p, lim), hvagent.ENOTFOUND)
+}
+
+// TestDB_PatchGuestMetadata_AppliesTheSizesItRead: when nothing wrote the
+// guest's metadata since the read (its rev is unchanged), the write applies
+// the sizes read before it without reading them again, and reads them
+// again when the rev changed. Shown by changing a value and the guest's
+// byte count behind the store's back, without a new rev (which no write of
+// the store does): the write that trusts its read then misses the change.
+func TestDB_PatchGuestMetadata_AppliesTheSizesItRead(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, id := range []string{"g1", "g2"} {
+		b.createGuest(t, &hvagent.Guest{ID: id, Metadata: map[string]string{"a": "1"}})
 	}
-	got := chunks(keys)
-	require.Len(t, got, 2)
-	require.Len(t, got[0], 256)
-	require.Len(t, got[1], 64)
-	require.Equal(t, "299", got[1][63])
-	require.Equal(t, "299", got[1][43])
-	require.Equal(t, "298", got[1][42])
-	require.Equal(t, [][]string{{"a", "b", "c", "c"}}, chunks([]string{"a", "b", "c"}))
-	require.Empty(t, chunks(nil))
+	lengthen := func(id string, rev bool) {
+		_, err := b.db.write.Exec(`UPDATE guest_metadata SET value = 'longer' WHERE guest_id = ?`, id)
+		require.NoError(t, err)
+		_, err = b.db.write.Exec(`UPDATE guests SET metadata_bytes = metadata_bytes + 5,
+			metadata_rev = metadata_rev + ? WHERE id = ?`, rev, id)
+		require.NoError(t, err)
+	}
+
+	p := b.readPatch(t, "g1", map[string]string{"a": "2"})
+	lengthen("g1", false)
+	require.NoError(t, b.commitPatch(p, hvagent.MetadataLimits{}))
+	require.True(t, p.fresh)
+	answer := &hvagent.Guest{ID: "g1"}
+	require.NoError(t, p.answer(context.Background(), b.db.read, answer))
+	require.Equal(t, map[string]string{"a": "2"}, answer.Metadata, "the read with the patch applied")
+	keys, size, recount, rebytes := b.metadataCounts(t, "g1")
+	require.Equal(t, []int{1, 7, 1, 2}, []int{keys, size, recount, rebytes}, "the sizes read applied")
+
+	p = b.readPatch(t, "g2", map[string]string{"a": "2"})
+	lengthen("g2", true)
+	require.NoError(t, b.commitPatch(p, hvagent.MetadataLimits{}))
+	keys, size, recount, rebytes = b.metadataCounts(t, "g2")
+	require.Equal(t, []int{1, 2, 1, 2}, []int{keys, size, recount, rebytes}, "a new rev: read again")
+}
+
+// TestMigrate_0007GuestMetadataRev: guests stored before 0007 have rev 0,
+// which no write gives; a PATCH of them keeps exact counts and gives a new
+// rev.
+func TestMigrate_0007GuestMetadataRev(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hvagent.db")
+	raw := rawDB(t, path)
+	_, err := raw.ExecContext(ctx, createMigrations)
+	require.NoError(t, err)
+	for _, f := range []string{"0001_init.sql", "0002_one_running_per_queue.sql", "0003_job_error_code.sql",
+		"0004_guest_names.sql"} {
+		require.NoError(t, migrateFile(ctx, raw, "migrations/"+f))
+	}
+	_, err = raw.ExecContext(ctx, `INSERT INTO guests (id, name, data, metadata, created_at, updated_at)
+		VALUES ('g1', NULL, '{}', '{"a":"1","b":"22"}', 1, 1)`)
+	require.NoError(t, err)
+	for _, f := range []string{"0005_guest_metadata.sql", "0006_query_indexes.sql"} {
+		require.NoError(t, migrateFile(ctx, raw, "migrations/"+f))
+	}
+	require.NoError(t, raw.Close())
+
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	b := &testBundle{db: db, path: path}
+	var rev int64
+	require.NoError(t, db.read.QueryRowContext(ctx, `SELECT metadata_rev FROM guests WHERE id = 'g1'`).Scan(&rev))
+	require.Zero(t, rev)
+	g, err := db.PatchGuestMetadata(ctx, "g1", map[string]string{"a": "", "b": "333", "c": "4"}, hvagent.MetadataLimits{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"b": "333", "c": "4"}, g.Metadata)
+	b.requireCounted(t, "g1")
+	require.NoError(t, db.read.QueryRowContext(ctx, `SELECT metadata_rev FROM guests WHERE id = 'g1'`).Scan(&rev))
+	require.Positive(t, rev)
 }

@@ -384,6 +384,13 @@ func planReads(t *testing.T, db *DB, jobID string) {
 	require.NoError(t, err)
 	_, err = db.PatchGuestMetadata(ctx, "g1", map[string]string{"k": "", "k2": "v"}, benchLimits)
 	require.NoError(t, err)
+	// A patch whose guest's metadata is written between its read and its
+	// write reads the sizes again in the write.
+	b := &testBundle{db: db}
+	p := b.readPatch(t, "g1", map[string]string{"k2": "w"})
+	_, err = db.PatchGuestMetadata(ctx, "g1", map[string]string{"k3": "v"}, benchLimits)
+	require.NoError(t, err)
+	require.NoError(t, b.commitPatch(p, benchLimits))
 	_, err = db.Metadata(ctx)
 	require.NoError(t, err)
 	_, err = db.PatchMetadata(ctx, map[string]string{"a": "1", "b": ""}, benchLimits)
