@@ -18,7 +18,7 @@ import (
 // point lookup (see lookupCtx): every info and stream action looks its
 // guest up.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
-	g, err := db.lookupGuest(ctx, `WHERE id = ?`, id)
+	g, err := db.lookupGuest(ctx, false, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(id)
 	}
@@ -28,27 +28,36 @@ func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 	return g, nil
 }
 
-// lookupGuest returns, with its metadata, the guest that where (a clause
-// on a unique column) finds with arg, in one statement run as a point
-// lookup; sql.ErrNoRows when there is none.
-func (db *DB) lookupGuest(ctx context.Context, where string, arg any) (*hvagent.Guest, error) {
+// lookupGuest returns, with its metadata, the guest named key (when
+// byName) or with ID key, from the guest cache or with one statement run as
+// a point lookup; sql.ErrNoRows when there is none.
+func (db *DB) lookupGuest(ctx context.Context, byName bool, key string) (*hvagent.Guest, error) {
 	ctx, err := lookupCtx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var id string
-	var r guestRow
-	var md sql.NullString
-	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests `+where, arg).
-		Scan(&id, &r.name, &r.data, &md)
-	if err != nil {
-		return nil, err
+	gen := db.guests.generation()
+	r, ok := db.guests.get(byName, key, gen)
+	if !ok {
+		if r, err = db.readGuest(ctx, byName, key); err != nil {
+			return nil, err
+		}
+		db.guests.put(byName, key, r, gen)
 	}
-	g, err := r.decode(id)
-	if err != nil {
-		return nil, err
+	return r.decode()
+}
+
+// readGuest reads the guest named key (when byName) or with ID key, in one
+// statement; sql.ErrNoRows when there is none.
+func (db *DB) readGuest(ctx context.Context, byName bool, key string) (guestRecord, error) {
+	where := `WHERE id = ?`
+	if byName {
+		where = `WHERE name = ?`
 	}
-	return g, decodeMetadata(g, md)
+	var r guestRecord
+	err := db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests `+where, key).
+		Scan(&r.id, &r.row.name, &r.row.data, &r.md)
+	return r, err
 }
 
 // lookupCtx returns the context of a point lookup by key: ctx's values
