@@ -37,14 +37,19 @@ func (db *DB) lookupGuest(ctx context.Context, byName bool, key string) (*hvagen
 		return nil, err
 	}
 	gen := db.guests.generation()
-	r, ok := db.guests.get(byName, key, gen)
-	if !ok {
-		if r, err = db.readGuest(ctx, byName, key); err != nil {
-			return nil, err
-		}
-		db.guests.put(byName, key, r, gen)
+	if g := db.guests.get(byName, key, gen); g != nil {
+		return g, nil
 	}
-	return r.decode()
+	r, err := db.readGuest(ctx, byName, key)
+	if err != nil {
+		return nil, err
+	}
+	g, err := r.decode()
+	if err != nil {
+		return nil, err
+	}
+	db.guests.put(byName, key, g, gen)
+	return g, nil
 }
 
 // readGuest reads the guest named key (when byName) or with ID key, in one

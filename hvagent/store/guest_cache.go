@@ -2,6 +2,8 @@ package store
 
 import (
 	"database/sql"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -11,10 +13,10 @@ import (
 // maxCachedGuests bounds each map of a guestCache; a full map starts over.
 const maxCachedGuests = 4096
 
-// guestCache keeps the stored rows of the guests that point lookups found
-// (by ID and by name), so that an info or stream action does not run a
-// statement to find its guest. Entries hold rows, not guests: each hit is
-// decoded anew, so no caller shares a guest with another.
+// guestCache keeps the guests that point lookups found (by ID and by name),
+// so that an info or stream action does not run a statement to find its
+// guest. The cached guests are never handed out: each hit is a deep copy
+// (cloneGuest), so no caller shares a guest with another or with the cache.
 //
 // Consistency rests on one generation, bumped by the committer after every
 // transaction, before it answers the writes in it. A lookup loads the
@@ -28,9 +30,9 @@ type guestCache struct {
 	gen atomic.Uint64
 
 	mu     sync.RWMutex
-	at     uint64                 // the generation every entry was read at
-	byID   map[string]guestRecord // by guest ID
-	byName map[string]guestRecord // by guest name
+	at     uint64                    // the generation every entry was read at
+	byID   map[string]*hvagent.Guest // by guest ID
+	byName map[string]*hvagent.Guest // by guest name
 }
 
 // guestRecord is what a point lookup reads of a guest: its ID, its
@@ -59,33 +61,35 @@ func (c *guestCache) generation() uint64 { return c.gen.Load() }
 // or not, before answering its writes.
 func (c *guestCache) bump() { c.gen.Add(1) }
 
-// get returns the record cached under key (a name when byName, else an
-// ID) if it was read at generation gen.
-func (c *guestCache) get(byName bool, key string, gen uint64) (guestRecord, bool) {
+// get returns a copy of the guest cached under key (a name when byName,
+// else an ID) if it was read at generation gen, else nil.
+func (c *guestCache) get(byName bool, key string, gen uint64) *hvagent.Guest {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.at != gen {
-		return guestRecord{}, false
+		return nil
 	}
 	m := c.byID
 	if byName {
 		m = c.byName
 	}
-	r, ok := m[key]
-	return r, ok
+	if g, ok := m[key]; ok {
+		return cloneGuest(g)
+	}
+	return nil
 }
 
-// put caches r, read by a statement that ran after generation gen was
+// put caches a copy of g, read by a statement that ran after generation gen was
 // loaded, under key (a name when byName, else an ID), unless gen has
 // ended since. Entries of an ended generation are dropped first.
-func (c *guestCache) put(byName bool, key string, r guestRecord, gen uint64) {
+func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen.Load() {
 		return
 	}
 	if c.at != gen || c.byID == nil {
-		c.at, c.byID, c.byName = gen, map[string]guestRecord{}, map[string]guestRecord{}
+		c.at, c.byID, c.byName = gen, map[string]*hvagent.Guest{}, map[string]*hvagent.Guest{}
 	}
 	m := c.byID
 	if byName {
@@ -94,5 +98,22 @@ func (c *guestCache) put(byName bool, key string, r guestRecord, gen uint64) {
 	if len(m) >= maxCachedGuests {
 		clear(m)
 	}
-	m[key] = r
+	m[key] = cloneGuest(g)
+}
+
+// cloneGuest returns a deep copy of g: nil slices and maps stay nil, empty
+// ones stay empty (they encode differently).
+func cloneGuest(g *hvagent.Guest) *hvagent.Guest {
+	c := *g
+	c.Nics = slices.Clone(g.Nics)
+	for i := range c.Nics {
+		c.Nics[i].VLANs = slices.Clone(g.Nics[i].VLANs)
+	}
+	c.Disks = slices.Clone(g.Disks)
+	c.Metadata = maps.Clone(g.Metadata)
+	if g.Boot != nil {
+		b := *g.Boot
+		c.Boot = &b
+	}
+	return &c
 }
