@@ -48,7 +48,7 @@ func (db *DB) lookupGuest(ctx context.Context, byName bool, key string) (*hvagen
 	if err != nil {
 		return nil, err
 	}
-	db.guests.put(byName, key, g, gen)
+	db.guests.put(byName, key, g, r.size(), gen)
 	return g, nil
 }
 

@@ -10,8 +10,18 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// maxCachedGuests bounds each map of a guestCache; a full map starts over.
-const maxCachedGuests = 4096
+// Bounds of a guestCache: a put that would pass either empties the cache
+// first. maxCachedBytes counts the stored text of the cached guests (their
+// data, name and metadata columns), so that guests carrying large metadata
+// hold fewer entries.
+const (
+	maxCachedGuests = 4096
+	maxCachedBytes  = 4 << 20
+)
+
+// cachedGuestOverhead is what an entry costs besides its stored text (the
+// guest struct, its map slot, keys), in maxCachedBytes' count.
+const cachedGuestOverhead = 256
 
 // guestCache keeps the guests that point lookups found (by ID and by name),
 // so that an info or stream action does not run a statement to find its
@@ -33,6 +43,7 @@ type guestCache struct {
 	at     uint64                    // the generation every entry was read at
 	byID   map[string]*hvagent.Guest // by guest ID
 	byName map[string]*hvagent.Guest // by guest name
+	bytes  int                       // the entries' sizes (see guestRecord.size)
 }
 
 // guestRecord is what a point lookup reads of a guest: its ID, its
@@ -41,6 +52,11 @@ type guestRecord struct {
 	id  string
 	row guestRow
 	md  sql.NullString
+}
+
+// size is what the guest of r counts against maxCachedBytes.
+func (r *guestRecord) size() int {
+	return len(r.id) + len(r.row.name.String) + len(r.row.data) + len(r.md.String) + cachedGuestOverhead
 }
 
 // decode rebuilds the guest of r, with its metadata.
@@ -79,24 +95,33 @@ func (c *guestCache) get(byName bool, key string, gen uint64) *hvagent.Guest {
 	return nil
 }
 
-// put caches a copy of g, read by a statement that ran after generation gen was
-// loaded, under key (a name when byName, else an ID), unless gen has
-// ended since. Entries of an ended generation are dropped first.
-func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, gen uint64) {
+// put caches a copy of g, whose stored text counts size bytes (see
+// guestRecord.size), read by a statement that ran after generation gen was
+// loaded, under key (a name when byName, else an ID), unless gen has ended
+// since. Entries of an ended generation are dropped first, and all entries
+// when the new one would pass a bound.
+func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, size int, gen uint64) {
+	if size > maxCachedBytes {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen.Load() {
 		return
 	}
-	if c.at != gen || c.byID == nil {
-		c.at, c.byID, c.byName = gen, map[string]*hvagent.Guest{}, map[string]*hvagent.Guest{}
-	}
 	m := c.byID
 	if byName {
 		m = c.byName
 	}
-	if len(m) >= maxCachedGuests {
-		clear(m)
+	if c.at != gen || c.byID == nil || len(m) >= maxCachedGuests || c.bytes+size > maxCachedBytes {
+		c.at, c.byID, c.byName, c.bytes = gen, map[string]*hvagent.Guest{}, map[string]*hvagent.Guest{}, 0
+		m = c.byID
+		if byName {
+			m = c.byName
+		}
+	}
+	if _, ok := m[key]; !ok {
+		c.bytes += size
 	}
 	m[key] = cloneGuest(g)
 }

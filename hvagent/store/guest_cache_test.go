@@ -88,10 +88,10 @@ func TestGuestCache_ReaderBeforeCommitDoesNotFill(t *testing.T) {
 	require.NoError(t, err)
 	g, err := old.decode()
 	require.NoError(t, err)
-	b.db.guests.put(false, "g1", g, gen) // too late: its generation has ended
+	b.db.guests.put(false, "g1", g, old.size(), gen) // too late: its generation has ended
 	g, err = oldByName.decode()
 	require.NoError(t, err)
-	b.db.guests.put(true, "web", g, gen)
+	b.db.guests.put(true, "web", g, oldByName.size(), gen)
 	require.Equal(t, hvagent.StateRunning, lookupBoth(t, b.db, "g1", "web").State)
 }
 
@@ -114,8 +114,9 @@ func TestGuestCache_FilledBeforeCommitIsDropped(t *testing.T) {
 	require.Equal(t, hvagent.StateRunning, lookupBoth(t, b.db, "g1", "web").State)
 }
 
-// TestGuestCache_Bounded fills more guests than the cache holds: every
-// lookup is still right, and the maps stay within their bound.
+// TestGuestCache_Bounded fills more guests than the cache holds, by count
+// and by size: every lookup is still right, the cache stays within its
+// bounds, and a guest larger than the whole budget is not cached.
 func TestGuestCache_Bounded(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -123,17 +124,30 @@ func TestGuestCache_Bounded(t *testing.T) {
 		b.createGuest(t, &hvagent.Guest{ID: "g" + strconv.Itoa(i), Name: "n" + strconv.Itoa(i)})
 	}
 	c := &b.db.guests
+	within := func() {
+		t.Helper()
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		require.LessOrEqual(t, len(c.byID), maxCachedGuests)
+		require.LessOrEqual(t, len(c.byName), maxCachedGuests)
+		require.LessOrEqual(t, c.bytes, maxCachedBytes)
+	}
 	gen := c.generation()
 	for i := range maxCachedGuests + 10 {
-		c.put(false, "x"+strconv.Itoa(i), &hvagent.Guest{ID: "x"}, gen)
+		c.put(false, "x"+strconv.Itoa(i), &hvagent.Guest{ID: "x"}, cachedGuestOverhead, gen)
 	}
+	within()
+	for i := range 20 { // 20 guests of 1/8 of the budget each
+		c.put(i%2 == 0, "big"+strconv.Itoa(i), &hvagent.Guest{ID: "big"}, maxCachedBytes/8, gen)
+	}
+	within()
+	c.put(false, "huge", &hvagent.Guest{ID: "huge"}, maxCachedBytes+1, gen)
+	require.Nil(t, c.get(false, "huge", gen), "a guest over the whole budget was cached")
+	require.NotNil(t, c.get(true, "big18", gen), "the last guest put was not cached")
 	for i := range 3 {
 		require.Equal(t, "g"+strconv.Itoa(i), lookupBoth(t, b.db, "g"+strconv.Itoa(i), "n"+strconv.Itoa(i)).ID)
 	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	require.LessOrEqual(t, len(c.byID), maxCachedGuests)
-	require.LessOrEqual(t, len(c.byName), maxCachedGuests)
+	within()
 }
 
 // TestGuestCache_ConcurrentReadersSeeAnsweredWrites runs lookups while a
