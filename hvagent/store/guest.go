@@ -14,9 +14,10 @@ import (
 )
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
-// It is one statement (one consistent read, no transaction), run as a
-// point lookup (see lookupCtx): every info and stream action looks its
-// guest up.
+// Every info and stream action looks its guest up: the answer comes from
+// the guest cache (guestCache; it reflects every write already answered),
+// else from one statement (one consistent read, no transaction) run as a
+// point lookup (see lookupCtx). The guest is the caller's own copy.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 	g, err := db.lookupGuest(ctx, false, id)
 	if errors.Is(err, sql.ErrNoRows) {
