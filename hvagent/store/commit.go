@@ -35,6 +35,11 @@ type committer struct {
 	mu     sync.RWMutex
 	closed bool
 
+	// afterTx, when set (before the first write), runs after each
+	// transaction, committed or not, before its writes are answered: the
+	// guest cache ends its generation there.
+	afterTx func()
+
 	// onHold, when set, receives how long each batch held the writer, from
 	// BEGIN to the end of COMMIT (benchmarks and tests measure with it).
 	onHold atomic.Pointer[func(time.Duration)]
@@ -171,6 +176,9 @@ func (c *committer) commit(first *writeReq) {
 	start := time.Now()
 	c.ckpt.catchUp(c.pool)
 	batch, errs, err := c.transact(first)
+	if c.afterTx != nil {
+		c.afterTx()
+	}
 	if f := c.onHold.Load(); f != nil {
 		(*f)(time.Since(start))
 	}

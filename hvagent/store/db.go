@@ -60,6 +60,7 @@ type DB struct {
 	ckptPool *sql.DB       // one connection, for ckpt
 	ckpt     *checkpointer // copies the WAL into the database file
 	read     *sql.DB       // read-only pool
+	guests   guestCache    // of the guests point lookups found
 	lock     *fileLock
 
 	closeOnce sync.Once
@@ -123,6 +124,7 @@ func (db *DB) open(syncMode string) error {
 	}
 	db.ckpt = newCheckpointer(db.ckptPool, db.log)
 	db.commits = newCommitter(db.write, db.ckpt)
+	db.commits.afterTx = db.guests.bump
 	// The read pool opens after migrate: mode=ro cannot create the file.
 	if db.read, err = db.openPool(readerDSN(db.path), nil); err != nil {
 		return fmt.Errorf("open database: %w", err)

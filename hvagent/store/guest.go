@@ -14,11 +14,12 @@ import (
 )
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
-// It is one statement (one consistent read, no transaction), run as a
-// point lookup (see lookupCtx): every info and stream action looks its
-// guest up.
+// Every info and stream action looks its guest up: the answer comes from
+// the guest cache (guestCache; it reflects every write already answered),
+// else from one statement (one consistent read, no transaction) run as a
+// point lookup (see lookupCtx). The guest is the caller's own copy.
 func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
-	g, err := db.lookupGuest(ctx, `WHERE id = ?`, id)
+	g, err := db.lookupGuest(ctx, false, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, guestNotFound(id)
 	}
@@ -28,27 +29,41 @@ func (db *DB) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 	return g, nil
 }
 
-// lookupGuest returns, with its metadata, the guest that where (a clause
-// on a unique column) finds with arg, in one statement run as a point
-// lookup; sql.ErrNoRows when there is none.
-func (db *DB) lookupGuest(ctx context.Context, where string, arg any) (*hvagent.Guest, error) {
+// lookupGuest returns, with its metadata, the guest named key (when
+// byName) or with ID key, from the guest cache or with one statement run as
+// a point lookup; sql.ErrNoRows when there is none.
+func (db *DB) lookupGuest(ctx context.Context, byName bool, key string) (*hvagent.Guest, error) {
 	ctx, err := lookupCtx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var id string
-	var r guestRow
-	var md sql.NullString
-	err = db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests `+where, arg).
-		Scan(&id, &r.name, &r.data, &md)
+	gen := db.guests.generation()
+	if g := db.guests.get(byName, key, gen); g != nil {
+		return g, nil
+	}
+	r, err := db.readGuest(ctx, byName, key)
 	if err != nil {
 		return nil, err
 	}
-	g, err := r.decode(id)
+	g, err := r.decode()
 	if err != nil {
 		return nil, err
 	}
-	return g, decodeMetadata(g, md)
+	db.guests.put(byName, key, g, r.size(), gen)
+	return g, nil
+}
+
+// readGuest reads the guest named key (when byName) or with ID key, in one
+// statement; sql.ErrNoRows when there is none.
+func (db *DB) readGuest(ctx context.Context, byName bool, key string) (guestRecord, error) {
+	where := `WHERE id = ?`
+	if byName {
+		where = `WHERE name = ?`
+	}
+	var r guestRecord
+	err := db.read.QueryRowContext(ctx, `SELECT id, `+guestColumns+`, `+metadataObject+` FROM guests `+where, key).
+		Scan(&r.id, &r.row.name, &r.row.data, &r.md)
+	return r, err
 }
 
 // lookupCtx returns the context of a point lookup by key: ctx's values

@@ -11,10 +11,10 @@ import (
 )
 
 // GuestByName returns the guest named name, with its metadata; ENOTFOUND
-// if no guest has that name. Like Guest, it is one statement, a point
-// lookup.
+// if no guest has that name. Like Guest, it answers from the guest cache or
+// with one statement, a point lookup.
 func (db *DB) GuestByName(ctx context.Context, name string) (*hvagent.Guest, error) {
-	g, err := db.lookupGuest(ctx, `WHERE name = ?`, name)
+	g, err := db.lookupGuest(ctx, true, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, hvagent.Errorf(hvagent.ENOTFOUND, "guest %q not found", name)
 	}

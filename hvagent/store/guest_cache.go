@@ -1,0 +1,144 @@
+package store
+
+import (
+	"database/sql"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// Bounds of a guestCache: a put that would pass either empties the cache
+// first. maxCachedBytes counts the stored text of the cached guests (their
+// data, name and metadata columns), so that guests carrying large metadata
+// hold fewer entries.
+const (
+	maxCachedGuests = 4096
+	maxCachedBytes  = 4 << 20
+)
+
+// cachedGuestOverhead is what an entry costs besides its stored text (the
+// guest struct, its map slot, keys), in maxCachedBytes' count.
+const cachedGuestOverhead = 256
+
+// guestCache keeps the guests that point lookups found (by ID and by name),
+// so that an info or stream action does not run a statement to find its
+// guest. The cached guests are never handed out: each hit is a deep copy
+// (cloneGuest), so no caller shares a guest with another or with the cache.
+//
+// Consistency rests on one generation, bumped by the committer after every
+// transaction, before it answers the writes in it. A lookup loads the
+// generation before it runs its statement and may fill the cache only with
+// that generation, only while it is still current: a lookup whose
+// statement may have read a state older than a commit cannot store what it
+// read once that commit has been answered. Every entry of the maps was
+// read at generation at, and a hit requires at to be current, so a write
+// answered to its caller is seen by every lookup that starts after.
+type guestCache struct {
+	gen atomic.Uint64
+
+	mu     sync.RWMutex
+	at     uint64                    // the generation every entry was read at
+	byID   map[string]*hvagent.Guest // by guest ID
+	byName map[string]*hvagent.Guest // by guest name
+	bytes  int                       // the entries' sizes (see guestRecord.size)
+}
+
+// guestRecord is what a point lookup reads of a guest: its ID, its
+// guestColumns and its metadataObject.
+type guestRecord struct {
+	id  string
+	row guestRow
+	md  sql.NullString
+}
+
+// size is what the guest of r counts against maxCachedBytes.
+func (r *guestRecord) size() int {
+	return len(r.id) + len(r.row.name.String) + len(r.row.data) + len(r.md.String) + cachedGuestOverhead
+}
+
+// decode rebuilds the guest of r, with its metadata.
+func (r *guestRecord) decode() (*hvagent.Guest, error) {
+	g, err := r.row.decode(r.id)
+	if err != nil {
+		return nil, err
+	}
+	return g, decodeMetadata(g, r.md)
+}
+
+// generation returns the current generation, to load before a lookup's
+// statement runs.
+func (c *guestCache) generation() uint64 { return c.gen.Load() }
+
+// bump ends the current generation: no entry read before it is served or
+// stored again. The committer calls it after each transaction, committed
+// or not, before answering its writes.
+func (c *guestCache) bump() { c.gen.Add(1) }
+
+// get returns a copy of the guest cached under key (a name when byName,
+// else an ID) if it was read at generation gen, else nil.
+func (c *guestCache) get(byName bool, key string, gen uint64) *hvagent.Guest {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.at != gen {
+		return nil
+	}
+	m := c.byID
+	if byName {
+		m = c.byName
+	}
+	if g, ok := m[key]; ok {
+		return cloneGuest(g)
+	}
+	return nil
+}
+
+// put caches a copy of g, whose stored text counts size bytes (see
+// guestRecord.size), read by a statement that ran after generation gen was
+// loaded, under key (a name when byName, else an ID), unless gen has ended
+// since. Entries of an ended generation are dropped first, and all entries
+// when the new one would pass a bound.
+func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, size int, gen uint64) {
+	if size > maxCachedBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen.Load() {
+		return
+	}
+	m := c.byID
+	if byName {
+		m = c.byName
+	}
+	if c.at != gen || c.byID == nil || len(m) >= maxCachedGuests || c.bytes+size > maxCachedBytes {
+		c.at, c.byID, c.byName, c.bytes = gen, map[string]*hvagent.Guest{}, map[string]*hvagent.Guest{}, 0
+		m = c.byID
+		if byName {
+			m = c.byName
+		}
+	}
+	if _, ok := m[key]; !ok {
+		c.bytes += size
+	}
+	m[key] = cloneGuest(g)
+}
+
+// cloneGuest returns a deep copy of g: nil slices and maps stay nil, empty
+// ones stay empty (they encode differently).
+func cloneGuest(g *hvagent.Guest) *hvagent.Guest {
+	c := *g
+	c.Nics = slices.Clone(g.Nics)
+	for i := range c.Nics {
+		c.Nics[i].VLANs = slices.Clone(g.Nics[i].VLANs)
+	}
+	c.Disks = slices.Clone(g.Disks)
+	c.Metadata = maps.Clone(g.Metadata)
+	if g.Boot != nil {
+		b := *g.Boot
+		c.Boot = &b
+	}
+	return &c
+}
