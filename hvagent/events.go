@@ -13,16 +13,18 @@ const MaxEventPage = 1000
 // agent makes goes through ringingStore, which rings it afterwards.
 type eventBell struct {
 	mu sync.Mutex
-	ch chan struct{}
+	ch chan struct{} // the waiters' channel; nil while nobody waits
 }
 
-func newEventBell() *eventBell { return &eventBell{ch: make(chan struct{})} }
+func newEventBell() *eventBell { return &eventBell{} }
 
-// ring wakes every current waiter.
+// ring wakes every current waiter. Without waiters it costs no channel.
 func (b *eventBell) ring() {
 	b.mu.Lock()
-	close(b.ch)
-	b.ch = make(chan struct{})
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
 	b.mu.Unlock()
 }
 
@@ -30,6 +32,9 @@ func (b *eventBell) ring() {
 func (b *eventBell) wait() <-chan struct{} {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
 	return b.ch
 }
 

@@ -13,6 +13,40 @@ import (
 	"github.com/hvagent/hvagent/internal/logtext"
 )
 
+// jobLog is the logger of the lines about a job's end, naming the job. It
+// is built at its first line that is written: most ends write none, and
+// building it formats the job's fields.
+type jobLog struct {
+	base zerolog.Logger
+	job  *Job
+	l    *zerolog.Logger // built; nil until then
+}
+
+// at returns the logger of a line at level: base itself when it writes no
+// such line.
+func (j *jobLog) at(level zerolog.Level) *zerolog.Logger {
+	if level < j.base.GetLevel() || level < zerolog.GlobalLevel() {
+		return &j.base
+	}
+	if j.l == nil {
+		l := j.base.With().Str("job_id", j.job.ID).Str("action", j.job.Action).Str("guest_id", j.job.GuestID).Logger()
+		j.l = &l
+	}
+	return j.l
+}
+
+// Error starts an error line.
+func (j *jobLog) Error() *zerolog.Event { return j.at(zerolog.ErrorLevel).Error() }
+
+// Warn starts a warn line.
+func (j *jobLog) Warn() *zerolog.Event { return j.at(zerolog.WarnLevel).Warn() }
+
+// Info starts an info line.
+func (j *jobLog) Info() *zerolog.Event { return j.at(zerolog.InfoLevel).Info() }
+
+// Debug starts a debug line.
+func (j *jobLog) Debug() *zerolog.Event { return j.at(zerolog.DebugLevel).Debug() }
+
 // finishTimeout bounds one attempt at recording a job's end, on a context
 // that outlives the job's own cancellation.
 const finishTimeout = 30 * time.Second
@@ -40,7 +74,7 @@ const unrecorded = "internal error: the job's outcome could not be recorded"
 // When next is the job's queue ("" for none), the end's commit also claims
 // the queue's next job, which end returns (nil when it claimed none).
 func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim {
-	log := a.log.With().Str("job_id", job.ID).Str("action", job.Action).Str("guest_id", job.GuestID).Logger()
+	log := &jobLog{base: a.log, job: job}
 	if err != nil && errors.Is(cause, errShutdown) {
 		a.endInterrupted(log, job)
 		return nil
@@ -77,7 +111,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim
 // logEnd logs how a job ended: a failure at warn level with its message,
 // error code and the stage it failed in, a cancel at info, a success at
 // debug; each with how long it ran.
-func logEnd(log zerolog.Logger, job *Job, e JobEnd, err error) {
+func logEnd(log *jobLog, job *Job, e JobEnd, err error) {
 	var ev *zerolog.Event
 	msg := LogJobFailed
 	switch e.Status {
@@ -105,7 +139,7 @@ func logEnd(log zerolog.Logger, job *Job, e JobEnd, err error) {
 // endInterrupted applies the on_interrupt policy of a job abandoned by
 // Stop's deadline. It tries once: the agent is stopping, and a job left
 // Running is recovered by the same policy at the next start.
-func (a *Agent) endInterrupted(log zerolog.Logger, job *Job) {
+func (a *Agent) endInterrupted(log *jobLog, job *Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 	defer cancel()
 	if err := a.interrupt(ctx, job, errShutdown.Error()); err != nil {
@@ -122,7 +156,7 @@ func (a *Agent) endInterrupted(log zerolog.Logger, job *Job) {
 // queue's next job in the same commit (Store.FinishClaim); when it fails,
 // the end is recorded alone. It returns the jobs canceled by the end, the
 // job claimed with it, and whether the job is final now.
-func (a *Agent) finish(log zerolog.Logger, e JobEnd, next string) ([]string, *Claim, bool) {
+func (a *Agent) finish(log *jobLog, e JobEnd, next string) ([]string, *Claim, bool) {
 	if next != "" {
 		end, err := a.tryFinishClaim(e, next)
 		if err == nil {
@@ -137,7 +171,7 @@ func (a *Agent) finish(log zerolog.Logger, e JobEnd, next string) ([]string, *Cl
 }
 
 // finishAlone records e as finish does, without claiming.
-func (a *Agent) finishAlone(log zerolog.Logger, e JobEnd) ([]string, bool) {
+func (a *Agent) finishAlone(log *jobLog, e JobEnd) ([]string, bool) {
 	backoff, plain := finishBackoff, false
 	for attempt := 1; ; attempt++ {
 		canceled, err := a.tryFinish(attempt, e)

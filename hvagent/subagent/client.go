@@ -219,6 +219,11 @@ func sizeText(n int64) string {
 }
 
 func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) {
+	if c.pool == nil {
+		// The reply is read whole: an InProcess transport calls its
+		// handler directly then.
+		ctx = withWholeReply(ctx, c.maxReply)
+	}
 	req, err := c.newRequest(ctx, body)
 	if err != nil {
 		return nil, err

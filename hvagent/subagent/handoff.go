@@ -183,12 +183,17 @@ type writerOnly struct{ io.Writer }
 // request and, when the reply says its body starts with a handed-over
 // file, gives the client a body that reads the file, then the rest.
 type handoffTransport struct {
-	slots *handoffSlots
-	next  http.RoundTripper
+	slots  *handoffSlots
+	next   http.RoundTripper
+	direct func(req *http.Request, limit int64) (*http.Response, error)
 }
 
-// RoundTrip sends req through the in-memory connection.
+// RoundTrip sends req through the in-memory connection, or calls the
+// handler directly when its client reads the reply whole.
 func (t *handoffTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if limit, ok := req.Context().Value(wholeReplyKey{}).(int64); ok && t.direct != nil {
+		return t.direct(req, limit)
+	}
 	token, slot := t.slots.open()
 	out := req.Clone(req.Context())
 	out.Header.Set(inProcessSlotHeader, token)

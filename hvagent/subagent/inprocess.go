@@ -13,6 +13,11 @@ import (
 // the same process reach it with real HTTP semantics (streaming bodies,
 // cancellation, connection reuse) but without a TCP port.
 //
+// A Client's calls (Call, whose reply is read whole) skip the connection:
+// the handler is called directly and its reply buffered, which costs no
+// HTTP encoding and parsing; cancellation, Abandoned and Close behave as
+// over the connection.
+//
 // A file the handler copies to its reply with io.Copy (ReadFrom) as the
 // start of a 200 reply's body is not copied through the connection: the
 // client's body reads it directly, and its WriteTo hands it to a
@@ -26,8 +31,12 @@ type InProcess struct {
 	served    chan struct{}
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	calls map[*http.Request]struct{} // handler calls in progress
+	handler http.Handler // h, tracked: what direct calls call
+
+	mu      sync.Mutex
+	calls   map[*http.Request]struct{}             // handler calls in progress
+	directs map[context.Context]context.CancelFunc // direct calls in progress
+	closed  bool                                   // no more direct calls
 }
 
 // NewInProcess starts serving h in memory. Close stops it.
@@ -35,18 +44,20 @@ func NewInProcess(h http.Handler) *InProcess {
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	slots := &handoffSlots{}
 	p := &InProcess{
-		ln:     ln,
-		served: make(chan struct{}),
-		calls:  map[*http.Request]struct{}{},
+		ln:      ln,
+		served:  make(chan struct{}),
+		calls:   map[*http.Request]struct{}{},
+		directs: map[context.Context]context.CancelFunc{},
 	}
-	p.srv = &http.Server{Handler: slots.handoffServer(p.track(h)), ReadHeaderTimeout: 10 * time.Second}
+	p.handler = p.track(h)
+	p.srv = &http.Server{Handler: slots.handoffServer(p.handler), ReadHeaderTimeout: 10 * time.Second}
 	p.transport = &http.Transport{
 		DialContext:         ln.dial,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	p.rt = &handoffTransport{slots: slots, next: p.transport}
+	p.rt = &handoffTransport{slots: slots, next: p.transport, direct: p.direct}
 	go func() {
 		defer close(p.served)
 		_ = p.srv.Serve(ln)
@@ -97,6 +108,7 @@ func (p *InProcess) Abandoned() int {
 func (p *InProcess) Close() error {
 	var err error
 	p.closeOnce.Do(func() {
+		p.closeDirect()
 		err = p.srv.Close()
 		<-p.served
 		p.transport.CloseIdleConnections()
