@@ -315,7 +315,7 @@ func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http
 		pc.close()
 		return nil, fmt.Errorf("read reply: %w", err)
 	}
-	resp.Body = &body{body: resp.Body, pc: pc, pool: p, stop: stop, keep: !resp.Close}
+	resp.Body = &body{body: resp.Body, pc: pc, pool: p, stop: stop, keep: !resp.Close && !req.Close}
 	return resp, nil
 }
 
