@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/httpconn"
 )
 
 // Client is the REST client of hvagentd: it implements Service over the wire
@@ -51,7 +52,10 @@ type clientConn struct {
 	// host is the Host of every request: base's without an empty port.
 	host string
 	hc   *http.Client
-	unix bool // over a unix socket
+	// console makes the console's WebSocket upgrade, which needs
+	// net/http's hijackable connection: hc unless hc's transport is a pool.
+	console *http.Client
+	unix    bool // over a unix socket
 }
 
 var _ hvagent.Service = (*Client)(nil)
@@ -157,7 +161,7 @@ func (c *Client) connect() (*clientConn, error) {
 		}
 		rt := c.Transport
 		if rt == nil {
-			rt = c.newTransport(sock)
+			rt = c.newTransport(base, sock)
 		}
 		shown := addr
 		if sock == "" && !strings.Contains(addr, base.Host) {
@@ -168,24 +172,48 @@ func (c *Client) connect() (*clientConn, error) {
 			// A redirect is never part of the API; report it instead.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
-		c.conn = &clientConn{addr: shown, base: base, unix: sock != "", hc: hc,
+		console := hc
+		if _, ok := rt.(*httpconn.Pool); ok {
+			console = &http.Client{Transport: c.netTransport(sock, c.dialer()), CheckRedirect: hc.CheckRedirect}
+		}
+		c.conn = &clientConn{addr: shown, base: base, unix: sock != "", hc: hc, console: console,
 			basePath: base.EscapedPath(), host: strings.TrimSuffix(base.Host, ":")}
 	})
 	return c.conn, c.err
 }
 
 // newTransport builds the transport of a Client without one: TCP or the
-// unix socket sock, through Dial when set.
-func (c *Client) newTransport(sock string) *http.Transport {
+// unix socket sock, through Dial when set. Plain HTTP that no proxy
+// handles goes over a synchronous keep-alive pool (internal/httpconn: no
+// goroutine hand-off per request); https and proxied addresses over
+// net/http.
+func (c *Client) newTransport(base *url.URL, sock string) http.RoundTripper {
+	dial := c.dialer()
+	if base.Scheme == "http" {
+		p, err := httpconn.New(httpconn.Config{URL: base.String(), Socket: sock, Dial: dial, MaxIdle: clientMaxIdleConns})
+		if err == nil && p != nil {
+			return p
+		}
+	}
+	return c.netTransport(sock, dial)
+}
+
+// dialer is Dial, or a net.Dialer's.
+func (c *Client) dialer() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if c.Dial != nil {
+		return c.Dial
+	}
+	return (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext
+}
+
+// netTransport is net/http's transport to the unix socket sock (when not
+// "") or the address's host, opening connections with dial.
+func (c *Client) netTransport(sock string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = clientMaxIdleConns
 	// hvagentd never compresses its replies: asking for it would only add
 	// a header to every request.
 	t.DisableCompression = true
-	dial := c.Dial
-	if dial == nil {
-		dial = (&net.Dialer{Timeout: clientDialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	}
 	if c.TLSConfig != nil {
 		t.TLSClientConfig = c.TLSConfig.Clone()
 	}
@@ -204,5 +232,8 @@ func (c *Client) newTransport(sock string) *http.Transport {
 func (c *Client) CloseIdleConnections() {
 	if conn, err := c.connect(); err == nil {
 		conn.hc.CloseIdleConnections()
+		if conn.console != conn.hc {
+			conn.console.CloseIdleConnections()
+		}
 	}
 }

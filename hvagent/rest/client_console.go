@@ -26,7 +26,7 @@ func (c *Client) attachConsole(ctx context.Context, call clientCall) (*hvagent.R
 	}
 	req.Header.Del("Accept")
 	ws, resp, err := websocket.Dial(ctx, req.URL.String(), &websocket.DialOptions{
-		HTTPClient: conn.hc,
+		HTTPClient: conn.console,
 		HTTPHeader: req.Header,
 		Host:       req.Host,
 	})

@@ -356,3 +356,34 @@ func TestClient_KeepAlive(t *testing.T) {
 	require.LessOrEqual(t, opened.Load(), int64(2*callers), "connections opened for %d requests", 2*callers*rounds)
 	require.Zero(t, closed.Load(), "no connection closed while in use")
 }
+
+// TestClient_ServerClosedIdle: connections that hvagentd closed while
+// they were idle (its idle timeout, a restart) cost the next requests a
+// new connection, never an error.
+func TestClient_ServerClosedIdle(t *testing.T) {
+	t.Parallel()
+	var opened atomic.Int64
+	closed := make(chan struct{}, 16)
+	srv := httptest.NewUnstartedServer(rest.NewHandler(healthyFake(), rest.HandlerOptions{}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			opened.Add(1)
+		case http.StateClosed:
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := rest.NewClient(srv.URL)
+	defer c.CloseIdleConnections()
+	for round := range 3 {
+		_, err := c.Health(t.Context())
+		require.NoError(t, err, "round %d", round)
+		srv.CloseClientConnections()
+		<-closed
+	}
+	_, err := c.Health(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, int64(4), opened.Load())
+}

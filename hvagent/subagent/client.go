@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/hvagent/hvagent/internal/httpconn"
 )
 
 // Header names carrying the job and attempt a call belongs to. Old
@@ -39,7 +41,7 @@ type ClientConfig struct {
 	URL string
 	// HTTPClient sends the requests. Default: calls go over the client's
 	// own keep-alive connections, each call written and its reply read in
-	// the calling goroutine (see connPool), and streams through an
+	// the calling goroutine (see internal/httpconn), and streams through an
 	// http.Client with its own Transport; neither has a global timeout
 	// (deadlines come from the context). Whatever sends them, calls and
 	// streams ask for no compression (Accept-Encoding: identity): local
@@ -65,7 +67,7 @@ type ClientConfig struct {
 // the original mistify-agent. It is safe for concurrent use.
 type Client struct {
 	url     string
-	pool    *connPool // calls' connections; nil: calls go through http
+	pool    *httpconn.Pool // calls' connections; nil: calls go through http
 	http    *http.Client
 	raw     bool // streams over http:// use connections of their own (rawStream)
 	timeout time.Duration
@@ -83,7 +85,8 @@ func NewClient(cfg ClientConfig) *Client {
 		c.raw = cfg.Socket == ""
 		// No pool for a URL that cannot be called (each call says why)
 		// or one reached through a proxy (net/http knows proxies).
-		c.pool, _ = newConnPool(cfg.URL, cfg.Socket, cfg.TLSConfig)
+		c.pool, _ = httpconn.New(httpconn.Config{URL: cfg.URL, Socket: cfg.Socket,
+			TLSConfig: cfg.TLSConfig, WaitDrain: true})
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -125,7 +128,7 @@ func (c *Client) URL() string { return c.url }
 // Calls and streams in progress go on; later ones open new connections.
 func (c *Client) CloseIdleConnections() {
 	if c.pool != nil {
-		c.pool.closeIdle()
+		c.pool.CloseIdleConnections()
 	}
 	c.http.CloseIdleConnections()
 }
@@ -231,7 +234,7 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 	if c.pool == nil {
 		return c.http.Do(req)
 	}
-	resp, err := c.pool.roundTrip(ctx, req)
+	resp, err := c.pool.RoundTrip(req)
 	if err != nil {
 		// Worded as net/http words its failures.
 		return nil, &url.Error{Op: "Post", URL: c.url, Err: err}

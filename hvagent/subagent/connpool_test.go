@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/internal/httpconn"
 )
 
 const okReply = `{"result":{},"error":null,"id":ID}`
@@ -182,7 +183,7 @@ func TestConnPool_DrainOrDrop(t *testing.T) {
 		name   string
 		size   int
 		opened int32
-	}{{"Drained", 2 * maxErrorText, 1}, {"Dropped", 4 * drainLimit, 2}} {
+	}{{"Drained", 2 * maxErrorText, 1}, {"Dropped", 4 * httpconn.DrainLimit, 2}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := newCountedServer(t, "tcp", func(w http.ResponseWriter, r *http.Request) {
@@ -200,9 +201,9 @@ func TestConnPool_DrainOrDrop(t *testing.T) {
 
 func TestConnPool_ErrTooLarge(t *testing.T) {
 	t.Parallel()
-	s := newCountedServer(t, "tcp", echoID(`{"result":{"message":"`+strings.Repeat("x", 3*drainLimit)+`"},"error":null,"id":ID}`))
+	s := newCountedServer(t, "tcp", echoID(`{"result":{"message":"`+strings.Repeat("x", 3*httpconn.DrainLimit)+`"},"error":null,"id":ID}`))
 	c := s.client(t, ClientConfig{})
-	c.maxReply = drainLimit
+	c.maxReply = httpconn.DrainLimit
 	for range 2 {
 		ce := requireCallError(t, call(t, c), KindDecode)
 		require.Equal(t, "reply too large (limit 65536 bytes)", ce.Message)
@@ -235,27 +236,6 @@ func TestConnPool_Cancel(t *testing.T) {
 	require.NoError(t, call(t, c))
 	require.Equal(t, int32(2), s.opened.Load())
 }
-
-// TestConnPool_ResendUnsent: a request that failed on a reused connection
-// before a byte of it was written is sent again on a new connection.
-func TestConnPool_ResendUnsent(t *testing.T) {
-	t.Parallel()
-	s := newCountedServer(t, "tcp", echoID(okReply))
-	c := s.client(t, ClientConfig{})
-	require.NoError(t, call(t, c))
-	pc := c.pool.pop()
-	require.NotNil(t, pc)
-	pc.sent.w = failWriter{} // the socket stays open: only its writes fail
-	c.pool.put(pc)
-
-	var resp GuestResponse
-	require.NoError(t, c.Call(t.Context(), "Test.Call", &GuestRequest{}, &resp))
-	require.Equal(t, int32(2), s.opened.Load())
-}
-
-type failWriter struct{}
-
-func (failWriter) Write([]byte) (int, error) { return 0, errors.New("write refused") }
 
 func TestConnPool_ErrTimeout(t *testing.T) {
 	t.Parallel()
@@ -391,33 +371,6 @@ func TestConnPool_Interim(t *testing.T) {
 		require.Equal(t, "g1", resp.Guest.ID)
 	}
 	require.Equal(t, int32(2), s.requests.Load())
-}
-
-func TestIdleConnOpen(t *testing.T) {
-	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	dial := func() (client, server net.Conn) {
-		client, err := net.Dial("tcp", ln.Addr().String())
-		require.NoError(t, err)
-		server, err = ln.Accept()
-		require.NoError(t, err)
-		return client, server
-	}
-
-	client, server := dial()
-	defer client.Close()
-	require.True(t, idleConnOpen(client))
-	require.NoError(t, server.Close())
-	require.Eventually(t, func() bool { return !idleConnOpen(client) }, 10*time.Second, time.Millisecond)
-
-	client2, server2 := dial()
-	defer client2.Close()
-	defer server2.Close()
-	_, err = server2.Write([]byte("x")) // nothing is due on an idle connection
-	require.NoError(t, err)
-	require.Eventually(t, func() bool { return !idleConnOpen(client2) }, 10*time.Second, time.Millisecond)
 }
 
 func TestConnPool_ErrRedirect(t *testing.T) {

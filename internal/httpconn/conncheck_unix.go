@@ -1,6 +1,6 @@
 //go:build unix
 
-package subagent
+package httpconn
 
 import (
 	"net"

@@ -1,11 +1,11 @@
 //go:build !unix
 
-package subagent
+package httpconn
 
 import "net"
 
 // idleConnOpen reports whether an idle connection can carry another
 // request. Without a non-blocking peek on this system it assumes so: a
-// call on a connection the sub-agent closed then fails, unless the failure
-// came before a byte of it reached the socket (see connPool.roundTrip).
+// call on a connection the server closed then fails, unless the failure
+// came before a byte of it reached the socket (see Pool.RoundTrip).
 func idleConnOpen(net.Conn) bool { return true }
