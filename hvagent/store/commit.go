@@ -35,10 +35,11 @@ type committer struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// afterTx, when set (before the first write), runs after each
-	// transaction, committed or not, before its writes are answered: the
-	// guest cache ends its generation there.
-	afterTx func()
+	// beforeCommit, when set (before the first write), runs right before
+	// each COMMIT, and afterTx after each transaction, committed or not,
+	// before its writes are answered: the guest cache is held in between
+	// and ends its generation at afterTx.
+	beforeCommit, afterTx func()
 
 	// onHold, when set, receives how long each batch held the writer, from
 	// BEGIN to the end of COMMIT (benchmarks and tests measure with it).
@@ -206,6 +207,9 @@ func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
 		return batch, errs, nil
 	}
 	start := time.Now()
+	if c.beforeCommit != nil {
+		c.beforeCommit()
+	}
 	if err = tx.Commit(); err != nil {
 		_ = tx.Rollback()
 		return batch, errs, fmt.Errorf("commit: %w", err)

@@ -124,7 +124,7 @@ func (db *DB) open(syncMode string) error {
 	}
 	db.ckpt = newCheckpointer(db.ckptPool, db.log)
 	db.commits = newCommitter(db.write, db.ckpt)
-	db.commits.afterTx = db.guests.bump
+	db.commits.beforeCommit, db.commits.afterTx = db.guests.hold, db.guests.bump
 	// The read pool opens after migrate: mode=ro cannot create the file.
 	if db.read, err = db.openPool(readerDSN(db.path), nil); err != nil {
 		return fmt.Errorf("open database: %w", err)

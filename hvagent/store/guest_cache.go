@@ -28,14 +28,18 @@ const cachedGuestOverhead = 256
 // guest. The cached guests are never handed out: each hit is a deep copy
 // (cloneGuest), so no caller shares a guest with another or with the cache.
 //
-// Consistency rests on one generation, bumped by the committer after every
-// transaction, before it answers the writes in it. A lookup loads the
-// generation before it runs its statement and may fill the cache only with
-// that generation, only while it is still current: a lookup whose
-// statement may have read a state older than a commit cannot store what it
-// read once that commit has been answered. Every entry of the maps was
-// read at generation at, and a hit requires at to be current, so a write
-// answered to its caller is seen by every lookup that starts after.
+// Consistency rests on one generation, kept by the committer as a
+// sequence lock: it turns odd right before each COMMIT (hold) and even
+// again after the transaction, before the committer answers the writes in
+// it (bump). A lookup loads the generation before it runs its statement;
+// it is served from the cache, or may fill it, only with an even
+// generation that is still current. So a lookup whose statement may have
+// read a state older than a commit cannot store what it read once that
+// commit has begun, and between a COMMIT and the answer to its writers,
+// when the new state is already visible to readers of the database (the
+// event log among them), no lookup is served an entry read before it.
+// Every entry of the maps was read at generation at, and a hit requires at
+// to be current.
 type guestCache struct {
 	gen atomic.Uint64
 
@@ -72,17 +76,31 @@ func (r *guestRecord) decode() (*hvagent.Guest, error) {
 // statement runs.
 func (c *guestCache) generation() uint64 { return c.gen.Load() }
 
-// bump ends the current generation: no entry read before it is served or
-// stored again. The committer calls it after each transaction, committed
-// or not, before answering its writes.
-func (c *guestCache) bump() { c.gen.Add(1) }
+// hold marks a COMMIT in flight (an odd generation): until bump, no
+// lookup is served from the cache or fills it. The committer calls it
+// right before each COMMIT.
+func (c *guestCache) hold() {
+	if g := c.gen.Load(); g%2 == 0 {
+		c.gen.Store(g + 1)
+	}
+}
+
+// bump ends the current generation and a hold (the next even one): no
+// entry read before it is served or stored again. The committer calls it
+// after each transaction, committed or not, before answering its writes.
+// Only the committer's goroutine changes the generation.
+func (c *guestCache) bump() { c.gen.Store((c.gen.Load() | 1) + 1) }
+
+// current reports whether gen is a generation the cache may serve or be
+// filled at: even (no COMMIT in flight) and not ended.
+func (c *guestCache) current(gen uint64) bool { return gen%2 == 0 && gen == c.gen.Load() }
 
 // get returns a copy of the guest cached under key (a name when byName,
 // else an ID) if it was read at generation gen, else nil.
 func (c *guestCache) get(byName bool, key string, gen uint64) *hvagent.Guest {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.at != gen {
+	if c.at != gen || !c.current(gen) {
 		return nil
 	}
 	m := c.byID
@@ -106,7 +124,7 @@ func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, size int, ge
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen.Load() {
+	if !c.current(gen) {
 		return
 	}
 	m := c.byID

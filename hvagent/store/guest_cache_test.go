@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -111,6 +113,44 @@ func TestGuestCache_FilledBeforeCommitIsDropped(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, b.db.guests.get(false, "g1", b.db.guests.generation()),
 		"an entry read before the commit is still served")
+	require.Equal(t, hvagent.StateRunning, lookupBoth(t, b.db, "g1", "web").State)
+}
+
+// TestGuestCache_NotServedWhileCommitting: between a write's COMMIT and
+// the answer to its caller the new state is already in the database, where
+// a reader of the event log can see it; a lookup then must not be served
+// the guest cached before the write, nor fill the cache.
+func TestGuestCache_NotServedWhileCommitting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.createGuest(t, &hvagent.Guest{ID: "g1", Name: "web"})
+	require.Empty(t, lookupBoth(t, b.db, "g1", "web").State) // now cached
+	var (
+		states []string
+		errs   []error
+		filled bool
+	)
+	lookup := func(time.Duration) { // on the committer, after COMMIT, before the answer
+		byID, err := b.db.Guest(ctx, "g1")
+		byName, err2 := b.db.GuestByName(ctx, "web")
+		if err = errors.Join(err, err2); err != nil {
+			errs = append(errs, err)
+			return
+		}
+		states = append(states, byID.State, byName.State)
+		c := &b.db.guests
+		c.mu.RLock()
+		filled = c.byID["g1"] != nil && c.byID["g1"].State == hvagent.StateRunning
+		c.mu.RUnlock()
+	}
+	b.db.commits.onCommit.Store(&lookup)
+	_, err := b.db.SetGuestState(ctx, "g1", hvagent.StateRunning, at(1))
+	b.db.commits.onCommit.Store(nil)
+	require.NoError(t, err)
+	require.Empty(t, errs)
+	require.Equal(t, []string{hvagent.StateRunning, hvagent.StateRunning}, states)
+	require.False(t, filled, "a lookup during the commit filled the cache")
 	require.Equal(t, hvagent.StateRunning, lookupBoth(t, b.db, "g1", "web").State)
 }
 
