@@ -54,20 +54,22 @@ const listChunk = 32 << 10
 
 // replyList writes items as a JSON array with status, the same bytes as
 // reply(status, items) gives (an empty array for none), encoding one item
-// at a time.
+// at a time (a guest by appendGuest).
 func replyList[T any](x *exchange, status int, items []T) error {
 	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
 	bw := bufio.NewWriterSize(x.w, listChunk)
 	_ = bw.WriteByte('[')
+	var buf []byte
 	for i := range items {
 		if i > 0 {
 			_ = bw.WriteByte(',')
 		}
-		b, err := json.Marshal(items[i])
+		b, err := appendItem(buf[:0], items[i])
 		if err != nil { // the status is sent: end the reply short, as a failed Encode would
 			return nil
 		}
+		buf = b
 		if _, err := bw.Write(b); err != nil {
 			return nil // the client is gone; nothing to do then
 		}
@@ -75,6 +77,16 @@ func replyList[T any](x *exchange, status int, items []T) error {
 	_, _ = bw.WriteString("]\n")
 	_ = bw.Flush()
 	return nil
+}
+
+// appendItem appends item's JSON, json.Marshal's bytes, to b: a guest by
+// appendGuest, anything else by encoding/json.
+func appendItem(b []byte, item any) ([]byte, error) {
+	if g, ok := item.(*hvagent.Guest); ok && g != nil {
+		return appendGuest(b, g), nil
+	}
+	v, err := json.Marshal(item)
+	return append(b, v...), err
 }
 
 // jsonContentType is the Content-Type header value of JSON replies,
@@ -88,7 +100,8 @@ var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledReply = 64 << 10
 
 // writeJSON encodes v, with a trailing newline, as the reply. A Job takes
-// appendJob's direct path when it can (the same bytes).
+// appendJob's direct path when it can, a Guest appendGuest's (the same
+// bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
 	if j, ok := v.(*hvagent.Job); ok && j != nil {
@@ -103,6 +116,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 			return
 		}
 		replyBufs.Put(bp)
+	}
+	if g, ok := v.(*hvagent.Guest); ok && g != nil {
+		bp := replyBufs.Get().(*[]byte)
+		b := append(appendGuest((*bp)[:0], g), '\n')
+		w.WriteHeader(status)
+		_, _ = w.Write(b) // the client may be gone; nothing to do then
+		if cap(b) <= maxPooledReply {
+			*bp = b
+			replyBufs.Put(bp)
+		}
+		return
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then

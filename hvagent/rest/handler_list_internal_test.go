@@ -21,7 +21,8 @@ func TestReplyList(t *testing.T) {
 		many[i] = &hvagent.Guest{ID: strconv.Itoa(i), Name: "g<" + strconv.Itoa(i) + ">&", State: "running",
 			Disks: []hvagent.Disk{{Size: 1024}}, Metadata: map[string]string{"b": "2", "a": "\u2028"}}
 	}
-	for name, list := range map[string][]*hvagent.Guest{"Empty": {}, "Nil": nil, "One": many[:1], "Many": many} {
+	for name, list := range map[string][]*hvagent.Guest{"Empty": {}, "Nil": nil, "One": many[:1], "Many": many,
+		"Nil item": {many[0], nil, many[1]}} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			want := httptest.NewRecorder()

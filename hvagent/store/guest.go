@@ -175,11 +175,14 @@ func (r *guestRow) scan(row *sql.Row) error {
 }
 
 // decode rebuilds guest id from its row: the data with the name column,
-// without metadata (nil), as events carry it.
+// without metadata (nil), as events carry it. The data is read by
+// parseGuestData, or by encoding/json when it declines.
 func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	var g hvagent.Guest
-	if err := json.Unmarshal([]byte(r.data), &g); err != nil {
-		return nil, fmt.Errorf("decode guest %s: %w", id, err)
+	if !parseGuestData(r.data, &g) {
+		if err := json.Unmarshal([]byte(r.data), &g); err != nil {
+			return nil, fmt.Errorf("decode guest %s: %w", id, err)
+		}
 	}
 	g.ID = id
 	g.Name = r.name.String

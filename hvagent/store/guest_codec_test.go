@@ -1,0 +1,287 @@
+package store
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/hvagent"
+)
+
+// TestGuestCodec_KnowsEveryField: parseGuestData reads every field of
+// Guest, Nic, Disk and Boot; a field added to them must be added to it.
+func TestGuestCodec_KnowsEveryField(t *testing.T) {
+	t.Parallel()
+	var fields []string
+	for _, typ := range []reflect.Type{reflect.TypeFor[hvagent.Guest](), reflect.TypeFor[hvagent.Nic](),
+		reflect.TypeFor[hvagent.Disk](), reflect.TypeFor[hvagent.Boot]()} {
+		for i := range typ.NumField() {
+			fields = append(fields, typ.Name()+"."+typ.Field(i).Name)
+		}
+	}
+	require.Equal(t, guestCodecFields, fields)
+}
+
+// checkParseGuest checks that parseGuestData, when it takes data, gives
+// the Guest json.Unmarshal gives, and leaves the guest alone when it
+// declines. It returns whether it took the data.
+func checkParseGuest(t *testing.T, data string) bool {
+	t.Helper()
+	got := hvagent.Guest{ID: "untouched"}
+	if !parseGuestData(data, &got) {
+		require.Equal(t, hvagent.Guest{ID: "untouched"}, got, "a declined parse leaves the guest alone")
+		return false
+	}
+	var want hvagent.Guest
+	require.NoError(t, json.Unmarshal([]byte(data), &want), "parseGuestData took what json.Unmarshal refuses: %q", data)
+	require.Equal(t, want, got, "%q", data)
+	return true
+}
+
+// marshalGuest is the data column json.Marshal writes for g (guestData).
+func marshalGuest(t *testing.T, g *hvagent.Guest) string {
+	t.Helper()
+	data, err := guestData(g.ID, g)
+	require.NoError(t, err)
+	return data
+}
+
+func TestParseGuestData(t *testing.T) {
+	t.Parallel()
+	full := hvagent.Guest{ID: "0b0e7c1c-4a38-4c1e-9d53-5a4f7d1e2b3c", Type: "qemu", Image: "debian-12",
+		Nics: []hvagent.Nic{
+			{Name: "eth0", Network: "br0", Model: "virtio", MAC: "52:54:00:12:34:56", Address: "10.0.0.2",
+				Netmask: "255.255.255.0", Gateway: "10.0.0.1", Device: "tap0", VLANs: []int{1, -2, math.MaxInt64}},
+			{Network: "br1", VLANs: []int{}},
+			{},
+		},
+		Disks: []hvagent.Disk{{Bus: "virtio", Device: "vda", Size: math.MaxUint64, Volume: "v", Image: "i", Source: "s"}, {}},
+		State: "running", Memory: math.MaxUint, CPU: 2, VNC: -5900,
+		Boot: &hvagent.Boot{Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0"}, Autostart: true}
+	with := func(f func(g *hvagent.Guest)) *hvagent.Guest {
+		g := full
+		f(&g)
+		return &g
+	}
+	for _, tc := range []struct {
+		name   string
+		guest  *hvagent.Guest
+		parsed bool
+	}{
+		{"minimal", &hvagent.Guest{ID: "g"}, true},
+		{"named", with(func(g *hvagent.Guest) { g.Name = "web1" }), true},
+		{"empty id", &hvagent.Guest{}, true},
+		{"full", &full, true},
+		{"empty boot", with(func(g *hvagent.Guest) { g.Boot = &hvagent.Boot{} }), true},
+		{"boot cmdline only", with(func(g *hvagent.Guest) { g.Boot = &hvagent.Boot{Cmdline: "x"} }), true},
+		{"boot initrd only", with(func(g *hvagent.Guest) { g.Boot = &hvagent.Boot{Initrd: "x"} }), true},
+		{"nil boot", with(func(g *hvagent.Guest) { g.Boot = nil }), true},
+		{"empty slices", with(func(g *hvagent.Guest) { g.Nics, g.Disks = []hvagent.Nic{}, []hvagent.Disk{} }), true},
+		{"unicode", with(func(g *hvagent.Guest) { g.State, g.Image = "déjà vu — ✓", "日本語 🚀" }), true},
+		{"escapes", with(func(g *hvagent.Guest) { g.Type = "a\"b\\c\nd\te\rf\bg\fh\x00i\x1fj" }), true},
+		{"html", with(func(g *hvagent.Guest) { g.Nics[0].Address = "<a href='x'>&</a>" }), true},
+		{"invalid utf-8", with(func(g *hvagent.Guest) { g.Disks[0].Source = "bad \xff byte \xc3" }), true},
+		{"line separators", with(func(g *hvagent.Guest) { g.Boot = &hvagent.Boot{Cmdline: "a\u2028b\u2029c"} }), true},
+		{"min int", with(func(g *hvagent.Guest) { g.VNC = math.MinInt64 }), true},
+		{"metadata", with(func(g *hvagent.Guest) { g.Metadata = map[string]string{"a": "b"} }), true},
+	} {
+		data, err := json.Marshal(tc.guest) // metadata and name included, unlike guestData
+		require.NoError(t, err)
+		require.Equal(t, tc.parsed && tc.guest.Metadata == nil, checkParseGuest(t, string(data)), "%s: %s", tc.name, data)
+		require.Equal(t, tc.parsed, checkParseGuest(t, marshalGuest(t, tc.guest)), "%s (stored form)", tc.name)
+	}
+}
+
+// TestParseGuestData_Declines: parseGuestData leaves every other form to
+// encoding/json, and never takes what it refuses.
+func TestParseGuestData_Declines(t *testing.T) {
+	t.Parallel()
+	base := `{"id":"g","nics":[{"network":"n","model":"m","address":"","netmask":"","gateway":"","vlans":[1]}],` +
+		`"disks":[{"bus":"b","device":"d","size":1,"volume":"","image":"","source":""}],"memory":1,"vnc":-1,` +
+		`"boot":{"kernel":"k"},"autostart":true}`
+	require.True(t, checkParseGuest(t, base), "the canonical form")
+	for _, tc := range [][2]string{
+		{`"id"`, `"ID"`},                   // a key in another case
+		{`"id":"g"`, `"id": "g"`},          // whitespace
+		{`{"id":"g",`, `{"id":"g","x":1,`}, // an unknown key
+		{`"memory":1,"vnc":-1`, `"vnc":-1,"memory":1`},
+		{`"autostart":true}`, `"autostart":true}x`},
+		{`"autostart":true}`, `"autostart":true`},
+		{`"autostart":true`, `"autostart":1`},
+		{`"autostart":true`, `"autostart":null`},
+		{`"id":"g"`, `"id":null`},
+		{`"id":"g"`, `"id":"g\"`},
+		{`"id":"g"`, `"id":"g\q"`},
+		{`"id":"g"`, "\"id\":\"g\x01\""},
+		{`"vlans":[1]`, `"vlans":[1,]`},
+		{`"vlans":[1]`, `"vlans":[1.0]`},
+		{`"vlans":[1]`, `"vlans":[1e2]`},
+		{`"vlans":[1]`, `"vlans":[01]`},
+		{`"vlans":[1]`, `"vlans":[-]`},
+		{`"vlans":[1]`, `"vlans":[99999999999999999999]`},
+		{`"vlans":[1]`, `"vlans":"1"`},
+		{`,"vlans":[1]`, ``},
+		{`"memory":1`, `"memory":-1`},
+		{`"memory":1`, `"memory":-0`},
+		{`"size":1`, `"size":18446744073709551616`},
+		{`"nics":[`, `"nics":null,"x":[`},
+		{`"boot":{"kernel":"k"}`, `"boot":null`},
+		{`"boot":{"kernel":"k"}`, `"boot":{"kernel":"k",}`},
+		{`"boot":{"kernel":"k"}`, `"boot":{"cmdline":"c","kernel":"k"}`},
+	} {
+		data := strings.Replace(base, tc[0], tc[1], 1)
+		require.NotEqual(t, base, data)
+		require.False(t, checkParseGuest(t, data), data)
+	}
+	for _, data := range []string{``, `null`, `{}`, `{"id":"g"`, `[]`, `"x"`} {
+		require.False(t, checkParseGuest(t, data), data)
+	}
+}
+
+// TestParseGuestData_Random compares parseGuestData with json.Unmarshal on
+// random guests in the stored form: every one is taken.
+func TestParseGuestData_Random(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(12, 2026))
+	for range 2000 {
+		g := randomGuest(rng)
+		data := marshalGuest(t, g)
+		require.True(t, checkParseGuest(t, data), data)
+	}
+}
+
+// randomGuest is a guest with random fields: strings with unicode,
+// escapes and invalid UTF-8, empty and nil slices, nil Boot, extreme
+// numbers, VLANs nil and empty.
+func randomGuest(rng *rand.Rand) *hvagent.Guest {
+	s := func() string { return randomString(rng) }
+	g := &hvagent.Guest{ID: s(), Type: s(), Image: s(), State: s(), Memory: uint(randomUint(rng)),
+		CPU: uint(randomUint(rng)), VNC: int(randomUint(rng)), Autostart: rng.IntN(2) == 0}
+	switch rng.IntN(3) {
+	case 0:
+		g.Nics = []hvagent.Nic{}
+	case 1:
+		for range rng.IntN(4) {
+			n := hvagent.Nic{Name: s(), Network: s(), Model: s(), MAC: s(), Address: s(), Netmask: s(),
+				Gateway: s(), Device: s()}
+			if rng.IntN(3) > 0 {
+				n.VLANs = []int{}
+				for range rng.IntN(4) {
+					n.VLANs = append(n.VLANs, int(randomUint(rng)))
+				}
+			}
+			g.Nics = append(g.Nics, n)
+		}
+	}
+	for range rng.IntN(3) {
+		g.Disks = append(g.Disks, hvagent.Disk{Bus: s(), Device: s(), Size: randomUint(rng), Volume: s(), Image: s(), Source: s()})
+	}
+	if rng.IntN(3) > 0 {
+		g.Boot = &hvagent.Boot{Kernel: s(), Initrd: s(), Cmdline: s()}
+	}
+	return g
+}
+
+// randomString is empty half of the time, else a few pieces among plain
+// text, unicode, escapes, HTML and invalid UTF-8.
+func randomString(rng *rand.Rand) string {
+	if rng.IntN(2) == 0 {
+		return ""
+	}
+	pieces := []string{"web", "virtio", "10.0.0.1", "déjà", "✓", "🚀", `"`, `\`, "\n", "\x00", "\x1f", "<&>",
+		"\u2028", "\xff", "\xc3", "/", "\u007f"}
+	var b strings.Builder
+	for range 1 + rng.IntN(4) {
+		b.WriteString(pieces[rng.IntN(len(pieces))])
+	}
+	return b.String()
+}
+
+// randomUint is 0, a small number or an extreme one, as bits of an int64
+// or a uint64.
+func randomUint(rng *rand.Rand) uint64 {
+	switch rng.IntN(4) {
+	case 0:
+		return 0
+	case 1:
+		return uint64(rng.IntN(5000))
+	case 2:
+		return math.MaxUint64 - uint64(rng.IntN(3))
+	default:
+		return rng.Uint64()
+	}
+}
+
+// FuzzParseGuestData: whatever parseGuestData takes, json.Unmarshal takes
+// too, and gives the same Guest.
+func FuzzParseGuestData(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 8 {
+		data, err := json.Marshal(randomGuest(rng))
+		require.NoError(f, err)
+		f.Add(string(data))
+	}
+	f.Add(`{"id":"g","boot":{},"autostart":false}`)
+	f.Add(`{"id":"g","nics":[],"disks":[]}`)
+	f.Fuzz(func(t *testing.T, data string) { checkParseGuest(t, data) })
+}
+
+// FuzzGuestCodec checks parseGuestData against json.Unmarshal on the
+// stored form of guests made of the fuzzer's strings and numbers: it
+// takes every one.
+func FuzzGuestCodec(f *testing.F) {
+	f.Add("g", "running", "a\"b\xff", uint64(512), int64(-1), true)
+	f.Add("", "", "", uint64(0), int64(0), false)
+	f.Fuzz(func(t *testing.T, id, state, text string, n uint64, i int64, boot bool) {
+		g := &hvagent.Guest{ID: id, State: state, Image: text, Memory: uint(n), VNC: int(i),
+			Nics:  []hvagent.Nic{{Name: text, Network: state, VLANs: []int{int(i), int(n)}}},
+			Disks: []hvagent.Disk{{Bus: text, Size: n}}}
+		if boot {
+			g.Boot = &hvagent.Boot{Cmdline: text}
+		}
+		require.True(t, checkParseGuest(t, marshalGuest(t, g)))
+	})
+}
+
+// BenchmarkGuestDataDecode measures decoding a typical stored guest (two
+// NICs, two disks, a boot) with parseGuestData, side by side with its
+// reference json.Unmarshal in the same round. Reported: direct-ns,
+// unmarshal-ns and ratio (unmarshal time / direct time).
+func BenchmarkGuestDataDecode(b *testing.B) {
+	g := &hvagent.Guest{ID: "0b0e7c1c-4a38-4c1e-9d53-5a4f7d1e2b3c", Type: "qemu", Image: "debian-12",
+		Nics: []hvagent.Nic{
+			{Name: "eth0", Network: "br0", Model: "virtio", MAC: "52:54:00:12:34:56", Address: "10.0.0.2",
+				Netmask: "255.255.255.0", Gateway: "10.0.0.1", VLANs: []int{10, 20}},
+			{Name: "eth1", Network: "br1", Model: "virtio", MAC: "52:54:00:12:34:57"},
+		},
+		Disks: []hvagent.Disk{{Bus: "virtio", Device: "vda", Size: 10240, Volume: "vm/disk0", Image: "debian-12"},
+			{Bus: "virtio", Device: "vdb", Size: 2048, Volume: "vm/disk1"}},
+		State: "running", Memory: 2048, CPU: 2, VNC: 5901,
+		Boot: &hvagent.Boot{Kernel: "/boot/vmlinuz", Initrd: "/boot/initrd", Cmdline: "console=ttyS0 root=/dev/vda1"}}
+	data, err := guestData(g.ID, g)
+	require.NoError(b, err)
+	var direct, unmarshal time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		var d hvagent.Guest
+		ok := parseGuestData(data, &d)
+		direct += time.Since(t0)
+		require.True(b, ok)
+
+		t0 = time.Now()
+		var u hvagent.Guest
+		err := json.Unmarshal([]byte(data), &u)
+		unmarshal += time.Since(t0)
+		require.NoError(b, err)
+	}
+	ns := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(ns(direct), "direct-ns")
+	b.ReportMetric(ns(unmarshal), "unmarshal-ns")
+	b.ReportMetric(float64(unmarshal)/float64(direct), "ratio")
+}
