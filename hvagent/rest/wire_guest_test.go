@@ -7,28 +7,20 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/guestgen"
 )
 
 // TestGuestCodec_KnowsEveryField: appendGuest writes every field of Guest,
 // Nic, Disk and Boot; a field added to them must be added to it.
 func TestGuestCodec_KnowsEveryField(t *testing.T) {
 	t.Parallel()
-	var fields []string
-	for _, typ := range []reflect.Type{reflect.TypeFor[hvagent.Guest](), reflect.TypeFor[hvagent.Nic](),
-		reflect.TypeFor[hvagent.Disk](), reflect.TypeFor[hvagent.Boot]()} {
-		for i := range typ.NumField() {
-			fields = append(fields, typ.Name()+"."+typ.Field(i).Name)
-		}
-	}
-	require.Equal(t, guestFields, fields)
+	require.Equal(t, guestgen.Fields(), guestFields)
 }
 
 // checkAppendGuest checks that appendGuest gives json.Marshal's bytes for g.
@@ -69,60 +61,8 @@ func TestAppendGuest_Random(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(12, 2026))
 	for range 2000 {
-		checkAppendGuest(t, randomGuest(rng))
+		checkAppendGuest(t, guestgen.Random(rng))
 	}
-}
-
-// randomGuest is a guest with random fields: strings with unicode,
-// escapes and invalid UTF-8, empty and nil slices and maps, nil Boot,
-// extreme numbers, VLANs nil and empty.
-func randomGuest(rng *rand.Rand) *hvagent.Guest {
-	s := func() string { return randomString(rng) }
-	n := func() uint64 { return []uint64{0, uint64(rng.IntN(5000)), math.MaxUint64, rng.Uint64()}[rng.IntN(4)] }
-	g := &hvagent.Guest{ID: s(), Name: s(), Type: s(), Image: s(), State: s(), Memory: uint(n()), CPU: uint(n()),
-		VNC: int(n()), Autostart: rng.IntN(2) == 0}
-	if rng.IntN(3) == 0 {
-		g.Nics = []hvagent.Nic{}
-	}
-	for range rng.IntN(3) {
-		nic := hvagent.Nic{Name: s(), Network: s(), Model: s(), MAC: s(), Address: s(), Netmask: s(),
-			Gateway: s(), Device: s()}
-		if rng.IntN(3) > 0 {
-			nic.VLANs = []int{}
-			for range rng.IntN(4) {
-				nic.VLANs = append(nic.VLANs, int(n()))
-			}
-		}
-		g.Nics = append(g.Nics, nic)
-	}
-	for range rng.IntN(3) {
-		g.Disks = append(g.Disks, hvagent.Disk{Bus: s(), Device: s(), Size: n(), Volume: s(), Image: s(), Source: s()})
-	}
-	if rng.IntN(3) > 0 {
-		g.Boot = &hvagent.Boot{Kernel: s(), Initrd: s(), Cmdline: s()}
-	}
-	if rng.IntN(2) == 0 {
-		g.Metadata = map[string]string{}
-		for range rng.IntN(5) {
-			g.Metadata[s()] = s()
-		}
-	}
-	return g
-}
-
-// randomString is empty half of the time, else a few pieces among plain
-// text, unicode, escapes, HTML and invalid UTF-8.
-func randomString(rng *rand.Rand) string {
-	if rng.IntN(2) == 0 {
-		return ""
-	}
-	pieces := []string{"web", "virtio", "10.0.0.1", "déjà", "✓", "🚀", `"`, `\`, "\n", "\x00", "\x1f", "<&>",
-		"\u2028", "\xff", "\xc3", "/", "\u007f"}
-	var b strings.Builder
-	for range 1 + rng.IntN(4) {
-		b.WriteString(pieces[rng.IntN(len(pieces))])
-	}
-	return b.String()
 }
 
 // FuzzAppendGuest checks appendGuest against json.Marshal on guests made
@@ -182,7 +122,7 @@ func TestWriteJSON_Guest(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 200 {
-		g := randomGuest(rng)
+		g := guestgen.Random(rng)
 		var want bytes.Buffer
 		require.NoError(t, json.NewEncoder(&want).Encode(g))
 		got := httptest.NewRecorder()
