@@ -10,19 +10,8 @@ import (
 // A page of guests is a thousand of them, and encoding/json spent a large
 // part of serving one in reflection. appendGuest is the direct form of
 // json.Marshal for a Guest: the same bytes, for every guest (a Guest has
-// no field json.Marshal can fail on). guestFields lists the fields it
-// knows; a test fails when Guest, Nic, Disk or Boot have others.
-
-// guestFields are the fields of Guest, Nic, Disk and Boot that appendGuest
-// knows, each as Type.Field, in declaration order.
-var guestFields = []string{
-	"Guest.ID", "Guest.Name", "Guest.Type", "Guest.Image", "Guest.Nics", "Guest.Disks", "Guest.State",
-	"Guest.Memory", "Guest.CPU", "Guest.VNC", "Guest.Metadata", "Guest.Boot", "Guest.Autostart",
-	"Nic.Name", "Nic.Network", "Nic.Model", "Nic.MAC", "Nic.Address", "Nic.Netmask", "Nic.Gateway",
-	"Nic.Device", "Nic.VLANs",
-	"Disk.Bus", "Disk.Device", "Disk.Size", "Disk.Volume", "Disk.Image", "Disk.Source",
-	"Boot.Kernel", "Boot.Initrd", "Boot.Cmdline",
-}
+// no field json.Marshal can fail on). It knows the fields of
+// guestgen.Known; a test fails when Guest, Nic, Disk or Boot have others.
 
 // guestWriter builds a Guest's JSON.
 type guestWriter struct{ b []byte }

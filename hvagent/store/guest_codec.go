@@ -15,19 +15,8 @@ import (
 // parseGuestData reads the one form guestData writes (json.Marshal's:
 // keys in the struct's order, omitempty fields left out, no whitespace)
 // and gives exactly the Guest json.Unmarshal gives; on any other form it
-// declines, and encoding/json decodes the data. guestCodecFields lists
-// the fields it knows; a test fails when the types gain others.
-
-// guestCodecFields are the fields of Guest, Nic, Disk and Boot that
-// parseGuestData knows, each as Type.Field, in declaration order.
-var guestCodecFields = []string{
-	"Guest.ID", "Guest.Name", "Guest.Type", "Guest.Image", "Guest.Nics", "Guest.Disks", "Guest.State",
-	"Guest.Memory", "Guest.CPU", "Guest.VNC", "Guest.Metadata", "Guest.Boot", "Guest.Autostart",
-	"Nic.Name", "Nic.Network", "Nic.Model", "Nic.MAC", "Nic.Address", "Nic.Netmask", "Nic.Gateway",
-	"Nic.Device", "Nic.VLANs",
-	"Disk.Bus", "Disk.Device", "Disk.Size", "Disk.Volume", "Disk.Image", "Disk.Source",
-	"Boot.Kernel", "Boot.Initrd", "Boot.Cmdline",
-}
+// declines, and encoding/json decodes the data. It knows the fields of
+// guestgen.Known; a test fails when the types gain others.
 
 // guestReader reads JSON in json.Marshal's form from s, from pos on. Any
 // other form sets failed; the reads after that give zero values.

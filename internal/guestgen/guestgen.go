@@ -12,8 +12,22 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
+// Known are the fields of Guest, Nic, Disk and Boot, each as Type.Field in
+// declaration order, that the direct Guest codecs know (the store's
+// parseGuestData, the REST reply's appendGuest). Each codec's test
+// requires Fields to equal it: a field added to the types must be added
+// to both codecs, then here.
+var Known = []string{
+	"Guest.ID", "Guest.Name", "Guest.Type", "Guest.Image", "Guest.Nics", "Guest.Disks", "Guest.State",
+	"Guest.Memory", "Guest.CPU", "Guest.VNC", "Guest.Metadata", "Guest.Boot", "Guest.Autostart",
+	"Nic.Name", "Nic.Network", "Nic.Model", "Nic.MAC", "Nic.Address", "Nic.Netmask", "Nic.Gateway",
+	"Nic.Device", "Nic.VLANs",
+	"Disk.Bus", "Disk.Device", "Disk.Size", "Disk.Volume", "Disk.Image", "Disk.Source",
+	"Boot.Kernel", "Boot.Initrd", "Boot.Cmdline",
+}
+
 // Fields returns the fields of Guest, Nic, Disk and Boot as Type.Field, in
-// declaration order: a codec's list of the fields it knows must equal it.
+// declaration order.
 func Fields() []string {
 	var fields []string
 	for _, typ := range []reflect.Type{reflect.TypeFor[hvagent.Guest](), reflect.TypeFor[hvagent.Nic](),
