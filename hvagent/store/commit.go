@@ -41,7 +41,7 @@ type committer struct {
 	// budget: a transaction takes in no more writes once its statements
 	// ran this long (see txBudget).
 	budget time.Duration
-	wg   sync.WaitGroup
+	wg     sync.WaitGroup
 
 	// held are the large writes next put off because they came behind
 	// other writes: each begins a transaction of its own next (loop only).
