@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // Wire headers of the REST API.
@@ -198,9 +199,9 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 }
 
 // decodeReply decodes a JSON reply into out, a pointer to a zero value: a
-// Job through parseJob when it takes it, else json.Unmarshal.
+// Job through wirejson.ParseJob when it takes it, else json.Unmarshal.
 func decodeReply(data []byte, out any) error {
-	if j, ok := out.(*hvagent.Job); ok && parseJob(data, j) {
+	if j, ok := out.(*hvagent.Job); ok && wirejson.ParseJob(data, j) {
 		return nil
 	}
 	return json.Unmarshal(data, out)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // deadlineSlack is added to a long request's own duration for its write
@@ -70,7 +71,7 @@ func (x *exchange) doAsync(c asyncCall) error {
 // setQueuedJob sets the queuedJobHeader of a reply whose body is not the
 // job, unless job's JSON is too long for it.
 func setQueuedJob(h http.Header, job *hvagent.Job) {
-	b, ok := appendJob(make([]byte, 0, 512), job)
+	b, ok := wirejson.AppendJob(make([]byte, 0, 512), job)
 	if !ok {
 		var err error
 		if b, err = json.Marshal(job); err != nil {

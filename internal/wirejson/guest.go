@@ -1,4 +1,4 @@
-package rest
+package wirejson
 
 import (
 	"slices"
@@ -8,7 +8,7 @@ import (
 )
 
 // A page of guests is a thousand of them, and encoding/json spent a large
-// part of serving one in reflection. appendGuest is the direct form of
+// part of serving one in reflection. AppendGuest is the direct form of
 // json.Marshal for a Guest: the same bytes, for every guest (a Guest has
 // no field json.Marshal can fail on). It knows the fields of
 // guestgen.Known; a test fails when Guest, Nic, Disk or Boot have others.
@@ -34,8 +34,8 @@ func (w *guestWriter) uintOmit(key string, v uint64) {
 	}
 }
 
-// appendGuest appends g's JSON, the bytes json.Marshal(g) gives, to b.
-func appendGuest(b []byte, g *hvagent.Guest) []byte {
+// AppendGuest appends g's JSON, the bytes json.Marshal(g) gives, to b.
+func AppendGuest(b []byte, g *hvagent.Guest) []byte {
 	w := guestWriter{b: b}
 	w.str(`{"id":`, g.ID)
 	w.strOmit(`,"name":`, g.Name)
