@@ -13,30 +13,9 @@ import (
 // no field json.Marshal can fail on). It knows the fields of
 // guestgen.Known; a test fails when Guest, Nic, Disk or Boot have others.
 
-// guestWriter builds a Guest's JSON.
-type guestWriter struct{ b []byte }
-
-func (w *guestWriter) str(key, v string) {
-	w.b = append(w.b, key...)
-	w.b = appendJSONString(w.b, v)
-}
-
-func (w *guestWriter) strOmit(key, v string) {
-	if v != "" {
-		w.str(key, v)
-	}
-}
-
-func (w *guestWriter) uintOmit(key string, v uint64) {
-	if v != 0 {
-		w.b = append(w.b, key...)
-		w.b = strconv.AppendUint(w.b, v, 10)
-	}
-}
-
 // AppendGuest appends g's JSON, the bytes json.Marshal(g) gives, to b.
 func AppendGuest(b []byte, g *hvagent.Guest) []byte {
-	w := guestWriter{b: b}
+	w := writer{b: b}
 	w.str(`{"id":`, g.ID)
 	w.strOmit(`,"name":`, g.Name)
 	w.strOmit(`,"type":`, g.Type)
@@ -89,7 +68,7 @@ func AppendGuest(b []byte, g *hvagent.Guest) []byte {
 }
 
 // nic writes one Nic object.
-func (w *guestWriter) nic(n *hvagent.Nic) {
+func (w *writer) nic(n *hvagent.Nic) {
 	if n.Name != "" {
 		w.str(`{"name":`, n.Name)
 		w.str(`,"network":`, n.Network)
@@ -117,7 +96,7 @@ func (w *guestWriter) nic(n *hvagent.Nic) {
 }
 
 // disk writes one Disk object.
-func (w *guestWriter) disk(d *hvagent.Disk) {
+func (w *writer) disk(d *hvagent.Disk) {
 	w.str(`{"bus":`, d.Bus)
 	w.str(`,"device":`, d.Device)
 	w.b = append(w.b, `,"size":`...)
@@ -130,7 +109,7 @@ func (w *guestWriter) disk(d *hvagent.Disk) {
 
 // metadata writes the metadata object with its keys sorted, as
 // json.Marshal writes a map.
-func (w *guestWriter) metadata(md map[string]string) {
+func (w *writer) metadata(md map[string]string) {
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		keys = append(keys, k)

@@ -3,8 +3,6 @@ package wirejson
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -26,40 +24,6 @@ var JobFields = []string{"ID", "GuestID", "GuestName", "Action", "QueuedAt", "St
 	"Status", "Message", "Error", "Stage", "StageStartedAt", "Progress", "Position", "Attempt",
 	"RequestedBy", "IdempotencyKey", "FinishedAt", "Result"}
 
-// jobWriter builds a Job's JSON.
-type jobWriter struct{ b []byte }
-
-func (w *jobWriter) str(key, v string) {
-	w.b = append(w.b, key...)
-	w.b = appendJSONString(w.b, v)
-}
-
-func (w *jobWriter) strOmit(key, v string) {
-	if v != "" {
-		w.str(key, v)
-	}
-}
-
-// time writes t as time.Time.MarshalJSON does; false when that would fail.
-func (w *jobWriter) time(key string, t time.Time) bool {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return false
-	}
-	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
-		return false
-	}
-	w.b = append(w.b, key...)
-	w.b = append(w.b, '"')
-	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
-	w.b = append(w.b, '"')
-	return true
-}
-
-func (w *jobWriter) int(key string, n int) {
-	w.b = append(w.b, key...)
-	w.b = strconv.AppendInt(w.b, int64(n), 10)
-}
-
 // AppendJob appends j's JSON, the bytes json.Marshal(j) gives, to b. It
 // reports false (b's content then undefined past its length) for a job it
 // leaves to encoding/json: one with Progress, a time json.Marshal cannot
@@ -69,7 +33,7 @@ func AppendJob(b []byte, j *hvagent.Job) ([]byte, bool) {
 	if j.Progress != nil || !plainRaw(j.Result) {
 		return b, false
 	}
-	w := jobWriter{b: b}
+	w := writer{b: b}
 	w.str(`{"ID":`, j.ID)
 	w.str(`,"GuestID":`, j.GuestID)
 	w.strOmit(`,"GuestName":`, j.GuestName)
