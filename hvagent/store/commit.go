@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +69,7 @@ type writeReq struct {
 	fn    func(context.Context, *sql.Tx) error
 	done  chan error
 	large bool // see doLarge
+	pure  bool // see doPure
 	// putOff: the write was held, then put off once more for the writes
 	// waiting when its turn came (see loop).
 	putOff bool
@@ -99,7 +99,16 @@ func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // driver a goroutine handoff per statement, on the one writer). A write
 // that fails for want of disk space gives EUNAVAILABLE (see diskFull).
 func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return diskFull(c.submit(ctx, fn, false))
+	return diskFull(c.submit(ctx, &writeReq{fn: fn}))
+}
+
+// doPure is do for a write whose only effects are its statements and the
+// variables it sets each time it runs (a job's transitions): the committer
+// runs it without a savepoint of its own, and runs it again, in a new
+// transaction, when a later write of its transaction fails (see
+// txRun.redo).
+func (c *committer) doPure(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return diskFull(c.submit(ctx, &writeReq{fn: fn, pure: true}))
 }
 
 // doLarge is do for a write whose statements take much longer than a
@@ -111,17 +120,18 @@ func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) er
 // later (see loop). One large write a transaction, so that a write that
 // joined after one never waits for a second.
 func (c *committer) doLarge(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return diskFull(c.submit(ctx, fn, true))
+	return diskFull(c.submit(ctx, &writeReq{fn: fn, large: true}))
 }
 
-// submit hands fn to the commit loop and waits for its outcome.
-func (c *committer) submit(ctx context.Context, fn func(context.Context, *sql.Tx) error, large bool) error {
+// submit hands r (its fn and kind) to the commit loop and waits for its
+// outcome.
+func (c *committer) submit(ctx context.Context, r *writeReq) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return errClosed
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), large: large}
+	r.ctx, r.done = ctx, make(chan error, 1)
 	select {
 	case c.reqs <- r:
 	case <-ctx.Done():
@@ -209,93 +219,4 @@ func (c *committer) commit(first *writeReq) {
 		}
 		r.done <- err
 	}
-}
-
-// transact runs the transaction of commit and returns its writes, the
-// error of each that failed alone, and the error of the commit.
-func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
-	batch := []*writeReq{first}
-	tx, err := c.pool.BeginTx(context.Background(), nil)
-	if err != nil {
-		return batch, nil, fmt.Errorf("commit: %w", err)
-	}
-	batch, errs, err := c.run(tx, batch)
-	if errors.Is(err, errAloneFailed) { // batch is that one write
-		_ = tx.Rollback()
-		return batch, errs, nil
-	}
-	start := time.Now()
-	if c.beforeCommit != nil {
-		c.beforeCommit()
-	}
-	if err = tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		return batch, errs, fmt.Errorf("commit: %w", err)
-	}
-	if f := c.onCommit.Load(); f != nil {
-		(*f)(time.Since(start))
-	}
-	return batch, errs, nil
-}
-
-// errAloneFailed tells commit that the only write of its transaction
-// failed: the transaction must be rolled back.
-var errAloneFailed = errors.New("the only write of the transaction failed")
-
-// run runs batch's only write in tx, without a savepoint (the transaction
-// is its savepoint), then each write that waits, in a savepoint of its own,
-// until none waits, the batch is full or the statements took c.budget. It
-// returns the batch and each write's error; errAloneFailed when the first
-// write failed (nothing else ran).
-func (c *committer) run(tx *sql.Tx, batch []*writeReq) ([]*writeReq, []error, error) {
-	began := time.Now()
-	if err := runAlone(tx, batch[0]); err != nil {
-		return batch, []error{err}, errAloneFailed
-	}
-	errs := []error{nil}
-	for len(batch) < maxBatch && time.Since(began) < c.budget {
-		r, ok := c.next()
-		if !ok {
-			break
-		}
-		batch = append(batch, r)
-		errs = append(errs, runSavepoint(tx, r))
-	}
-	return batch, errs, nil
-}
-
-// runSavepoint runs one write inside a savepoint, undoing it alone when it
-// fails or panics.
-func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("write panicked: %v", p)
-		}
-		if err != nil {
-			_, _ = tx.Exec(`ROLLBACK TO write`)
-		}
-		if _, rerr := tx.Exec(`RELEASE write`); rerr != nil && err == nil {
-			err = fmt.Errorf("release savepoint: %w", rerr)
-		}
-	}()
-	return r.fn(context.WithoutCancel(r.ctx), tx)
-}
-
-// runAlone runs the only write of a batch, turning a panic into an error.
-func runAlone(tx *sql.Tx, r *writeReq) (err error) {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("write panicked: %v", p)
-		}
-	}()
-	return r.fn(context.WithoutCancel(r.ctx), tx)
 }

@@ -61,7 +61,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		var ev eventBatch
 		if c, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
 			return err
@@ -164,7 +164,7 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (*head, error) {
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		job, err = advanceTx(ctx, tx, u, at)
 		return err
 	})
@@ -232,7 +232,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
