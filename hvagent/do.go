@@ -158,9 +158,11 @@ func ParseGuestID(id string) (string, error) {
 	if id == "" {
 		return "", Errorf(EINVALID, "guest id is required")
 	}
-	u, err := uuid.Parse(id)
-	if err != nil || len(id) != 36 {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
 		return "", Errorf(EINVALID, "guest id %q must be a UUID", id)
 	}
-	return strings.ToLower(u.String()), nil
+	// A UUID of 36 characters is in the canonical form (hyphens at their
+	// places, hex digits elsewhere), so its lowercase is the canonical
+	// text; ToLower returns an ID already in lowercase as it is.
+	return strings.ToLower(id), nil
 }
