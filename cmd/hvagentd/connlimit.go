@@ -128,16 +128,18 @@ func clientIP(addr net.Addr) string {
 // limitConn is a counted connection: closing it the first time uncounts it.
 type limitConn struct {
 	net.Conn
-	limits   *connLimits
-	ip       string
-	loopback bool // a TCP connection whose peer is on this host
-	once     sync.Once
+	limits    *connLimits
+	ip        string
+	loopback  bool // a TCP connection whose peer is on this host
+	streamBuf bool // the send buffer was grown for streams (unix sockets)
+	once      sync.Once
 }
 
 // ReadFrom copies r to the connection: to a TCP peer on this host through
 // a buffer (copyLoopback), to another TCP peer with the connection's own
 // ReadFrom (sendfile from a file, splice from a socket), which wrapping it
-// would hide from net/http, and to a unix socket with sendfile.
+// would hide from net/http, and to a unix socket with sendfile, through a
+// send buffer grown for streams the first time (growStreamBuffer).
 func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 	if c.loopback {
 		return copyLoopback(c.Conn, r)
@@ -146,6 +148,10 @@ func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 	case io.ReaderFrom:
 		return conn.ReadFrom(r)
 	case *net.UnixConn:
+		if !c.streamBuf {
+			c.streamBuf = true
+			growStreamBuffer(conn)
+		}
 		if n, handled, err := sendFileUnix(conn, r); handled {
 			return n, err
 		}

@@ -9,6 +9,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// streamSendBuffer is the send buffer size a unix socket connection asks
+// for before its first stream (the kernel doubles it for its own
+// bookkeeping).
+const streamSendBuffer = 2 << 20
+
+// growStreamBuffer grows the send buffer of c, a unix socket connection
+// about to carry a stream, to streamSendBuffer: with SO_SNDBUFFORCE when
+// the process may (root), else SO_SNDBUF, which the kernel caps at
+// net.core.wmem_max; on failure c keeps its buffer. The default (208 KiB)
+// holds too little for a stream: the kernel wakes a writer blocked on a
+// full unix socket only once a quarter of the buffer is left in flight
+// (~52 KiB, a few of the reader's reads), so the reader drains the socket
+// and sleeps about once per 256 KiB until the writer is scheduled again.
+// Measured on Linux 6.18, 2 CPUs (a 268 MB export read 8 KiB at a time):
+// 1,072 such waits with the default, 5–57 with this buffer; through
+// hvagentd the download's time over a page-cache read of the same file
+// went from ~23 to ~18.5 ms (medians of 60 rounds).
+func growStreamBuffer(c *net.UnixConn) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, streamSendBuffer) != nil {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, streamSendBuffer)
+		}
+	})
+}
+
 // sendFileUnix copies r to the unix socket c with sendfile(2) when r is a
 // file (or an *io.LimitedReader of one), as the net package does for TCP
 // sockets but not for unix ones. handled is false when r is not a file or

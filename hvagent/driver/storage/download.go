@@ -70,8 +70,16 @@ func (d *Driver) serveDownload(w http.ResponseWriter, r *http.Request) {
 // exportSnapshot exports the disks of snapshot rawID to work files under
 // the guest's lock. The caller removes the files it returns, also on error.
 func (d *Driver) exportSnapshot(ctx context.Context, rawID string) ([]export, bool, error) {
+	id, err := parseSnapID(rawID)
+	if err != nil {
+		return nil, false, err
+	}
+	if id.disk >= 0 && id.name != "" {
+		exports, err := d.exportDisk(ctx, id)
+		return exports, false, err
+	}
 	var exports []export
-	_, err := d.withState(ctx, rawID, func(id snapID, st *guestState) (*subagent.SnapshotResponse, error) {
+	_, err = d.withState(ctx, rawID, func(id snapID, st *guestState) (*subagent.SnapshotResponse, error) {
 		if _, err := st.lookup(id); err != nil {
 			return nil, err
 		}
@@ -79,27 +87,77 @@ func (d *Driver) exportSnapshot(ctx context.Context, rawID string) ([]export, bo
 		targets, _ := st.targets(id)
 		for _, n := range targets {
 			s, _ := st.find(n, id.name)
-			e := export{name: "disk" + strconv.Itoa(n) + ".qcow2", at: time.Unix(s.DateSec, 0)}
-			f, err := os.CreateTemp(d.tmpDir(), "export-*.qcow2")
+			e, err := d.convertSnapshot(ctx, id, n, st.disks[n])
+			if e.path != "" {
+				e.at = time.Unix(s.DateSec, 0)
+				exports = append(exports, e)
+			}
 			if err != nil {
 				return nil, err
 			}
-			e.path = f.Name()
-			_ = f.Close()
-			exports = append(exports, e)
-			if _, err := d.qemuImg(ctx, "convert", "-U", "-f", "qcow2", "-O", "qcow2", "-l", "snapshot.name="+id.name, st.disks[n], e.path); err != nil {
-				return nil, fmt.Errorf("export %s@%s: %w", diskEntity(id.guest, n), id.name, err)
-			}
-			fi, err := os.Stat(e.path)
-			if err != nil {
-				return nil, err
-			}
-			exports[len(exports)-1].size = fi.Size()
 		}
 		return &subagent.SnapshotResponse{}, nil
 	})
-	id, _ := parseSnapID(rawID)
 	return exports, id.disk < 0, err
+}
+
+// exportDisk exports disk snapshot id under the guest's lock without
+// reading the guest's snapshots first (a qemu-img info, or a QMP query
+// while it runs, per download): qemu-img convert looks the snapshot up
+// itself, and only when it fails is the state read, to answer a missing
+// snapshot with ErrNotFound as a lookup would.
+func (d *Driver) exportDisk(ctx context.Context, id snapID) ([]export, error) {
+	unlock, err := d.guests.lock(ctx, id.guest)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	disks, err := d.guestDisks(id.guest)
+	if err != nil {
+		return nil, err
+	}
+	if id.disk >= len(disks) {
+		return nil, errorf(ErrNotFound, "guest %s has no disk %d", id.guest, id.disk)
+	}
+	e, err := d.convertSnapshot(ctx, id, id.disk, disks[id.disk])
+	var exports []export
+	if e.path != "" {
+		exports = append(exports, e)
+	}
+	if err == nil || ctx.Err() != nil {
+		return exports, err
+	}
+	st, serr := d.state(ctx, id.guest)
+	if serr != nil {
+		return exports, err
+	}
+	defer st.close()
+	if _, lerr := st.lookup(id); lerr != nil {
+		return exports, lerr
+	}
+	return exports, err
+}
+
+// convertSnapshot exports snapshot id.name of disk n (file path) to a new
+// work file with qemu-img convert. The export it returns has a path once
+// the file exists (also on error: the caller removes it).
+func (d *Driver) convertSnapshot(ctx context.Context, id snapID, n int, path string) (export, error) {
+	e := export{name: "disk" + strconv.Itoa(n) + ".qcow2"}
+	f, err := os.CreateTemp(d.tmpDir(), "export-*.qcow2")
+	if err != nil {
+		return e, err
+	}
+	e.path = f.Name()
+	_ = f.Close()
+	if _, err := d.qemuImg(ctx, "convert", "-U", "-f", "qcow2", "-O", "qcow2", "-l", "snapshot.name="+id.name, path, e.path); err != nil {
+		return e, fmt.Errorf("export %s@%s: %w", diskEntity(id.guest, n), id.name, err)
+	}
+	fi, err := os.Stat(e.path)
+	if err != nil {
+		return e, err
+	}
+	e.size = fi.Size()
+	return e, nil
 }
 
 func copyFile(w io.Writer, path string) error {

@@ -136,6 +136,9 @@ func TestDriver_Download(t *testing.T) {
 			text   string
 		}{
 			{`{"id":"` + gid + `@nope"}`, http.StatusNotFound, "snapshot " + gid + "@nope: not found"},
+			{`{"id":"` + disk0 + `@nope"}`, http.StatusNotFound, "snapshot " + disk0 + "@nope: not found"},
+			{`{"id":"` + gid + `/disk-2@nope"}`, http.StatusNotFound, "guest " + guestID + " has no disk 2: not found"},
+			{`{"id":"` + disk0 + `"}`, http.StatusBadRequest, disk0 + " names no snapshot: want " + disk0 + "@<name>: invalid"},
 			{`{"id":"` + gid + `"}`, http.StatusBadRequest, gid + " names no snapshot: want " + gid + "@<name>: invalid"},
 			{`{"id":"guests/x/y"}`, http.StatusBadRequest, `snapshot id "guests/x/y": want guests/<guest>[/disk-<n>][@<name>]: invalid`},
 			{`{"id":"guests/nope@x"}`, http.StatusNotFound, "guest nope has no disks: not found"},
@@ -150,6 +153,7 @@ func TestDriver_Download(t *testing.T) {
 			require.Contains(t, string(text), tc.text)
 			require.Equal(t, codes[tc.status], resp.Header.Get(subagent.HeaderErrorCode), tc.body)
 		}
+		require.Empty(t, files(t, filepath.Join(b.dataDir, "tmp")), "a failed export leaves no file")
 	})
 
 	t.Run("ClientGoneLeavesNoFile", func(t *testing.T) {
