@@ -7,15 +7,8 @@ import (
 )
 
 // loopbackCopySize is the buffer through which a reply body goes to a TCP
-// peer on this host. Larger reads from a socket source (a sub-agent's
-// stream) take more of what has arrived at once: fewer reads, each of
-// which may send an ACK over loopback whose processing it pays for (perf).
-// Measured with BenchmarkSnapshotDownload on 2 CPUs (load 3.2–7): 4 MiB
-// cost hvagentd's process 7–11% less CPU per GiB than 1 MiB (median 1085
-// vs 1172 ms, and 892 vs 1005 ms in a second series); 256 KiB and 64 KiB
-// cost more than 1 MiB; a file source (a disk download) ran the same with
-// 1 and 4 MiB. Each stream to such a peer holds one buffer while it runs.
-const loopbackCopySize = 4 << 20
+// peer on this host.
+const loopbackCopySize = 1 << 20
 
 // loopbackBufs are the buffers of copyLoopback, reused across replies.
 var loopbackBufs = sync.Pool{New: func() any { b := make([]byte, loopbackCopySize); return &b }}
@@ -31,7 +24,7 @@ func onLoopback(c net.Conn) bool {
 }
 
 // copyLoopback copies r to w, a TCP connection to a peer on this host,
-// with read and write through a 4 MiB buffer, where the net package would
+// with read and write through a 1 MiB buffer, where the net package would
 // use sendfile (r a file) or splice (r a socket). Those hand the source's
 // pages to the socket instead of copying them, which pays off when a NIC
 // sends from them; over loopback the pages go to the peer's receive queue
