@@ -65,7 +65,7 @@ type Config struct {
 
 // Pool is an http.RoundTripper over HTTP/1.1 keep-alive connections to
 // one server, each used by one request at a time in the caller's
-// goroutine. The request is written with http.Request.Write and the reply
+// goroutine. The request is written as http.Request.Write writes it and the reply
 // read with http.ReadResponse, on the connection itself.
 //
 // A request takes the most recently used idle connection that is still
@@ -300,7 +300,7 @@ type conn struct {
 // to p when closed.
 func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http.Response, error) {
 	stop := context.AfterFunc(ctx, pc.close)
-	err := req.Write(pc.bw)
+	err := writeRequest(pc.bw, req)
 	if err == nil {
 		err = pc.bw.Flush()
 	}
