@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/guestjson"
 )
 
 // Wire headers of the REST API.
@@ -198,10 +199,18 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 }
 
 // decodeReply decodes a JSON reply into out, a pointer to a zero value: a
-// Job through parseJob when it takes it, else json.Unmarshal.
+// Job through parseJob, a Guest through guestjson.Parse (on a copy: data
+// is a pooled buffer) when they take it, else json.Unmarshal.
 func decodeReply(data []byte, out any) error {
-	if j, ok := out.(*hvagent.Job); ok && parseJob(data, j) {
-		return nil
+	switch v := out.(type) {
+	case *hvagent.Job:
+		if parseJob(data, v) {
+			return nil
+		}
+	case *hvagent.Guest:
+		if guestjson.Parse(strings.TrimSuffix(string(data), "\n"), v) {
+			return nil
+		}
 	}
 	return json.Unmarshal(data, out)
 }
