@@ -299,7 +299,10 @@ type conn struct {
 // ctx ends first. On success the reply's body gives the connection back
 // to p when closed.
 func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, pc.close)
+	stop := neverDone
+	if ctx.Done() != nil { // a context that never ends needs no watch
+		stop = context.AfterFunc(ctx, pc.close)
+	}
 	err := writeRequest(pc.bw, req)
 	if err == nil {
 		err = pc.bw.Flush()
@@ -334,6 +337,10 @@ func readReply(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 }
 
 func (pc *conn) close() { _ = pc.raw.Close() }
+
+// neverDone is the stop function of a request whose context never ends:
+// there is no close to stop, and the context did not end.
+func neverDone() bool { return true }
 
 // countWriter counts the bytes written through it.
 type countWriter struct {
