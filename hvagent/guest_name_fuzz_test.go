@@ -64,6 +64,7 @@ func requireGuestID(t *testing.T, ref string) error {
 		return err
 	}
 	require.Equal(t, strings.ToLower(ref), id)
+	require.Equal(t, uuid.MustParse(ref).String(), id, "the UUID's canonical form")
 	again, err := hvagent.ParseGuestID(id)
 	require.NoError(t, err)
 	require.Equal(t, id, again)
