@@ -193,7 +193,7 @@ func closeRequestBody(req *http.Request) {
 // get returns an idle connection that is still open, or a new one.
 func (p *Pool) get(ctx context.Context) (*conn, error) {
 	for pc := p.pop(); pc != nil; pc = p.pop() {
-		if time.Since(pc.idleAt) < p.idleTimeout && pc.br.Buffered() == 0 && idleConnOpen(pc.raw) {
+		if time.Since(pc.idleAt) < p.idleTimeout && pc.br.Buffered() == 0 && pc.check.idleOpen() {
 			pc.reused = true
 			return pc, nil
 		}
@@ -279,7 +279,7 @@ func (p *Pool) dialConn(ctx context.Context) (*conn, error) {
 		}
 		c = tc
 	}
-	pc := &conn{raw: raw, br: bufio.NewReader(c)}
+	pc := &conn{raw: raw, br: bufio.NewReader(c), check: newConnCheck(raw)}
 	pc.sent.w = c
 	pc.bw = bufio.NewWriter(&pc.sent)
 	return pc, nil
@@ -291,6 +291,7 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer // writes through sent
 	sent   countWriter   // the bytes of the current request that reached the socket
+	check  *connCheck    // whether the idle connection is still open
 	reused bool          // it served an earlier request
 	idleAt time.Time
 }
