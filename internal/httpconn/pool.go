@@ -66,7 +66,7 @@ type Config struct {
 // Pool is an http.RoundTripper over HTTP/1.1 keep-alive connections to
 // one server, each used by one request at a time in the caller's
 // goroutine. The request is written as http.Request.Write writes it and the reply
-// read with http.ReadResponse, on the connection itself.
+// read as http.ReadResponse reads it, on the connection itself.
 //
 // A request takes the most recently used idle connection that is still
 // open (the server may have closed it: that is checked without blocking
@@ -326,7 +326,7 @@ func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http
 // readReply reads the final reply to req, skipping interim (1xx) ones.
 func readReply(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	for range maxInterim {
-		resp, err := http.ReadResponse(br, req)
+		resp, err := readResponse(br, req)
 		if err != nil {
 			return nil, err
 		}
