@@ -92,6 +92,9 @@ func isNotFound(ce *subagent.CallError) bool {
 // failureKind names how a sub-agent call failed, for the Observer: the
 // subagent.CallError kind, "" on success or for other errors.
 func failureKind(err error) string {
+	if err == nil {
+		return ""
+	}
 	var ce *subagent.CallError
 	if errors.As(err, &ce) {
 		return ce.Kind.String()

@@ -158,11 +158,11 @@ func ParseGuestID(id string) (string, error) {
 	if id == "" {
 		return "", Errorf(EINVALID, "guest id is required")
 	}
-	if len(id) != 36 || uuid.Validate(id) != nil {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
 		return "", Errorf(EINVALID, "guest id %q must be a UUID", id)
 	}
-	// 36 characters that validate are the canonical form in either case:
-	// its lowercase is what uuid.Parse(id).String() gives, without a copy
-	// when id is lowercase already.
+	// A UUID of 36 characters is in the canonical form (hyphens at their
+	// places, hex digits elsewhere), so its lowercase is the canonical
+	// text; ToLower returns an ID already in lowercase as it is.
 	return strings.ToLower(id), nil
 }

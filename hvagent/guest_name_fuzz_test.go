@@ -54,7 +54,8 @@ func FuzzParseGuestRef(f *testing.F) {
 }
 
 // requireGuestID checks ParseGuestID on ref and returns its error: on
-// success the ID is ref in lowercase and parses back to itself.
+// success the ID is ref in lowercase, the UUID's canonical text, and parses
+// back to itself.
 func requireGuestID(t *testing.T, ref string) error {
 	t.Helper()
 	id, err := hvagent.ParseGuestID(ref)
@@ -64,7 +65,7 @@ func requireGuestID(t *testing.T, ref string) error {
 		return err
 	}
 	require.Equal(t, strings.ToLower(ref), id)
-	require.Equal(t, uuid.MustParse(ref).String(), id, "the UUID's canonical form")
+	require.Equal(t, uuid.MustParse(id).String(), id, "not the canonical text")
 	again, err := hvagent.ParseGuestID(id)
 	require.NoError(t, err)
 	require.Equal(t, id, again)

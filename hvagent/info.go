@@ -3,6 +3,7 @@ package hvagent
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 )
@@ -50,8 +51,8 @@ func (a *Agent) info(ctx context.Context, name string, act ActionConfig, g *Gues
 	return jsonResult(s)
 }
 
-// guestMetrics merges the replies of every stage: cpu entries are appended, disk
-// and nic maps are merged.
+// guestMetrics merges the replies of every stage into the metrics of typ:
+// cpu entries are appended, disk and nic maps are merged.
 func (a *Agent) guestMetrics(ctx context.Context, act ActionConfig, g *Guest, typ string) (*Result, error) {
 	mk := func(args map[string]string) *subagent.GuestMetricsRequest {
 		return &subagent.GuestMetricsRequest{Guest: g, Type: typ, Args: args}
@@ -60,23 +61,23 @@ func (a *Agent) guestMetrics(ctx context.Context, act ActionConfig, g *Guest, ty
 	if err != nil {
 		return nil, callError(err, "")
 	}
-	cpu := []*GuestCPUMetrics{}
-	disk := map[string]*GuestDiskMetrics{}
-	nic := map[string]*GuestNicMetrics{}
-	for _, r := range resps {
-		cpu = append(cpu, r.CPU...)
-		for k, v := range r.Disk {
-			disk[k] = v
-		}
-		for k, v := range r.Nic {
-			nic[k] = v
-		}
-	}
 	switch typ {
 	case "cpu":
+		cpu := []*GuestCPUMetrics{}
+		for _, r := range resps {
+			cpu = append(cpu, r.CPU...)
+		}
 		return jsonResult(cpu)
 	case "disk":
+		disk := map[string]*GuestDiskMetrics{}
+		for _, r := range resps {
+			maps.Copy(disk, r.Disk)
+		}
 		return jsonResult(disk)
+	}
+	nic := map[string]*GuestNicMetrics{}
+	for _, r := range resps {
+		maps.Copy(nic, r.Nic)
 	}
 	return jsonResult(nic)
 }

@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/internal/guestjson"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // Wire headers of the REST API.
@@ -200,16 +200,16 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 }
 
 // decodeReply decodes a JSON reply into out, a pointer to a zero value: a
-// Job through parseJob, a Guest through guestjson.Parse (on a copy: data
-// is a pooled buffer) when they take it, else json.Unmarshal.
+// Job through wirejson.ParseJob, a Guest through wirejson.ParseGuest (on
+// a copy: data is a pooled buffer) when they take it, else json.Unmarshal.
 func decodeReply(data []byte, out any) error {
 	switch v := out.(type) {
 	case *hvagent.Job:
-		if parseJob(data, v) {
+		if wirejson.ParseJob(data, v) {
 			return nil
 		}
 	case *hvagent.Guest:
-		if guestjson.Parse(strings.TrimSuffix(string(data), "\n"), v) {
+		if wirejson.ParseGuest(strings.TrimSuffix(string(data), "\n"), v) {
 			return nil
 		}
 	}

@@ -108,6 +108,9 @@ func (s *server) resumeQueue(x *exchange) error {
 	return s.health(x)
 }
 
+// newline ends a JSON reply that lacks one (never modified).
+var newline = []byte{'\n'}
+
 // rawJSON replies 200 with an info action's JSON body.
 func (x *exchange) rawJSON(body json.RawMessage) error {
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -117,7 +120,7 @@ func (x *exchange) rawJSON(body json.RawMessage) error {
 	x.w.WriteHeader(http.StatusOK)
 	_, _ = x.w.Write(body)
 	if body[len(body)-1] != '\n' {
-		_, _ = x.w.Write([]byte{'\n'})
+		_, _ = x.w.Write(newline)
 	}
 	return nil
 }

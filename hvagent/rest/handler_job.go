@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // deadlineSlack is added to a long request's own duration for its write
@@ -72,7 +73,7 @@ func (x *exchange) doAsync(c asyncCall) error {
 func setQueuedJob(h http.Header, job *hvagent.Job) {
 	bp := replyBufs.Get().(*[]byte)
 	defer replyBufs.Put(bp)
-	b, ok := appendJob((*bp)[:0], job)
+	b, ok := wirejson.AppendJob((*bp)[:0], job)
 	if !ok {
 		var err error
 		if b, err = json.Marshal(job); err != nil {

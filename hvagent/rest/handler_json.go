@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // exchange is one request being served.
@@ -54,7 +55,7 @@ const listChunk = 32 << 10
 
 // replyList writes items as a JSON array with status, the same bytes as
 // reply(status, items) gives (an empty array for none), encoding one item
-// at a time (a guest by appendGuest).
+// at a time (a guest by wirejson.AppendGuest).
 func replyList[T any](x *exchange, status int, items []T) error {
 	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
@@ -80,10 +81,10 @@ func replyList[T any](x *exchange, status int, items []T) error {
 }
 
 // appendItem appends item's JSON, json.Marshal's bytes, to b: a guest by
-// appendGuest, anything else by encoding/json.
+// wirejson.AppendGuest, anything else by encoding/json.
 func appendItem(b []byte, item any) ([]byte, error) {
 	if g, ok := item.(*hvagent.Guest); ok && g != nil {
-		return appendGuest(b, g), nil
+		return wirejson.AppendGuest(b, g), nil
 	}
 	v, err := json.Marshal(item)
 	return append(b, v...), err
@@ -100,13 +101,13 @@ var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledReply = 64 << 10
 
 // writeJSON encodes v, with a trailing newline, as the reply. A Job takes
-// appendJob's direct path when it can, a Guest appendGuest's (the same
+// wirejson.AppendJob's direct path when it can, a Guest wirejson.AppendGuest's (the same
 // bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
 	if j, ok := v.(*hvagent.Job); ok && j != nil {
 		bp := replyBufs.Get().(*[]byte)
-		if b, ok := appendJob((*bp)[:0], j); ok {
+		if b, ok := wirejson.AppendJob((*bp)[:0], j); ok {
 			w.WriteHeader(status)
 			_, _ = w.Write(append(b, '\n')) // the client may be gone; nothing to do then
 			if cap(b) <= maxPooledReply {
@@ -119,7 +120,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	if g, ok := v.(*hvagent.Guest); ok && g != nil {
 		bp := replyBufs.Get().(*[]byte)
-		b := append(appendGuest((*bp)[:0], g), '\n')
+		b := append(wirejson.AppendGuest((*bp)[:0], g), '\n')
 		w.WriteHeader(status)
 		_, _ = w.Write(b) // the client may be gone; nothing to do then
 		if cap(b) <= maxPooledReply {

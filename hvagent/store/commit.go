@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,18 @@ import (
 // maxBatch caps how many writes share one commit: enough for 64 callers
 // and the queue workers that run their jobs.
 const maxBatch = 128
+
+// txBudget is how long a transaction's statements run before it stops
+// taking in the writes that wait: those wait for the next commit instead.
+// Each write is answered only when its whole transaction is durable, so a
+// transaction that took in every waiting write would make its first write
+// wait for the statements of all the others: when a hundred queues end
+// their jobs together, for ~20 ms. With the budget the first writes are
+// answered after ~2 ms and their queues go on, which spreads the next
+// round of writes out instead of bunching it again. 2 ms is about what a
+// commit costs here: a batch pays at most as much in others' statements
+// as in its own fsync.
+const txBudget = 2 * time.Millisecond
 
 // errClosed is returned by writes after Close.
 var errClosed = errors.New("store is closed")
@@ -26,9 +37,12 @@ type committer struct {
 	ckpt *checkpointer // kicked after each commit; asks for catch-ups
 	reqs chan *writeReq
 	quit chan struct{}
-	wg   sync.WaitGroup
+	// budget: a transaction takes in no more writes once its statements
+	// ran this long (see txBudget).
+	budget time.Duration
+	wg     sync.WaitGroup
 
-	// held are the large writes gather put off because they came behind
+	// held are the large writes next put off because they came behind
 	// other writes: each begins a transaction of its own next (loop only).
 	held []*writeReq
 
@@ -55,13 +69,17 @@ type writeReq struct {
 	fn    func(context.Context, *sql.Tx) error
 	done  chan error
 	large bool // see doLarge
+	pure  bool // see doPure
 	// putOff: the write was held, then put off once more for the writes
 	// waiting when its turn came (see loop).
 	putOff bool
 }
 
-func newCommitter(pool *sql.DB, ckpt *checkpointer) *committer {
-	c := &committer{pool: pool, ckpt: ckpt, reqs: make(chan *writeReq, maxBatch), quit: make(chan struct{})}
+// newCommitter starts the committer of the writer pool; budget is how long
+// a transaction's statements run before it stops taking in writes
+// (txBudget).
+func newCommitter(pool *sql.DB, ckpt *checkpointer, budget time.Duration) *committer {
+	c := &committer{pool: pool, ckpt: ckpt, budget: budget, reqs: make(chan *writeReq, maxBatch), quit: make(chan struct{})}
 	c.wg.Add(1)
 	go c.loop()
 	return c
@@ -81,7 +99,16 @@ func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // driver a goroutine handoff per statement, on the one writer). A write
 // that fails for want of disk space gives EUNAVAILABLE (see diskFull).
 func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return diskFull(c.submit(ctx, fn, false))
+	return diskFull(c.submit(ctx, &writeReq{fn: fn}))
+}
+
+// doPure is do for a write whose only effects are its statements and the
+// variables it sets each time it runs (a job's transitions): the committer
+// runs it without a savepoint of its own, and runs it again, in a new
+// transaction, when a later write of its transaction fails (see
+// txRun.redo).
+func (c *committer) doPure(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	return diskFull(c.submit(ctx, &writeReq{fn: fn, pure: true}))
 }
 
 // doLarge is do for a write whose statements take much longer than a
@@ -93,17 +120,18 @@ func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) er
 // later (see loop). One large write a transaction, so that a write that
 // joined after one never waits for a second.
 func (c *committer) doLarge(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
-	return diskFull(c.submit(ctx, fn, true))
+	return diskFull(c.submit(ctx, &writeReq{fn: fn, large: true}))
 }
 
-// submit hands fn to the commit loop and waits for its outcome.
-func (c *committer) submit(ctx context.Context, fn func(context.Context, *sql.Tx) error, large bool) error {
+// submit hands r (its fn and kind) to the commit loop and waits for its
+// outcome.
+func (c *committer) submit(ctx context.Context, r *writeReq) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return errClosed
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), large: large}
+	r.ctx, r.done = ctx, make(chan error, 1)
 	select {
 	case c.reqs <- r:
 	case <-ctx.Done():
@@ -148,29 +176,29 @@ func (c *committer) loop() {
 	}
 }
 
-// gather appends to batch the writes already waiting, up to maxBatch in
-// all, and returns it. A large write (see doLarge) behind others is held
-// for the next transaction instead.
-func (c *committer) gather(batch []*writeReq) []*writeReq {
-	for len(batch) < maxBatch {
+// next returns a write that waits to join the current transaction, if
+// any. A large write (see doLarge) is held for a transaction of its own
+// instead.
+func (c *committer) next() (*writeReq, bool) {
+	for {
 		select {
 		case r := <-c.reqs:
-			if r.large && len(batch) > 0 {
+			if r.large {
 				c.held = append(c.held, r)
 				continue
 			}
-			batch = append(batch, r)
+			return r, true
 		default:
-			return batch
+			return nil, false
 		}
 	}
-	return batch
 }
 
-// commit runs first and the writes waiting with it in one transaction,
-// takes in those that arrive while it runs (so that a write arriving
-// during a long one shares its commit instead of waiting for the next),
-// commits, and answers each write once the commit is durable or failed.
+// commit runs first in a transaction and then, one after the other, the
+// writes that wait meanwhile (so that a write arriving during a long one
+// shares its commit instead of waiting for the next), until none waits,
+// maxBatch ran or the statements took their budget; then it commits, and
+// answers each write once the commit is durable or failed.
 // A catch-up checkpoint the checkpointer asked for runs first, and counts
 // in the hold.
 func (c *committer) commit(first *writeReq) {
@@ -191,94 +219,4 @@ func (c *committer) commit(first *writeReq) {
 		}
 		r.done <- err
 	}
-}
-
-// transact runs the transaction of commit and returns its writes, the
-// error of each that failed alone, and the error of the commit.
-func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
-	batch := c.gather([]*writeReq{first})
-	tx, err := c.pool.BeginTx(context.Background(), nil)
-	if err != nil {
-		return batch, nil, fmt.Errorf("commit: %w", err)
-	}
-	batch, errs, err := c.run(tx, batch)
-	if errors.Is(err, errAloneFailed) { // batch is that one write
-		_ = tx.Rollback()
-		return batch, errs, nil
-	}
-	start := time.Now()
-	if c.beforeCommit != nil {
-		c.beforeCommit()
-	}
-	if err = tx.Commit(); err != nil {
-		_ = tx.Rollback()
-		return batch, errs, fmt.Errorf("commit: %w", err)
-	}
-	if f := c.onCommit.Load(); f != nil {
-		(*f)(time.Since(start))
-	}
-	return batch, errs, nil
-}
-
-// errAloneFailed tells commit that the only write of its transaction
-// failed: the transaction must be rolled back.
-var errAloneFailed = errors.New("the only write of the transaction failed")
-
-// run runs the writes of batch in tx, each in its own savepoint, then
-// those that arrived meanwhile, until none waits or the batch is full, and
-// returns the batch and each write's error. A write found alone runs
-// without a savepoint (the transaction is its savepoint); when it fails,
-// run returns errAloneFailed.
-func (c *committer) run(tx *sql.Tx, batch []*writeReq) ([]*writeReq, []error, error) {
-	errs := make([]error, 0, len(batch))
-	if len(batch) == 1 {
-		if err := runAlone(tx, batch[0]); err != nil {
-			return batch, []error{err}, errAloneFailed
-		}
-		errs = append(errs, nil)
-	}
-	for i := len(errs); ; i++ {
-		if i == len(batch) {
-			if batch = c.gather(batch); i == len(batch) {
-				return batch, errs, nil
-			}
-		}
-		errs = append(errs, runSavepoint(tx, batch[i]))
-	}
-}
-
-// runSavepoint runs one write inside a savepoint, undoing it alone when it
-// fails or panics.
-func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
-		return fmt.Errorf("savepoint: %w", err)
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("write panicked: %v", p)
-		}
-		if err != nil {
-			_, _ = tx.Exec(`ROLLBACK TO write`)
-		}
-		if _, rerr := tx.Exec(`RELEASE write`); rerr != nil && err == nil {
-			err = fmt.Errorf("release savepoint: %w", rerr)
-		}
-	}()
-	return r.fn(context.WithoutCancel(r.ctx), tx)
-}
-
-// runAlone runs the only write of a batch, turning a panic into an error.
-func runAlone(tx *sql.Tx, r *writeReq) (err error) {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("write panicked: %v", p)
-		}
-	}()
-	return r.fn(context.WithoutCancel(r.ctx), tx)
 }

@@ -18,6 +18,14 @@ import (
 // and a counter of its commits.
 func testCommitter(t *testing.T) (*committer, *sql.DB, *atomic.Int32) {
 	t.Helper()
+	// Statements that wait for other writes must not end their
+	// transaction's intake: no budget.
+	return budgetCommitter(t, time.Hour)
+}
+
+// budgetCommitter is testCommitter with a transaction budget.
+func budgetCommitter(t *testing.T, budget time.Duration) (*committer, *sql.DB, *atomic.Int32) {
+	t.Helper()
 	dsn := writerDSN(filepath.Join(t.TempDir(), "c.db"), "FULL")
 	pool, err := openSQLite(dsn, writerPragmas)
 	require.NoError(t, err)
@@ -27,7 +35,7 @@ func testCommitter(t *testing.T) (*committer, *sql.DB, *atomic.Int32) {
 	ckptPool, err := openSQLite(dsn, writerPragmas)
 	require.NoError(t, err)
 	ckpt := newCheckpointer(ckptPool, zerolog.Nop())
-	c := newCommitter(pool, ckpt)
+	c := newCommitter(pool, ckpt, budget)
 	t.Cleanup(func() {
 		c.close()
 		ckpt.close()
@@ -92,6 +100,37 @@ func TestCommitter_LateWriteJoinsTheRunningCommit(t *testing.T) {
 	require.Equal(t, 1, countNil(errs), errs)
 	require.Equal(t, []string{"a", "b"}, stored(t, pool))
 	require.Equal(t, int32(1), commits.Load())
+}
+
+// TestCommitter_BudgetEndsTheIntake: once a transaction's statements ran
+// for its budget, the writes that wait are left for the next transaction,
+// which they share.
+func TestCommitter_BudgetEndsTheIntake(t *testing.T) {
+	c, pool, commits := budgetCommitter(t, time.Millisecond)
+	ctx := context.Background()
+	var first, late1, late2 *sql.Tx
+	started := make(chan struct{})
+	done := make(chan error, 3)
+	go func() {
+		done <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			close(started)
+			if err := handedOver(c, 2); err != nil {
+				return err
+			}
+			time.Sleep(2 * time.Millisecond) // past the budget
+			return txOf("a", &first)(ctx, tx)
+		})
+	}()
+	<-started
+	go func() { done <- c.do(ctx, txOf("b", &late1)) }()
+	go func() { done <- c.do(ctx, txOf("c", &late2)) }()
+	for range 3 {
+		require.NoError(t, <-done)
+	}
+	require.NotSame(t, first, late1, "a write waiting past the budget goes to the next transaction")
+	require.Same(t, late1, late2, "the writes left behind share the next transaction")
+	require.Equal(t, int32(2), commits.Load())
+	require.Equal(t, []string{"a", "b", "c"}, stored(t, pool))
 }
 
 // countNil counts the nil errors of errs.

@@ -123,7 +123,7 @@ func (db *DB) open(syncMode string) error {
 		return err
 	}
 	db.ckpt = newCheckpointer(db.ckptPool, db.log)
-	db.commits = newCommitter(db.write, db.ckpt)
+	db.commits = newCommitter(db.write, db.ckpt, txBudget)
 	db.commits.beforeCommit, db.commits.afterTx = db.guests.hold, db.guests.bump
 	// The read pool opens after migrate: mode=ro cannot create the file.
 	if db.read, err = db.openPool(readerDSN(db.path), nil); err != nil {

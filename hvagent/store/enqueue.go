@@ -23,7 +23,7 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 	}
 	at := db.at(n.Job.QueuedAt)
 	var job *hvagent.Job
-	do := db.commits.do
+	do := db.commits.doPure
 	if n.NewGuest != nil && len(n.NewGuest.Metadata) > largePatch { // see PatchGuestMetadata
 		do = db.commits.doLarge
 	}

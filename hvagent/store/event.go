@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // querier is what *sql.DB and *sql.Tx share.
@@ -55,13 +56,28 @@ func (b *eventBatch) add(typ string, v any) error {
 	if b.n == maxBatchedEvents {
 		return fmt.Errorf("record %s event: more than %d events in one write", typ, maxBatchedEvents)
 	}
-	payload, err := json.Marshal(v)
+	payload, err := encodePayload(v)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
 	b.types[b.n], b.payloads[b.n] = typ, string(payload)
 	b.n++
 	return nil
+}
+
+// encodePayload returns v's JSON, as json.Marshal gives it: a Job or a
+// Guest, which most events carry, written by wirejson (it runs on the
+// writer, twice for every job).
+func encodePayload(v any) ([]byte, error) {
+	switch v := v.(type) {
+	case *hvagent.Job:
+		if b, ok := wirejson.AppendJob(make([]byte, 0, 512), v); ok {
+			return b, nil
+		}
+	case *hvagent.Guest:
+		return wirejson.AppendGuest(make([]byte, 0, 512), v), nil
+	}
+	return json.Marshal(v)
 }
 
 // insertEventsSQL[n] appends n events, each (type, at, payload).

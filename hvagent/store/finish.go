@@ -31,7 +31,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 	}
 	at := db.at(e.At)
 	var end ended
-	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		var ev eventBatch
 		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
 			return err
@@ -61,7 +61,7 @@ func (db *DB) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o
 		end  ended
 		next *hvagent.Claim
 	)
-	err = db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		var ev eventBatch
 		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
 			return err

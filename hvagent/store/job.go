@@ -30,10 +30,10 @@ type jobRow struct {
 	stageAt, queuedAt, startedAt, updated   int64
 	progressDone, progressTotal, finishedAt sql.NullInt64
 	result                                  sql.NullString
-	dest                                    [19 + 2]any // jobColumns and up to two extra
+	dest                                    [19 + 3]any // jobColumns and up to three extra
 }
 
-// scanJob reads jobColumns and then the extra destinations (at most two).
+// scanJob reads jobColumns and then the extra destinations (at most three).
 func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, error) {
 	r := &jobRow{}
 	j := &r.j

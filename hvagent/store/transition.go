@@ -61,7 +61,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		var ev eventBatch
 		if c, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
 			return err
@@ -78,64 +78,84 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 // event to ev, which the caller inserts; nil when there is nothing to
 // start.
 func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
-	seq, action, err := queueHead(ctx, tx, queue)
-	if err != nil || seq == 0 || slices.Contains(o.Paused, action) {
+	h, err := queueHead(ctx, tx, queue)
+	if err != nil || h == nil || slices.Contains(o.Paused, h.job.Action) {
 		return nil, err
 	}
-	label, first := o.FirstStage[action]
+	label, first := o.FirstStage[h.job.Action]
 	stageAt := int64(0)
 	if first {
 		stageAt = nanos(at)
 	}
 	// By seq, not by a subquery on jobs: an UPDATE whose WHERE reads its
-	// own table collects its rows in a temporary table first. The job is
-	// read back by a SELECT, not RETURNING (a temporary table too).
+	// own table collects its rows in a temporary table first. Neither
+	// RETURNING (a temporary table too) nor a SELECT reads the job back:
+	// h.claimed applies this statement's changes to the row read by
+	// queueHead in the same transaction.
 	_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'Running', attempt = attempt + 1,
 		started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END, updated_at = ?1,
 		stage = ?2, stage_started_at = ?3, message = '', progress_done = NULL, progress_total = NULL
-		WHERE seq = ?4`, nanos(at), label, stageAt, seq)
+		WHERE seq = ?4`, nanos(at), label, stageAt, h.seq)
 	if isDuplicate(err) { // the index on Running jobs; queueHead saw none
 		return nil, &hvagent.Error{Code: hvagent.ECONFLICT, Message: "queue " + queue + " has a running job", Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("update job: %w", err)
 	}
-	var request sql.NullString
-	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, request FROM jobs WHERE seq = ?`, seq), &request)
-	if err != nil {
-		return nil, fmt.Errorf("read claimed job: %w", err)
-	}
+	j := h.claimed(nanos(at), label, stageAt)
 	if err := ev.add(hvagent.EventJobUpdated, j); err != nil {
 		return nil, err
 	}
-	return &hvagent.Claim{Job: j, Request: rawJSON(request)}, nil
+	return &hvagent.Claim{Job: j, Request: rawJSON(h.request)}, nil
 }
 
-// queueHead returns the seq and action of the oldest Queued job of queue,
-// 0 when it has none; ECONFLICT, naming the job, when queue has a Running
-// job.
-func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, error) {
+// head is the oldest Queued job of a queue, as queueHead read it.
+type head struct {
+	seq     int64
+	job     *hvagent.Job
+	request sql.NullString
+}
+
+// claimed returns the head's job as claimTx's UPDATE leaves it: Running,
+// one more attempt, started at `at` unless it started before, at stage
+// label since stageAt, no message, no progress.
+func (h *head) claimed(at int64, label string, stageAt int64) *hvagent.Job {
+	j := h.job
+	j.Status = hvagent.JobRunning
+	j.Attempt++
+	if j.StartedAt.IsZero() {
+		j.StartedAt = fromNanos(at)
+	}
+	j.UpdatedAt = fromNanos(at)
+	j.Stage, j.StageStartedAt = label, fromNanos(stageAt)
+	j.Message, j.Progress = "", nil
+	return j
+}
+
+// queueHead returns the oldest Queued job of queue, nil when it has none;
+// ECONFLICT, naming the job, when queue has a Running job.
+func queueHead(ctx context.Context, tx *sql.Tx, queue string) (*head, error) {
 	var (
+		h       head
 		running sql.NullString
-		seq     int64
-		action  string
 	)
 	// +?1, not ?1: with the bare parameter SQLite (3.54) recompiles this
 	// statement at every execution with a new queue (its planner ran each
 	// time: 12 µs a call instead of 3); the plan is the same.
-	err := tx.QueryRowContext(ctx, `SELECT
-		(SELECT id FROM jobs WHERE queue = +?1 AND status = 'Running' LIMIT 1), seq, action
-		FROM jobs WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&running, &seq, &action)
+	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, seq, request,
+		(SELECT id FROM jobs WHERE queue = +?1 AND status = 'Running' LIMIT 1)
+		FROM jobs WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue), &h.seq, &h.request, &running)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return 0, "", nil
+		return nil, nil
 	case err != nil:
-		return 0, "", fmt.Errorf("read queue %s: %w", queue, err)
+		return nil, fmt.Errorf("read queue %s: %w", queue, err)
 	case running.Valid:
-		return 0, "", hvagent.Errorf(hvagent.ECONFLICT,
+		return nil, hvagent.Errorf(hvagent.ECONFLICT,
 			"queue %s has a running job (%s): it must end before the next one starts", queue, running.String)
 	}
-	return seq, action, nil
+	h.job = j
+	return &h, nil
 }
 
 // Advance records a Running job's progress: Stage (with StageStartedAt =
@@ -144,7 +164,7 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (int64, string, er
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
 		job, err = advanceTx(ctx, tx, u, at)
 		return err
 	})
@@ -212,7 +232,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -242,7 +262,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err

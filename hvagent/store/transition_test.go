@@ -118,6 +118,9 @@ func TestDB_Claim(t *testing.T) {
 		require.Empty(t, j.Message)
 		require.True(t, j.StageStartedAt.IsZero())
 		require.Nil(t, j.Progress)
+		got, err := b.db.Job(ctx, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, j, got, "the claim returns the job as stored")
 	})
 }
 

@@ -149,7 +149,7 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 	}
 	defer c.release()
 
-	callCtx, cancel := context.WithTimeout(ctx, c.timeout)
+	callCtx, cancel := c.callContext(ctx)
 	defer cancel()
 	data, code, err := c.post(callCtx, method, body)
 	if err != nil {
@@ -165,6 +165,16 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 		return ce
 	}
 	return nil
+}
+
+// callContext is ctx bounded by the client's timeout, or ctx itself when
+// its own deadline comes first: an agent's call carries its action's
+// deadline, and a second one would only cost a timer per call.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= c.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // post sends one envelope and returns the reply body with the known code

@@ -82,6 +82,18 @@ func TestClient_Call(t *testing.T) {
 		require.False(t, IsConnectError(err))
 	})
 
+	t.Run("ErrTimeoutBeforeCallerDeadline", func(t *testing.T) {
+		t.Parallel()
+		c := subAgent(t, hang, ClientConfig{Timeout: 50 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		err := c.Call(ctx, "Libvirt.Reboot", &GuestRequest{}, new(GuestResponse))
+		ce := requireCallError(t, err, KindTransport)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Equal(t, "no answer within 50ms", ce.Message)
+		require.NoError(t, ctx.Err())
+	})
+
 	t.Run("ErrCallerDeadline", func(t *testing.T) {
 		t.Parallel()
 		c := subAgent(t, hang, ClientConfig{})

@@ -1,4 +1,4 @@
-package guestjson
+package wirejson
 
 import (
 	"encoding/json"
@@ -12,75 +12,68 @@ import (
 	"github.com/hvagent/hvagent/internal/guestgen"
 )
 
-// TestKnowsEveryField: Parse reads every field of Guest, Nic, Disk and
-// Boot; a field added to them must be added to it.
-func TestKnowsEveryField(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, guestgen.Known, guestgen.Fields())
-}
-
-// check checks that Parse, when it takes data, gives the Guest
+// checkParseGuest checks that ParseGuest, when it takes data, gives the Guest
 // json.Unmarshal gives, and leaves the guest alone when it declines. It
 // returns whether it took the data.
-func check(t *testing.T, data string) bool {
+func checkParseGuest(t *testing.T, data string) bool {
 	t.Helper()
 	got := hvagent.Guest{ID: "untouched"}
-	if !Parse(data, &got) {
+	if !ParseGuest(data, &got) {
 		require.Equal(t, hvagent.Guest{ID: "untouched"}, got, "a declined parse leaves the guest alone")
 		return false
 	}
 	var want hvagent.Guest
-	require.NoError(t, json.Unmarshal([]byte(data), &want), "Parse took what json.Unmarshal refuses: %q", data)
+	require.NoError(t, json.Unmarshal([]byte(data), &want), "ParseGuest took what json.Unmarshal refuses: %q", data)
 	require.Equal(t, want, got, "%q", data)
 	return true
 }
 
-func marshal(t *testing.T, g *hvagent.Guest) string {
+func marshalGuest(t *testing.T, g *hvagent.Guest) string {
 	t.Helper()
 	data, err := json.Marshal(g)
 	require.NoError(t, err)
 	return string(data)
 }
 
-// TestParse_Random compares Parse with json.Unmarshal on random guests,
+// TestParseGuest_Random compares ParseGuest with json.Unmarshal on random guests,
 // names and metadata included, as json.Marshal writes them: every one is
 // taken.
-func TestParse_Random(t *testing.T) {
+func TestParseGuest_Random(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 2026))
 	for range 2000 {
-		data := marshal(t, guestgen.Random(rng))
-		require.True(t, check(t, data), data)
+		data := marshalGuest(t, guestgen.Random(rng))
+		require.True(t, checkParseGuest(t, data), data)
 	}
 }
 
-// TestParse_Metadata covers the metadata object: the forms json.Marshal
+// TestParseGuest_Metadata covers the metadata object: the forms json.Marshal
 // writes are taken, others json.Unmarshal reads alike (unsorted or
 // repeated keys) too, and anything else declined.
-func TestParse_Metadata(t *testing.T) {
+func TestParseGuest_Metadata(t *testing.T) {
 	t.Parallel()
 	for _, md := range []map[string]string{
 		{"a": "b"},
 		{"": "", "k\"ey": "v\\al", "é": "<&>", "bad\xff": "\x00"},
 		{"z": "1", "a": "2", "m": "3"},
 	} {
-		require.True(t, check(t, marshal(t, &hvagent.Guest{ID: "g", Metadata: md})))
+		require.True(t, checkParseGuest(t, marshalGuest(t, &hvagent.Guest{ID: "g", Metadata: md})))
 	}
 	const pre = `{"id":"g","metadata":`
 	for _, data := range []string{pre + `{}}`, pre + `{"b":"1","a":"2"}}`, pre + `{"a":"1","a":"2"}}`} {
-		require.True(t, check(t, data), data)
+		require.True(t, checkParseGuest(t, data), data)
 	}
 	for _, data := range []string{pre + `null}`, pre + `{"a":1}}`, pre + `{"a":"1",}}`, pre + `{"a"}}`,
 		pre + `{"a":"1"}`, pre + `[]}`, pre + `{"a":null}}`, pre + `{"a":"1"`} {
-		require.False(t, check(t, data), data)
+		require.False(t, checkParseGuest(t, data), data)
 	}
 }
 
-// TestParse_Declines: Parse leaves every other form to encoding/json.
-func TestParse_Declines(t *testing.T) {
+// TestParseGuest_Declines: ParseGuest leaves every other form to encoding/json.
+func TestParseGuest_Declines(t *testing.T) {
 	t.Parallel()
-	base := marshal(t, &hvagent.Guest{ID: "g", Name: "n", Memory: 1, Metadata: map[string]string{"a": "b"}})
-	require.True(t, check(t, base))
+	base := marshalGuest(t, &hvagent.Guest{ID: "g", Name: "n", Memory: 1, Metadata: map[string]string{"a": "b"}})
+	require.True(t, checkParseGuest(t, base))
 	for _, tc := range [][2]string{
 		{`"name":"n"`, `"name":"n","x":1`},
 		{`"metadata"`, `"Metadata"`},
@@ -89,13 +82,13 @@ func TestParse_Declines(t *testing.T) {
 	} {
 		data := strings.Replace(base, tc[0], tc[1], 1)
 		require.NotEqual(t, base, data)
-		require.False(t, check(t, data), data)
+		require.False(t, checkParseGuest(t, data), data)
 	}
 }
 
-// FuzzParse: whatever Parse takes, json.Unmarshal takes too, and gives
+// FuzzParseGuest: whatever ParseGuest takes, json.Unmarshal takes too, and gives
 // the same Guest.
-func FuzzParse(f *testing.F) {
+func FuzzParseGuest(f *testing.F) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for range 8 {
 		data, err := json.Marshal(guestgen.Random(rng))
@@ -103,5 +96,5 @@ func FuzzParse(f *testing.F) {
 		f.Add(string(data))
 	}
 	f.Add(`{"id":"g","metadata":{"a":"b","a":"c"}}`)
-	f.Fuzz(func(t *testing.T, data string) { check(t, data) })
+	f.Fuzz(func(t *testing.T, data string) { checkParseGuest(t, data) })
 }

@@ -1,4 +1,4 @@
-package rest
+package wirejson
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// jobReader reads a Job's JSON as appendJob writes it: its keys in that
+// jobReader reads a Job's JSON as AppendJob writes it: its keys in that
 // order, no whitespace, strings without escapes. Any other form sets
 // failed, and the caller leaves the data to encoding/json.
 type jobReader struct {
@@ -110,11 +110,11 @@ func (r *jobReader) int() int {
 	return v
 }
 
-// parseJob decodes data, a Job's JSON as appendJob writes it (surrounding
+// ParseJob decodes data, a Job's JSON as AppendJob writes it (surrounding
 // whitespace aside), into *j, which must be the zero Job: the Job
 // json.Unmarshal gives. It reports false, leaving *j unchanged, for any
 // other form.
-func parseJob(data []byte, j *hvagent.Job) bool {
+func ParseJob(data []byte, j *hvagent.Job) bool {
 	data = bytes.TrimSpace(data)
 	r := jobReader{data: data, text: string(data)}
 	var v hvagent.Job

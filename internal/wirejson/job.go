@@ -1,73 +1,38 @@
-package rest
+package wirejson
 
 import (
 	"encoding/json"
-	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
 
 // A Job crosses the wire on every call of the job path (the queued job of
-// an action, the job a wait ends with), and encoding/json spends most of
+// an action, the job a wait ends with), is the payload of two events of
+// every job (its claim and its end), and encoding/json spends most of
 // its time on it in reflection and in validating what time.Time and
-// json.RawMessage marshal. appendJob and parseJob are the direct forms of
-// json.Marshal and json.Unmarshal for a Job: appendJob gives the same bytes
-// as json.Marshal, parseJob the same Job as json.Unmarshal, and each
+// json.RawMessage marshal. AppendJob and ParseJob are the direct forms of
+// json.Marshal and json.Unmarshal for a Job: AppendJob gives the same bytes
+// as json.Marshal, ParseJob the same Job as json.Unmarshal, and each
 // declines (ok false) whatever it does not handle exactly, for
-// encoding/json to do. jobFields lists the fields they know; a test fails
+// encoding/json to do. JobFields lists the fields they know; a test fails
 // when Job has others.
 
-// jobFields are the Job fields appendJob and parseJob know, in order.
-var jobFields = []string{"ID", "GuestID", "GuestName", "Action", "QueuedAt", "StartedAt", "UpdatedAt",
+// JobFields are the Job fields AppendJob and ParseJob know, in order.
+var JobFields = []string{"ID", "GuestID", "GuestName", "Action", "QueuedAt", "StartedAt", "UpdatedAt",
 	"Status", "Message", "Error", "Stage", "StageStartedAt", "Progress", "Position", "Attempt",
 	"RequestedBy", "IdempotencyKey", "FinishedAt", "Result"}
 
-// jobWriter builds a Job's JSON.
-type jobWriter struct{ b []byte }
-
-func (w *jobWriter) str(key, v string) {
-	w.b = append(w.b, key...)
-	w.b = appendJSONString(w.b, v)
-}
-
-func (w *jobWriter) strOmit(key, v string) {
-	if v != "" {
-		w.str(key, v)
-	}
-}
-
-// time writes t as time.Time.MarshalJSON does; false when that would fail.
-func (w *jobWriter) time(key string, t time.Time) bool {
-	if y := t.Year(); y < 0 || y > 9999 {
-		return false
-	}
-	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
-		return false
-	}
-	w.b = append(w.b, key...)
-	w.b = append(w.b, '"')
-	w.b = t.AppendFormat(w.b, time.RFC3339Nano)
-	w.b = append(w.b, '"')
-	return true
-}
-
-func (w *jobWriter) int(key string, n int) {
-	w.b = append(w.b, key...)
-	w.b = strconv.AppendInt(w.b, int64(n), 10)
-}
-
-// appendJob appends j's JSON, the bytes json.Marshal(j) gives, to b. It
+// AppendJob appends j's JSON, the bytes json.Marshal(j) gives, to b. It
 // reports false (b's content then undefined past its length) for a job it
 // leaves to encoding/json: one with Progress, a time json.Marshal cannot
 // encode, or a Result that is not compact JSON free of the characters
 // json.Marshal escapes.
-func appendJob(b []byte, j *hvagent.Job) ([]byte, bool) {
+func AppendJob(b []byte, j *hvagent.Job) ([]byte, bool) {
 	if j.Progress != nil || !plainRaw(j.Result) {
 		return b, false
 	}
-	w := jobWriter{b: b}
+	w := writer{b: b}
 	w.str(`{"ID":`, j.ID)
 	w.str(`,"GuestID":`, j.GuestID)
 	w.strOmit(`,"GuestName":`, j.GuestName)

@@ -1,12 +1,4 @@
-// Package guestjson decodes a Guest's JSON in the one form json.Marshal
-// writes it (keys in the struct's order, omitempty fields left out, no
-// whitespace, map keys sorted) without reflection: a page of guests
-// decodes a thousand of them, and a REST client decodes one per action,
-// and reflection-driven decoding was the largest part of either. Parse
-// gives exactly the Guest json.Unmarshal gives; on any other form it
-// declines, and the caller leaves the data to encoding/json. It knows the
-// fields of guestgen.Known; a test fails when the types gain others.
-package guestjson
+package wirejson
 
 import (
 	"encoding/json"
@@ -16,6 +8,11 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 )
+
+// ParseGuest reads a Guest's JSON in the one form json.Marshal writes it
+// (keys in the struct's order, omitempty fields left out, no whitespace,
+// map keys sorted) without reflection: a page of guests decodes a
+// thousand of them from the store, and a REST client one per action.
 
 // guestReader reads JSON in json.Marshal's form from s, from pos on. Any
 // other form sets failed; the reads after that give zero values.
@@ -144,11 +141,11 @@ func (r *guestReader) uint(bits int) uint64 {
 	return v
 }
 
-// Parse decodes data, a guest's JSON as json.Marshal writes it, into *g,
-// which it overwrites. It reports false, leaving *g unchanged, for any
+// ParseGuest decodes data, a guest's JSON as json.Marshal writes it, into
+// *g, which it overwrites. It reports false, leaving *g unchanged, for any
 // other form: the caller leaves that to json.Unmarshal. The Guest's
 // strings share data's memory.
-func Parse(data string, g *hvagent.Guest) bool {
+func ParseGuest(data string, g *hvagent.Guest) bool {
 	r := guestReader{s: data}
 	var v hvagent.Guest
 	if r.need(`{"id":`) {

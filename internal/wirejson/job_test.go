@@ -1,4 +1,4 @@
-package rest
+package wirejson
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// TestJobCodec_KnowsEveryField: appendJob and parseJob write and read
+// TestJobCodec_KnowsEveryField: AppendJob and ParseJob write and read
 // every field of Job; a field added to Job must be added to them.
 func TestJobCodec_KnowsEveryField(t *testing.T) {
 	t.Parallel()
@@ -21,19 +21,19 @@ func TestJobCodec_KnowsEveryField(t *testing.T) {
 	for i := range typ.NumField() {
 		fields = append(fields, typ.Field(i).Name)
 	}
-	require.Equal(t, fields, jobFields)
+	require.Equal(t, fields, JobFields)
 }
 
-// checkJobCodec checks appendJob and parseJob against encoding/json on j:
-// when appendJob takes j it gives json.Marshal's bytes; when parseJob
+// checkJobCodec checks AppendJob and ParseJob against encoding/json on j:
+// when AppendJob takes j it gives json.Marshal's bytes; when ParseJob
 // takes those bytes it gives json.Unmarshal's Job. It returns whether
 // each took its part.
 func checkJobCodec(t *testing.T, j *hvagent.Job) (encoded, parsed bool) {
 	t.Helper()
 	want, err := json.Marshal(j)
-	got, ok := appendJob([]byte("prefix"), j)
+	got, ok := AppendJob([]byte("prefix"), j)
 	if ok {
-		require.NoError(t, err, "appendJob took a job json.Marshal refuses")
+		require.NoError(t, err, "AppendJob took a job json.Marshal refuses")
 		require.Equal(t, "prefix"+string(want), string(got))
 	}
 	if err != nil {
@@ -42,17 +42,17 @@ func checkJobCodec(t *testing.T, j *hvagent.Job) (encoded, parsed bool) {
 	return ok, checkParseJob(t, want)
 }
 
-// checkParseJob checks that parseJob, when it takes data, gives the Job
+// checkParseJob checks that ParseJob, when it takes data, gives the Job
 // json.Unmarshal gives.
 func checkParseJob(t *testing.T, data []byte) bool {
 	t.Helper()
 	var got hvagent.Job
-	if !parseJob(data, &got) {
+	if !ParseJob(data, &got) {
 		require.Equal(t, hvagent.Job{}, got, "a declined parse leaves the job alone")
 		return false
 	}
 	var want hvagent.Job
-	require.NoError(t, json.Unmarshal(data, &want), "parseJob took what json.Unmarshal refuses: %s", data)
+	require.NoError(t, json.Unmarshal(data, &want), "ParseJob took what json.Unmarshal refuses: %s", data)
 	require.Equal(t, want, got, "%s", data)
 	return true
 }
@@ -91,12 +91,12 @@ func TestJobCodec(t *testing.T) {
 		{"year 10000", with(func(j *hvagent.Job) { j.FinishedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }), false, false},
 	} {
 		encoded, parsed := checkJobCodec(t, tc.job)
-		require.Equal(t, tc.encoded, encoded, "%s: taken by appendJob", tc.name)
-		require.Equal(t, tc.parsed, parsed, "%s: taken by parseJob", tc.name)
+		require.Equal(t, tc.encoded, encoded, "%s: taken by AppendJob", tc.name)
+		require.Equal(t, tc.parsed, parsed, "%s: taken by ParseJob", tc.name)
 	}
 }
 
-// TestParseJob_Declines: parseJob leaves every other form to
+// TestParseJob_Declines: ParseJob leaves every other form to
 // encoding/json, and never takes what it refuses.
 func TestParseJob_Declines(t *testing.T) {
 	t.Parallel()
@@ -127,7 +127,7 @@ func TestParseJob_Declines(t *testing.T) {
 	}
 }
 
-// FuzzJobCodec checks appendJob and parseJob against encoding/json on
+// FuzzJobCodec checks AppendJob and ParseJob against encoding/json on
 // jobs made of the fuzzer's strings, numbers and times.
 func FuzzJobCodec(f *testing.F) {
 	f.Add("start", "msg", "web1", 1, int64(1764520410410141889), 0, `{"id":"x"}`)
@@ -141,7 +141,7 @@ func FuzzJobCodec(f *testing.F) {
 	})
 }
 
-// FuzzParseJob: whatever parseJob takes, json.Unmarshal takes too, and
+// FuzzParseJob: whatever ParseJob takes, json.Unmarshal takes too, and
 // gives the same Job.
 func FuzzParseJob(f *testing.F) {
 	j, _ := json.Marshal(&hvagent.Job{ID: "i", Status: hvagent.JobComplete, Attempt: 1, Result: json.RawMessage(`[1]`)})

@@ -1,4 +1,4 @@
-package rest
+package wirejson
 
 import (
 	"slices"
@@ -8,35 +8,14 @@ import (
 )
 
 // A page of guests is a thousand of them, and encoding/json spent a large
-// part of serving one in reflection. appendGuest is the direct form of
+// part of serving one in reflection. AppendGuest is the direct form of
 // json.Marshal for a Guest: the same bytes, for every guest (a Guest has
 // no field json.Marshal can fail on). It knows the fields of
 // guestgen.Known; a test fails when Guest, Nic, Disk or Boot have others.
 
-// guestWriter builds a Guest's JSON.
-type guestWriter struct{ b []byte }
-
-func (w *guestWriter) str(key, v string) {
-	w.b = append(w.b, key...)
-	w.b = appendJSONString(w.b, v)
-}
-
-func (w *guestWriter) strOmit(key, v string) {
-	if v != "" {
-		w.str(key, v)
-	}
-}
-
-func (w *guestWriter) uintOmit(key string, v uint64) {
-	if v != 0 {
-		w.b = append(w.b, key...)
-		w.b = strconv.AppendUint(w.b, v, 10)
-	}
-}
-
-// appendGuest appends g's JSON, the bytes json.Marshal(g) gives, to b.
-func appendGuest(b []byte, g *hvagent.Guest) []byte {
-	w := guestWriter{b: b}
+// AppendGuest appends g's JSON, the bytes json.Marshal(g) gives, to b.
+func AppendGuest(b []byte, g *hvagent.Guest) []byte {
+	w := writer{b: b}
 	w.str(`{"id":`, g.ID)
 	w.strOmit(`,"name":`, g.Name)
 	w.strOmit(`,"type":`, g.Type)
@@ -89,7 +68,7 @@ func appendGuest(b []byte, g *hvagent.Guest) []byte {
 }
 
 // nic writes one Nic object.
-func (w *guestWriter) nic(n *hvagent.Nic) {
+func (w *writer) nic(n *hvagent.Nic) {
 	if n.Name != "" {
 		w.str(`{"name":`, n.Name)
 		w.str(`,"network":`, n.Network)
@@ -117,7 +96,7 @@ func (w *guestWriter) nic(n *hvagent.Nic) {
 }
 
 // disk writes one Disk object.
-func (w *guestWriter) disk(d *hvagent.Disk) {
+func (w *writer) disk(d *hvagent.Disk) {
 	w.str(`{"bus":`, d.Bus)
 	w.str(`,"device":`, d.Device)
 	w.b = append(w.b, `,"size":`...)
@@ -130,7 +109,7 @@ func (w *guestWriter) disk(d *hvagent.Disk) {
 
 // metadata writes the metadata object with its keys sorted, as
 // json.Marshal writes a map.
-func (w *guestWriter) metadata(md map[string]string) {
+func (w *writer) metadata(md map[string]string) {
 	keys := make([]string, 0, len(md))
 	for k := range md {
 		keys = append(keys, k)

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// txRun is one transaction of the committer: its writes, in order, and the
+// error of each that failed.
+//
+// Its first write runs without a savepoint: the transaction is its
+// savepoint. So does each later write while every write before it is pure
+// (doPure); when such a write fails, redo rolls the transaction back and
+// runs the writes before it again in a new one, which costs a failure
+// what savepoints would have cost every write. Any other write runs in a
+// savepoint of its own, as does every write after a redo or after a write
+// that is not pure.
+type txRun struct {
+	c       *committer
+	tx      *sql.Tx
+	began   time.Time
+	batch   []*writeReq
+	errs    []error
+	guarded bool // later writes run in savepoints
+}
+
+// transact runs the transaction of commit and returns its writes, the
+// error of each that failed alone, and the error of the commit.
+func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
+	t := &txRun{c: c, batch: []*writeReq{first}, began: time.Now()}
+	var err error
+	if t.tx, err = c.pool.BeginTx(context.Background(), nil); err != nil {
+		return t.batch, nil, fmt.Errorf("commit: %w", err)
+	}
+	t.errs = []error{runFirst(t.tx, first)}
+	if t.errs[0] != nil { // nothing else ran
+		_ = t.tx.Rollback()
+		return t.batch, t.errs, nil
+	}
+	t.guarded = !first.pure
+	if err := t.run(); err != nil {
+		return t.batch, t.errs, err
+	}
+	return t.batch, t.errs, t.commit()
+}
+
+// run runs each write that waits, until none waits, the batch is full or
+// the statements took the committer's budget.
+func (t *txRun) run() error {
+	for len(t.batch) < maxBatch && time.Since(t.began) < t.c.budget {
+		r, ok := t.c.next()
+		if !ok {
+			return nil
+		}
+		t.batch = append(t.batch, r)
+		if err := r.ctx.Err(); err != nil {
+			t.errs = append(t.errs, err)
+			continue
+		}
+		if t.guarded {
+			t.errs = append(t.errs, runSavepoint(t.tx, r))
+			continue
+		}
+		err := runWrite(t.tx, r)
+		t.errs = append(t.errs, err)
+		t.guarded = !r.pure
+		if err != nil {
+			if err := t.redo(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// redo undoes the last write, which failed outside a savepoint: it rolls
+// the transaction back, begins another and runs again, each in a
+// savepoint, the writes before it that had succeeded (all pure). Later
+// writes run in savepoints too.
+func (t *txRun) redo() error {
+	_ = t.tx.Rollback()
+	var err error
+	if t.tx, err = t.c.pool.BeginTx(context.Background(), nil); err != nil {
+		t.tx = nil
+		return fmt.Errorf("commit: %w", err)
+	}
+	t.guarded = true
+	for i, r := range t.batch[:len(t.batch)-1] {
+		if t.errs[i] == nil {
+			t.errs[i] = runSavepoint(t.tx, r)
+		}
+	}
+	return nil
+}
+
+// commit commits the transaction, with the committer's hooks around it.
+func (t *txRun) commit() error {
+	start := time.Now()
+	if t.c.beforeCommit != nil {
+		t.c.beforeCommit()
+	}
+	if err := t.tx.Commit(); err != nil {
+		_ = t.tx.Rollback()
+		return fmt.Errorf("commit: %w", err)
+	}
+	if f := t.c.onCommit.Load(); f != nil {
+		(*f)(time.Since(start))
+	}
+	return nil
+}
+
+// runSavepoint runs one write inside a savepoint, undoing it alone when it
+// fails or panics.
+func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
+	if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = tx.Exec(`ROLLBACK TO write`)
+		}
+		if _, rerr := tx.Exec(`RELEASE write`); rerr != nil && err == nil {
+			err = fmt.Errorf("release savepoint: %w", rerr)
+		}
+	}()
+	return runWrite(tx, r)
+}
+
+// runFirst runs the first write of a transaction, unless its ctx ended
+// before it started.
+func runFirst(tx *sql.Tx, r *writeReq) error {
+	if err := r.ctx.Err(); err != nil {
+		return err
+	}
+	return runWrite(tx, r)
+}
+
+// runWrite runs a write's fn on a context without cancellation (once
+// started, a write runs to its end), turning a panic into an error.
+func runWrite(tx *sql.Tx, r *writeReq) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return r.fn(context.WithoutCancel(r.ctx), tx)
+}
