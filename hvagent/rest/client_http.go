@@ -111,20 +111,14 @@ var (
 	clientUserAgent = []string{"hvagent-client/" + hvagent.Version}
 )
 
-// newRequest builds the HTTP request of call on conn's base URL.
+// newRequest builds the HTTP request of call on conn's base URL. The URL
+// is built, not formatted and parsed again; it and the header fill the
+// ones http.NewRequestWithContext made.
 func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCall) (*http.Request, error) {
-	u := *conn.base
-	u.RawPath = conn.basePath + call.path
-	p, err := url.PathUnescape(u.RawPath)
+	rawPath := conn.basePath + call.path
+	p, err := url.PathUnescape(rawPath)
 	if err != nil {
-		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", u.RawPath)
-	}
-	u.Path = p
-	switch {
-	case call.rawQuery != "":
-		u.RawQuery = call.rawQuery
-	case len(call.query) > 0:
-		u.RawQuery = call.query.Encode()
+		return nil, hvagent.Errorf(hvagent.EINVALID, "bad request path %q", rawPath)
 	}
 	var body io.Reader
 	if call.body != nil {
@@ -134,13 +128,20 @@ func (c *Client) newRequest(ctx context.Context, conn *clientConn, call clientCa
 		}
 		body = bytes.NewReader(b)
 	}
-	// The URL is built above, not parsed again from its text.
 	req, err := http.NewRequestWithContext(ctx, call.method, "", body)
 	if err != nil {
 		return nil, fmt.Errorf("new request: %w", err)
 	}
-	req.URL, req.Host = &u, conn.host
-	req.Header = make(http.Header, len(call.header)+4)
+	u := req.URL
+	*u = *conn.base
+	u.RawPath, u.Path = rawPath, p
+	switch {
+	case call.rawQuery != "":
+		u.RawQuery = call.rawQuery
+	case len(call.query) > 0:
+		u.RawQuery = call.query.Encode()
+	}
+	req.Host = conn.host
 	for k, vs := range call.header {
 		req.Header[k] = vs
 	}
@@ -199,10 +200,18 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 }
 
 // decodeReply decodes a JSON reply into out, a pointer to a zero value: a
-// Job through wirejson.ParseJob when it takes it, else json.Unmarshal.
+// Job through wirejson.ParseJob, a Guest through wirejson.ParseGuest (on
+// a copy: data is a pooled buffer) when they take it, else json.Unmarshal.
 func decodeReply(data []byte, out any) error {
-	if j, ok := out.(*hvagent.Job); ok && wirejson.ParseJob(data, j) {
-		return nil
+	switch v := out.(type) {
+	case *hvagent.Job:
+		if wirejson.ParseJob(data, v) {
+			return nil
+		}
+	case *hvagent.Guest:
+		if wirejson.ParseGuest(strings.TrimSuffix(string(data), "\n"), v) {
+			return nil
+		}
 	}
 	return json.Unmarshal(data, out)
 }

@@ -156,6 +156,9 @@ func (c *Client) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job,
 	return jobs, nil
 }
 
+// clientMaxWaitQuery is the query of a wait of MaxWait, the usual one.
+var clientMaxWaitQuery = "wait=" + url.QueryEscape(MaxWait.String())
+
 // WaitJob blocks until job id is final or ctx ends, long-polling
 // GET /jobs/{id}?wait=, and returns the job as it is then; when ctx ends
 // first the error is ctx's (ETIMEOUT or ECANCELED). Errors: ENOTFOUND.
@@ -175,7 +178,10 @@ func (c *Client) WaitJob(ctx context.Context, id string) (*hvagent.Job, error) {
 			break
 		}
 		var job hvagent.Job
-		q := "wait=" + url.QueryEscape(wait.String())
+		q := clientMaxWaitQuery
+		if wait != MaxWait {
+			q = "wait=" + url.QueryEscape(wait.String())
+		}
 		if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: p, rawQuery: q}, &job); err != nil {
 			if ctx.Err() != nil {
 				break

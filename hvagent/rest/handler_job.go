@@ -71,12 +71,16 @@ func (x *exchange) doAsync(c asyncCall) error {
 // setQueuedJob sets the queuedJobHeader of a reply whose body is not the
 // job, unless job's JSON is too long for it.
 func setQueuedJob(h http.Header, job *hvagent.Job) {
-	b, ok := wirejson.AppendJob(make([]byte, 0, 512), job)
+	bp := replyBufs.Get().(*[]byte)
+	defer replyBufs.Put(bp)
+	b, ok := wirejson.AppendJob((*bp)[:0], job)
 	if !ok {
 		var err error
 		if b, err = json.Marshal(job); err != nil {
 			return // the client reads the job back
 		}
+	} else if cap(b) <= maxPooledReply {
+		*bp = b
 	}
 	if len(b) <= maxQueuedJobHeader {
 		h[queuedJobHeader] = []string{string(b)}

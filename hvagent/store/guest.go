@@ -11,6 +11,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
@@ -176,10 +177,10 @@ func (r *guestRow) scan(row *sql.Row) error {
 
 // decode rebuilds guest id from its row: the data with the name column,
 // without metadata (nil), as events carry it. The data is read by
-// parseGuestData, or by encoding/json when it declines.
+// wirejson.ParseGuest, or by encoding/json when it declines.
 func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	var g hvagent.Guest
-	if !parseGuestData(r.data, &g) {
+	if !wirejson.ParseGuest(r.data, &g) {
 		if err := json.Unmarshal([]byte(r.data), &g); err != nil {
 			return nil, fmt.Errorf("decode guest %s: %w", id, err)
 		}

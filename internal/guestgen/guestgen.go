@@ -1,6 +1,6 @@
 // Package guestgen makes guests for the tests of the direct Guest JSON
-// codecs (the store's decoder, the REST reply's encoder), which check them
-// field for field against encoding/json.
+// codecs (internal/wirejson's ParseGuest and AppendGuest), which check
+// them field for field against encoding/json.
 package guestgen
 
 import (
@@ -13,8 +13,8 @@ import (
 )
 
 // Known are the fields of Guest, Nic, Disk and Boot, each as Type.Field in
-// declaration order, that the direct Guest codecs know (the store's
-// parseGuestData, the REST reply's appendGuest). Each codec's test
+// declaration order, that the direct Guest codecs know
+// (wirejson.ParseGuest and wirejson.AppendGuest). Each codec's test
 // requires Fields to equal it: a field added to the types must be added
 // to both codecs, then here.
 var Known = []string{

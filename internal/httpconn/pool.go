@@ -65,8 +65,8 @@ type Config struct {
 
 // Pool is an http.RoundTripper over HTTP/1.1 keep-alive connections to
 // one server, each used by one request at a time in the caller's
-// goroutine. The request is written with http.Request.Write and the reply
-// read with http.ReadResponse, on the connection itself.
+// goroutine. The request is written as http.Request.Write writes it and the reply
+// read as http.ReadResponse reads it, on the connection itself.
 //
 // A request takes the most recently used idle connection that is still
 // open (the server may have closed it: that is checked without blocking
@@ -193,7 +193,7 @@ func closeRequestBody(req *http.Request) {
 // get returns an idle connection that is still open, or a new one.
 func (p *Pool) get(ctx context.Context) (*conn, error) {
 	for pc := p.pop(); pc != nil; pc = p.pop() {
-		if time.Since(pc.idleAt) < p.idleTimeout && pc.br.Buffered() == 0 && idleConnOpen(pc.raw) {
+		if time.Since(pc.idleAt) < p.idleTimeout && pc.br.Buffered() == 0 && pc.check.idleOpen() {
 			pc.reused = true
 			return pc, nil
 		}
@@ -279,7 +279,7 @@ func (p *Pool) dialConn(ctx context.Context) (*conn, error) {
 		}
 		c = tc
 	}
-	pc := &conn{raw: raw, br: bufio.NewReader(c)}
+	pc := &conn{raw: raw, br: bufio.NewReader(c), check: newConnCheck(raw)}
 	pc.sent.w = c
 	pc.bw = bufio.NewWriter(&pc.sent)
 	return pc, nil
@@ -291,6 +291,7 @@ type conn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer // writes through sent
 	sent   countWriter   // the bytes of the current request that reached the socket
+	check  *connCheck    // whether the idle connection is still open
 	reused bool          // it served an earlier request
 	idleAt time.Time
 }
@@ -299,8 +300,11 @@ type conn struct {
 // ctx ends first. On success the reply's body gives the connection back
 // to p when closed.
 func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, pc.close)
-	err := req.Write(pc.bw)
+	stop := neverDone
+	if ctx.Done() != nil { // a context that never ends needs no watch
+		stop = context.AfterFunc(ctx, pc.close)
+	}
+	err := writeRequest(pc.bw, req)
 	if err == nil {
 		err = pc.bw.Flush()
 	}
@@ -322,7 +326,7 @@ func (pc *conn) exchange(ctx context.Context, p *Pool, req *http.Request) (*http
 // readReply reads the final reply to req, skipping interim (1xx) ones.
 func readReply(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 	for range maxInterim {
-		resp, err := http.ReadResponse(br, req)
+		resp, err := readResponse(br, req)
 		if err != nil {
 			return nil, err
 		}
@@ -334,6 +338,10 @@ func readReply(br *bufio.Reader, req *http.Request) (*http.Response, error) {
 }
 
 func (pc *conn) close() { _ = pc.raw.Close() }
+
+// neverDone is the stop function of a request whose context never ends:
+// there is no close to stop, and the context did not end.
+func neverDone() bool { return true }
 
 // countWriter counts the bytes written through it.
 type countWriter struct {

@@ -242,8 +242,7 @@ type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("write refused") }
 
-func TestIdleConnOpen(t *testing.T) {
-	t.Parallel()
+func TestConnCheck(t *testing.T) { // not parallel: it counts allocations
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -257,14 +256,18 @@ func TestIdleConnOpen(t *testing.T) {
 
 	client, server := dial()
 	defer client.Close()
-	require.True(t, idleConnOpen(client))
+	check := newConnCheck(client)
+	require.True(t, check.idleOpen())
+	require.True(t, check.idleOpen(), "a check changes nothing")
+	require.Zero(t, testing.AllocsPerRun(10, func() { check.idleOpen() }), "a check allocates nothing")
 	require.NoError(t, server.Close())
-	require.Eventually(t, func() bool { return !idleConnOpen(client) }, 10*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return !check.idleOpen() }, 10*time.Second, time.Millisecond)
 
 	client2, server2 := dial()
 	defer client2.Close()
 	defer server2.Close()
 	_, err = server2.Write([]byte("x")) // nothing is due on an idle connection
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return !idleConnOpen(client2) }, 10*time.Second, time.Millisecond)
+	check2 := newConnCheck(client2)
+	require.Eventually(t, func() bool { return !check2.idleOpen() }, 10*time.Second, time.Millisecond)
 }

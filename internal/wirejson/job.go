@@ -1,7 +1,6 @@
 package wirejson
 
 import (
-	"bytes"
 	"encoding/json"
 	"unicode/utf8"
 
@@ -66,21 +65,28 @@ func plainRaw(raw json.RawMessage) bool {
 	if len(raw) == 0 {
 		return true
 	}
-	if bytes.ContainsAny(raw, "<>&\u2028\u2029") || !json.Valid(raw) {
-		return false
-	}
 	inString := false
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case !inString && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+		switch c := raw[i]; c {
+		case '<', '>', '&':
 			return false
+		case 0xe2: // U+2028 and U+2029 are e2 80 a8 and e2 80 a9
+			if i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xa8 || raw[i+2] == 0xa9) {
+				return false
+			}
+		case '\\':
+			if inString {
+				i++ // the escaped byte is ASCII: none of those above
+			}
+		case '"':
+			inString = !inString
+		case ' ', '\t', '\n', '\r':
+			if !inString {
+				return false
+			}
 		}
 	}
-	return true
+	return json.Valid(raw)
 }
 
 // jsonSafe marks the ASCII bytes json.Marshal copies into a string as they

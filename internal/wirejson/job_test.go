@@ -149,3 +149,36 @@ func FuzzParseJob(f *testing.F) {
 	f.Add([]byte(`{"ID":"i"}`))
 	f.Fuzz(func(t *testing.T, data []byte) { checkParseJob(t, data) })
 }
+
+// TestPlainRaw: plainRaw takes a Result only when json.Marshal copies it
+// unchanged, and takes the compact forms it meets.
+func TestPlainRaw(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]bool{
+		``: true, `null`: true, `{"a":[1,2,"x y"]}`: true, `"\"<"`: false, `"a\\<"`: false,
+		`{"a": 1}`: false, "{\"a\":1}\n": false, `"a&b"`: false, `"<"`: false, `">"`: false,
+		"\"a\u2028\"": false, "\"a\u2029\"": false, "\"a\u2027\"": true, "\"\xe2\x80\"": true,
+		`{"a":1`: false, `"\q"`: false, `"a\"b c"`: true, `["\\", " "]`: false, `["\\"," "]`: true,
+	} {
+		require.Equal(t, want, plainRaw(json.RawMessage(raw)), "%q", raw)
+		checkPlainRaw(t, []byte(raw))
+	}
+}
+
+// checkPlainRaw checks that what plainRaw takes, json.Marshal copies.
+func checkPlainRaw(t *testing.T, raw []byte) {
+	t.Helper()
+	if !plainRaw(raw) || len(raw) == 0 {
+		return
+	}
+	b, err := json.Marshal(json.RawMessage(raw))
+	require.NoError(t, err)
+	require.Equal(t, string(raw), string(b))
+}
+
+// FuzzPlainRaw: whatever plainRaw takes, json.Marshal copies unchanged.
+func FuzzPlainRaw(f *testing.F) {
+	f.Add([]byte(`{"guest":{"id":"g","state":"running"}}`))
+	f.Add([]byte("\"\u2028\""))
+	f.Fuzz(func(t *testing.T, raw []byte) { checkPlainRaw(t, raw) })
+}

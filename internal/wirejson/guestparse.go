@@ -1,4 +1,4 @@
-package store
+package wirejson
 
 import (
 	"encoding/json"
@@ -9,14 +9,10 @@ import (
 	"github.com/hvagent/hvagent/hvagent"
 )
 
-// The data column of a guest is decoded by parseGuestData rather than
-// encoding/json: a page of guests decodes a thousand of them, and
-// reflection-driven decoding was the largest part of serving one.
-// parseGuestData reads the one form guestData writes (json.Marshal's:
-// keys in the struct's order, omitempty fields left out, no whitespace)
-// and gives exactly the Guest json.Unmarshal gives; on any other form it
-// declines, and encoding/json decodes the data. It knows the fields of
-// guestgen.Known; a test fails when the types gain others.
+// ParseGuest reads a Guest's JSON in the one form json.Marshal writes it
+// (keys in the struct's order, omitempty fields left out, no whitespace,
+// map keys sorted) without reflection: a page of guests decodes a
+// thousand of them from the store, and a REST client one per action.
 
 // guestReader reads JSON in json.Marshal's form from s, from pos on. Any
 // other form sets failed; the reads after that give zero values.
@@ -145,11 +141,11 @@ func (r *guestReader) uint(bits int) uint64 {
 	return v
 }
 
-// parseGuestData decodes data, a guest's JSON as guestData writes it,
-// into *g, which it overwrites. It reports false, leaving *g unchanged,
-// for any other form: the caller leaves that to json.Unmarshal. The
-// Guest's strings share data's memory.
-func parseGuestData(data string, g *hvagent.Guest) bool {
+// ParseGuest decodes data, a guest's JSON as json.Marshal writes it, into
+// *g, which it overwrites. It reports false, leaving *g unchanged, for any
+// other form: the caller leaves that to json.Unmarshal. The Guest's
+// strings share data's memory.
+func ParseGuest(data string, g *hvagent.Guest) bool {
 	r := guestReader{s: data}
 	var v hvagent.Guest
 	if r.need(`{"id":`) {
@@ -193,7 +189,7 @@ func parseGuestTail(r *guestReader, v *hvagent.Guest) {
 		v.VNC = r.int()
 	}
 	if r.key(`,"metadata":`) {
-		r.failed = true // the store keeps metadata in its own table
+		v.Metadata = parseMetadata(r)
 	}
 	if r.key(`,"boot":`) {
 		v.Boot = parseBoot(r)
@@ -204,6 +200,26 @@ func parseGuestTail(r *guestReader, v *hvagent.Guest) {
 	if !r.byte('}') {
 		r.failed = true
 	}
+}
+
+// parseMetadata reads an object of strings; an empty one is an empty
+// map, as json.Unmarshal makes it, and of a key given twice the last
+// value stands, as there.
+func parseMetadata(r *guestReader) map[string]string {
+	md := map[string]string{}
+	if !r.need(`{`) || r.byte('}') {
+		return md
+	}
+	for !r.failed {
+		k := r.str()
+		r.need(`:`)
+		md[k] = r.str()
+		if r.byte('}') {
+			break
+		}
+		r.need(`,`)
+	}
+	return md
 }
 
 // parseNics reads an array of Nics; an empty one is an empty slice, as
