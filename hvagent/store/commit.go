@@ -50,9 +50,10 @@ type committer struct {
 	closed bool
 
 	// beforeCommit, when set (before the first write), runs right before
-	// each COMMIT, and afterTx after each transaction, committed or not,
-	// before its writes are answered: the guest cache is held in between
-	// and ends its generation at afterTx.
+	// the COMMIT of each transaction that may have written a guest (see
+	// guestWrite), and afterTx after each such transaction, committed or
+	// not, before its writes are answered: the guest cache is held in
+	// between and ends its generation at afterTx.
 	beforeCommit, afterTx func()
 
 	// onHold, when set, receives how long each batch held the writer, from
@@ -204,8 +205,8 @@ func (c *committer) next() (*writeReq, bool) {
 func (c *committer) commit(first *writeReq) {
 	start := time.Now()
 	c.ckpt.catchUp(c.pool)
-	batch, errs, err := c.transact(first)
-	if c.afterTx != nil {
+	batch, errs, guests, err := c.transact(first)
+	if guests && c.afterTx != nil {
 		c.afterTx()
 	}
 	if f := c.onHold.Load(); f != nil {

@@ -24,26 +24,45 @@ type txRun struct {
 	batch   []*writeReq
 	errs    []error
 	guarded bool // later writes run in savepoints
+	guests  bool // a write may have written a guest (see guestWrite)
+}
+
+// guestWriteKey is the context key under which a pure write finds where
+// to record that it wrote a guest (see guestWrite).
+type guestWriteKey struct{}
+
+// guestWrite records, for the committer, that the pure write (doPure)
+// running on ctx wrote a guest row or a guest's metadata: its transaction
+// then ends the guest cache's generation. Every statement that writes the
+// guests or guest_metadata tables in a pure write is preceded by it. A
+// write that is not pure is taken to write guests. A transaction that
+// wrote none (a job's claim, stage or end with its guest unchanged) leaves
+// the cache as it is: nothing it holds can have changed.
+func guestWrite(ctx context.Context) {
+	if p, ok := ctx.Value(guestWriteKey{}).(*bool); ok {
+		*p = true
+	}
 }
 
 // transact runs the transaction of commit and returns its writes, the
-// error of each that failed alone, and the error of the commit.
-func (c *committer) transact(first *writeReq) ([]*writeReq, []error, error) {
+// error of each that failed alone, whether a write may have written a
+// guest, and the error of the commit.
+func (c *committer) transact(first *writeReq) ([]*writeReq, []error, bool, error) {
 	t := &txRun{c: c, batch: []*writeReq{first}, began: time.Now()}
 	var err error
 	if t.tx, err = c.pool.BeginTx(context.Background(), nil); err != nil {
-		return t.batch, nil, fmt.Errorf("commit: %w", err)
+		return t.batch, nil, false, fmt.Errorf("commit: %w", err)
 	}
-	t.errs = []error{runFirst(t.tx, first)}
+	t.errs = []error{t.runFirst(first)}
 	if t.errs[0] != nil { // nothing else ran
 		_ = t.tx.Rollback()
-		return t.batch, t.errs, nil
+		return t.batch, t.errs, t.guests, nil
 	}
 	t.guarded = !first.pure
 	if err := t.run(); err != nil {
-		return t.batch, t.errs, err
+		return t.batch, t.errs, t.guests, err
 	}
-	return t.batch, t.errs, t.commit()
+	return t.batch, t.errs, t.guests, t.commit()
 }
 
 // run runs each write that waits, until none waits, the batch is full or
@@ -60,10 +79,10 @@ func (t *txRun) run() error {
 			continue
 		}
 		if t.guarded {
-			t.errs = append(t.errs, runSavepoint(t.tx, r))
+			t.errs = append(t.errs, t.runSavepoint(r))
 			continue
 		}
-		err := runWrite(t.tx, r)
+		err := t.runWrite(r)
 		t.errs = append(t.errs, err)
 		t.guarded = !r.pure
 		if err != nil {
@@ -89,7 +108,7 @@ func (t *txRun) redo() error {
 	t.guarded = true
 	for i, r := range t.batch[:len(t.batch)-1] {
 		if t.errs[i] == nil {
-			t.errs[i] = runSavepoint(t.tx, r)
+			t.errs[i] = t.runSavepoint(r)
 		}
 	}
 	return nil
@@ -98,7 +117,7 @@ func (t *txRun) redo() error {
 // commit commits the transaction, with the committer's hooks around it.
 func (t *txRun) commit() error {
 	start := time.Now()
-	if t.c.beforeCommit != nil {
+	if t.guests && t.c.beforeCommit != nil {
 		t.c.beforeCommit()
 	}
 	if err := t.tx.Commit(); err != nil {
@@ -113,37 +132,45 @@ func (t *txRun) commit() error {
 
 // runSavepoint runs one write inside a savepoint, undoing it alone when it
 // fails or panics.
-func runSavepoint(tx *sql.Tx, r *writeReq) (err error) {
-	if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+func (t *txRun) runSavepoint(r *writeReq) (err error) {
+	if _, err := t.tx.Exec(`SAVEPOINT write`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_, _ = tx.Exec(`ROLLBACK TO write`)
+			_, _ = t.tx.Exec(`ROLLBACK TO write`)
 		}
-		if _, rerr := tx.Exec(`RELEASE write`); rerr != nil && err == nil {
+		if _, rerr := t.tx.Exec(`RELEASE write`); rerr != nil && err == nil {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()
-	return runWrite(tx, r)
+	return t.runWrite(r)
 }
 
 // runFirst runs the first write of a transaction, unless its ctx ended
 // before it started.
-func runFirst(tx *sql.Tx, r *writeReq) error {
+func (t *txRun) runFirst(r *writeReq) error {
 	if err := r.ctx.Err(); err != nil {
 		return err
 	}
-	return runWrite(tx, r)
+	return t.runWrite(r)
 }
 
 // runWrite runs a write's fn on a context without cancellation (once
-// started, a write runs to its end), turning a panic into an error.
-func runWrite(tx *sql.Tx, r *writeReq) (err error) {
+// started, a write runs to its end), turning a panic into an error. A
+// pure write's context carries where guestWrite records that it wrote a
+// guest; any other write is taken to.
+func (t *txRun) runWrite(r *writeReq) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("write panicked: %v", p)
 		}
 	}()
-	return r.fn(context.WithoutCancel(r.ctx), tx)
+	ctx := context.WithoutCancel(r.ctx)
+	if r.pure {
+		ctx = context.WithValue(ctx, guestWriteKey{}, &t.guests)
+	} else {
+		t.guests = true
+	}
+	return r.fn(ctx, t.tx)
 }

@@ -224,6 +224,7 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 		return err
 	}
 	r := guestRow{name: nullName(g.Name), data: data}
+	guestWrite(ctx)
 	_, err = tx.ExecContext(ctx, `INSERT INTO guests (id, name, data, created_at, updated_at,
 		metadata_keys, metadata_bytes, metadata_rev)
 		VALUES (?, ?, ?, ?, ?, ?, ?, `+nextMetadataRev+`)`,
@@ -268,6 +269,7 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 	case unchanged:
 		return nil
 	}
+	guestWrite(ctx)
 	if _, err = tx.ExecContext(ctx, `UPDATE guests SET data = ?, updated_at = ? WHERE id = ?`, data, nanos(at), id); err != nil {
 		return fmt.Errorf("update guest %s: %w", id, err)
 	}
@@ -282,6 +284,7 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 // was. A guest already gone is not an error.
 func deleteGuest(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
 	var r guestRow
+	guestWrite(ctx)
 	err := r.scan(tx.QueryRowContext(ctx, `DELETE FROM guests WHERE id = ? RETURNING `+guestColumns, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -306,6 +309,7 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 	var g *hvagent.Guest
 	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var r guestRow
+		guestWrite(ctx)
 		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests
 			SET data = json_set(data, '$.state', ?), updated_at = ?
 			WHERE id = ? AND json_extract(data, '$.state') IS NOT ?

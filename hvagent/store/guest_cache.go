@@ -29,9 +29,12 @@ const cachedGuestOverhead = 256
 // (cloneGuest), so no caller shares a guest with another or with the cache.
 //
 // Consistency rests on one generation, kept by the committer as a
-// sequence lock: it turns odd right before each COMMIT (hold) and even
-// again after the transaction, before the committer answers the writes in
-// it (bump). A lookup loads the generation before it runs its statement;
+// sequence lock: it turns odd right before the COMMIT of each transaction
+// that may have written a guest (hold) and even again after that
+// transaction, before the committer answers the writes in it (bump). A
+// transaction that wrote no guest row and no guest metadata (see
+// guestWrite) leaves the generation alone: a job's claim, stage or end
+// with its guest unchanged does not empty the cache. A lookup loads the generation before it runs its statement;
 // it is served from the cache, or may fill it, only with an even
 // generation that is still current. So a lookup whose statement may have
 // read a state older than a commit cannot store what it read once that

@@ -332,3 +332,34 @@ func requireNoSharing(t *testing.T, path string, a, b reflect.Value) {
 		require.Failf(t, "unexpected kind", "%s is a %s", path, a.Kind())
 	}
 }
+
+// TestGuestCache_KeptByJobWrites: a transaction that writes no guest (a
+// job queued, claimed and ended with its guest unchanged) leaves the cache
+// as it was, still served; one whose job changes its guest ends it.
+func TestGuestCache_KeptByJobWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	g := &hvagent.Guest{ID: "g1", Name: "web", State: hvagent.StateRunning, Memory: 256}
+	b.createGuest(t, g)
+	b.run(t, "g1", at(0)) // the create job
+	j := b.enqueue(t, newJob("g1", nil))
+	b.claim(t, "g1", at(1))
+	lookupBoth(t, b.db, "g1", "web") // fills the cache
+	gen := b.db.guests.generation()
+
+	next := b.enqueue(t, newJob("g1", nil))
+	end, err := b.db.FinishClaim(ctx, hvagent.JobEnd{ID: j.ID, At: at(2), Status: hvagent.JobComplete, Guest: g},
+		"g1", hvagent.ClaimOptions{})
+	require.NoError(t, err)
+	require.Equal(t, next.ID, end.Next.Job.ID)
+	require.Equal(t, gen, b.db.guests.generation(), "a job's writes with its guest unchanged ended the generation")
+	require.NotNil(t, b.db.guests.get(false, "g1", gen), "the cached guest is no longer served")
+
+	changed := *g
+	changed.State = hvagent.StateShutoff
+	_, _, err = b.db.Finish(ctx, hvagent.JobEnd{ID: next.ID, At: at(3), Status: hvagent.JobComplete, Guest: &changed})
+	require.NoError(t, err)
+	require.NotEqual(t, gen, b.db.guests.generation())
+	require.Equal(t, hvagent.StateShutoff, lookupBoth(t, b.db, "g1", "web").State)
+}

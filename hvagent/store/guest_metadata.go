@@ -126,6 +126,7 @@ func (p *metadataPatch) answer(ctx context.Context, q querier, g *hvagent.Guest)
 // metadata.
 func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
+	guestWrite(ctx)
 	var r guestRow
 	var keys, size int
 	const update = `UPDATE guests SET updated_at = ?1, metadata_keys = metadata_keys + ?2,
@@ -249,6 +250,7 @@ func (p *metadataPatch) storedSize(ctx context.Context, q querier) (metadataDelt
 
 // apply deletes and upserts p's keys in tx.
 func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) error {
+	guestWrite(ctx)
 	for _, c := range p.unset {
 		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {
 			return fmt.Errorf("delete metadata of guest %s: %w", p.id, err)

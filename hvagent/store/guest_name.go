@@ -41,6 +41,7 @@ func (db *DB) RenameGuest(ctx context.Context, id, name string, at time.Time) (*
 			return err
 		}
 		var r guestRow
+		guestWrite(ctx)
 		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests SET name = ?, updated_at = ?
 			WHERE id = ? AND name IS NOT ? RETURNING `+guestColumns,
 			nullName(name), nanos(at), id, nullName(name)))
