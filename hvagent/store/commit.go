@@ -29,9 +29,9 @@ const txBudget = 2 * time.Millisecond
 var errClosed = errors.New("store is closed")
 
 // committer runs every write of the store on the one writer connection and
-// lets concurrent writes share a commit (group commit): each write runs in
-// its own savepoint, so it is atomic on its own and fails alone, and each
-// caller returns only once the commit that holds its write is durable.
+// lets concurrent writes share a commit (group commit): each write is
+// atomic on its own and fails alone (see txRun), and each caller returns
+// only once the commit that holds its write is durable.
 type committer struct {
 	pool *sql.DB
 	ckpt *checkpointer // kicked after each commit; asks for catch-ups

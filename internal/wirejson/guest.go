@@ -20,26 +20,8 @@ func AppendGuest(b []byte, g *hvagent.Guest) []byte {
 	w.strOmit(`,"name":`, g.Name)
 	w.strOmit(`,"type":`, g.Type)
 	w.strOmit(`,"image":`, g.Image)
-	if len(g.Nics) > 0 {
-		w.b = append(w.b, `,"nics":[`...)
-		for i := range g.Nics {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.nic(&g.Nics[i])
-		}
-		w.b = append(w.b, ']')
-	}
-	if len(g.Disks) > 0 {
-		w.b = append(w.b, `,"disks":[`...)
-		for i := range g.Disks {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.disk(&g.Disks[i])
-		}
-		w.b = append(w.b, ']')
-	}
+	arrayOmit(&w, `,"nics":`, g.Nics, (*writer).nic)
+	arrayOmit(&w, `,"disks":`, g.Disks, (*writer).disk)
 	w.strOmit(`,"state":`, g.State)
 	w.uintOmit(`,"memory":`, uint64(g.Memory))
 	w.uintOmit(`,"cpu":`, uint64(g.CPU))
@@ -125,4 +107,21 @@ func (w *writer) metadata(md map[string]string) {
 		w.b = appendJSONString(w.b, md[k])
 	}
 	w.b = append(w.b, '}')
+}
+
+// arrayOmit writes key and the array of items, each by item, unless there
+// are none (omitempty).
+func arrayOmit[T any](w *writer, key string, items []T, item func(*writer, *T)) {
+	if len(items) == 0 {
+		return
+	}
+	w.b = append(w.b, key...)
+	w.b = append(w.b, '[')
+	for i := range items {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		item(w, &items[i])
+	}
+	w.b = append(w.b, ']')
 }

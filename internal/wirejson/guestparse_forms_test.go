@@ -138,16 +138,7 @@ func FuzzParseGuest_Fields(f *testing.F) {
 // reference json.Unmarshal in the same round. Reported: direct-ns,
 // unmarshal-ns and ratio (unmarshal time / direct time).
 func BenchmarkParseGuest(b *testing.B) {
-	g := &hvagent.Guest{ID: "0b0e7c1c-4a38-4c1e-9d53-5a4f7d1e2b3c", Type: "qemu", Image: "debian-12",
-		Nics: []hvagent.Nic{
-			{Name: "eth0", Network: "br0", Model: "virtio", MAC: "52:54:00:12:34:56", Address: "10.0.0.2",
-				Netmask: "255.255.255.0", Gateway: "10.0.0.1", VLANs: []int{10, 20}},
-			{Name: "eth1", Network: "br1", Model: "virtio", MAC: "52:54:00:12:34:57"},
-		},
-		Disks: []hvagent.Disk{{Bus: "virtio", Device: "vda", Size: 10240, Volume: "vm/disk0", Image: "debian-12"},
-			{Bus: "virtio", Device: "vdb", Size: 2048, Volume: "vm/disk1"}},
-		State: "running", Memory: 2048, CPU: 2, VNC: 5901,
-		Boot: &hvagent.Boot{Kernel: "/boot/vmlinuz", Initrd: "/boot/initrd", Cmdline: "console=ttyS0 root=/dev/vda1"}}
+	g := typicalGuest()
 	data := storedForm(b, g)
 	var direct, unmarshal time.Duration
 	for b.Loop() {
