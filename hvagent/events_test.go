@@ -73,6 +73,49 @@ func TestAgent_PauseQueue(t *testing.T) {
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(env.Agent.PauseQueue(ctx, "nope")))
 }
 
+// A paused job at the head of its queue holds the jobs behind it; once it
+// is canceled, the next job runs without waiting for a resume.
+func TestAgent_CancelPausedHead(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	g := env.Create(t, nil)
+	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionStart))
+	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	behind := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+	time.Sleep(200 * time.Millisecond) // the queue's worker has found its head paused and gone
+	_, err := env.Agent.CancelJob(ctx, start.ID)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	j, err := env.Agent.WaitJob(wctx, behind.ID)
+	require.NoError(t, err, "the job behind a canceled paused job must run")
+	require.Equal(t, hvagent.JobComplete, j.Status)
+}
+
+// The same for an image's queue, whose name the job does not carry.
+func TestAgent_CancelPausedImageHead(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	image := func() hvagent.Request {
+		return hvagent.Request{Image: &hvagent.ImageRequest{ID: "nginx", Type: "container"}}
+	}
+	first := env.Do(t, hvagent.ActionFetchImage, "", image()).Job
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, first.ID).Status)
+	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionFetchImage))
+	fetch := env.Do(t, hvagent.ActionFetchImage, "", image()).Job
+	del := env.Do(t, hvagent.ActionDeleteImage, "", image()).Job
+	time.Sleep(200 * time.Millisecond) // the queue's worker has found its head paused and gone
+	_, err := env.Agent.CancelJob(ctx, fetch.ID)
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	j, err := env.Agent.WaitJob(wctx, del.ID)
+	require.NoError(t, err, "the job behind a canceled paused image job must run")
+	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
+}
+
 func TestAgent_EventsLive(t *testing.T) {
 	t.Parallel()
 	env := agenttest.New(t, agenttest.Opts{})

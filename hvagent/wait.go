@@ -2,6 +2,7 @@ package hvagent
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -90,6 +91,7 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 	}
 	if job.Status == JobCanceled {
 		a.notify(id)
+		a.kickBehind(ctx, job)
 		return job, nil
 	}
 	a.mu.Lock()
@@ -104,4 +106,30 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 	delete(a.cancelSoon, id)
 	a.mu.Unlock()
 	return job, err
+}
+
+// kickBehind restarts the queue of job, just canceled while Queued. A
+// paused job at the head of a queue holds the jobs behind it, and the
+// queue's worker has gone; once that job is canceled the next one may
+// start. A guest's jobs queue on its ID; an image job's queue is not in
+// the job, so while anything is paused every image queue that holds
+// queued jobs is tried.
+func (a *Agent) kickBehind(ctx context.Context, job *Job) {
+	if job.GuestID != AgentGuestID {
+		a.kick(job.GuestID)
+		return
+	}
+	if len(a.claimPaused()) == 0 {
+		return
+	}
+	queues, err := a.store.QueuedQueues(ctx)
+	if err != nil {
+		a.log.Warn().Err(err).Str("job", job.ID).Msg("restart image queues after a cancel")
+		return
+	}
+	for _, q := range queues {
+		if strings.HasPrefix(q, hostQueuePrefix) {
+			a.kick(q)
+		}
+	}
 }

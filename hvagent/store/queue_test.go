@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -15,9 +17,14 @@ func TestDB_ClaimPaused(t *testing.T) {
 	ctx := context.Background()
 	first := b.enqueue(t, newJob("g1", &jobOpts{QueuedAt: ptr(at(1))}))
 	b.enqueue(t, newJob("g1", &jobOpts{QueuedAt: ptr(at(2))}))
+	var holds atomic.Int32
+	count := func(time.Duration) { holds.Add(1) }
+	b.db.commits.onHold.Store(&count)
 	cl, err := b.db.Claim(ctx, "g1", at(3), hvagent.ClaimOptions{Paused: []string{first.Action}})
 	require.NoError(t, err)
 	require.Nil(t, cl, "a paused job holds its queue")
+	require.Zero(t, holds.Load(), "a claim of a queue held by a paused job takes no write")
+	b.db.commits.onHold.Store(nil)
 	cl, err = b.db.Claim(ctx, "g1", at(3), hvagent.ClaimOptions{Paused: []string{"someOtherAction"}})
 	require.NoError(t, err)
 	require.Equal(t, first.ID, cl.Job.ID)

@@ -56,7 +56,7 @@ func entryTime(at time.Time) string {
 // ECONFLICT: its next job starts only once that one has ended (the schema
 // enforces it too, with a unique index on the queue of Running jobs).
 func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
-	if empty, err := db.queueEmpty(ctx, queue); err != nil || empty {
+	if ok, err := db.claimable(ctx, queue, o.Paused); err != nil || !ok {
 		return nil, err
 	}
 	at = db.at(at)
@@ -287,18 +287,22 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 	return job, nil
 }
 
-// queueEmpty tells from the read pool, without taking the write lock,
-// whether queue has no Queued job. Only this store's writer adds jobs and
-// it commits before anyone claims them, so "empty" is never stale in a way
-// that loses a job: the next enqueue wakes the queue again.
-func (db *DB) queueEmpty(ctx context.Context, queue string) (bool, error) {
-	var one int
-	err := db.read.QueryRowContext(ctx, `SELECT 1 FROM jobs WHERE queue = ? AND status = 'Queued' LIMIT 1`, queue).Scan(&one)
+// claimable tells from the read pool, without taking the write lock,
+// whether queue's oldest Queued job may be claimed: there is one and its
+// action is not in paused (an idle worker, or one whose queue is held by a
+// paused job, takes no write). Only this store's writer adds jobs and it
+// commits before anyone claims them, so "no" is never stale in a way that
+// loses a job: the next enqueue, resume or cancel wakes the queue again.
+func (db *DB) claimable(ctx context.Context, queue string, paused []string) (bool, error) {
+	var action string
+	// +?1: see queueHead.
+	err := db.read.QueryRowContext(ctx, `SELECT action FROM jobs
+		WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&action)
 	if errors.Is(err, sql.ErrNoRows) {
-		return true, nil
+		return false, nil
 	}
 	if err != nil {
 		return false, fmt.Errorf("claim job: %w", err)
 	}
-	return false, nil
+	return !slices.Contains(paused, action), nil
 }
