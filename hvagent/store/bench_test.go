@@ -43,7 +43,7 @@ func BenchmarkRawTx(b *testing.B) {
 	require.NoError(b, err)
 	for b.Loop() {
 		for range 3 {
-			err := inTx(ctx, pool, func(tx *sql.Tx) error {
+			err := inTx(ctx, pool, func(tx querier) error {
 				_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, "x")
 				return err
 			})

@@ -67,7 +67,7 @@ type committer struct {
 // writeReq is one write waiting for the committer.
 type writeReq struct {
 	ctx   context.Context
-	fn    func(context.Context, *sql.Tx) error
+	fn    func(context.Context, querier) error
 	done  chan error
 	large bool // see doLarge
 	pure  bool // see doPure
@@ -88,8 +88,8 @@ func newCommitter(pool *sql.DB, ckpt *checkpointer, budget time.Duration) *commi
 
 // write runs fn in a transaction shared with concurrent writes and returns
 // once it is committed (or failed), as do does.
-func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	return c.do(ctx, func(_ context.Context, tx *sql.Tx) error { return fn(tx) })
+func (c *committer) write(ctx context.Context, fn func(querier) error) error {
+	return c.do(ctx, func(_ context.Context, tx querier) error { return fn(tx) })
 }
 
 // do runs fn in a transaction shared with concurrent writes and returns
@@ -99,7 +99,7 @@ func (c *committer) write(ctx context.Context, fn func(*sql.Tx) error) error {
 // (its statements are short, and a cancellable context costs the SQLite
 // driver a goroutine handoff per statement, on the one writer). A write
 // that fails for want of disk space gives EUNAVAILABLE (see diskFull).
-func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (c *committer) do(ctx context.Context, fn func(context.Context, querier) error) error {
 	return diskFull(c.submit(ctx, &writeReq{fn: fn}))
 }
 
@@ -108,7 +108,7 @@ func (c *committer) do(ctx context.Context, fn func(context.Context, *sql.Tx) er
 // runs it without a savepoint of its own, and runs it again, in a new
 // transaction, when a later write of its transaction fails (see
 // txRun.redo).
-func (c *committer) doPure(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (c *committer) doPure(ctx context.Context, fn func(context.Context, querier) error) error {
 	return diskFull(c.submit(ctx, &writeReq{fn: fn, pure: true}))
 }
 
@@ -120,7 +120,7 @@ func (c *committer) doPure(ctx context.Context, fn func(context.Context, *sql.Tx
 // commit). It is held for a later transaction instead, at most two commits
 // later (see loop). One large write a transaction, so that a write that
 // joined after one never waits for a second.
-func (c *committer) doLarge(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (c *committer) doLarge(ctx context.Context, fn func(context.Context, querier) error) error {
 	return diskFull(c.submit(ctx, &writeReq{fn: fn, large: true}))
 }
 

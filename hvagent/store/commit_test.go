@@ -49,8 +49,8 @@ func budgetCommitter(t *testing.T, budget time.Duration) (*committer, *sql.DB, *
 }
 
 // insert is a write that inserts v into t.
-func insert(v string) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
+func insert(v string) func(context.Context, querier) error {
+	return func(ctx context.Context, tx querier) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, v)
 		return err
 	}
@@ -80,7 +80,7 @@ func TestCommitter_LateWriteJoinsTheRunningCommit(t *testing.T) {
 	started := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		first <- c.do(ctx, func(ctx context.Context, tx querier) error {
 			close(started)
 			for give := time.Now().Add(time.Minute); len(c.reqs) < 2; { // both late writes are handed over
 				if time.Now().After(give) {
@@ -108,11 +108,11 @@ func TestCommitter_LateWriteJoinsTheRunningCommit(t *testing.T) {
 func TestCommitter_BudgetEndsTheIntake(t *testing.T) {
 	c, pool, commits := budgetCommitter(t, time.Millisecond)
 	ctx := context.Background()
-	var first, late1, late2 *sql.Tx
+	var first, late1, late2 querier
 	started := make(chan struct{})
 	done := make(chan error, 3)
 	go func() {
-		done <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done <- c.do(ctx, func(ctx context.Context, tx querier) error {
 			close(started)
 			if err := handedOver(c, 2); err != nil {
 				return err
@@ -150,14 +150,14 @@ func TestCommitter_LoneWriteFailsAndPanics(t *testing.T) {
 	c, pool, _ := testCommitter(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
-	err := c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := c.do(ctx, func(ctx context.Context, tx querier) error {
 		if err := insert("x")(ctx, tx); err != nil {
 			return err
 		}
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
-	err = c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = c.do(ctx, func(ctx context.Context, tx querier) error {
 		if err := insert("y")(ctx, tx); err != nil {
 			return err
 		}
@@ -186,7 +186,7 @@ func TestCommitter_WriteContextIsNotCancellable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 	defer cancel()
 	var got context.Context
-	err := c.do(ctx, func(wctx context.Context, tx *sql.Tx) error {
+	err := c.do(ctx, func(wctx context.Context, tx querier) error {
 		got = wctx
 		return nil
 	})
@@ -207,8 +207,8 @@ func handedOver(c *committer, n int) error {
 }
 
 // txOf is a write that inserts v and records its transaction in *got.
-func txOf(v string, got **sql.Tx) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
+func txOf(v string, got *querier) func(context.Context, querier) error {
+	return func(ctx context.Context, tx querier) error {
 		*got = tx
 		return insert(v)(ctx, tx)
 	}
@@ -222,11 +222,11 @@ func txOf(v string, got **sql.Tx) func(context.Context, *sql.Tx) error {
 func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 	c, pool, commits := testCommitter(t)
 	ctx := context.Background()
-	var small1, large1, small2, large2, small3 *sql.Tx
+	var small1, large1, small2, large2, small3 querier
 	errs := make(chan error, 5)
 	started := make(chan struct{})
 	go func() {
-		errs <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		errs <- c.do(ctx, func(ctx context.Context, tx querier) error {
 			close(started)
 			if err := handedOver(c, 2); err != nil {
 				return err
@@ -236,7 +236,7 @@ func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 	}()
 	<-started
 	go func() {
-		errs <- c.doLarge(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		errs <- c.doLarge(ctx, func(ctx context.Context, tx querier) error {
 			if err := handedOver(c, 2); err != nil { // handed over while it runs
 				return err
 			}
@@ -269,11 +269,11 @@ func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 func TestCommitter_WaitingWritesGoBeforeAHeldLargeWrite(t *testing.T) {
 	c, pool, commits := testCommitter(t)
 	ctx := context.Background()
-	var small1, large, small2 *sql.Tx
+	var small1, large, small2 querier
 	errs := make(chan error, 3)
 	started := make(chan struct{})
 	go func() {
-		errs <- c.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		errs <- c.do(ctx, func(ctx context.Context, tx querier) error {
 			close(started)
 			if err := handedOver(c, 1); err != nil {
 				return err

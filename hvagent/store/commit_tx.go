@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -19,7 +18,7 @@ import (
 // that is not pure.
 type txRun struct {
 	c       *committer
-	tx      *sql.Tx
+	tx      *wtx
 	began   time.Time
 	batch   []*writeReq
 	errs    []error
@@ -50,12 +49,12 @@ func guestWrite(ctx context.Context) {
 func (c *committer) transact(first *writeReq) ([]*writeReq, []error, bool, error) {
 	t := &txRun{c: c, batch: []*writeReq{first}, began: time.Now()}
 	var err error
-	if t.tx, err = c.pool.BeginTx(context.Background(), nil); err != nil {
+	if t.tx, err = beginWrite(c.pool); err != nil {
 		return t.batch, nil, false, fmt.Errorf("commit: %w", err)
 	}
 	t.errs = []error{t.runFirst(first)}
 	if t.errs[0] != nil { // nothing else ran
-		_ = t.tx.Rollback()
+		t.tx.rollback()
 		return t.batch, t.errs, t.guests, nil
 	}
 	t.guarded = !first.pure
@@ -99,9 +98,9 @@ func (t *txRun) run() error {
 // savepoint, the writes before it that had succeeded (all pure). Later
 // writes run in savepoints too.
 func (t *txRun) redo() error {
-	_ = t.tx.Rollback()
+	t.tx.rollback()
 	var err error
-	if t.tx, err = t.c.pool.BeginTx(context.Background(), nil); err != nil {
+	if t.tx, err = beginWrite(t.c.pool); err != nil {
 		t.tx = nil
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -120,8 +119,7 @@ func (t *txRun) commit() error {
 	if t.guests && t.c.beforeCommit != nil {
 		t.c.beforeCommit()
 	}
-	if err := t.tx.Commit(); err != nil {
-		_ = t.tx.Rollback()
+	if err := t.tx.commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if f := t.c.onCommit.Load(); f != nil {
@@ -133,14 +131,14 @@ func (t *txRun) commit() error {
 // runSavepoint runs one write inside a savepoint, undoing it alone when it
 // fails or panics.
 func (t *txRun) runSavepoint(r *writeReq) (err error) {
-	if _, err := t.tx.Exec(`SAVEPOINT write`); err != nil {
+	if err := t.tx.exec(`SAVEPOINT write`); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_, _ = t.tx.Exec(`ROLLBACK TO write`)
+			_ = t.tx.exec(`ROLLBACK TO write`)
 		}
-		if _, rerr := t.tx.Exec(`RELEASE write`); rerr != nil && err == nil {
+		if rerr := t.tx.exec(`RELEASE write`); rerr != nil && err == nil {
 			err = fmt.Errorf("release savepoint: %w", rerr)
 		}
 	}()
@@ -172,5 +170,5 @@ func (t *txRun) runWrite(r *writeReq) (err error) {
 	} else {
 		t.guests = true
 	}
-	return r.fn(ctx, t.tx)
+	return r.fn(ctx, t.tx.conn)
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -12,8 +11,8 @@ import (
 )
 
 // runs is a write that inserts v and counts how many times it ran.
-func runs(v string, n *atomic.Int32) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
+func runs(v string, n *atomic.Int32) func(context.Context, querier) error {
+	return func(ctx context.Context, tx querier) error {
 		n.Add(1)
 		return insert(v)(ctx, tx)
 	}
@@ -23,8 +22,8 @@ func runs(v string, n *atomic.Int32) func(context.Context, *sql.Tx) error {
 var errHalfDone = errors.New("failed after its first statement")
 
 // halfDone is a write that inserts v and then fails, or panics.
-func halfDone(v string, panics bool) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
+func halfDone(v string, panics bool) func(context.Context, querier) error {
+	return func(ctx context.Context, tx querier) error {
 		if err := insert(v)(ctx, tx); err != nil {
 			return err
 		}
@@ -38,9 +37,9 @@ func halfDone(v string, panics bool) func(context.Context, *sql.Tx) error {
 // firstWaiting is a write that, the first time it runs (it may run
 // again), closes started and waits until n more writes are handed over;
 // then it runs fn.
-func firstWaiting(c *committer, n int, started chan<- struct{}, fn func(context.Context, *sql.Tx) error) func(context.Context, *sql.Tx) error {
+func firstWaiting(c *committer, n int, started chan<- struct{}, fn func(context.Context, querier) error) func(context.Context, querier) error {
 	var once sync.Once
-	return func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx querier) error {
 		var err error
 		once.Do(func() {
 			close(started)

@@ -234,7 +234,7 @@ func fileURI(path string) string {
 
 // inTx runs fn in a transaction of pool, committing when fn returns nil and
 // rolling back when it returns an error or panics.
-func inTx(ctx context.Context, pool *sql.DB, fn func(*sql.Tx) error) (err error) {
+func inTx(ctx context.Context, pool *sql.DB, fn func(querier) error) (err error) {
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,18 +145,18 @@ func TestInTx(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	insert := func(tx *sql.Tx, key string) {
-		_, err := tx.Exec(`INSERT INTO hypervisor_metadata (key, value) VALUES (?, 'v')`, key)
+	insert := func(tx querier, key string) {
+		_, err := tx.ExecContext(context.Background(), `INSERT INTO hypervisor_metadata (key, value) VALUES (?, 'v')`, key)
 		require.NoError(t, err)
 	}
 
 	boom := errors.New("boom")
-	err := inTx(ctx, b.db.write, func(tx *sql.Tx) error { insert(tx, "err"); return boom })
+	err := inTx(ctx, b.db.write, func(tx querier) error { insert(tx, "err"); return boom })
 	require.ErrorIs(t, err, boom)
 	require.Panics(t, func() {
-		_ = inTx(ctx, b.db.write, func(tx *sql.Tx) error { insert(tx, "panic"); panic("boom") })
+		_ = inTx(ctx, b.db.write, func(tx querier) error { insert(tx, "panic"); panic("boom") })
 	})
-	require.NoError(t, inTx(ctx, b.db.write, func(tx *sql.Tx) error { insert(tx, "ok"); return nil }))
+	require.NoError(t, inTx(ctx, b.db.write, func(tx querier) error { insert(tx, "ok"); return nil }))
 
 	m, err := b.db.Metadata(ctx)
 	require.NoError(t, err)

@@ -27,7 +27,7 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 	if n.NewGuest != nil && len(n.NewGuest.Metadata) > largePatch { // see PatchGuestMetadata
 		do = db.commits.doLarge
 	}
-	err := do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := do(ctx, func(ctx context.Context, tx querier) error {
 		var err error
 		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
 			return err
@@ -70,7 +70,7 @@ func validateNewJob(n hvagent.NewJob) error {
 
 // idempotentJob returns the job recorded for n's live idempotency key, nil
 // when n has no key or it is not live; ECONFLICT when the hash differs.
-func idempotentJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
+func idempotentJob(ctx context.Context, tx querier, n hvagent.NewJob, at time.Time) (*hvagent.Job, error) {
 	if n.Job.IdempotencyKey == "" {
 		return nil, nil
 	}
@@ -92,7 +92,7 @@ func idempotentJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Ti
 
 // checkEnqueue inserts n.NewGuest, enforces RequireGuest and MaxQueued, and
 // returns how many Queued jobs n's queue holds.
-func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time) (int, error) {
+func checkEnqueue(ctx context.Context, tx querier, n hvagent.NewJob, at time.Time) (int, error) {
 	if n.NewGuest != nil {
 		if err := insertGuest(ctx, tx, n.NewGuest, at); err != nil {
 			return 0, err
@@ -118,7 +118,7 @@ func checkEnqueue(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Tim
 // insertJob inserts n's job as Queued at time at, with the current name of
 // its guest, behind the queued jobs of its queue, and returns it as
 // stored.
-func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time, queued int) (*hvagent.Job, error) {
+func insertJob(ctx context.Context, tx querier, n hvagent.NewJob, at time.Time, queued int) (*hvagent.Job, error) {
 	j := n.Job
 	// The job is read back by a SELECT: RETURNING would cost SQLite a
 	// temporary table, twice the time of the SELECT.
@@ -147,7 +147,7 @@ func insertJob(ctx context.Context, tx *sql.Tx, n hvagent.NewJob, at time.Time, 
 
 // recordKey stores n's idempotency key for its job, replacing an expired
 // record of the same key.
-func recordKey(ctx context.Context, tx *sql.Tx, n hvagent.NewJob) error {
+func recordKey(ctx context.Context, tx querier, n hvagent.NewJob) error {
 	if n.Job.IdempotencyKey == "" {
 		return nil
 	}

@@ -12,25 +12,27 @@ import (
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier is what *sql.DB, *sql.Conn and *sql.Tx share: the store's
+// statements run on any of them.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // insertJobEvent records a job.updated event for j.
-func insertJobEvent(ctx context.Context, tx *sql.Tx, at time.Time, j *hvagent.Job) error {
+func insertJobEvent(ctx context.Context, tx querier, at time.Time, j *hvagent.Job) error {
 	return insertEvent(ctx, tx, hvagent.EventJobUpdated, at, j)
 }
 
 // insertGuestEvent records a guest.updated or guest.deleted event for g.
-func insertGuestEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time, g *hvagent.Guest) error {
+func insertGuestEvent(ctx context.Context, tx querier, typ string, at time.Time, g *hvagent.Guest) error {
 	return insertEvent(ctx, tx, typ, at, g)
 }
 
 // insertEvent appends an event whose payload is the JSON of v.
-func insertEvent(ctx context.Context, tx *sql.Tx, typ string, at time.Time, v any) error {
+func insertEvent(ctx context.Context, tx querier, typ string, at time.Time, v any) error {
 	var b eventBatch
 	if err := b.add(typ, v); err != nil {
 		return err
@@ -92,7 +94,7 @@ var insertEventsSQL = func() [maxBatchedEvents + 1]string {
 
 // insert appends the collected events at time at, in the order they were
 // added (their IDs follow it), and empties b.
-func (b *eventBatch) insert(ctx context.Context, tx *sql.Tx, at time.Time) error {
+func (b *eventBatch) insert(ctx context.Context, tx querier, at time.Time) error {
 	if b.n == 0 {
 		return nil
 	}

@@ -31,7 +31,7 @@ func (db *DB) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []str
 	}
 	at := db.at(e.At)
 	var end ended
-	err = db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = db.commits.doPure(ctx, func(ctx context.Context, tx querier) (err error) {
 		var ev eventBatch
 		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
 			return err
@@ -61,7 +61,7 @@ func (db *DB) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o
 		end  ended
 		next *hvagent.Claim
 	)
-	err = db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err = db.commits.doPure(ctx, func(ctx context.Context, tx querier) (err error) {
 		var ev eventBatch
 		if end, err = finishTx(ctx, tx, e, code, at, &ev); err != nil {
 			return err
@@ -92,7 +92,7 @@ type ended struct {
 // the guest and of the job's end are added to ev, which the caller
 // inserts; when the guest is deleted, ev is inserted first and the
 // deletion's events follow it.
-func finishTx(ctx context.Context, tx *sql.Tx, e hvagent.JobEnd, code string, at time.Time, ev *eventBatch) (ended, error) {
+func finishTx(ctx context.Context, tx querier, e hvagent.JobEnd, code string, at time.Time, ev *eventBatch) (ended, error) {
 	var out ended
 	job, err := endJob(ctx, tx, e.ID, jobEnd{e.Status, code, e.Message, e.Result}, at, &out.queue)
 	if err != nil {
@@ -148,7 +148,7 @@ type jobEnd struct {
 // message, result and FinishedAt (an Error also appends an attempt error)
 // and returns the job as it ended; it stores the job's queue in queue. ENOTFOUND for an unknown job, ECONFLICT for a finished
 // one.
-func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time, queue *string) (*hvagent.Job, error) {
+func endJob(ctx context.Context, tx querier, id string, e jobEnd, at time.Time, queue *string) (*hvagent.Job, error) {
 	query := `UPDATE jobs SET status = ?, error_code = ?, message = ?, result = ?, finished_at = ?, updated_at = ?`
 	args := []any{string(e.status), e.code, e.message, nullJSON(e.result), nanos(at), nanos(at)}
 	if e.status == hvagent.JobError {
@@ -179,7 +179,7 @@ func endJob(ctx context.Context, tx *sql.Tx, id string, e jobEnd, at time.Time, 
 // cancelQueue ends every Queued job of queue as Canceled ("guest deleted",
 // code canceled),
 // each with its event, and returns their IDs in queue order.
-func cancelQueue(ctx context.Context, tx *sql.Tx, queue string, at time.Time) ([]string, error) {
+func cancelQueue(ctx context.Context, tx querier, queue string, at time.Time) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, `UPDATE jobs SET status = 'Canceled', error_code = ?, message = ?,
 		finished_at = ?, updated_at = ? WHERE queue = ? AND status = 'Queued' RETURNING seq, id`,
 		hvagent.ECANCELED, guestDeleted, nanos(at), nanos(at), queue)

@@ -110,7 +110,7 @@ func (db *DB) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Gue
 		query, args = query+` AND name = ?`, append(args, f.Name)
 	}
 	var guests []*hvagent.Guest
-	err = inTx(ctx, db.read, func(tx *sql.Tx) error {
+	err = inTx(ctx, db.read, func(tx querier) error {
 		var err error
 		if guests, err = queryGuests(ctx, tx, query+` ORDER BY id LIMIT ?`, append(args, limit)...); err != nil {
 			return err
@@ -208,7 +208,7 @@ func guestData(id string, g *hvagent.Guest) (string, error) {
 // insertGuest stores a new guest with its name, metadata and a
 // guest.updated event; ECONFLICT if its ID or name exists, EINVALID for a
 // name that is not one.
-func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time) error {
+func insertGuest(ctx context.Context, tx querier, g *hvagent.Guest, at time.Time) error {
 	if g.ID == "" {
 		return hvagent.Errorf(hvagent.EINVALID, "guest id is empty")
 	}
@@ -251,7 +251,7 @@ func insertGuest(ctx context.Context, tx *sql.Tx, g *hvagent.Guest, at time.Time
 // guest id and adds its guest.updated event to ev; nothing is written, and
 // no event recorded, when the stored guest is that already. ENOTFOUND if
 // id is not stored.
-func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, at time.Time, ev *eventBatch) error {
+func persistGuest(ctx context.Context, tx querier, id string, g *hvagent.Guest, at time.Time, ev *eventBatch) error {
 	data, err := guestData(id, g)
 	if err != nil {
 		return err
@@ -282,7 +282,7 @@ func persistGuest(ctx context.Context, tx *sql.Tx, id string, g *hvagent.Guest, 
 
 // deleteGuest removes guest id with a guest.deleted event carrying it as it
 // was. A guest already gone is not an error.
-func deleteGuest(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
+func deleteGuest(ctx context.Context, tx querier, id string, at time.Time) error {
 	var r guestRow
 	guestWrite(ctx)
 	err := r.scan(tx.QueryRowContext(ctx, `DELETE FROM guests WHERE id = ? RETURNING `+guestColumns, id))
@@ -307,7 +307,7 @@ func (db *DB) SetGuestState(ctx context.Context, id, state string, at time.Time)
 		return nil, hvagent.Errorf(hvagent.EINVALID, "guest state is empty")
 	}
 	var g *hvagent.Guest
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx querier) error {
 		var r guestRow
 		guestWrite(ctx)
 		err := r.scan(tx.QueryRowContext(ctx, `UPDATE guests

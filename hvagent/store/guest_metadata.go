@@ -42,13 +42,13 @@ func (db *DB) PatchGuestMetadata(ctx context.Context, id string, patch map[strin
 		return nil, err
 	}
 	var g *hvagent.Guest
-	err = inTx(ctx, db.read, func(tx *sql.Tx) error { return p.readBase(ctx, tx) })
+	err = inTx(ctx, db.read, func(tx querier) error { return p.readBase(ctx, tx) })
 	if err == nil {
 		do := db.commits.do
 		if len(patch) > largePatch {
 			do = db.commits.doLarge
 		}
-		err = do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err = do(ctx, func(ctx context.Context, tx querier) error {
 			var err error
 			g, err = p.commit(ctx, tx, db.now(), lim)
 			return err
@@ -124,7 +124,7 @@ func (p *metadataPatch) answer(ctx context.Context, q querier, g *hvagent.Guest)
 // reading them again), checked against lim before any key is written, then
 // its keys and the guest.updated event. It returns the guest without its
 // metadata.
-func (p *metadataPatch) commit(ctx context.Context, tx *sql.Tx, now time.Time,
+func (p *metadataPatch) commit(ctx context.Context, tx querier, now time.Time,
 	lim hvagent.MetadataLimits) (*hvagent.Guest, error) {
 	guestWrite(ctx)
 	var r guestRow
@@ -249,7 +249,7 @@ func (p *metadataPatch) storedSize(ctx context.Context, q querier) (metadataDelt
 }
 
 // apply deletes and upserts p's keys in tx.
-func (p *metadataPatch) apply(ctx context.Context, tx *sql.Tx) error {
+func (p *metadataPatch) apply(ctx context.Context, tx querier) error {
 	guestWrite(ctx)
 	for _, c := range p.unset {
 		if _, err := tx.ExecContext(ctx, c.query, c.args...); err != nil {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -207,7 +206,7 @@ func (b *testBundle) readPatch(t *testing.T, id string, patch map[string]string)
 	t.Helper()
 	p, err := newMetadataPatch(id, patch)
 	require.NoError(t, err)
-	require.NoError(t, inTx(context.Background(), b.db.read, func(tx *sql.Tx) error {
+	require.NoError(t, inTx(context.Background(), b.db.read, func(tx querier) error {
 		return p.readBase(context.Background(), tx)
 	}))
 	return p
@@ -215,7 +214,7 @@ func (b *testBundle) readPatch(t *testing.T, id string, patch map[string]string)
 
 // commitPatch writes a patch prepared by readPatch.
 func (b *testBundle) commitPatch(p *metadataPatch, lim hvagent.MetadataLimits) error {
-	return b.db.commits.do(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+	return b.db.commits.do(context.Background(), func(ctx context.Context, tx querier) error {
 		_, err := p.commit(ctx, tx, at(5), lim)
 		return err
 	})
@@ -249,7 +248,7 @@ func TestDB_PatchGuestMetadata_WrittenSinceRead(t *testing.T) {
 	// Read when the guest held one key; by the write a new guest of the
 	// same ID holds three: the limit of 3 keys refuses the fourth.
 	p = b.readPatch(t, "g1", map[string]string{"d": "4"})
-	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx querier) error {
 		if err := deleteGuest(ctx, tx, "g1", at(6)); err != nil {
 			return err
 		}
@@ -260,7 +259,7 @@ func TestDB_PatchGuestMetadata_WrittenSinceRead(t *testing.T) {
 	b.requireCounted(t, "g1")
 
 	p = b.readPatch(t, "g1", map[string]string{"x": ""})
-	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	require.NoError(t, b.db.commits.do(ctx, func(ctx context.Context, tx querier) error {
 		return deleteGuest(ctx, tx, "g1", at(7))
 	}))
 	requireCode(t, b.commitPatch(p, lim), hvagent.ENOTFOUND)

@@ -36,7 +36,7 @@ func (db *DB) RenameGuest(ctx context.Context, id, name string, at time.Time) (*
 		}
 	}
 	var g *hvagent.Guest
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx querier) error {
 		if err := checkNameFree(ctx, tx, name, id); err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (db *DB) RenameGuest(ctx context.Context, id, name string, at time.Time) (*
 // checkNameFree returns ECONFLICT, naming the other guest, when a guest
 // other than id has name, and EINVALID when name is not a guest name. The
 // empty name (none) is always free.
-func checkNameFree(ctx context.Context, tx *sql.Tx, name, id string) error {
+func checkNameFree(ctx context.Context, tx querier, name, id string) error {
 	if name == "" {
 		return nil
 	}

@@ -111,7 +111,7 @@ func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, er
 	}
 	where, args := jobFilterWhere(f)
 	var jobs []*hvagent.Job
-	err = inTx(ctx, db.read, func(tx *sql.Tx) error {
+	err = inTx(ctx, db.read, func(tx querier) error {
 		if f.Before != "" {
 			var seq int64
 			err := tx.QueryRowContext(ctx, `SELECT seq FROM jobs WHERE id = ?`, f.Before).Scan(&seq)

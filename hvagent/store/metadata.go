@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -23,7 +22,7 @@ func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string, lim hv
 	if err := lim.CheckEntries(patch); err != nil {
 		return nil, err
 	}
-	err := db.commits.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.do(ctx, func(ctx context.Context, tx querier) error {
 		for k, v := range patch {
 			if err := setMetadata(ctx, tx, k, v); err != nil {
 				return err
@@ -49,7 +48,7 @@ func (db *DB) PatchMetadata(ctx context.Context, patch map[string]string, lim hv
 }
 
 // setMetadata upserts key, or deletes it when value is "".
-func setMetadata(ctx context.Context, tx *sql.Tx, key, value string) error {
+func setMetadata(ctx context.Context, tx querier, key, value string) error {
 	var err error
 	if value == "" {
 		_, err = tx.ExecContext(ctx, `DELETE FROM hypervisor_metadata WHERE key = ?`, key)

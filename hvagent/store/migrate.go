@@ -43,7 +43,7 @@ func migrate(ctx context.Context, pool *sql.DB) error {
 // (by base name).
 func migrateFile(ctx context.Context, pool *sql.DB, file string) error {
 	name := path.Base(file)
-	return inTx(ctx, pool, func(tx *sql.Tx) error {
+	return inTx(ctx, pool, func(tx querier) error {
 		var n int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM migrations WHERE name = ?`, name).Scan(&n)
 		if err != nil || n > 0 {

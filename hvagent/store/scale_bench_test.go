@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
@@ -120,7 +119,7 @@ func BenchmarkPruneStall(b *testing.B) {
 		f := openFilled(b, full)
 		var hold, wait, idle latencies
 		for b.Loop() {
-			err := f.db.commits.write(context.Background(), func(tx *sql.Tx) error {
+			err := f.db.commits.write(context.Background(), func(tx querier) error {
 				return fillJobs(context.Background(), tx, 100, full.guests)
 			})
 			require.NoError(b, err)

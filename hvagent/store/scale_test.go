@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,7 +64,7 @@ func openFilled(tb testing.TB, s scale) *filled {
 // keys) and s.jobs Complete jobs with their events by direct inserts, in
 // one transaction.
 func fillStore(ctx context.Context, db *DB, s scale) error {
-	return db.commits.write(ctx, func(tx *sql.Tx) error {
+	return db.commits.write(ctx, func(tx querier) error {
 		if err := fillGuests(ctx, tx, s.guests); err != nil {
 			return err
 		}
@@ -74,7 +73,7 @@ func fillStore(ctx context.Context, db *DB, s scale) error {
 }
 
 // fillGuests inserts n guests with names and metadata.
-func fillGuests(ctx context.Context, tx *sql.Tx, n int) error {
+func fillGuests(ctx context.Context, tx querier, n int) error {
 	g, err := tx.PrepareContext(ctx, `INSERT INTO guests (id, name, data, created_at, updated_at,
 		metadata_keys, metadata_bytes) VALUES (?, ?, ?, 1, 1, 2, 20)`)
 	if err != nil {
@@ -104,7 +103,7 @@ func fillGuests(ctx context.Context, tx *sql.Tx, n int) error {
 // fillJobs inserts n Complete jobs and their events in two statements,
 // spread over guests guest-0… in turn and over scaleActions; their IDs are
 // UUID-shaped.
-func fillJobs(ctx context.Context, tx *sql.Tx, n, guests int) error {
+func fillJobs(ctx context.Context, tx querier, n, guests int) error {
 	actions, err := json.Marshal(scaleActions)
 	if err != nil {
 		return err

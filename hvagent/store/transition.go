@@ -19,7 +19,7 @@ type jobRef struct {
 }
 
 // lookupJob reads the state of job id; ENOTFOUND if there is none.
-func lookupJob(ctx context.Context, tx *sql.Tx, id string) (jobRef, error) {
+func lookupJob(ctx context.Context, tx querier, id string) (jobRef, error) {
 	r := jobRef{id: id}
 	err := tx.QueryRowContext(ctx, `SELECT guest_id, queue, status FROM jobs WHERE id = ?`, id).
 		Scan(&r.guestID, &r.queue, &r.status)
@@ -61,7 +61,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 	}
 	at = db.at(at)
 	var c *hvagent.Claim
-	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx querier) (err error) {
 		var ev eventBatch
 		if c, err = claimTx(ctx, tx, queue, at, o, &ev); err != nil {
 			return err
@@ -77,7 +77,7 @@ func (db *DB) Claim(ctx context.Context, queue string, at time.Time, o hvagent.C
 // claimTx is Claim's write: it claims the head of queue in tx and adds its
 // event to ev, which the caller inserts; nil when there is nothing to
 // start.
-func claimTx(ctx context.Context, tx *sql.Tx, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
+func claimTx(ctx context.Context, tx querier, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
 	h, err := queueHead(ctx, tx, queue)
 	if err != nil || h == nil || slices.Contains(o.Paused, h.job.Action) {
 		return nil, err
@@ -134,7 +134,7 @@ func (h *head) claimed(at int64, label string, stageAt int64) *hvagent.Job {
 
 // queueHead returns the oldest Queued job of queue, nil when it has none;
 // ECONFLICT, naming the job, when queue has a Running job.
-func queueHead(ctx context.Context, tx *sql.Tx, queue string) (*head, error) {
+func queueHead(ctx context.Context, tx querier, queue string) (*head, error) {
 	var (
 		h       head
 		running sql.NullString
@@ -164,7 +164,7 @@ func queueHead(ctx context.Context, tx *sql.Tx, queue string) (*head, error) {
 func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	at := db.at(u.At)
 	var job *hvagent.Job
-	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx querier) (err error) {
 		job, err = advanceTx(ctx, tx, u, at)
 		return err
 	})
@@ -177,7 +177,7 @@ func (db *DB) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, e
 // advanceTx is Advance's write. The status check is in the UPDATE's
 // WHERE: the job is looked up only when the UPDATE changed nothing, for
 // the error. The guest's event and the job's are one INSERT.
-func advanceTx(ctx context.Context, tx *sql.Tx, u hvagent.JobUpdate, at time.Time) (*hvagent.Job, error) {
+func advanceTx(ctx context.Context, tx querier, u hvagent.JobUpdate, at time.Time) (*hvagent.Job, error) {
 	sets, args := []string{"updated_at = ?"}, []any{nanos(at)}
 	if u.Stage != nil {
 		sets = append(sets, "stage = ?", "stage_started_at = ?")
@@ -217,7 +217,7 @@ func advanceTx(ctx context.Context, tx *sql.Tx, u hvagent.JobUpdate, at time.Tim
 }
 
 // emitJob reads job id after a change and records its job.updated event.
-func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent.Job, error) {
+func emitJob(ctx context.Context, tx querier, id string, at time.Time) (*hvagent.Job, error) {
 	j, err := loadJob(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func emitJob(ctx context.Context, tx *sql.Tx, id string, at time.Time) (*hvagent
 func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx querier) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
@@ -262,7 +262,7 @@ func (db *DB) Requeue(ctx context.Context, id, message string, at time.Time) (*h
 func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time) (*hvagent.Job, error) {
 	at = db.at(at)
 	var job *hvagent.Job
-	err := db.commits.doPure(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := db.commits.doPure(ctx, func(ctx context.Context, tx querier) error {
 		r, err := lookupJob(ctx, tx, id)
 		if err != nil {
 			return err
