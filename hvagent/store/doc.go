@@ -10,10 +10,12 @@
 // Options.Durability "full" a committed change survives a power loss, with
 // "normal" it survives a process crash.
 //
-// Concurrent changes share a commit (group commit): each runs in its own
-// savepoint, so it is atomic and fails alone, the committer takes in the
-// changes that arrive while its transaction runs, and every caller returns
-// only once the commit that holds its change is durable. A change, once
+// Concurrent changes share a commit (group commit): each is atomic and
+// fails alone (in a savepoint of its own, or, for a job's transitions, run
+// again in a new transaction when a later one fails), the committer takes
+// in the changes that arrive while its transaction runs, for at most 2 ms
+// of statements, and every caller returns only once the commit that holds
+// its change is durable. A change, once
 // started, runs to its end; the caller's context bounds its wait for the
 // writer. A large change (a guest metadata PATCH or new guest of more than
 // 16 keys) is never taken in behind other changes, whose commit would wait
