@@ -74,46 +74,41 @@ func TestAgent_PauseQueue(t *testing.T) {
 }
 
 // A paused job at the head of its queue holds the jobs behind it; once it
-// is canceled, the next job runs without waiting for a resume.
+// is canceled, the next job runs without waiting for a resume: on a
+// guest's queue, and on an image's, whose name the job does not carry.
 func TestAgent_CancelPausedHead(t *testing.T) {
 	t.Parallel()
-	env := agenttest.New(t, agenttest.Opts{})
-	ctx := context.Background()
-	g := env.Create(t, nil)
-	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionStart))
-	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
-	behind := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
-	time.Sleep(200 * time.Millisecond) // the queue's worker has found its head paused and gone
-	_, err := env.Agent.CancelJob(ctx, start.ID)
-	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	j, err := env.Agent.WaitJob(wctx, behind.ID)
-	require.NoError(t, err, "the job behind a canceled paused job must run")
-	require.Equal(t, hvagent.JobComplete, j.Status)
-}
-
-// The same for an image's queue, whose name the job does not carry.
-func TestAgent_CancelPausedImageHead(t *testing.T) {
-	t.Parallel()
-	env := agenttest.New(t, agenttest.Opts{})
-	ctx := context.Background()
-	image := func() hvagent.Request {
-		return hvagent.Request{Image: &hvagent.ImageRequest{ID: "nginx", Type: "container"}}
+	image := hvagent.Request{Image: &hvagent.ImageRequest{ID: "nginx", Type: "container"}}
+	for _, tc := range []struct {
+		name, paused, behind string
+		guest                bool
+	}{
+		{"guest", hvagent.ActionStart, hvagent.ActionShutdown, true},
+		{"image", hvagent.ActionFetchImage, hvagent.ActionDeleteImage, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := agenttest.New(t, agenttest.Opts{})
+			ctx := context.Background()
+			target, req := "", image
+			if tc.guest {
+				target, req = env.Create(t, nil).ID, hvagent.Request{}
+			} else { // an image to delete
+				require.Equal(t, hvagent.JobComplete, env.Wait(t, env.Do(t, tc.paused, "", req).Job.ID).Status)
+			}
+			require.NoError(t, env.Agent.PauseQueue(ctx, tc.paused))
+			head := env.Do(t, tc.paused, target, req).Job
+			behind := env.Do(t, tc.behind, target, req).Job
+			time.Sleep(200 * time.Millisecond) // the queue's worker has found its head paused and gone
+			_, err := env.Agent.CancelJob(ctx, head.ID)
+			require.NoError(t, err)
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			j, err := env.Agent.WaitJob(wctx, behind.ID)
+			require.NoError(t, err, "the job behind a canceled paused job must run")
+			require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
+		})
 	}
-	first := env.Do(t, hvagent.ActionFetchImage, "", image()).Job
-	require.Equal(t, hvagent.JobComplete, env.Wait(t, first.ID).Status)
-	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionFetchImage))
-	fetch := env.Do(t, hvagent.ActionFetchImage, "", image()).Job
-	del := env.Do(t, hvagent.ActionDeleteImage, "", image()).Job
-	time.Sleep(200 * time.Millisecond) // the queue's worker has found its head paused and gone
-	_, err := env.Agent.CancelJob(ctx, fetch.ID)
-	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	j, err := env.Agent.WaitJob(wctx, del.ID)
-	require.NoError(t, err, "the job behind a canceled paused image job must run")
-	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
 }
 
 func TestAgent_EventsLive(t *testing.T) {
