@@ -4,11 +4,19 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // loopbackCopySize is the buffer through which a reply body goes to a TCP
 // peer on this host.
 const loopbackCopySize = 1 << 20
+
+// loopbackSendBuffer is the send buffer size a TCP connection to a peer on
+// this host asks for before its first stream (the kernel doubles it for
+// its own bookkeeping: 512 KiB).
+const loopbackSendBuffer = 256 << 10
 
 // loopbackBufs are the buffers of copyLoopback, reused across replies.
 var loopbackBufs = sync.Pool{New: func() any { b := make([]byte, loopbackCopySize); return &b }}
@@ -38,4 +46,31 @@ func copyLoopback(w io.Writer, r io.Reader) (int64, error) {
 	defer loopbackBufs.Put(buf)
 	// Hide r's WriteTo and w's ReadFrom, which would send the pages again.
 	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *buf)
+}
+
+// shrinkLoopbackBuffer fixes the send buffer of c, a TCP connection to a
+// peer on this host about to carry a stream, at loopbackSendBuffer; on
+// failure c keeps its own. Left to itself the kernel grows the buffer of
+// a busy connection up to net.ipv4.tcp_wmem's maximum (4 MiB by default),
+// and over loopback all of it is data the peer has not read yet: by the
+// time the peer reads a byte the copy wrote, the CPU's cache no longer
+// holds it. With 512 KiB in flight the bytes are still in cache when the
+// peer reads them, and a stream relayed from a sub-agent cost about a
+// quarter less CPU per GiB (sender and reader together; measured on Linux
+// 6.18, 2 CPUs). A peer on another host keeps the kernel's autotuning,
+// which a link's bandwidth-delay product needs.
+func shrinkLoopbackBuffer(c net.Conn) {
+	sc, ok := c.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, loopbackSendBuffer)
+	})
 }
