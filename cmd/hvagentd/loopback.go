@@ -4,9 +4,6 @@ import (
 	"io"
 	"net"
 	"sync"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // loopbackCopySize is the buffer through which a reply body goes to a TCP
@@ -62,15 +59,7 @@ func copyLoopback(w io.Writer, r io.Reader) (int64, error) {
 // another host keeps the kernel's autotuning, which a link's
 // bandwidth-delay product needs.
 func shrinkLoopbackBuffer(c net.Conn) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(loopbackSendBuffer)
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = raw.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, loopbackSendBuffer)
-	})
 }
