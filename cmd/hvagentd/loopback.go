@@ -54,8 +54,9 @@ func copyLoopback(w io.Writer, r io.Reader) (int64, error) {
 // holds it. With 512 KiB in flight the bytes are still in cache when the
 // peer reads them: a stream relayed from a sub-agent cost 15–25% less CPU
 // per GiB (hvagentd, sub-agent and reader together), a disk export sent
-// over loopback TCP about 45% less of hvagentd's (Linux 6.18, 2 CPUs; 128
-// KiB or less woke the writer so often that it cost more again). A peer on
+// over loopback TCP about 45% less (hvagentd and reader; Linux 6.18, 2
+// CPUs; 128 KiB or less woke the writer so often that it cost more
+// again). A peer on
 // another host keeps the kernel's autotuning, which a link's
 // bandwidth-delay product needs.
 func shrinkLoopbackBuffer(c net.Conn) {

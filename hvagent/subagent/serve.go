@@ -57,9 +57,10 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, ready func(addr
 // default), and over loopback all of it is data the peer has not read
 // yet: by the time the peer reads a byte, the CPU's cache no longer holds
 // it. With 512 KiB in flight it still does, and a 64 MiB stream read by a
-// client on this host cost about half the CPU per GiB, the sub-agent and
-// the reader together (Linux 6.18, 2 CPUs). A peer on another host keeps
-// the kernel's autotuning, which a link's bandwidth-delay product needs.
+// client on this host cost about a third less CPU per GiB, the sub-agent
+// and the reader together (BenchmarkServeStream; Linux 6.18, 2 CPUs). A
+// peer on another host keeps the kernel's autotuning, which a link's
+// bandwidth-delay product needs.
 func boundLoopbackBuffer(c net.Conn, state http.ConnState) {
 	if state != http.StateNew {
 		return
