@@ -27,13 +27,14 @@ const benchSnapshotMB = 64
 // benchEnv is an in-process hvagentd whose services are a sim served over
 // HTTP, with a running guest and a snapshot of it.
 type benchEnv struct {
-	daemon       *daemon
-	client       *rest.Client // to the daemon over TCP
-	rpc          *subagent.Client
-	download     *subagent.Client
+	daemon   *daemon
+	client   *rest.Client // to the daemon over TCP
+	rpc      *subagent.Client
+	download *subagent.Client
+	guest    *hvagent.Guest
+	snapshot string // the snapshot's name
+
 	subagentAddr string // the sub-agent's host:port
-	guest        *hvagent.Guest
-	snapshot     string // the snapshot's name
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -64,13 +65,13 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	b.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr}
 	e := &benchEnv{
-		daemon:       d,
-		client:       newClient(b, d.TCPAddr()),
-		rpc:          subagent.NewClient(subagent.ClientConfig{URL: srv.URL + subagent.RPCPath, HTTPClient: hc}),
-		download:     subagent.NewClient(subagent.ClientConfig{URL: srv.URL + sim.DownloadPath, HTTPClient: hc}),
-		snapshot:     "bench",
-		subagentAddr: srv.Listener.Addr().String(),
+		daemon:   d,
+		client:   newClient(b, d.TCPAddr()),
+		rpc:      subagent.NewClient(subagent.ClientConfig{URL: srv.URL + subagent.RPCPath, HTTPClient: hc}),
+		download: subagent.NewClient(subagent.ClientConfig{URL: srv.URL + sim.DownloadPath, HTTPClient: hc}),
+		snapshot: "bench",
 	}
+	e.subagentAddr = srv.Listener.Addr().String()
 	ctx := context.Background()
 	res, err := e.client.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 256, CPU: 1}})
 	require.NoError(b, err)
