@@ -33,6 +33,8 @@ type benchEnv struct {
 	download *subagent.Client
 	guest    *hvagent.Guest
 	snapshot string // the snapshot's name
+
+	subagentAddr string // the sub-agent's host:port
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -69,6 +71,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		download: subagent.NewClient(subagent.ClientConfig{URL: srv.URL + sim.DownloadPath, HTTPClient: hc}),
 		snapshot: "bench",
 	}
+	e.subagentAddr = srv.Listener.Addr().String()
 	ctx := context.Background()
 	res, err := e.client.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 256, CPU: 1}})
 	require.NoError(b, err)

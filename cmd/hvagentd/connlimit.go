@@ -131,17 +131,22 @@ type limitConn struct {
 	limits    *connLimits
 	ip        string
 	loopback  bool // a TCP connection whose peer is on this host
-	streamBuf bool // the send buffer was grown for streams (unix sockets)
+	streamBuf bool // the send buffer was sized for streams
 	once      sync.Once
 }
 
 // ReadFrom copies r to the connection: to a TCP peer on this host through
-// a buffer (copyLoopback), to another TCP peer with the connection's own
+// a buffer (copyLoopback) and a send buffer fixed the first time
+// (shrinkLoopbackBuffer), to another TCP peer with the connection's own
 // ReadFrom (sendfile from a file, splice from a socket), which wrapping it
 // would hide from net/http, and to a unix socket with sendfile, through a
 // send buffer grown for streams the first time (growStreamBuffer).
 func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 	if c.loopback {
+		if !c.streamBuf {
+			c.streamBuf = true
+			shrinkLoopbackBuffer(c.Conn)
+		}
 		return copyLoopback(c.Conn, r)
 	}
 	switch conn := c.Conn.(type) {

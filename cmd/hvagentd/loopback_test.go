@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -87,6 +89,24 @@ func TestLimitConn_ReadFromLoopback(t *testing.T) {
 		require.Error(t, err)
 		require.Less(t, n, int64(len(data)))
 	})
+}
+
+func TestLimitConnLoopbackBuffer(t *testing.T) {
+	t.Parallel()
+	wmemMax, err := os.ReadFile("/proc/sys/net/core/wmem_max")
+	require.NoError(t, err)
+	capped, err := strconv.Atoi(strings.TrimSpace(string(wmemMax)))
+	require.NoError(t, err)
+	want := 2 * min(loopbackSendBuffer, capped) // the kernel doubles what it is asked for
+	out, in := tcpPair(t)
+	conn := out.Conn.(*net.TCPConn)
+	require.NotEqual(t, want, sendBuffer(t, conn), "a new connection's send buffer")
+	got := readN(in, 3)
+	n, err := out.ReadFrom(strings.NewReader("abc"))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+	require.Equal(t, "abc", string(<-got))
+	require.Equal(t, want, sendBuffer(t, conn), "send buffer after a stream")
 }
 
 func TestOnLoopback(t *testing.T) {

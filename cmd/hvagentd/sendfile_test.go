@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestSendFileUnix(t *testing.T) {
 }
 
 // sendBuffer is the kernel's SO_SNDBUF of c.
-func sendBuffer(t *testing.T, c *net.UnixConn) int {
+func sendBuffer(t *testing.T, c syscall.Conn) int {
 	t.Helper()
 	raw, err := c.SyscallConn()
 	require.NoError(t, err)
