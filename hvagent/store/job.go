@@ -94,6 +94,10 @@ func queryJobs(ctx context.Context, q querier, query string, args ...any) ([]*hv
 // Job returns one job, with its Position when it is Queued; ENOTFOUND if
 // there is none.
 func (db *DB) Job(ctx context.Context, id string) (*hvagent.Job, error) {
+	ctx, err := lookupCtx(ctx)
+	if err != nil {
+		return nil, wrap("get job", err)
+	}
 	j, err := loadJob(ctx, db.read, id)
 	return j, wrap("get job", err)
 }

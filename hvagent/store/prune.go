@@ -53,7 +53,7 @@ func (db *DB) Prune(ctx context.Context, maxJobs, maxEvents int, now time.Time) 
 
 // pruneKeys deletes the idempotency keys that expired at or before now.
 func (db *DB) pruneKeys(ctx context.Context, now time.Time) error {
-	return db.deleteBatches(ctx, pruneBatch, func(tx querier) (int64, error) {
+	return db.deleteBatches(ctx, pruneBatch, func(ctx context.Context, tx querier) (int64, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE rowid IN (
 			SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`, nanos(now), pruneBatch)
 		if err != nil {
@@ -71,7 +71,7 @@ func (db *DB) pruneJobs(ctx context.Context, maxJobs int) error {
 		return err
 	}
 	var after int64 // the last seq deleted: kept jobs below it are not read again
-	return db.deleteBatches(ctx, pruneJobBatch, func(tx querier) (int64, error) {
+	return db.deleteBatches(ctx, pruneJobBatch, func(ctx context.Context, tx querier) (int64, error) {
 		rows, err := tx.QueryContext(ctx, `DELETE FROM jobs WHERE seq IN (
 			SELECT seq FROM jobs AS j WHERE seq > ? AND seq <= ? AND finished_at IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM idempotency_keys AS k WHERE k.job_id = j.id)
@@ -151,7 +151,7 @@ func (db *DB) pruneEvents(ctx context.Context, maxEvents int) error {
 	if bound <= 0 {
 		return nil
 	}
-	return db.deleteBatches(ctx, pruneBatch, func(tx querier) (int64, error) {
+	return db.deleteBatches(ctx, pruneBatch, func(ctx context.Context, tx querier) (int64, error) {
 		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id IN (
 			SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)`, bound, pruneBatch)
 		if err != nil {
@@ -162,11 +162,14 @@ func (db *DB) pruneEvents(ctx context.Context, maxEvents int) error {
 }
 
 // deleteBatches commits batch, each time in its own write, until it
-// deletes fewer than size rows; it stops early when ctx ends. After each
+// deletes fewer than size rows; it stops early when ctx ends, between two
+// batches: a batch runs on the write's context, without ctx's
+// cancellation, since an interrupted DELETE would roll back the whole
+// transaction, with the other writes that share its commit. After each
 // batch it pauses as long as the batch took: a prune is background work,
 // and leaving the writer idle half the time lets other writes in without
 // a queue and lets the WAL checkpointer keep up (see checkpointer).
-func (db *DB) deleteBatches(ctx context.Context, size int, batch func(querier) (int64, error)) error {
+func (db *DB) deleteBatches(ctx context.Context, size int, batch func(context.Context, querier) (int64, error)) error {
 	pause := time.NewTimer(0)
 	defer pause.Stop()
 	for {
@@ -175,9 +178,9 @@ func (db *DB) deleteBatches(ctx context.Context, size int, batch func(querier) (
 		}
 		start := time.Now()
 		var n int64
-		err := db.commits.write(ctx, func(tx querier) error {
+		err := db.commits.do(ctx, func(wctx context.Context, tx querier) error {
 			var err error
-			n, err = batch(tx)
+			n, err = batch(wctx, tx)
 			return err
 		})
 		if err != nil || n < int64(size) {
