@@ -168,12 +168,21 @@ func (k *checkpointer) pass(ctx context.Context, n int) bool {
 // the frames committed since the checkpointer's last pass (a few commits'
 // worth, the rest is copied already), so the writer's next transaction
 // begins with the whole WAL copied and SQLite starts the WAL over. Readers
-// still in the WAL can defer the restart; the next pass asks again.
+// still in the WAL can defer the restart; the next pass asks again. A
+// catch-up that finds a background pass running (SQLite's busy flag: one
+// checkpoint at a time) copied nothing, and is tried again before the
+// next transaction instead of waiting for the next request.
 func (k *checkpointer) catchUp(writer *sql.DB) {
 	if !k.restart.CompareAndSwap(true, false) {
 		return
 	}
-	if _, err := writer.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+	var busy, frames, copied int
+	err := writer.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	if err != nil {
 		k.log.Warn().Err(err).Msg("store: WAL catch-up checkpoint failed")
+		return
+	}
+	if busy != 0 {
+		k.restart.Store(true)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -86,4 +87,46 @@ func TestCheckpointer_RestartsWAL(t *testing.T) {
 	var n int
 	require.NoError(t, reopened.read.QueryRow(`SELECT COUNT(*) FROM scratch`).Scan(&n))
 	require.Equal(t, written, n)
+}
+
+// TestCheckpointer_CatchUpRetriesWhenBusy: a catch-up that finds another
+// checkpoint holding SQLite's checkpoint lock copies nothing, so it stays
+// asked for and runs again before the next transaction, instead of
+// leaving the WAL to grow until the next background pass asks again.
+func TestCheckpointer_CatchUpRetriesWhenBusy(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.enqueue(t, newJob("g1", nil))
+
+	// A reader holds a snapshot, then the WAL grows past it: a FULL
+	// checkpoint on another connection waits for that reader while it
+	// holds the checkpoint lock.
+	reader, err := sql.Open("sqlite3", readerDSN(b.db.path))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, reader.Close()) }()
+	rtx, err := reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, rtx.QueryRow(`SELECT COUNT(*) FROM jobs`).Scan(&n))
+	b.enqueue(t, newJob("g1", nil))
+	full, err := sql.Open("sqlite3", writerDSN(b.db.path, "FULL"))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, full.Close()) }()
+	fullDone := make(chan error, 1)
+	go func() { _, err := full.Exec(`PRAGMA wal_checkpoint(FULL)`); fullDone <- err }()
+	require.Eventually(t, func() bool { // the FULL checkpoint holds the lock
+		var busy, frames, copied int
+		require.NoError(t, b.db.ckptPool.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied))
+		return busy == 1
+	}, 10*time.Second, time.Millisecond)
+
+	b.db.ckpt.restart.Store(true)
+	b.db.ckpt.catchUp(b.db.write)
+	require.True(t, b.db.ckpt.restart.Load(), "a catch-up that found the checkpoint lock taken is asked for again")
+
+	require.NoError(t, rtx.Rollback())
+	require.NoError(t, <-fullDone)
+	b.db.ckpt.catchUp(b.db.write)
+	require.False(t, b.db.ckpt.restart.Load(), "a catch-up that ran is not asked for again")
 }
