@@ -82,12 +82,15 @@ type checkpointer struct {
 	// onPass, when set, receives each checkpoint's WAL size and the frames
 	// it had copied, in frames (tests).
 	onPass atomic.Pointer[func(frames, copied int)]
+	// writerCheckpoint runs catchUp's checkpoint: writerPassive (tests
+	// replace it).
+	writerCheckpoint func(writer *sql.DB) (busy bool, err error)
 }
 
 func newCheckpointer(pool *sql.DB, log zerolog.Logger) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &checkpointer{pool: pool, log: log, kicks: make(chan struct{}, 1), cancel: cancel,
-		restartFrames: walRestartFrames}
+		restartFrames: walRestartFrames, writerCheckpoint: writerPassive}
 	k.wg.Add(1)
 	go k.loop(ctx)
 	return k
@@ -176,13 +179,20 @@ func (k *checkpointer) catchUp(writer *sql.DB) {
 	if !k.restart.CompareAndSwap(true, false) {
 		return
 	}
-	var busy, frames, copied int
-	err := writer.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	busy, err := k.writerCheckpoint(writer)
 	if err != nil {
 		k.log.Warn().Err(err).Msg("store: WAL catch-up checkpoint failed")
 		return
 	}
-	if busy != 0 {
+	if busy {
 		k.restart.Store(true)
 	}
+}
+
+// writerPassive runs a PASSIVE checkpoint on the writer connection and
+// reports whether SQLite found another checkpoint running (its busy flag).
+func writerPassive(writer *sql.DB) (bool, error) {
+	var busy, frames, copied int
+	err := writer.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	return busy != 0, err
 }
