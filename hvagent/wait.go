@@ -46,10 +46,15 @@ func (a *Agent) subscribe(id string) (<-chan struct{}, func()) {
 // WaitJob blocks until job id is final or ctx ends, and returns the job as
 // it is then; when ctx ends first the error is ctx's (ETIMEOUT or
 // ECANCELED). Errors: ENOTFOUND.
+//
+// The job is read on a context without ctx's end (see readCtx): ctx
+// bounds the wait, not the point read, so a wait whose ctx has ended
+// still returns the job as it is.
 func (a *Agent) WaitJob(ctx context.Context, id string) (*Job, error) {
+	rctx := readCtx(ctx)
 	for {
 		ch, drop := a.subscribe(id)
-		job, err := a.store.Job(ctx, id)
+		job, err := a.store.Job(rctx, id)
 		if err != nil || job.Status.Final() {
 			drop()
 			return job, err
@@ -66,6 +71,18 @@ func (a *Agent) WaitJob(ctx context.Context, id string) (*Job, error) {
 		drop()
 		t.Stop()
 	}
+}
+
+// readCtx is ctx without its end, for a point read by primary key, which
+// takes microseconds: on a context that can end, database/sql watches each
+// query from a goroutine of its own and go-sqlite3 arms an interrupt for
+// it, which cost a job's read more than half again its CPU (about 5 µs).
+// A REST request's context can always end (its client may go away).
+func readCtx(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
 }
 
 // ContextError turns a done context into ETIMEOUT or ECANCELED, for calls

@@ -154,6 +154,9 @@ func queuedJob(h http.Header, id string) *hvagent.Job {
 	return &job
 }
 
+// clientGuestActions are hvagent.GuestActions, copied once.
+var clientGuestActions = hvagent.GuestActions()
+
 // clientRouteOf maps an action to its REST route. Errors (EINVALID) are those
 // the agent would return for requests that cannot even be addressed.
 func clientRouteOf(action, guest string, req hvagent.Request) (clientRoute, error) {
@@ -174,7 +177,7 @@ func clientRouteOf(action, guest string, req hvagent.Request) (clientRoute, erro
 	switch {
 	case base == hvagent.ActionDelete:
 		return clientRoute{clientCall: clientCall{method: http.MethodDelete, path: p}, guestReply: true}, nil
-	case slices.Contains(hvagent.GuestActions(), base):
+	case slices.Contains(clientGuestActions, base):
 		return clientRoute{clientCall: clientCall{method: http.MethodPost, path: p + clientPath(base)}, guestReply: true}, nil
 	case hvagent.MetricType(base) != "":
 		return clientGet(p + clientPath("metrics", hvagent.MetricType(base))), nil

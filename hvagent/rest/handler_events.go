@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,7 +60,7 @@ func (s *server) eventPage(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	return x.reply(http.StatusOK, eventPageReply{Events: nonNilList(page.Events), Next: page.Cursor, Reset: page.Reset})
+	return replyEventPage(x, page)
 }
 
 // eventStream serves GET /events as server-sent events. It starts after the
@@ -100,8 +99,9 @@ func (s *server) eventStream(x *exchange) error {
 			return nil
 		}
 	}
+	var buf []byte // the frames of a page, one chunk at a time
 	for {
-		if err := writeEvents(w, page); err != nil {
+		if buf, err = writeEvents(w, page, buf); err != nil {
 			return nil // the client went away or stalled
 		}
 		if err := w.flush(); err != nil {
@@ -191,28 +191,4 @@ func parseEventID(name, v string) (int64, error) {
 		return 0, hvagent.Errorf(hvagent.EINVALID, "%s %q must be a non-negative integer event id", name, v)
 	}
 	return n, nil
-}
-
-// writeEvents writes a page as SSE frames: "event: reset" first when the
-// page says events were missed, then one frame per event.
-func writeEvents(w io.Writer, page *hvagent.EventPage) error {
-	if page.Reset {
-		if _, err := fmt.Fprint(w, "event: reset\ndata: {}\n\n"); err != nil {
-			return err
-		}
-	}
-	for _, ev := range page.Events {
-		data, err := json.Marshal(ev)
-		if err != nil {
-			return fmt.Errorf("encode event %d: %w", ev.ID, err)
-		}
-		kind := "guest"
-		if ev.Job != nil {
-			kind = "job"
-		}
-		if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, kind, data); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -120,7 +120,7 @@ func (s *server) guestJobs(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	return x.reply(http.StatusOK, nonNilList(jobs))
+	return replyList(x, http.StatusOK, jobs)
 }
 
 // guestJob serves GET /guests/{id}/jobs/{jobID}: 404 unless the job is

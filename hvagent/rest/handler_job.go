@@ -124,7 +124,7 @@ func (s *server) listJobs(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	return x.reply(http.StatusOK, nonNilList(jobs))
+	return replyList(x, http.StatusOK, jobs)
 }
 
 // jobFilter parses the filters GET /jobs and GET /guests/{id}/jobs share.

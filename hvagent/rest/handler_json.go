@@ -55,7 +55,8 @@ const listChunk = 32 << 10
 
 // replyList writes items as a JSON array with status, the same bytes as
 // reply(status, items) gives (an empty array for none), encoding one item
-// at a time (a guest by wirejson.AppendGuest).
+// at a time (a guest by wirejson.AppendGuest, a job by wirejson.AppendJob
+// when it takes it).
 func replyList[T any](x *exchange, status int, items []T) error {
 	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
@@ -81,10 +82,20 @@ func replyList[T any](x *exchange, status int, items []T) error {
 }
 
 // appendItem appends item's JSON, json.Marshal's bytes, to b: a guest by
-// wirejson.AppendGuest, anything else by encoding/json.
+// wirejson.AppendGuest, a job by wirejson.AppendJob when it takes it,
+// anything else by encoding/json.
 func appendItem(b []byte, item any) ([]byte, error) {
-	if g, ok := item.(*hvagent.Guest); ok && g != nil {
-		return wirejson.AppendGuest(b, g), nil
+	switch v := item.(type) {
+	case *hvagent.Guest:
+		if v != nil {
+			return wirejson.AppendGuest(b, v), nil
+		}
+	case *hvagent.Job:
+		if v != nil {
+			if jb, ok := wirejson.AppendJob(b, v); ok {
+				return jb, nil
+			} // else its bytes past len(b) are written over below
+		}
 	}
 	v, err := json.Marshal(item)
 	return append(b, v...), err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 )
 
 // readResponse reads a reply to req from br as http.ReadResponse does. A
@@ -61,10 +62,8 @@ func plainResponse(br *bufio.Reader, req *http.Request) *http.Response {
 
 // cutLine cuts the first CRLF-ended line off s.
 func cutLine(s string) (line, rest string, ok bool) {
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] == '\r' && s[i+1] == '\n' {
-			return s[:i], s[i+2:], true
-		}
+	if i := strings.Index(s, "\r\n"); i >= 0 {
+		return s[:i], s[i+2:], true
 	}
 	return "", s, false
 }
@@ -91,12 +90,7 @@ func statusLine(line string) (code int, status string, ok bool) {
 // returns the header and its Content-Length (-1 when it has none). ok is
 // false for a header that is not plain.
 func plainHeader(text string) (h http.Header, length int64, ok bool) {
-	n := 0
-	for i := 0; i+1 < len(text); i++ {
-		if text[i] == '\r' {
-			n++
-		}
-	}
+	n := strings.Count(text, "\r")
 	if n > maxPlainLines {
 		return nil, -1, false
 	}

@@ -136,3 +136,42 @@ func FuzzReadResponse(f *testing.F) {
 		require.Equal(t, readWith(t, http.ReadResponse, "GET", raw), readWith(t, readResponse, "GET", raw))
 	})
 }
+
+// BenchmarkReadResponse compares readResponse with http.ReadResponse on
+// the reply rest.Client reads for a guest action: a 202 whose header
+// carries the queued job as JSON (X-Guest-Job) and whose body is the guest.
+func BenchmarkReadResponse(b *testing.B) {
+	const id = "6f1c2b1e-8d3a-4c55-9a51-3c0e9b7f7a10"
+	job := `{"ID":"` + id + `","GuestID":"0b8a2c4e-1f2d-4e6b-8c9a-7d5e3f1a2b3c","Action":"start",` +
+		`"QueuedAt":"2026-12-01T03:20:00.123456789Z","StartedAt":"0001-01-01T00:00:00Z",` +
+		`"UpdatedAt":"2026-12-01T03:20:00.123456789Z","Status":"Queued","Message":"","Stage":"",` +
+		`"StageStartedAt":"0001-01-01T00:00:00Z","Position":1,"Attempt":0,"RequestedBy":"local",` +
+		`"FinishedAt":"0001-01-01T00:00:00Z"}`
+	body := strings.Repeat("g", 400)
+	raw := "HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nLocation: /jobs/" + id +
+		"\r\nX-Guest-Job: " + job + "\r\nX-Guest-Job-Id: " + id +
+		"\r\nDate: Tue, 01 Dec 2026 03:20:00 GMT\r\nContent-Length: 400\r\n\r\n" + body
+	req, err := http.NewRequest(http.MethodPost, "http://h/guests/x/start", nil)
+	require.NoError(b, err)
+	sr := strings.NewReader(raw)
+	br := bufio.NewReaderSize(sr, 4096)
+	for _, side := range []struct {
+		name string
+		read func(*bufio.Reader, *http.Request) (*http.Response, error)
+	}{
+		{"direct", readResponse},
+		{"ReadResponse", http.ReadResponse},
+	} {
+		b.Run(side.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				sr.Reset(raw)
+				br.Reset(sr)
+				resp, err := side.read(br, req)
+				if err != nil || resp.StatusCode != http.StatusAccepted || resp.ContentLength != 400 {
+					b.Fatalf("reply %v, error %v", resp, err)
+				}
+			}
+		})
+	}
+}
