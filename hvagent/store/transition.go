@@ -294,9 +294,13 @@ func (db *DB) CancelQueued(ctx context.Context, id, message string, at time.Time
 // commits before anyone claims them, so "no" is never stale in a way that
 // loses a job: the next enqueue, resume or cancel wakes the queue again.
 func (db *DB) claimable(ctx context.Context, queue string, paused []string) (bool, error) {
+	ctx, err := lookupCtx(ctx) // a point read: the claim's timeout need not watch it
+	if err != nil {
+		return false, err
+	}
 	var action string
 	// +?1: see queueHead.
-	err := db.read.QueryRowContext(ctx, `SELECT action FROM jobs
+	err = db.read.QueryRowContext(ctx, `SELECT action FROM jobs
 		WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&action)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
