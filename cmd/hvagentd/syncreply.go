@@ -1,0 +1,229 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// syncReplyBuffer is how much of a reply body is held to go out with the
+// head in one write; a larger body, or one flushed, is sent as it is
+// written (chunked unless the handler set a Content-Length).
+const syncReplyBuffer = 64 << 10
+
+// syncReply is the http.ResponseWriter of a request served by a
+// syncServer. It also has the deadline and flush methods that
+// http.ResponseController looks for; it cannot be hijacked (upgrades are
+// handed over to net/http).
+type syncReply struct {
+	sc       *syncConn
+	req      *http.Request
+	reqBody  *syncBody // nil without a body
+	header   http.Header
+	status   int   // 0 until the head is decided
+	declared int64 // the handler's Content-Length, -1 without one
+	written  int64 // body bytes the handler wrote
+	body     []byte
+	// streaming: the head is sent, and the body goes out as written;
+	// chunked: in chunks; closeAfter: the head says Connection: close.
+	streaming, chunked, closeAfter bool
+	deadline                       bool  // the handler set a write deadline
+	err                            error // the connection failed
+}
+
+// newSyncReply returns the reply to req on sc.
+func newSyncReply(sc *syncConn, req *http.Request, body *syncBody) *syncReply {
+	return &syncReply{sc: sc, req: req, reqBody: body, header: make(http.Header), declared: -1}
+}
+
+// Header returns the reply's header, sent at the first write or flush, or
+// when the handler returns.
+func (w *syncReply) Header() http.Header { return w.header }
+
+// WriteHeader sets the status (the first call wins), or sends an
+// informational (1xx) head at once.
+func (w *syncReply) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.status != 0 {
+		return
+	}
+	if code < 200 && code != http.StatusSwitchingProtocols {
+		w.sc.out.Reset()
+		w.appendHead(code)
+		w.send()
+		return
+	}
+	w.status = code
+	if cl := w.header.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 {
+			w.header.Del("Content-Length")
+		} else {
+			w.declared = n
+		}
+	}
+}
+
+// Write adds p to the body.
+func (w *syncReply) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	switch {
+	case !bodyAllowed(w.status):
+		return 0, http.ErrBodyNotAllowed
+	case w.err != nil:
+		return 0, w.err
+	case w.declared >= 0 && w.written+int64(len(p)) > w.declared:
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.req.Method == http.MethodHead || len(p) == 0 {
+		return len(p), nil
+	}
+	if w.streaming {
+		w.sc.out.Reset()
+		w.appendBody(p)
+		w.send()
+	} else if w.body = append(w.body, p...); len(w.body) > syncReplyBuffer {
+		w.stream()
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+// Flush sends the head and what the body holds.
+func (w *syncReply) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush, with the connection's error.
+func (w *syncReply) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.streaming {
+		w.stream()
+	}
+	return w.err
+}
+
+// SetWriteDeadline sets the connection's write deadline, lifted after the
+// reply.
+func (w *syncReply) SetWriteDeadline(t time.Time) error {
+	w.deadline = true
+	return w.sc.c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the connection's read deadline (for the body).
+func (w *syncReply) SetReadDeadline(t time.Time) error { return w.sc.c.SetReadDeadline(t) }
+
+// stream sends the head and the body held so far, and what follows as it
+// is written.
+func (w *syncReply) stream() {
+	w.streaming = true
+	w.chunked = w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead
+	w.sc.out.Reset()
+	w.appendHead(w.status)
+	w.appendBody(w.body)
+	w.body = nil
+	w.send()
+}
+
+// finish completes the reply after the handler; it reports whether the
+// connection may carry another request.
+func (w *syncReply) finish() bool {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.sc.out.Reset()
+	if !w.streaming {
+		w.appendHead(w.status)
+		w.sc.out.Write(w.body)
+	} else if w.chunked {
+		w.sc.out.WriteString("0\r\n\r\n")
+	}
+	if w.sc.out.Len() > 0 {
+		w.send()
+	}
+	complete := w.declared < 0 || w.written == w.declared || w.req.Method == http.MethodHead
+	return w.err == nil && !w.closeAfter && complete
+}
+
+// appendHead appends the status line and header of status to out: the
+// handler's header plus Date, the Content-Type sniffed from the body when
+// it set none, the body's framing, and Connection: close when the
+// connection ends after this reply.
+func (w *syncReply) appendHead(status int) {
+	h := w.header
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		w.frame(h)
+	}
+	out := &w.sc.out
+	text := http.StatusText(status)
+	if text == "" {
+		text = "status code " + strconv.Itoa(status)
+	}
+	fmt.Fprintf(out, "HTTP/1.1 %03d %s\r\n", status, text)
+	_ = h.Write(out)
+	out.WriteString("\r\n")
+}
+
+// frame adds to a final head's header what net/http adds: Date, a sniffed
+// Content-Type, Content-Length or chunked Transfer-Encoding, and
+// Connection: close when the connection ends after this reply.
+func (w *syncReply) frame(h http.Header) {
+	if _, ok := h["Date"]; !ok {
+		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+	}
+	allowed := bodyAllowed(w.status)
+	if _, ok := h["Content-Type"]; !ok && allowed && len(w.body) > 0 && h.Get("Content-Encoding") == "" {
+		h["Content-Type"] = []string{http.DetectContentType(w.body)}
+	}
+	switch {
+	case w.chunked:
+		h.Del("Content-Length")
+		h["Transfer-Encoding"] = []string{"chunked"}
+	case !w.streaming && w.declared < 0 && allowed && (w.req.Method != http.MethodHead || w.written > 0):
+		h["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
+	}
+	w.closeAfter = w.req.Close || h.Get("Connection") == "close" || w.sc.srv.shuttingDown() ||
+		(w.reqBody != nil && w.reqBody.r.N > maxBodyDrain)
+	if w.closeAfter && h.Get("Connection") == "" {
+		h["Connection"] = []string{"close"}
+	}
+}
+
+// appendBody appends p to out, as a chunk when the body is chunked.
+func (w *syncReply) appendBody(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	out := &w.sc.out
+	if w.chunked {
+		fmt.Fprintf(out, "%x\r\n", len(p))
+	}
+	out.Write(p)
+	if w.chunked {
+		out.WriteString("\r\n")
+	}
+}
+
+// send writes out to the connection; a failure ends the reply and the
+// connection.
+func (w *syncReply) send() {
+	if w.err != nil {
+		return
+	}
+	if _, err := w.sc.c.Write(w.sc.out.Bytes()); err != nil {
+		w.err = err
+	}
+}
+
+// bodyAllowed reports whether a reply of status may have a body.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
