@@ -24,20 +24,26 @@ const syncBufferSize = 4 << 10
 // connection is closed after the reply.
 const maxBodyDrain = 256 << 10
 
+// maxKeptOut is the most a connection keeps of its reply buffer between
+// requests.
+const maxKeptOut = 16 << 10
+
 // aLongTimeAgo is a read deadline in the past: it wakes a pending read.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // syncConn is one connection served by a syncServer.
 type syncConn struct {
-	srv    *syncServer
-	c      net.Conn
-	br     *bufio.Reader   // the connection's reads
-	hr     bytes.Reader    // a request's header block, as parsed
-	hbr    *bufio.Reader   // reads hr for http.ReadRequest
-	out    bytes.Buffer    // a reply's head (and body, when sent at once)
-	ctx    context.Context // every request's parent: server and local address
-	remote string
-	idle   bool // between requests; guarded by srv.mu
+	srv     *syncServer
+	c       net.Conn
+	br      *bufio.Reader   // the connection's reads
+	hr      bytes.Reader    // a request's header block, as parsed
+	hbr     *bufio.Reader   // reads hr for http.ReadRequest
+	out     bytes.Buffer    // a reply's head (and body, when sent at once)
+	reply   syncReply       // the reply being written, reused
+	scratch [64]byte        // formats numbers and dates
+	ctx     context.Context // every request's parent: server and local address
+	remote  string
+	idle    bool // between requests; guarded by srv.mu
 }
 
 // newSyncConn returns c as served by srv.
@@ -186,11 +192,15 @@ func (sc *syncConn) serveRequest(req *http.Request) bool {
 	if longLived(req) {
 		defer sc.watch(cancel)()
 	}
-	w := newSyncReply(sc, req, body)
+	w := &sc.reply
+	w.reset(sc, req, body)
 	if !sc.call(w, req) {
 		return false
 	}
 	keep := w.finish()
+	if sc.out.Cap() > maxKeptOut {
+		sc.out = bytes.Buffer{} // an idle connection keeps no large reply
+	}
 	if w.deadline {
 		_ = sc.c.SetWriteDeadline(time.Time{})
 	}

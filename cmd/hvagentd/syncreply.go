@@ -32,9 +32,18 @@ type syncReply struct {
 	err                            error // the connection failed
 }
 
-// newSyncReply returns the reply to req on sc.
-func newSyncReply(sc *syncConn, req *http.Request, body *syncBody) *syncReply {
-	return &syncReply{sc: sc, req: req, reqBody: body, header: make(http.Header), declared: -1}
+// reset makes w the reply to req, reusing the previous reply's header map
+// and body buffer (a handler must not keep its ResponseWriter).
+func (w *syncReply) reset(sc *syncConn, req *http.Request, body *syncBody) {
+	header, buf := w.header, w.body[:0]
+	if header == nil {
+		header = make(http.Header)
+	}
+	clear(header)
+	if cap(buf) > maxKeptOut {
+		buf = nil
+	}
+	*w = syncReply{sc: sc, req: req, reqBody: body, header: header, body: buf, declared: -1}
 }
 
 // Header returns the reply's header, sent at the first write or flush, or
@@ -129,7 +138,7 @@ func (w *syncReply) stream() {
 	w.sc.out.Reset()
 	w.appendHead(w.status)
 	w.appendBody(w.body)
-	w.body = nil
+	w.body = w.body[:0]
 	w.send()
 }
 
@@ -153,47 +162,52 @@ func (w *syncReply) finish() bool {
 	return w.err == nil && !w.closeAfter && complete
 }
 
-// appendHead appends the status line and header of status to out: the
-// handler's header plus Date, the Content-Type sniffed from the body when
-// it set none, the body's framing, and Connection: close when the
-// connection ends after this reply.
+// appendHead appends the status line and header of status to out: first
+// what net/http adds (Date, the body's framing, Connection: close when the
+// connection ends after this reply), then the handler's header, with the
+// Content-Type sniffed from the body when it set none. (So a reply never
+// begins with the header net/http's own error replies begin with, which
+// rest.Listener rewrites.)
 func (w *syncReply) appendHead(status int) {
-	h := w.header
-	if status >= 200 || status == http.StatusSwitchingProtocols {
-		w.frame(h)
-	}
 	out := &w.sc.out
 	text := http.StatusText(status)
 	if text == "" {
 		text = "status code " + strconv.Itoa(status)
 	}
 	fmt.Fprintf(out, "HTTP/1.1 %03d %s\r\n", status, text)
-	_ = h.Write(out)
+	if status >= 200 || status == http.StatusSwitchingProtocols {
+		w.frame()
+	}
+	_ = w.header.Write(out)
 	out.WriteString("\r\n")
 }
 
-// frame adds to a final head's header what net/http adds: Date, a sniffed
-// Content-Type, Content-Length or chunked Transfer-Encoding, and
-// Connection: close when the connection ends after this reply.
-func (w *syncReply) frame(h http.Header) {
+// frame appends the lines a final head gets beyond the handler's header,
+// and sets a sniffed Content-Type in it when it has none.
+func (w *syncReply) frame() {
+	h, out := w.header, &w.sc.out
 	if _, ok := h["Date"]; !ok {
-		h["Date"] = []string{time.Now().UTC().Format(http.TimeFormat)}
+		out.WriteString("Date: ")
+		out.Write(time.Now().UTC().AppendFormat(w.sc.scratch[:0], http.TimeFormat))
+		out.WriteString("\r\n")
 	}
 	allowed := bodyAllowed(w.status)
-	if _, ok := h["Content-Type"]; !ok && allowed && len(w.body) > 0 && h.Get("Content-Encoding") == "" {
-		h["Content-Type"] = []string{http.DetectContentType(w.body)}
-	}
 	switch {
 	case w.chunked:
 		h.Del("Content-Length")
-		h["Transfer-Encoding"] = []string{"chunked"}
+		out.WriteString("Transfer-Encoding: chunked\r\n")
 	case !w.streaming && w.declared < 0 && allowed && (w.req.Method != http.MethodHead || w.written > 0):
-		h["Content-Length"] = []string{strconv.FormatInt(w.written, 10)}
+		out.WriteString("Content-Length: ")
+		out.Write(strconv.AppendInt(w.sc.scratch[:0], w.written, 10))
+		out.WriteString("\r\n")
 	}
 	w.closeAfter = w.req.Close || h.Get("Connection") == "close" || w.sc.srv.shuttingDown() ||
 		(w.reqBody != nil && w.reqBody.r.N > maxBodyDrain)
 	if w.closeAfter && h.Get("Connection") == "" {
-		h["Connection"] = []string{"close"}
+		out.WriteString("Connection: close\r\n")
+	}
+	if _, ok := h["Content-Type"]; !ok && allowed && len(w.body) > 0 && h.Get("Content-Encoding") == "" {
+		h["Content-Type"] = []string{http.DetectContentType(w.body)}
 	}
 }
 
