@@ -88,13 +88,24 @@ func (sc *syncConn) serve() {
 // await waits up to the idle timeout for the next request's first byte;
 // it reports false when there is none or the server is shutting down.
 func (sc *syncConn) await() bool {
-	if d := sc.srv.http.IdleTimeout; d > 0 {
-		_ = sc.c.SetReadDeadline(time.Now().Add(d))
-	}
+	sc.setReadTimeout(sc.srv.http.IdleTimeout)
 	if _, err := sc.br.Peek(1); err != nil {
 		return false
 	}
 	return sc.srv.setIdle(sc, false)
+}
+
+// setReadTimeout gives the connection's next reads d, or the server's
+// ReadTimeout when d is 0 (as net/http does), or no deadline when both are.
+func (sc *syncConn) setReadTimeout(d time.Duration) {
+	if d == 0 {
+		d = sc.srv.http.ReadTimeout
+	}
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	_ = sc.c.SetReadDeadline(deadline)
 }
 
 // head reads the next request's header block (within the read timeout
@@ -102,9 +113,7 @@ func (sc *syncConn) await() bool {
 // and the block's length, or a nil request when the block does not fit in
 // the buffer or is not a request served here.
 func (sc *syncConn) head() (*http.Request, int, error) {
-	if d := sc.srv.http.ReadHeaderTimeout; d > 0 {
-		_ = sc.c.SetReadDeadline(time.Now().Add(d))
-	}
+	sc.setReadTimeout(sc.srv.http.ReadHeaderTimeout)
 	for {
 		buf, _ := sc.br.Peek(sc.br.Buffered())
 		if end := bytes.Index(buf, []byte("\r\n\r\n")); end >= 0 {
@@ -204,7 +213,11 @@ func (sc *syncConn) serveRequest(req *http.Request) bool {
 	if w.deadline {
 		_ = sc.c.SetWriteDeadline(time.Time{})
 	}
-	return keep && (body == nil || body.drain())
+	if !keep || body == nil || body.r.N == 0 {
+		return keep
+	}
+	sc.setReadTimeout(sc.srv.http.ReadHeaderTimeout) // the rest of the body, within as long as headers
+	return body.drain()
 }
 
 // call runs the handler; it reports false when the handler panicked (the

@@ -28,7 +28,7 @@ func startSync(t *testing.T, h http.HandlerFunc, idle time.Duration) *syncTest {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	st := &syncTest{srv: newSyncServer(&http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: idle}),
+	st := &syncTest{srv: newSyncServer(&http.Server{Handler: h, ReadHeaderTimeout: time.Second, IdleTimeout: idle}),
 		addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { st.done <- st.srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -239,6 +239,13 @@ func TestSyncServer_ConnectionEnds(t *testing.T) {
 	resp, err = http.ReadResponse(rc.br, nil)
 	require.NoError(t, err)
 	require.True(t, resp.Close)
+	// A body that never comes closes the connection after the time headers
+	// have.
+	rc = st.dial(t)
+	resp, _ = rc.do(t, "POST", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc")
+	require.False(t, resp.Close)
+	_, err = rc.br.ReadByte()
+	require.ErrorIs(t, err, io.EOF)
 	// A handler's panic closes the connection without a reply.
 	rc = st.dial(t)
 	_, err = io.WriteString(rc.c, get("/panic"))
