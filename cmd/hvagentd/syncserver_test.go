@@ -81,6 +81,20 @@ func whoServes(w http.ResponseWriter) {
 	w.Header().Set(served, by)
 }
 
+// serverKinds names the server of each of m's listeners: "sync" or
+// "net/http".
+func serverKinds(m *Main) map[string]string {
+	kinds := map[string]string{}
+	for _, s := range m.servers {
+		kinds[s.name] = "net/http"
+		if _, ok := s.srv.(*syncServer); ok {
+			kinds[s.name] = "sync"
+		}
+	}
+	return kinds
+}
+
+// get is a GET of path as a client sends it.
 func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 
 func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
