@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // syncTest is a syncServer on a loopback port with the handler under test.
@@ -335,4 +337,45 @@ func TestSyncServer_ShutdownAndIdleTimeout(t *testing.T) {
 	require.NoError(t, st.srv.Shutdown(context.Background()))
 	_, err = net.Dial("tcp", st.addr)
 	require.Error(t, err, "the listener is closed")
+}
+
+// BenchmarkServe is one small GET on a kept-alive loopback connection,
+// answered by the syncServer and by net/http's server with the same
+// handler: the serving path's own cost (the client reads and writes
+// synchronously, as hvagentd's sub-agent client does). cpu-us/op is the
+// process's CPU time (client and server) per request.
+func BenchmarkServe(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"cpus":[{"time":1}]}`+"\n")
+	})
+	for _, kind := range []string{"sync", "net/http"} {
+		b.Run(strings.ReplaceAll(kind, "/", ""), func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(b, err)
+			hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}
+			var srv httpServer = hs
+			if kind == "sync" {
+				srv = newSyncServer(hs)
+			}
+			go func() { _ = srv.Serve(ln) }()
+			defer func() { _ = srv.Close() }()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(b, err)
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req := []byte(get("/guests/1/metrics/cpu"))
+			b.ReportAllocs()
+			cpu0 := benchkit.CPUTime(b)
+			for b.Loop() {
+				_, err := c.Write(req)
+				require.NoError(b, err)
+				resp, err := http.ReadResponse(br, nil)
+				require.NoError(b, err)
+				_, err = io.Copy(io.Discard, resp.Body)
+				require.NoError(b, err)
+			}
+			b.ReportMetric(float64((benchkit.CPUTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+		})
+	}
 }
