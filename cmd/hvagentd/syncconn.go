@@ -110,17 +110,23 @@ func (sc *syncConn) setReadTimeout(d time.Duration) {
 
 // head reads the next request's header block (within the read timeout
 // for headers) and parses it without consuming it: it returns the request
-// and the block's length, or a nil request when the block does not fit in
-// the buffer or is not a request served here.
+// and the block's length, or a nil request as soon as the bytes read show
+// that net/http must judge it (plainHead) or the block does not fit in the
+// buffer.
 func (sc *syncConn) head() (*http.Request, int, error) {
 	sc.setReadTimeout(sc.srv.http.ReadHeaderTimeout)
 	for {
 		buf, _ := sc.br.Peek(sc.br.Buffered())
-		if end := bytes.Index(buf, []byte("\r\n\r\n")); end >= 0 {
-			block := buf[:end+4]
-			return sc.parse(block), len(block), nil
+		end := bytes.Index(buf, []byte("\r\n\r\n"))
+		if end >= 0 {
+			buf = buf[:end+4]
 		}
-		if len(buf) == sc.br.Size() {
+		switch {
+		case !plainHead(buf):
+			return nil, 0, nil
+		case end >= 0:
+			return sc.parse(buf), len(buf), nil
+		case len(buf) == sc.br.Size():
 			return nil, 0, nil
 		}
 		if _, err := sc.br.Peek(len(buf) + 1); err != nil {
@@ -129,15 +135,21 @@ func (sc *syncConn) head() (*http.Request, int, error) {
 	}
 }
 
-// parse returns the request of a header block, nil when net/http must
-// judge it: bytes other than printable ASCII, tab and line ends, or a
-// block http.ReadRequest refuses.
-func (sc *syncConn) parse(block []byte) *http.Request {
-	for _, b := range block {
-		if (b < 0x20 || b > 0x7e) && b != '\t' && b != '\r' && b != '\n' {
-			return nil
+// plainHead reports whether b may begin a request served here: printable
+// ASCII, tabs and CRLF line ends only (net/http judges bare LF ends, other
+// bytes, and whatever is not HTTP at all).
+func plainHead(b []byte) bool {
+	for i, c := range b {
+		if (c < 0x20 || c > 0x7e) && c != '\t' && c != '\r' && c != '\n' || c == '\n' && (i == 0 || b[i-1] != '\r') {
+			return false
 		}
 	}
+	return true
+}
+
+// parse returns the request of a header block, nil when http.ReadRequest
+// refuses it (net/http then answers it).
+func (sc *syncConn) parse(block []byte) *http.Request {
 	sc.hr.Reset(block)
 	sc.hbr.Reset(&sc.hr)
 	req, err := http.ReadRequest(sc.hbr)
