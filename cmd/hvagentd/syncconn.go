@@ -160,9 +160,9 @@ func (sc *syncConn) parse(block []byte) *http.Request {
 }
 
 // syncable reports whether req is served by the syncServer: HTTP/1.1, in
-// origin form, one plain Host (http.ReadRequest refuses more), no body or one of a Content-Length, no
-// Expect or Upgrade, and not a route that streams (events, console,
-// downloads), nor a long poll with a body.
+// origin form, one plain Host (http.ReadRequest refuses more), no body or
+// one of a Content-Length, no Expect or Upgrade, and not a route that
+// streams (events, console, downloads), nor a long poll with a body.
 func syncable(req *http.Request) bool {
 	switch {
 	case req.ProtoMajor != 1 || req.ProtoMinor != 1, !strings.HasPrefix(req.RequestURI, "/"),
