@@ -161,8 +161,8 @@ func (sc *syncConn) parse(block []byte) *http.Request {
 
 // syncable reports whether req is served by the syncServer: HTTP/1.1, in
 // origin form, one plain Host (http.ReadRequest refuses more), no body or
-// one of a Content-Length, no Expect or Upgrade, and not a route that
-// streams (events, console, downloads), nor a long poll with a body.
+// one of a Content-Length, no Expect or Upgrade, not a console or a
+// download (streamPath), nor a long poll with a body.
 func syncable(req *http.Request) bool {
 	switch {
 	case req.ProtoMajor != 1 || req.ProtoMinor != 1, !strings.HasPrefix(req.RequestURI, "/"),
@@ -173,10 +173,13 @@ func syncable(req *http.Request) bool {
 	return req.ContentLength == 0 || !longLived(req)
 }
 
-// streamPath reports whether path is one whose reply streams: the event
-// stream, a console, a download.
+// streamPath reports whether path is one that net/http serves better: a
+// console (a WebSocket, or its log as it grows) and a download (sendfile,
+// or the loopback copy, through the connection's ReadFrom). The event
+// stream is served here: its events go out chunked as it flushes them, and
+// a client that goes away ends it as it ends a long poll.
 func streamPath(path string) bool {
-	return path == "/events" || strings.HasSuffix(path, "/console") || strings.HasSuffix(path, "/download")
+	return strings.HasSuffix(path, "/console") || strings.HasSuffix(path, "/download")
 }
 
 // plainHost reports whether h is a non-empty host[:port] of letters,

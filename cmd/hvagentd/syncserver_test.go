@@ -120,8 +120,8 @@ func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
 	resp, body := rc.do(t, "POST", "POST /guests HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nabcd")
 	require.Equal(t, "sync", resp.Header.Get(served))
 	require.Equal(t, "<p>POST /guests x abcd</p>", body)
-	// A stream route goes to net/http, and the connection stays there.
-	for _, path := range []string{"/events", "/guests/1"} {
+	// A download goes to net/http, and the connection stays there.
+	for _, path := range []string{"/guests/1/snapshots/s/download", "/guests/1"} {
 		resp, body = rc.do(t, "GET", get(path))
 		require.Equal(t, "net/http", resp.Header.Get(served))
 		require.Equal(t, "<p>GET "+path+" x </p>", body)
@@ -274,9 +274,13 @@ func TestSyncServer_LongPollEndsWhenTheClientGoes(t *testing.T) {
 	t.Parallel()
 	ended := make(chan error, 1)
 	st := startSync(t, func(w http.ResponseWriter, r *http.Request) {
-		if !r.URL.Query().Has("wait") {
+		if !longLived(r) {
 			_, _ = io.WriteString(w, "quick")
 			return
+		}
+		if r.URL.Path == "/events" { // a stream: its head and a first event go out at once
+			_, _ = io.WriteString(w, "data: 1\n\n")
+			w.(http.Flusher).Flush()
 		}
 		select {
 		case <-r.Context().Done():
@@ -285,14 +289,25 @@ func TestSyncServer_LongPollEndsWhenTheClientGoes(t *testing.T) {
 			ended <- errors.New("the long poll was not cancelled")
 		}
 	}, time.Minute)
-	rc := st.dial(t)
-	_, body := rc.do(t, "GET", get("/jobs/1"))
-	require.Equal(t, "quick", body)
-	_, err := io.WriteString(rc.c, get("/jobs/1?wait=10s"))
-	require.NoError(t, err)
-	time.Sleep(50 * time.Millisecond)
-	require.NoError(t, rc.c.Close())
-	require.ErrorIs(t, <-ended, context.Canceled)
+	for _, path := range []string{"/jobs/1?wait=10s", "/events"} {
+		rc := st.dial(t)
+		_, body := rc.do(t, "GET", get("/jobs/1"))
+		require.Equal(t, "quick", body)
+		_, err := io.WriteString(rc.c, get(path))
+		require.NoError(t, err)
+		if path == "/events" {
+			resp, err := http.ReadResponse(rc.br, nil)
+			require.NoError(t, err)
+			require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			require.NoError(t, err)
+			require.Equal(t, "data: 1\n", line)
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+		require.NoError(t, rc.c.Close())
+		require.ErrorIs(t, <-ended, context.Canceled, path)
+	}
 }
 
 func TestSyncServer_LongPollKeepsTheConnection(t *testing.T) {
