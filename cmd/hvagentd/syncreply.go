@@ -12,6 +12,10 @@ import (
 // written (chunked unless the handler set a Content-Length).
 const syncReplyBuffer = 64 << 10
 
+// syncStreamBuffer is how much of a body being sent as it is written is
+// gathered before a write, short of a flush.
+const syncStreamBuffer = 32 << 10
+
 // syncReply is the http.ResponseWriter of a request served by a
 // syncServer. It also has the deadline and flush methods that
 // http.ResponseController looks for; it cannot be hijacked (upgrades are
@@ -60,7 +64,6 @@ func (w *syncReply) WriteHeader(code int) {
 		return
 	}
 	if code < 200 && code != http.StatusSwitchingProtocols {
-		w.sc.out.Reset()
 		w.appendHead(code)
 		w.send()
 		return
@@ -94,9 +97,9 @@ func (w *syncReply) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if w.streaming {
-		w.sc.out.Reset()
-		w.appendBody(p)
-		w.send()
+		if w.appendBody(p); w.sc.out.Len() >= syncStreamBuffer {
+			w.send()
+		}
 	} else if w.body = append(w.body, p...); len(w.body) > syncReplyBuffer {
 		w.stream()
 	}
@@ -116,6 +119,8 @@ func (w *syncReply) FlushError() error {
 	}
 	if !w.streaming {
 		w.stream()
+	} else if w.sc.out.Len() > 0 {
+		w.send()
 	}
 	return w.err
 }
@@ -135,7 +140,6 @@ func (w *syncReply) SetReadDeadline(t time.Time) error { return w.sc.c.SetReadDe
 func (w *syncReply) stream() {
 	w.streaming = true
 	w.chunked = w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead
-	w.sc.out.Reset()
 	w.appendHead(w.status)
 	w.appendBody(w.body)
 	w.body = w.body[:0]
@@ -148,7 +152,6 @@ func (w *syncReply) finish() bool {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	w.sc.out.Reset()
 	if !w.streaming {
 		w.appendHead(w.status)
 		w.sc.out.Write(w.body)
@@ -226,15 +229,15 @@ func (w *syncReply) appendBody(p []byte) {
 	}
 }
 
-// send writes out to the connection; a failure ends the reply and the
-// connection.
+// send writes out to the connection and empties it; a failure ends the
+// reply and the connection.
 func (w *syncReply) send() {
-	if w.err != nil {
-		return
+	if w.err == nil {
+		if _, err := w.sc.c.Write(w.sc.out.Bytes()); err != nil {
+			w.err = err
+		}
 	}
-	if _, err := w.sc.c.Write(w.sc.out.Bytes()); err != nil {
-		w.err = err
-	}
+	w.sc.out.Reset()
 }
 
 // bodyAllowed reports whether a reply of status may have a body.

@@ -172,6 +172,11 @@ func TestSyncServer_LargeAndFlushedBodiesAreChunked(t *testing.T) {
 			_, _ = io.WriteString(w, "one,")
 			w.(http.Flusher).Flush()
 			_, _ = io.WriteString(w, "two")
+		case "/many": // small writes after a flush, gathered into larger ones
+			w.(http.Flusher).Flush()
+			for i := range 20000 {
+				_, _ = fmt.Fprintf(w, "%d,", i)
+			}
 		case "/sized":
 			w.Header().Set("Content-Length", "5")
 			w.(http.Flusher).Flush()
@@ -187,6 +192,12 @@ func TestSyncServer_LargeAndFlushedBodiesAreChunked(t *testing.T) {
 	resp, body = rc.do(t, "GET", get("/flushed"))
 	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
 	require.Equal(t, "one,two", body)
+	_, body = rc.do(t, "GET", get("/many"))
+	var want strings.Builder
+	for i := range 20000 {
+		fmt.Fprintf(&want, "%d,", i)
+	}
+	require.Equal(t, want.String(), body)
 	resp, body = rc.do(t, "GET", get("/sized"))
 	require.Nil(t, resp.TransferEncoding)
 	require.Equal(t, "12345", body)
