@@ -38,7 +38,7 @@ type syncConn struct {
 	br      *bufio.Reader   // the connection's reads
 	hr      bytes.Reader    // a request's header block, as parsed
 	hbr     *bufio.Reader   // reads hr for http.ReadRequest
-	out     bytes.Buffer    // a reply's head (and body, when sent at once)
+	out     bytes.Buffer    // what a reply sends next: head, body, chunks; empty between sends
 	reply   syncReply       // the reply being written, reused
 	scratch [64]byte        // formats numbers and dates
 	ctx     context.Context // every request's parent: server and local address
