@@ -12,6 +12,9 @@ import (
 // written (chunked unless the handler set a Content-Length).
 const syncReplyBuffer = 64 << 10
 
+// sniffLen is how much of a body http.DetectContentType reads.
+const sniffLen = 512
+
 // syncStreamBuffer is how much of a body being sent as it is written is
 // gathered before a write, short of a flush.
 const syncStreamBuffer = 32 << 10
@@ -93,7 +96,13 @@ func (w *syncReply) Write(p []byte) (int, error) {
 		return 0, http.ErrContentLength
 	}
 	w.written += int64(len(p))
-	if w.req.Method == http.MethodHead || len(p) == 0 {
+	if w.req.Method == http.MethodHead { // keep what sniffing the Content-Type needs
+		if room := sniffLen - len(w.body); room > 0 && !w.streaming {
+			w.body = append(w.body, p[:min(room, len(p))]...)
+		}
+		return len(p), nil
+	}
+	if len(p) == 0 {
 		return len(p), nil
 	}
 	if w.streaming {
@@ -141,7 +150,9 @@ func (w *syncReply) stream() {
 	w.streaming = true
 	w.chunked = w.declared < 0 && bodyAllowed(w.status) && w.req.Method != http.MethodHead
 	w.appendHead(w.status)
-	w.appendBody(w.body)
+	if w.req.Method != http.MethodHead {
+		w.appendBody(w.body)
+	}
 	w.body = w.body[:0]
 	w.send()
 }
@@ -154,7 +165,9 @@ func (w *syncReply) finish() bool {
 	}
 	if !w.streaming {
 		w.appendHead(w.status)
-		w.sc.out.Write(w.body)
+		if w.req.Method != http.MethodHead {
+			w.sc.out.Write(w.body)
+		}
 	} else if w.chunked {
 		w.sc.out.WriteString("0\r\n\r\n")
 	}
