@@ -277,6 +277,8 @@ func TestDaemon_Admin(t *testing.T) {
 	t.Parallel()
 	d := startDaemon(t, "--admin-listen", "127.0.0.1:0")
 	require.NotEmpty(t, d.AdminAddr())
+	require.Equal(t, map[string]string{listenerUnix: "sync", listenerTCP: "sync", listenerAdmin: "net/http"}, serverKinds(d.Main),
+		"plain listeners serve through a syncServer; the admin listener (pprof) through net/http alone")
 	hc := httpClient(t)
 	get := func(url string) (int, string) {
 		resp, err := hc.Get(url)

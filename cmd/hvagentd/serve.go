@@ -47,8 +47,16 @@ const (
 type server struct {
 	name string
 	ln   net.Listener
-	srv  *http.Server
+	srv  httpServer
 	done chan struct{}
+}
+
+// httpServer serves a listener: an *http.Server, or a syncServer in front
+// of one.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // serve starts the listeners: the unix socket always, TCP unless turned
@@ -69,7 +77,7 @@ func (m *Main) serve(files *settings.Files) error {
 		return err
 	}
 	ln = rest.Listener(limits.wrap(ln, false)) // the socket's clients have no address
-	m.start(listenerUnix, ln, base)            // guarded by the socket's mode: no token
+	m.start(listenerUnix, ln, base, true)      // guarded by the socket's mode: no token
 	if dir := filepath.Dir(cfg.Socket); cfg.SocketGroup != "" && !groupSearchable(dir) {
 		m.Logger.Warn().Str("dir", dir).Str("group", cfg.SocketGroup).
 			Msg("socket_group members cannot reach the socket: its directory is not group-searchable (chmod g+x, or move --socket)")
@@ -81,7 +89,7 @@ func (m *Main) serve(files *settings.Files) error {
 		}
 		opts := base
 		opts.Hosts = hostsFor(ln.Addr())
-		m.start(listenerTCP, ln, opts)
+		m.start(listenerTCP, ln, opts, tlsCfg == nil)
 	}
 	if cfg.AdminListen != "" {
 		if ln, err = listenTCP("admin_listen", cfg.AdminListen, cfg, tlsCfg, limits); err != nil {
@@ -90,7 +98,7 @@ func (m *Main) serve(files *settings.Files) error {
 		opts := base
 		opts.Hosts = hostsFor(ln.Addr())
 		opts.Debug = pprofHandler()
-		m.start(listenerAdmin, ln, opts)
+		m.start(listenerAdmin, ln, opts, false)
 	}
 	return nil
 }
@@ -108,16 +116,23 @@ func metricsHandler(m *metrics.Metrics, agent *hvagent.Agent, limits *rest.Limit
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
-// start serves the agent's handler with opts on ln in the background.
-func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions) {
+// start serves the agent's handler with opts on ln in the background;
+// plain (not TLS) listeners through a syncServer, whose requests wake no
+// thread but their connection's (the admin listener, which serves pprof,
+// stays on net/http alone).
+func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions, plain bool) {
 	logger := m.Logger.With().Str("listener", name).Logger()
 	opts.Logger = logger
-	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: &http.Server{
+	hs := &http.Server{
 		Handler:           m.wrap(rest.NewHandler(m.Agent, opts)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          log.New(logWriter{logger}, "", 0),
-	}}
+	}
+	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: hs}
+	if plain {
+		s.srv = newSyncServer(hs)
+	}
 	m.servers = append(m.servers, s)
 	go func() {
 		defer close(s.done)

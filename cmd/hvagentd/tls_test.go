@@ -82,6 +82,7 @@ func TestDaemon_TLS(t *testing.T) {
 	t.Run("ServerOnly", func(t *testing.T) {
 		t.Parallel()
 		d := startDaemon(t, "--tls-cert", pki.certFile, "--tls-key", pki.keyFile)
+		require.Equal(t, "net/http", serverKinds(d.Main)[listenerTCP], "TLS is served by net/http")
 		c := newClient(t, "https://"+d.TCPAddr())
 		c.TLSConfig = &tls.Config{RootCAs: pki.roots}
 		_, err := c.Metadata(ctx)
