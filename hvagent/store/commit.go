@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,4 +221,11 @@ func (c *committer) commit(first *writeReq) {
 		}
 		r.done <- err
 	}
+	// The writes' callers were just made runnable on this goroutine's P.
+	// The next transaction's statements are cgo calls, which keep the P
+	// however long they run back to back, so the callers would wait for
+	// the other CPU to steal them or for this loop to block: yield to
+	// them first (a job's next call starts ~0.4 ms sooner; see
+	// BENCHMARKS.md, queued actions).
+	runtime.Gosched()
 }

@@ -235,8 +235,10 @@ func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 		})
 	}()
 	<-started
+	largeRuns := make(chan struct{})
 	go func() {
 		errs <- c.doLarge(ctx, func(ctx context.Context, tx querier) error {
+			close(largeRuns)
 			if err := handedOver(c, 2); err != nil { // handed over while it runs
 				return err
 			}
@@ -250,6 +252,7 @@ func TestCommitter_LargeWriteBeginsItsTransaction(t *testing.T) {
 	require.Same(t, small1, small2, "the small write behind the large one joins the running transaction")
 	require.Equal(t, int32(1), commits.Load())
 
+	<-largeRuns // (a write handed over before it began would go first: see the next test)
 	go func() { errs <- c.doLarge(ctx, txOf("d", &large2)) }()
 	require.NoError(t, handedOver(c, 1))
 	go func() { errs <- c.do(ctx, txOf("e", &small3)) }()
