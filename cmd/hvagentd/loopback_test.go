@@ -7,12 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // noWriteTo is a reader whose WriteTo must not be used.
@@ -93,20 +94,17 @@ func TestLimitConn_ReadFromLoopback(t *testing.T) {
 
 func TestLimitConnLoopbackBuffer(t *testing.T) {
 	t.Parallel()
-	wmemMax, err := os.ReadFile("/proc/sys/net/core/wmem_max")
-	require.NoError(t, err)
-	capped, err := strconv.Atoi(strings.TrimSpace(string(wmemMax)))
-	require.NoError(t, err)
+	capped := testio.WmemMax(t)
 	want := 2 * min(loopbackSendBuffer, capped) // the kernel doubles what it is asked for
 	out, in := tcpPair(t)
 	conn := out.Conn.(*net.TCPConn)
-	require.NotEqual(t, want, sendBuffer(t, conn), "a new connection's send buffer")
+	require.NotEqual(t, want, testio.SendBuffer(t, conn), "a new connection's send buffer")
 	got := readN(in, 3)
 	n, err := out.ReadFrom(strings.NewReader("abc"))
 	require.NoError(t, err)
 	require.Equal(t, int64(3), n)
 	require.Equal(t, "abc", string(<-got))
-	require.Equal(t, want, sendBuffer(t, conn), "send buffer after a stream")
+	require.Equal(t, want, testio.SendBuffer(t, conn), "send buffer after a stream")
 }
 
 func TestOnLoopback(t *testing.T) {

@@ -7,15 +7,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
+
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // unixPair returns both ends of a unix socket connection, closed at cleanup.
@@ -102,37 +101,20 @@ func TestSendFileUnix(t *testing.T) {
 	})
 }
 
-// sendBuffer is the kernel's SO_SNDBUF of c.
-func sendBuffer(t *testing.T, c syscall.Conn) int {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	require.NoError(t, err)
-	var size int
-	var serr error
-	require.NoError(t, raw.Control(func(fd uintptr) {
-		size, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
-	}))
-	require.NoError(t, serr)
-	return size
-}
-
 func TestLimitConnStreamBuffer(t *testing.T) {
 	t.Parallel()
-	wmemMax, err := os.ReadFile("/proc/sys/net/core/wmem_max")
-	require.NoError(t, err)
-	capped, err := strconv.Atoi(strings.TrimSpace(string(wmemMax)))
-	require.NoError(t, err)
+	capped := testio.WmemMax(t)
 	want := 2 * streamSendBuffer // the kernel doubles what it is asked for
 	if os.Geteuid() != 0 {
 		want = 2 * min(streamSendBuffer, capped) // SO_SNDBUF: capped at wmem_max
 	}
 	out, in := unixPair(t)
-	require.Less(t, sendBuffer(t, out), want, "a new connection's send buffer")
+	require.Less(t, testio.SendBuffer(t, out), want, "a new connection's send buffer")
 	c := &limitConn{Conn: out, limits: newConnLimits(0, 0, zerolog.Nop())}
 	got := readN(in, 3)
 	n, err := c.ReadFrom(strings.NewReader("abc"))
 	require.NoError(t, err)
 	require.Equal(t, int64(3), n)
 	require.Equal(t, "abc", string(<-got))
-	require.Equal(t, want, sendBuffer(t, out), "send buffer after a stream")
+	require.Equal(t, want, testio.SendBuffer(t, out), "send buffer after a stream")
 }

@@ -5,14 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // recordListener hands each connection it accepts to conns.
@@ -29,26 +27,9 @@ func (l recordListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// sendBuffer is the kernel's SO_SNDBUF of c.
-func sendBuffer(t *testing.T, c syscall.Conn) int {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	require.NoError(t, err)
-	var size int
-	var serr error
-	require.NoError(t, raw.Control(func(fd uintptr) {
-		size, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF)
-	}))
-	require.NoError(t, serr)
-	return size
-}
-
 func TestServeLoopbackSendBuffer(t *testing.T) {
 	t.Parallel()
-	wmemMax, err := os.ReadFile("/proc/sys/net/core/wmem_max")
-	require.NoError(t, err)
-	capped, err := strconv.Atoi(strings.TrimSpace(string(wmemMax)))
-	require.NoError(t, err)
+	capped := testio.WmemMax(t)
 	want := 2 * min(loopbackSendBuffer, capped) // the kernel doubles what it is asked for
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,7 +49,7 @@ func TestServeLoopbackSendBuffer(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, resp.Body.Close())
 	require.Equal(t, "ok", string(body))
-	require.Equal(t, want, sendBuffer(t, (<-rl.conns).(*net.TCPConn)), "send buffer of a connection from this host")
+	require.Equal(t, want, testio.SendBuffer(t, (<-rl.conns).(*net.TCPConn)), "send buffer of a connection from this host")
 }
 
 func TestBoundLoopbackBuffer_OtherConns(t *testing.T) {
@@ -85,7 +66,7 @@ func TestBoundLoopbackBuffer_OtherConns(t *testing.T) {
 	c, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
-	before := sendBuffer(t, c.(*net.TCPConn))
+	before := testio.SendBuffer(t, c.(*net.TCPConn))
 	boundLoopbackBuffer(c, http.StateActive)
-	require.Equal(t, before, sendBuffer(t, c.(*net.TCPConn)))
+	require.Equal(t, before, testio.SendBuffer(t, c.(*net.TCPConn)))
 }
