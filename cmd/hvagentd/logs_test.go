@@ -92,10 +92,11 @@ func TestDaemon_LogsShutdownWaitingForJobs(t *testing.T) {
 			ctx := context.Background()
 			res, err := c.Do(ctx, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128, CPU: 1}})
 			require.NoError(t, err)
+			// Running in the store is not enough: the agent counts the jobs
+			// whose stage it runs, which begins a moment after the claim.
 			require.Eventually(t, func() bool {
-				job, err := c.Job(ctx, res.Job.ID)
-				require.NoError(t, err)
-				return job.Status == hvagent.JobRunning
+				s := d.Agent.RunningStages()
+				return len(s) == 1 && s[0].JobID == res.Job.ID
 			}, 10*time.Second, 5*time.Millisecond)
 			c.CloseIdleConnections()
 
