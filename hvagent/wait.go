@@ -73,11 +73,10 @@ func (a *Agent) WaitJob(ctx context.Context, id string) (*Job, error) {
 	}
 }
 
-// readCtx is ctx without its end, for a point read by primary key, which
-// takes microseconds: on a context that can end, database/sql watches each
-// query from a goroutine of its own and go-sqlite3 arms an interrupt for
-// it, which cost a job's read more than half again its CPU (about 5 µs).
-// A REST request's context can always end (its client may go away).
+// readCtx is ctx without its end, for WaitJob's reads: ctx bounds the
+// wait, and a read by primary key takes microseconds, so a wait whose ctx
+// has just ended still reports a job that is final. (The SQLite store's
+// point reads do not watch their context either, for their cost.)
 func readCtx(ctx context.Context) context.Context {
 	if ctx.Done() == nil {
 		return ctx

@@ -74,27 +74,16 @@ func writeEvents(w io.Writer, page *hvagent.EventPage, buf []byte) ([]byte, erro
 
 // replyEventPage writes page as the JSON reply of GET /events?format=json:
 // the bytes reply gives for its eventPageReply, encoding one event at a
-// time (see appendEvent) through a buffer of listChunk.
+// time (see writeItems).
 func replyEventPage(x *exchange, page *hvagent.EventPage) error {
 	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(x.w, listChunk)
-	_, _ = bw.WriteString(`{"events":[`)
-	var buf []byte
-	for i, ev := range page.Events {
-		if i > 0 {
-			_ = bw.WriteByte(',')
-		}
-		b, err := appendEvent(buf[:0], ev)
-		if err != nil { // the status is sent: end the reply short, as a failed Encode would
-			return nil
-		}
-		buf = b
-		if _, err := bw.Write(b); err != nil {
-			return nil // the client is gone; nothing to do then
-		}
+	_, _ = bw.WriteString(`{"events":`)
+	if !writeItems(bw, page.Events) {
+		return nil
 	}
-	b := strconv.AppendInt(append(buf[:0], `],"next":`...), page.Cursor, 10)
+	b := strconv.AppendInt([]byte(`],"next":`), page.Cursor, 10)
 	b = strconv.AppendBool(append(b, `,"reset":`...), page.Reset)
 	_, _ = bw.Write(append(b, "}\n"...))
 	_ = bw.Flush()

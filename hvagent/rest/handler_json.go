@@ -55,12 +55,25 @@ const listChunk = 32 << 10
 
 // replyList writes items as a JSON array with status, the same bytes as
 // reply(status, items) gives (an empty array for none), encoding one item
-// at a time (a guest by wirejson.AppendGuest, a job by wirejson.AppendJob
-// when it takes it).
+// at a time (see writeItems).
 func replyList[T any](x *exchange, status int, items []T) error {
 	x.w.Header()["Content-Type"] = jsonContentType
 	x.w.WriteHeader(status)
 	bw := bufio.NewWriterSize(x.w, listChunk)
+	if !writeItems(bw, items) {
+		return nil
+	}
+	_, _ = bw.WriteString("]\n")
+	_ = bw.Flush()
+	return nil
+}
+
+// writeItems writes items to bw as a JSON array without its closing
+// bracket, encoding one item at a time (appendItem). It reports false
+// when it stopped short, at an item that cannot be encoded or a client
+// gone: the status is sent, so the reply then ends there, as a failed
+// Encode would end it.
+func writeItems[T any](bw *bufio.Writer, items []T) bool {
 	_ = bw.WriteByte('[')
 	var buf []byte
 	for i := range items {
@@ -68,24 +81,26 @@ func replyList[T any](x *exchange, status int, items []T) error {
 			_ = bw.WriteByte(',')
 		}
 		b, err := appendItem(buf[:0], items[i])
-		if err != nil { // the status is sent: end the reply short, as a failed Encode would
-			return nil
+		if err != nil {
+			return false
 		}
 		buf = b
 		if _, err := bw.Write(b); err != nil {
-			return nil // the client is gone; nothing to do then
+			return false
 		}
 	}
-	_, _ = bw.WriteString("]\n")
-	_ = bw.Flush()
-	return nil
+	return true
 }
 
 // appendItem appends item's JSON, json.Marshal's bytes, to b: a guest by
-// wirejson.AppendGuest, a job by wirejson.AppendJob when it takes it,
-// anything else by encoding/json.
+// wirejson.AppendGuest, a job by wirejson.AppendJob when it takes it, an
+// event by appendEvent, anything else by encoding/json.
 func appendItem(b []byte, item any) ([]byte, error) {
 	switch v := item.(type) {
+	case *hvagent.Event:
+		if v != nil {
+			return appendEvent(b, v)
+		}
 	case *hvagent.Guest:
 		if v != nil {
 			return wirejson.AppendGuest(b, v), nil

@@ -50,7 +50,7 @@ func TestCheckpointer_RestartsWAL(t *testing.T) {
 	}
 	db.ckpt.onPass.Store(&pass)
 	ctx := context.Background()
-	require.NoError(t, db.commits.write(ctx, func(tx querier) error {
+	require.NoError(t, db.commits.do(ctx, func(_ context.Context, tx querier) error {
 		_, err := tx.ExecContext(context.Background(), `CREATE TABLE scratch (v BLOB NOT NULL) STRICT`)
 		return err
 	}))
@@ -58,7 +58,7 @@ func TestCheckpointer_RestartsWAL(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			for range perCaller {
-				err := db.commits.write(ctx, func(tx querier) error {
+				err := db.commits.do(ctx, func(_ context.Context, tx querier) error {
 					for range 8 { // 8 pages of random data: a commit writes 8 frames or more
 						if _, err := tx.ExecContext(context.Background(), `INSERT INTO scratch (v) VALUES (?)`, []byte(rand.Text()+string(make([]byte, 4000)))); err != nil {
 							return err

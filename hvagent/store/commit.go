@@ -87,12 +87,6 @@ func newCommitter(pool *sql.DB, ckpt *checkpointer, budget time.Duration) *commi
 	return c
 }
 
-// write runs fn in a transaction shared with concurrent writes and returns
-// once it is committed (or failed), as do does.
-func (c *committer) write(ctx context.Context, fn func(querier) error) error {
-	return c.do(ctx, func(_ context.Context, tx querier) error { return fn(tx) })
-}
-
 // do runs fn in a transaction shared with concurrent writes and returns
 // once it is committed (or failed). ctx bounds the wait for the writer: a
 // write whose ctx ends before it starts fails with ctx's error. Once

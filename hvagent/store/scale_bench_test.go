@@ -119,7 +119,7 @@ func BenchmarkPruneStall(b *testing.B) {
 		f := openFilled(b, full)
 		var hold, wait, idle latencies
 		for b.Loop() {
-			err := f.db.commits.write(context.Background(), func(tx querier) error {
+			err := f.db.commits.do(context.Background(), func(_ context.Context, tx querier) error {
 				return fillJobs(context.Background(), tx, 100, full.guests)
 			})
 			require.NoError(b, err)

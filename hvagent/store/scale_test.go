@@ -64,7 +64,7 @@ func openFilled(tb testing.TB, s scale) *filled {
 // keys) and s.jobs Complete jobs with their events by direct inserts, in
 // one transaction.
 func fillStore(ctx context.Context, db *DB, s scale) error {
-	return db.commits.write(ctx, func(tx querier) error {
+	return db.commits.do(ctx, func(_ context.Context, tx querier) error {
 		if err := fillGuests(ctx, tx, s.guests); err != nil {
 			return err
 		}
