@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/hvagent/hvagent/internal/sockbuf"
 )
 
 // refusedLogEvery is how often at most a refused connection is logged (at
@@ -137,7 +139,7 @@ type limitConn struct {
 
 // ReadFrom copies r to the connection: to a TCP peer on this host through
 // a buffer (copyLoopback) and a send buffer fixed the first time
-// (shrinkLoopbackBuffer), to another TCP peer with the connection's own
+// (sockbuf.FixLoopback), to another TCP peer with the connection's own
 // ReadFrom (sendfile from a file, splice from a socket), which wrapping it
 // would hide from net/http, and to a unix socket with sendfile, through a
 // send buffer grown for streams the first time (growStreamBuffer).
@@ -145,7 +147,7 @@ func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 	if c.loopback {
 		if !c.streamBuf {
 			c.streamBuf = true
-			shrinkLoopbackBuffer(c.Conn)
+			sockbuf.FixLoopback(c.Conn)
 		}
 		return copyLoopback(c.Conn, r)
 	}

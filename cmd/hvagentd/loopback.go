@@ -10,11 +10,6 @@ import (
 // peer on this host.
 const loopbackCopySize = 1 << 20
 
-// loopbackSendBuffer is the send buffer size a TCP connection to a peer on
-// this host asks for before its first stream (the kernel doubles it for
-// its own bookkeeping: 512 KiB).
-const loopbackSendBuffer = 256 << 10
-
 // loopbackBufs are the buffers of copyLoopback, reused across replies.
 var loopbackBufs = sync.Pool{New: func() any { b := make([]byte, loopbackCopySize); return &b }}
 
@@ -43,24 +38,4 @@ func copyLoopback(w io.Writer, r io.Reader) (int64, error) {
 	defer loopbackBufs.Put(buf)
 	// Hide r's WriteTo and w's ReadFrom, which would send the pages again.
 	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r}, *buf)
-}
-
-// shrinkLoopbackBuffer fixes the send buffer of c, a TCP connection to a
-// peer on this host about to carry a stream, at loopbackSendBuffer; on
-// failure c keeps its own. Left to itself the kernel grows the buffer of
-// a busy connection up to net.ipv4.tcp_wmem's maximum (4 MiB by default),
-// and over loopback all of it is data the peer has not read yet: by the
-// time the peer reads a byte the copy wrote, the CPU's cache no longer
-// holds it. With 512 KiB in flight the bytes are still in cache when the
-// peer reads them: a stream relayed from a sub-agent cost 15–25% less CPU
-// per GiB (hvagentd, sub-agent and reader together), a disk export sent
-// over loopback TCP about 45% less (hvagentd and reader; Linux 6.18, 2
-// CPUs; 128 KiB or less woke the writer so often that it cost more
-// again). A peer on
-// another host keeps the kernel's autotuning, which a link's
-// bandwidth-delay product needs.
-func shrinkLoopbackBuffer(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetWriteBuffer(loopbackSendBuffer)
-	}
 }

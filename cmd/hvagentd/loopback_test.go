@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/internal/sockbuf"
 	"github.com/hvagent/hvagent/internal/testio"
 )
 
@@ -95,7 +96,7 @@ func TestLimitConn_ReadFromLoopback(t *testing.T) {
 func TestLimitConnLoopbackBuffer(t *testing.T) {
 	t.Parallel()
 	capped := testio.WmemMax(t)
-	want := 2 * min(loopbackSendBuffer, capped) // the kernel doubles what it is asked for
+	want := 2 * min(sockbuf.Loopback, capped) // the kernel doubles what it is asked for
 	out, in := tcpPair(t)
 	conn := out.Conn.(*net.TCPConn)
 	require.NotEqual(t, want, testio.SendBuffer(t, conn), "a new connection's send buffer")

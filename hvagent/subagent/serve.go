@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/hvagent/hvagent/internal/sockbuf"
 )
 
 // ListenAndServe listens on the TCP address addr, calls ready (when not nil)
@@ -20,10 +22,6 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler, ready func
 	}
 	return Serve(ctx, ln, h, ready)
 }
-
-// loopbackSendBuffer is the send buffer size of a connection from a peer
-// on this host (the kernel doubles it for its own bookkeeping: 512 KiB).
-const loopbackSendBuffer = 256 << 10
 
 // Serve is ListenAndServe on a listener the caller opened (TCP or unix).
 // A TCP connection from a peer on this host (hvagentd, mostly) gets a
@@ -51,25 +49,13 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, ready func(addr
 }
 
 // boundLoopbackBuffer fixes the send buffer of c, a new TCP connection
-// from a peer on this host, at loopbackSendBuffer (http.Server's
-// ConnState hook). Left to itself the kernel grows the buffer of a busy
-// connection, a stream's, up to net.ipv4.tcp_wmem's maximum (4 MiB by
-// default), and over loopback all of it is data the peer has not read
-// yet: by the time the peer reads a byte, the CPU's cache no longer holds
-// it. With 512 KiB in flight it still does, and a 64 MiB stream read by a
-// client on this host cost about a third less CPU per GiB, the sub-agent
-// and the reader together (BenchmarkServeStream; Linux 6.18, 2 CPUs). A
-// peer on another host keeps the kernel's autotuning, which a link's
-// bandwidth-delay product needs.
+// from a peer on this host (http.Server's ConnState hook): see
+// sockbuf.FixLoopback.
 func boundLoopbackBuffer(c net.Conn, state http.ConnState) {
 	if state != http.StateNew {
 		return
 	}
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	if addr, ok := tc.RemoteAddr().(*net.TCPAddr); ok && addr.IP.IsLoopback() {
-		_ = tc.SetWriteBuffer(loopbackSendBuffer)
+	if addr, ok := c.RemoteAddr().(*net.TCPAddr); ok && addr.IP.IsLoopback() {
+		sockbuf.FixLoopback(c)
 	}
 }

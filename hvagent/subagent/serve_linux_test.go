@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/internal/sockbuf"
 	"github.com/hvagent/hvagent/internal/testio"
 )
 
@@ -30,7 +31,7 @@ func (l recordListener) Accept() (net.Conn, error) {
 func TestServeLoopbackSendBuffer(t *testing.T) {
 	t.Parallel()
 	capped := testio.WmemMax(t)
-	want := 2 * min(loopbackSendBuffer, capped) // the kernel doubles what it is asked for
+	want := 2 * min(sockbuf.Loopback, capped) // the kernel doubles what it is asked for
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
