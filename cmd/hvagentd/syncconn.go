@@ -177,7 +177,8 @@ func syncable(req *http.Request) bool {
 // console (a WebSocket, or its log as it grows) and a download (sendfile,
 // or the loopback copy, through the connection's ReadFrom). The event
 // stream is served here: its events go out chunked as it flushes them, and
-// a client that goes away ends it as it ends a long poll.
+// a client that goes away ends it as it ends a long poll. These are the
+// routes that rest.Routes marks Stream; a test keeps the two in step.
 func streamPath(path string) bool {
 	return strings.HasSuffix(path, "/console") || strings.HasSuffix(path, "/download")
 }

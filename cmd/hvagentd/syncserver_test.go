@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
@@ -126,6 +129,27 @@ func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
 		require.Equal(t, "net/http", resp.Header.Get(served))
 		require.Equal(t, "<p>GET "+path+" x </p>", body)
 	}
+}
+
+// TestStreamPath_MatchesTheRouteTable ties streamPath to the REST route
+// table: a stream route (a download, a console) served by the syncServer
+// would lose sendfile or fail to hijack, so every one must be handed over,
+// and no other route must be.
+func TestStreamPath_MatchesTheRouteTable(t *testing.T) {
+	t.Parallel()
+	wildcard := regexp.MustCompile(`\{[^}]+\}`)
+	streams := 0
+	for _, r := range rest.Routes() {
+		path := wildcard.ReplaceAllString(r.Pattern, "x1")
+		require.Equal(t, r.Stream, streamPath(path), "%s (as %s): stream %v", r, path, r.Stream)
+		req := httptest.NewRequest(r.Method, path, nil)
+		req.RequestURI = path // the origin form, as the syncServer reads it
+		require.Equal(t, !r.Stream, syncable(req), "%s served by the syncServer", r)
+		if r.Stream {
+			streams++
+		}
+	}
+	require.Equal(t, 3, streams, "the console and the two snapshot downloads")
 }
 
 func TestSyncServer_HandsOverWhatItDoesNotServe(t *testing.T) {

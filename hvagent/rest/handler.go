@@ -46,6 +46,12 @@ type Route struct {
 	Method string
 	// Pattern is the path in Go ServeMux form: "/guests/{id}/jobs/{jobID}".
 	Pattern string
+	// Stream: the reply is a byte stream of any length or duration (a
+	// snapshot download, a console), not a JSON document. A server in
+	// front of the handler should serve such routes with net/http: the
+	// handler sends a download through the connection's ReadFrom and
+	// upgrades a console to a WebSocket (Hijack).
+	Stream bool
 }
 
 // Token scopes; each implies the ones before it.
@@ -119,10 +125,15 @@ func newServer(svc hvagent.Service, opts HandlerOptions) *server {
 
 // Routes returns every route NewHandler serves, in a stable order.
 func Routes() []Route {
-	table := newServer(nil, HandlerOptions{}).routes()
+	s := newServer(nil, HandlerOptions{})
+	streams := map[string]bool{}
+	for _, rt := range s.streamRoutes() {
+		streams[rt.method+" "+rt.pattern] = true
+	}
+	table := s.routes()
 	out := make([]Route, len(table))
 	for i, rt := range table {
-		out[i] = Route{Method: rt.method, Pattern: rt.pattern}
+		out[i] = Route{Method: rt.method, Pattern: rt.pattern, Stream: streams[rt.method+" "+rt.pattern]}
 	}
 	return out
 }
@@ -216,10 +227,11 @@ func (s *server) routes() []route {
 	for _, prefix := range []string{"/guests/{id}", "/guests/{id}/disks/{n}"} {
 		rs = append(rs, s.snapshotRoutes(prefix)...)
 	}
-	return rs
+	return append(rs, s.streamRoutes()...)
 }
 
-// guestRoutes are the routes under /guests except snapshots.
+// guestRoutes are the routes under /guests except snapshots and the
+// console (streamRoutes).
 func (s *server) guestRoutes() []route {
 	rs := []route{
 		{"GET", "/guests", ScopeRead, s.listGuests},
@@ -234,7 +246,6 @@ func (s *server) guestRoutes() []route {
 		{"GET", "/guests/{id}/metrics/cpu", ScopeRead, s.guestInfo(hvagent.ActionCPUMetrics)},
 		{"GET", "/guests/{id}/metrics/disk", ScopeRead, s.guestInfo(hvagent.ActionDiskMetrics)},
 		{"GET", "/guests/{id}/metrics/nic", ScopeRead, s.guestInfo(hvagent.ActionNicMetrics)},
-		{"GET", "/guests/{id}/console", ScopeRead, s.limited(&s.limits.streams, "streams", s.console)},
 	}
 	for _, action := range hvagent.GuestActions() {
 		if action == hvagent.ActionCreate {
@@ -245,7 +256,8 @@ func (s *server) guestRoutes() []route {
 	return rs
 }
 
-// snapshotRoutes are the snapshot routes under prefix (a guest or a disk).
+// snapshotRoutes are the snapshot routes under prefix (a guest or a disk)
+// but their download (streamRoutes).
 func (s *server) snapshotRoutes(prefix string) []route {
 	p := prefix + "/snapshots"
 	return []route{
@@ -254,8 +266,21 @@ func (s *server) snapshotRoutes(prefix string) []route {
 		{"GET", p + "/{name}", ScopeRead, s.getSnapshot},
 		{"DELETE", p + "/{name}", ScopeWrite, s.deleteSnapshot},
 		{"POST", p + "/{name}/rollback", ScopeWrite, s.rollbackSnapshot},
-		{"GET", p + "/{name}/download", ScopeRead, s.limited(&s.limits.streams, "streams", s.downloadSnapshot)},
 	}
+}
+
+// streamRoutes are the routes whose replies are streams (see
+// Route.Stream): a guest's console and the snapshot downloads, each held
+// to the streams limit.
+func (s *server) streamRoutes() []route {
+	rs := []route{{"GET", "/guests/{id}/console", ScopeRead, s.console}}
+	for _, prefix := range []string{"/guests/{id}", "/guests/{id}/disks/{n}"} {
+		rs = append(rs, route{"GET", prefix + "/snapshots/{name}/download", ScopeRead, s.downloadSnapshot})
+	}
+	for i := range rs {
+		rs[i].serve = s.limited(&s.limits.streams, "streams", rs[i].serve)
+	}
+	return rs
 }
 
 // String renders a route as "METHOD pattern".
