@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -47,39 +48,56 @@ const maxBatchedEvents = 4
 
 // eventBatch collects the events of one write, in order, so that they are
 // appended by one statement: a write's events share its time.
+//
+// The payloads are appended to one buffer taken from payloadBufs (ends[i]
+// is where the i-th ends) and made one string at insert, which each
+// event's argument is a part of: a write's events cost one allocation,
+// not three each.
 type eventBatch struct {
-	types    [maxBatchedEvents]string
-	payloads [maxBatchedEvents]string
-	n        int
+	types [maxBatchedEvents]string
+	ends  [maxBatchedEvents]int
+	buf   *[]byte
+	n     int
 }
+
+// maxKeptPayloads bounds the buffers payloadBufs keeps.
+const maxKeptPayloads = 64 << 10
+
+// payloadBufs are the payload buffers of eventBatches, reused.
+var payloadBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // add appends an event of type typ whose payload is the JSON of v.
 func (b *eventBatch) add(typ string, v any) error {
 	if b.n == maxBatchedEvents {
 		return fmt.Errorf("record %s event: more than %d events in one write", typ, maxBatchedEvents)
 	}
-	payload, err := encodePayload(v)
+	if b.buf == nil {
+		b.buf = payloadBufs.Get().(*[]byte)
+	}
+	buf, err := appendPayload(*b.buf, v)
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", typ, err)
 	}
-	b.types[b.n], b.payloads[b.n] = typ, string(payload)
+	*b.buf = buf
+	b.types[b.n], b.ends[b.n] = typ, len(buf)
 	b.n++
 	return nil
 }
 
-// encodePayload returns v's JSON, as json.Marshal gives it: a Job or a
-// Guest, which most events carry, written by wirejson (it runs on the
+// appendPayload appends v's JSON to buf, as json.Marshal gives it: a Job
+// or a Guest, which most events carry, written by wirejson (it runs on the
 // writer, twice for every job).
-func encodePayload(v any) ([]byte, error) {
+func appendPayload(buf []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case *hvagent.Job:
-		if b, ok := wirejson.AppendJob(make([]byte, 0, 512), v); ok {
-			return b, nil
+		if out, ok := wirejson.AppendJob(buf, v); ok {
+			return out, nil
 		}
 	case *hvagent.Guest:
-		return wirejson.AppendGuest(make([]byte, 0, 512), v), nil
+		return wirejson.AppendGuest(buf, v), nil
 	}
-	return json.Marshal(v)
+	data, err := json.Marshal(v)
+	return append(buf, data...), err
 }
 
 // insertEventsSQL[n] appends n events, each (type, at, payload).
@@ -98,14 +116,21 @@ func (b *eventBatch) insert(ctx context.Context, tx querier, at time.Time) error
 	if b.n == 0 {
 		return nil
 	}
+	payloads, start := string(*b.buf), 0
 	args := make([]any, 0, 3*b.n)
 	for i := range b.n {
-		args = append(args, b.types[i], nanos(at), b.payloads[i])
+		args = append(args, b.types[i], nanos(at), payloads[start:b.ends[i]])
+		start = b.ends[i]
 	}
-	if _, err := tx.ExecContext(ctx, insertEventsSQL[b.n], args...); err != nil {
-		return fmt.Errorf("insert %s event: %w", b.types[0], err)
+	_, err := tx.ExecContext(ctx, insertEventsSQL[b.n], args...)
+	if cap(*b.buf) <= maxKeptPayloads {
+		*b.buf = (*b.buf)[:0]
+		payloadBufs.Put(b.buf)
 	}
 	*b = eventBatch{}
+	if err != nil {
+		return fmt.Errorf("insert %s event: %w", args[0], err)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/hvagent/hvagent/hvagent"
 )
@@ -22,8 +23,10 @@ const jobPosition = `CASE WHEN j.status = 'Queued' THEN 1 + (SELECT COUNT(*) FRO
 // jobSelect selects jobs with their position; append WHERE ... on alias j.
 const jobSelect = `SELECT ` + jobColumns + `, ` + jobPosition + ` FROM jobs j `
 
-// jobRow holds a scanned job and the columns scanJob converts: one
-// allocation for all the scan's destinations instead of one each.
+// jobRow holds a scanned job and the columns scanJob converts, so that
+// the scan's destinations are not allocated one by one. scanJob takes one
+// from jobRows and returns it: a scan allocates only the job it returns
+// (the job path scans two or three jobs a job, on the writer).
 type jobRow struct {
 	j                                       hvagent.Job
 	status                                  string
@@ -35,7 +38,11 @@ type jobRow struct {
 
 // scanJob reads jobColumns and then the extra destinations (at most three).
 func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, error) {
-	r := &jobRow{}
+	r := jobRows.Get().(*jobRow)
+	defer func() {
+		*r = jobRow{} // keeps no strings alive
+		jobRows.Put(r)
+	}()
 	j := &r.j
 	dest := append(r.dest[:0], &j.ID, &j.GuestID, &j.GuestName, &j.Action, &r.status, &j.Message, &j.Stage,
 		&r.stageAt, &r.progressDone, &r.progressTotal, &j.Attempt, &j.RequestedBy, &j.IdempotencyKey,
@@ -53,9 +60,12 @@ func scanJob(row interface{ Scan(...any) error }, extra ...any) (*hvagent.Job, e
 	j.UpdatedAt = fromNanos(r.updated)
 	j.FinishedAt = fromNullNanos(r.finishedAt)
 	j.Result = rawJSON(r.result)
-	out := *j // not a pointer into r, which a list of jobs would keep
+	out := *j
 	return &out, nil
 }
+
+// jobRows are the jobRows of scanJob, reused.
+var jobRows = sync.Pool{New: func() any { return new(jobRow) }}
 
 // loadJob reads one job with its position; ENOTFOUND if there is none.
 func loadJob(ctx context.Context, q querier, id string) (*hvagent.Job, error) {
