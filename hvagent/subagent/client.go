@@ -193,7 +193,11 @@ func (c *Client) post(ctx context.Context, method string, body []byte) ([]byte, 
 	if err != nil {
 		return nil, "", err
 	}
-	data, err := io.ReadAll(io.LimitReader(reply, c.maxReply+1))
+	size := resp.ContentLength
+	if reply != resp.Body { // decompressed
+		size = -1
+	}
+	data, err := readBody(reply, size, c.maxReply)
 	if err != nil {
 		return nil, "", fmt.Errorf("read reply: %w", err)
 	}

@@ -54,7 +54,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusUnsupportedMediaType, "rpc: unrecognized Content-Type: "+ct)
 		return
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequest))
+	data, err := readBody(http.MaxBytesReader(w, r.Body, maxRequest), r.ContentLength, maxRequest)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
