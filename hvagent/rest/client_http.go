@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -200,7 +201,7 @@ func (c *Client) call(ctx context.Context, call clientCall, out any) (*http.Resp
 }
 
 // decodeReply decodes a JSON reply into out, a pointer to a zero value: a
-// Job through wirejson.ParseJob, a Guest through wirejson.ParseGuest (on
+// Job through wirejson.ParseJob, a Guest through subagent.ParseGuest (on
 // a copy: data is a pooled buffer) when they take it, else json.Unmarshal.
 func decodeReply(data []byte, out any) error {
 	switch v := out.(type) {
@@ -209,7 +210,7 @@ func decodeReply(data []byte, out any) error {
 			return nil
 		}
 	case *hvagent.Guest:
-		if wirejson.ParseGuest(strings.TrimSuffix(string(data), "\n"), v) {
+		if subagent.ParseGuest(strings.TrimSuffix(string(data), "\n"), v) {
 			return nil
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -93,7 +94,7 @@ func writeItems[T any](bw *bufio.Writer, items []T) bool {
 }
 
 // appendItem appends item's JSON, json.Marshal's bytes, to b: a guest by
-// wirejson.AppendGuest, a job by wirejson.AppendJob when it takes it, an
+// subagent.AppendGuest, a job by wirejson.AppendJob when it takes it, an
 // event by appendEvent, anything else by encoding/json.
 func appendItem(b []byte, item any) ([]byte, error) {
 	switch v := item.(type) {
@@ -103,7 +104,7 @@ func appendItem(b []byte, item any) ([]byte, error) {
 		}
 	case *hvagent.Guest:
 		if v != nil {
-			return wirejson.AppendGuest(b, v), nil
+			return subagent.AppendGuest(b, v), nil
 		}
 	case *hvagent.Job:
 		if v != nil {
@@ -127,7 +128,7 @@ var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledReply = 64 << 10
 
 // writeJSON encodes v, with a trailing newline, as the reply. A Job takes
-// wirejson.AppendJob's direct path when it can, a Guest wirejson.AppendGuest's (the same
+// wirejson.AppendJob's direct path when it can, a Guest subagent.AppendGuest's (the same
 // bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
@@ -146,7 +147,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 	if g, ok := v.(*hvagent.Guest); ok && g != nil {
 		bp := replyBufs.Get().(*[]byte)
-		b := append(wirejson.AppendGuest((*bp)[:0], g), '\n')
+		b := append(subagent.AppendGuest((*bp)[:0], g), '\n')
 		w.WriteHeader(status)
 		_, _ = w.Write(b) // the client may be gone; nothing to do then
 		if cap(b) <= maxPooledReply {

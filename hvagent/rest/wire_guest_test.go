@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/guestgen"
-	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
-// TestWriteJSON_Guest: a Guest reply, which takes wirejson.AppendGuest's path, is
+// TestWriteJSON_Guest: a Guest reply, which takes subagent.AppendGuest's path, is
 // the reply encoding/json gives, byte for byte.
 func TestWriteJSON_Guest(t *testing.T) {
 	t.Parallel()
@@ -33,14 +33,14 @@ func TestWriteJSON_Guest(t *testing.T) {
 }
 
 // TestDecodeReply_Guest: a client decodes the guest replies
-// wirejson.AppendGuest writes without encoding/json, to the Guest json.Unmarshal gives, and
+// subagent.AppendGuest writes without encoding/json, to the Guest json.Unmarshal gives, and
 // keeps none of the reply buffer's memory (it is pooled).
 func TestDecodeReply_Guest(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 2026))
 	for range 500 {
-		data := append(wirejson.AppendGuest(nil, guestgen.Random(rng)), '\n')
-		require.True(t, wirejson.ParseGuest(string(data[:len(data)-1]), new(hvagent.Guest)), "%s", data)
+		data := append(subagent.AppendGuest(nil, guestgen.Random(rng)), '\n')
+		require.True(t, subagent.ParseGuest(string(data[:len(data)-1]), new(hvagent.Guest)), "%s", data)
 		var want, got hvagent.Guest
 		require.NoError(t, json.Unmarshal(data, &want))
 		require.NoError(t, decodeReply(data, &got))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -94,7 +95,7 @@ func appendPayload(buf []byte, v any) ([]byte, error) {
 			return out, nil
 		}
 	case *hvagent.Guest:
-		return wirejson.AppendGuest(buf, v), nil
+		return subagent.AppendGuest(buf, v), nil
 	}
 	data, err := json.Marshal(v)
 	return append(buf, data...), err

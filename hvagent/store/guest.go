@@ -11,7 +11,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/internal/wirejson"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
 // Guest returns one guest with its metadata; ENOTFOUND if there is none.
@@ -177,10 +177,10 @@ func (r *guestRow) scan(row *sql.Row) error {
 
 // decode rebuilds guest id from its row: the data with the name column,
 // without metadata (nil), as events carry it. The data is read by
-// wirejson.ParseGuest, or by encoding/json when it declines.
+// subagent.ParseGuest, or by encoding/json when it declines.
 func (r *guestRow) decode(id string) (*hvagent.Guest, error) {
 	var g hvagent.Guest
-	if !wirejson.ParseGuest(r.data, &g) {
+	if !subagent.ParseGuest(r.data, &g) {
 		if err := json.Unmarshal([]byte(r.data), &g); err != nil {
 			return nil, fmt.Errorf("decode guest %s: %w", id, err)
 		}

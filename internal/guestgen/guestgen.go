@@ -14,7 +14,7 @@ import (
 
 // Known are the fields of Guest, Nic, Disk and Boot, each as Type.Field in
 // declaration order, that the direct Guest codecs know
-// (wirejson.ParseGuest and wirejson.AppendGuest). Each codec's test
+// (subagent.ParseGuest and subagent.AppendGuest). Each codec's test
 // requires Fields to equal it: a field added to the types must be added
 // to both codecs, then here.
 var Known = []string{

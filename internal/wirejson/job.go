@@ -2,9 +2,9 @@ package wirejson
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/jsonform"
 )
 
 // A Job crosses the wire on every call of the job path (the queued job of
@@ -32,30 +32,30 @@ func AppendJob(b []byte, j *hvagent.Job) ([]byte, bool) {
 	if j.Progress != nil || !plainRaw(j.Result) {
 		return b, false
 	}
-	w := writer{b: b}
-	w.str(`{"ID":`, j.ID)
-	w.str(`,"GuestID":`, j.GuestID)
-	w.strOmit(`,"GuestName":`, j.GuestName)
-	w.str(`,"Action":`, j.Action)
-	ok := w.time(`,"QueuedAt":`, j.QueuedAt) && w.time(`,"StartedAt":`, j.StartedAt) &&
-		w.time(`,"UpdatedAt":`, j.UpdatedAt)
-	w.str(`,"Status":`, string(j.Status))
-	w.str(`,"Message":`, j.Message)
-	w.strOmit(`,"Error":`, j.Error)
-	w.str(`,"Stage":`, j.Stage)
-	ok = ok && w.time(`,"StageStartedAt":`, j.StageStartedAt)
+	w := jsonform.Writer{B: b}
+	w.Str(`{"ID":`, j.ID)
+	w.Str(`,"GuestID":`, j.GuestID)
+	w.StrOmit(`,"GuestName":`, j.GuestName)
+	w.Str(`,"Action":`, j.Action)
+	ok := w.Time(`,"QueuedAt":`, j.QueuedAt) && w.Time(`,"StartedAt":`, j.StartedAt) &&
+		w.Time(`,"UpdatedAt":`, j.UpdatedAt)
+	w.Str(`,"Status":`, string(j.Status))
+	w.Str(`,"Message":`, j.Message)
+	w.StrOmit(`,"Error":`, j.Error)
+	w.Str(`,"Stage":`, j.Stage)
+	ok = ok && w.Time(`,"StageStartedAt":`, j.StageStartedAt)
 	if j.Position != 0 {
-		w.int(`,"Position":`, j.Position)
+		w.Int(`,"Position":`, j.Position)
 	}
-	w.int(`,"Attempt":`, j.Attempt)
-	w.strOmit(`,"RequestedBy":`, j.RequestedBy)
-	w.strOmit(`,"IdempotencyKey":`, j.IdempotencyKey)
-	ok = ok && w.time(`,"FinishedAt":`, j.FinishedAt)
+	w.Int(`,"Attempt":`, j.Attempt)
+	w.StrOmit(`,"RequestedBy":`, j.RequestedBy)
+	w.StrOmit(`,"IdempotencyKey":`, j.IdempotencyKey)
+	ok = ok && w.Time(`,"FinishedAt":`, j.FinishedAt)
 	if len(j.Result) > 0 {
-		w.b = append(w.b, `,"Result":`...)
-		w.b = append(w.b, j.Result...)
+		w.B = append(w.B, `,"Result":`...)
+		w.B = append(w.B, j.Result...)
 	}
-	return append(w.b, '}'), ok
+	return append(w.B, '}'), ok
 }
 
 // plainRaw reports whether raw is empty, or JSON that json.Marshal would
@@ -87,70 +87,4 @@ func plainRaw(raw json.RawMessage) bool {
 		}
 	}
 	return json.Valid(raw)
-}
-
-// jsonSafe marks the ASCII bytes json.Marshal copies into a string as they
-// are: printable, and not ", \, <, > or &.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as json.Marshal encodes a string (HTML
-// characters escaped, invalid UTF-8 as U+FFFD).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			b = appendEscape(b, c)
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-// appendEscape appends the escape of the ASCII byte c.
-func appendEscape(b []byte, c byte) []byte {
-	switch c {
-	case '\\', '"':
-		return append(b, '\\', c)
-	case '\b':
-		return append(b, '\\', 'b')
-	case '\f':
-		return append(b, '\\', 'f')
-	case '\n':
-		return append(b, '\\', 'n')
-	case '\r':
-		return append(b, '\\', 'r')
-	case '\t':
-		return append(b, '\\', 't')
-	}
-	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 }

@@ -1,18 +1,17 @@
-package wirejson
+package subagent
 
 import (
 	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/hvagent/hvagent/hvagent"
 )
 
 // ParseGuest reads a Guest's JSON in the one form json.Marshal writes it
 // (keys in the struct's order, omitempty fields left out, no whitespace,
 // map keys sorted) without reflection: a page of guests decodes a
-// thousand of them from the store, and a REST client one per action.
+// thousand of them from the store, a REST client one per action, and a
+// sub-agent call one each way.
 
 // guestReader reads JSON in json.Marshal's form from s, from pos on. Any
 // other form sets failed; the reads after that give zero values.
@@ -145,9 +144,9 @@ func (r *guestReader) uint(bits int) uint64 {
 // *g, which it overwrites. It reports false, leaving *g unchanged, for any
 // other form: the caller leaves that to json.Unmarshal. The Guest's
 // strings share data's memory.
-func ParseGuest(data string, g *hvagent.Guest) bool {
+func ParseGuest(data string, g *Guest) bool {
 	r := guestReader{s: data}
-	var v hvagent.Guest
+	var v Guest
 	if r.need(`{"id":`) {
 		v.ID = r.str()
 	}
@@ -175,7 +174,7 @@ func ParseGuest(data string, g *hvagent.Guest) bool {
 }
 
 // parseGuestTail reads the keys from state to the end of the object.
-func parseGuestTail(r *guestReader, v *hvagent.Guest) {
+func parseGuestTail(r *guestReader, v *Guest) {
 	if r.key(`,"state":`) {
 		v.State = r.str()
 	}
@@ -224,13 +223,13 @@ func parseMetadata(r *guestReader) map[string]string {
 
 // parseNics reads an array of Nics; an empty one is an empty slice, as
 // json.Unmarshal makes it.
-func parseNics(r *guestReader) []hvagent.Nic {
-	nics := []hvagent.Nic{}
+func parseNics(r *guestReader) []Nic {
+	nics := []Nic{}
 	if !r.need(`[`) || r.byte(']') {
 		return nics
 	}
 	for !r.failed {
-		var n hvagent.Nic
+		var n Nic
 		parseNic(r, &n)
 		nics = append(nics, n)
 		if r.byte(']') {
@@ -242,7 +241,7 @@ func parseNics(r *guestReader) []hvagent.Nic {
 }
 
 // parseNic reads one Nic object.
-func parseNic(r *guestReader, n *hvagent.Nic) {
+func parseNic(r *guestReader, n *Nic) {
 	if !r.need(`{`) {
 		return
 	}
@@ -296,13 +295,13 @@ func parseInts(r *guestReader) []int {
 }
 
 // parseDisks reads an array of Disks; an empty one is an empty slice.
-func parseDisks(r *guestReader) []hvagent.Disk {
-	disks := []hvagent.Disk{}
+func parseDisks(r *guestReader) []Disk {
+	disks := []Disk{}
 	if !r.need(`[`) || r.byte(']') {
 		return disks
 	}
 	for !r.failed {
-		var d hvagent.Disk
+		var d Disk
 		if r.need(`{"bus":`) {
 			d.Bus = r.str()
 		}
@@ -332,8 +331,8 @@ func parseDisks(r *guestReader) []hvagent.Disk {
 }
 
 // parseBoot reads a Boot object; {} is a Boot with no fields set.
-func parseBoot(r *guestReader) *hvagent.Boot {
-	b := &hvagent.Boot{}
+func parseBoot(r *guestReader) *Boot {
+	b := &Boot{}
 	if !r.need(`{`) {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package wirejson
+package subagent_test
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/guestgen"
 )
 
@@ -18,7 +19,7 @@ import (
 func checkParseGuest(t *testing.T, data string) bool {
 	t.Helper()
 	got := hvagent.Guest{ID: "untouched"}
-	if !ParseGuest(data, &got) {
+	if !subagent.ParseGuest(data, &got) {
 		require.Equal(t, hvagent.Guest{ID: "untouched"}, got, "a declined parse leaves the guest alone")
 		return false
 	}

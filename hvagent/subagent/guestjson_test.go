@@ -1,4 +1,4 @@
-package wirejson
+package subagent_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/guestgen"
 )
 
@@ -25,7 +26,7 @@ func checkAppendGuest(t *testing.T, g *hvagent.Guest) {
 	t.Helper()
 	want, err := json.Marshal(g)
 	require.NoError(t, err)
-	require.Equal(t, "prefix"+string(want), string(AppendGuest([]byte("prefix"), g)))
+	require.Equal(t, "prefix"+string(want), string(subagent.AppendGuest([]byte("prefix"), g)))
 }
 
 func TestAppendGuest(t *testing.T) {
@@ -90,7 +91,7 @@ func BenchmarkAppendGuest(b *testing.B) {
 	var buf []byte
 	for b.Loop() {
 		t0 := time.Now()
-		buf = AppendGuest(buf[:0], g)
+		buf = subagent.AppendGuest(buf[:0], g)
 		direct += time.Since(t0)
 
 		t0 = time.Now()

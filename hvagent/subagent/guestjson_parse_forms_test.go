@@ -1,4 +1,4 @@
-package wirejson
+package subagent_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/subagent"
 )
 
 // storedForm is a guest as the store's data column holds it: json.Marshal
@@ -144,7 +145,7 @@ func BenchmarkParseGuest(b *testing.B) {
 	for b.Loop() {
 		t0 := time.Now()
 		var d hvagent.Guest
-		ok := ParseGuest(data, &d)
+		ok := subagent.ParseGuest(data, &d)
 		direct += time.Since(t0)
 		require.True(b, ok)
 
