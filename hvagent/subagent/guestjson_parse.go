@@ -146,6 +146,16 @@ func (r *guestReader) uint(bits int) uint64 {
 // strings share data's memory.
 func ParseGuest(data string, g *Guest) bool {
 	r := guestReader{s: data}
+	v := r.guest()
+	if r.failed || r.pos != len(r.s) {
+		return false
+	}
+	*g = v
+	return true
+}
+
+// guest reads a Guest object.
+func (r *guestReader) guest() Guest {
 	var v Guest
 	if r.need(`{"id":`) {
 		v.ID = r.str()
@@ -160,17 +170,13 @@ func ParseGuest(data string, g *Guest) bool {
 		v.Image = r.str()
 	}
 	if r.key(`,"nics":`) {
-		v.Nics = parseNics(&r)
+		v.Nics = parseNics(r)
 	}
 	if r.key(`,"disks":`) {
-		v.Disks = parseDisks(&r)
+		v.Disks = parseDisks(r)
 	}
-	parseGuestTail(&r, &v)
-	if r.failed || r.pos != len(r.s) {
-		return false
-	}
-	*g = v
-	return true
+	parseGuestTail(r, &v)
+	return v
 }
 
 // parseGuestTail reads the keys from state to the end of the object.

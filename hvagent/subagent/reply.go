@@ -43,6 +43,9 @@ func (e *replyError) Error() string { return e.msg }
 // result into result (a pointer, or nil to discard it). It returns a
 // *replyError for every failure and never panics, whatever data holds.
 func decodeReply(data []byte, wantID uint64, result any) error {
+	if gr, ok := result.(*GuestResponse); ok && gr != nil && parseGuestReply(data, wantID, gr) {
+		return nil
+	}
 	var r reply
 	if err := json.Unmarshal(data, &r); err != nil {
 		return &replyError{kind: KindDecode, msg: "not a JSON-RPC reply: " + err.Error(), err: err}

@@ -141,6 +141,9 @@ func decodeParams(raw json.RawMessage, dst any) error {
 	if isNull(raw) {
 		return nil
 	}
+	if p, ok := dst.(*GuestRequest); ok && parseGuestParams(raw, p) {
+		return nil
+	}
 	if raw[0] == '[' {
 		var list []json.RawMessage
 		if err := json.Unmarshal(raw, &list); err != nil {

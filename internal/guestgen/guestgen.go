@@ -1,5 +1,5 @@
 // Package guestgen makes guests for the tests of the direct Guest JSON
-// codecs (internal/wirejson's ParseGuest and AppendGuest), which check
+// codecs (hvagent/subagent's ParseGuest and AppendGuest), which check
 // them field for field against encoding/json.
 package guestgen
 

@@ -1,0 +1,178 @@
+package subagent
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/hvagent/hvagent/internal/jsonform"
+)
+
+// A guest action's stage is a call with a GuestRequest and a GuestResponse,
+// each carrying a Guest: on the job path, encoding/json's reflection over
+// them was a fifth of the process's CPU (both sides of an in-process call).
+// These are the direct forms of the four steps, used by Client.Call and
+// the Server for those two types. Each writes the bytes json.Marshal
+// writes, or reads what json.Unmarshal reads from json.Marshal's form;
+// any other input is declined (false) and left to encoding/json, so a
+// sub-agent that writes its JSON another way is read as before.
+
+// callBufferSize is the first capacity of a guest call's JSON: a guest
+// with a disk and a NIC is about 400 bytes.
+const callBufferSize = 1024
+
+// replyBufs are the buffers a Server writes guest replies in, reused:
+// a reply is written out before its handler returns. maxKeptReply bounds
+// the ones kept.
+var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, callBufferSize); return &b }}
+
+const maxKeptReply = 64 << 10
+
+// appendGuestRequestCall appends the envelope of a call of method with
+// params p and id: the bytes of json.Marshal(request{method, [p], id}).
+func appendGuestRequestCall(b []byte, method string, p *GuestRequest, id uint64) []byte {
+	b = append(b, `{"method":`...)
+	b = jsonform.AppendString(b, method)
+	b = append(b, `,"params":[`...)
+	b = appendGuestRequest(b, p)
+	b = append(b, `],"id":`...)
+	b = strconv.AppendUint(b, id, 10)
+	return append(b, '}')
+}
+
+// appendGuestRequest appends json.Marshal(p)'s bytes.
+func appendGuestRequest(b []byte, p *GuestRequest) []byte {
+	b = appendGuestKey(b, `{"guest":`, p.Guest)
+	b = append(b, `,"action":`...)
+	b = jsonform.AppendString(b, p.Action)
+	if len(p.Args) > 0 {
+		b = appendStringMap(append(b, `,"args":`...), p.Args)
+	}
+	return append(b, '}')
+}
+
+// appendGuestReply appends the reply of a call with id to a
+// GuestResponse: the bytes of json.Marshal(reply1{Result: r, ID: id}),
+// where id is a plain integer (the caller checks it with plainID).
+func appendGuestReply(b []byte, r *GuestResponse, id []byte) []byte {
+	b = appendGuestKey(append(b, `{"result":`...), `{"guest":`, r.Guest)
+	if r.Message != "" {
+		b = append(b, `,"message":`...)
+		b = jsonform.AppendString(b, r.Message)
+	}
+	if r.Retry != 0 {
+		b = append(b, `,"retry":`...)
+		b = strconv.AppendInt(b, int64(r.Retry), 10)
+	}
+	b = append(b, `},"error":null,"id":`...)
+	b = append(b, id...)
+	return append(b, '}')
+}
+
+// appendGuestKey appends key and g's JSON, null for none.
+func appendGuestKey(b []byte, key string, g *Guest) []byte {
+	b = append(b, key...)
+	if g == nil {
+		return append(b, "null"...)
+	}
+	return AppendGuest(b, g)
+}
+
+// appendStringMap appends m as json.Marshal writes a map of strings: its
+// keys sorted.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonform.AppendString(b, k)
+		b = append(b, ':')
+		b = jsonform.AppendString(b, m[k])
+	}
+	return append(b, '}')
+}
+
+// plainID reports whether id, a request's raw id, is an integer that
+// json.Marshal copies as it is (digits, no sign, no leading zero).
+func plainID(id []byte) bool {
+	if len(id) == 0 || len(id) > 20 || (id[0] == '0' && len(id) > 1) {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseGuestParams reads a call's params holding one GuestRequest in
+// json.Marshal's form ([{…}]) into *p, which must be zero (json.Unmarshal
+// would merge into a value that is not); false, leaving *p alone, for
+// anything else.
+func parseGuestParams(raw []byte, p *GuestRequest) bool {
+	if p.Guest != nil || p.Action != "" || p.Args != nil {
+		return false
+	}
+	r := guestReader{s: string(raw)}
+	r.need(`[{"guest":`)
+	v := GuestRequest{Guest: r.guestOrNull()}
+	if r.need(`,"action":`) {
+		v.Action = r.str()
+	}
+	if r.key(`,"args":`) {
+		v.Args = parseMetadata(&r)
+	}
+	r.need(`}]`)
+	if r.failed || r.pos != len(r.s) {
+		return false
+	}
+	*p = v
+	return true
+}
+
+// parseGuestReply reads a reply to call wantID carrying a GuestResponse, in
+// the form json.Marshal gives reply1 (a trailing newline allowed, as
+// Servers send it), into *resp, which must be zero; false, leaving *resp
+// alone, for anything else, a failed call and another id included: those
+// are decodeReply's to report.
+func parseGuestReply(data []byte, wantID uint64, resp *GuestResponse) bool {
+	if *resp != (GuestResponse{}) {
+		return false
+	}
+	if n := len(data); n > 0 && data[n-1] == '\n' {
+		data = data[:n-1]
+	}
+	r := guestReader{s: string(data)}
+	r.need(`{"result":{"guest":`)
+	v := GuestResponse{Guest: r.guestOrNull()}
+	if r.key(`,"message":`) {
+		v.Message = r.str()
+	}
+	if r.key(`,"retry":`) {
+		v.Retry = r.int()
+	}
+	r.need(`},"error":null,"id":`)
+	id := r.digits()
+	r.need(`}`)
+	if r.failed || r.pos != len(r.s) || !plainID([]byte(id)) || id != strconv.FormatUint(wantID, 10) {
+		return false
+	}
+	*resp = v
+	return true
+}
+
+// guestOrNull reads a Guest object, or null for none.
+func (r *guestReader) guestOrNull() *Guest {
+	if r.key(`null`) {
+		return nil
+	}
+	g := r.guest()
+	return &g
+}
