@@ -3,7 +3,9 @@ package hvagent_test
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
+	"net"
+	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -64,42 +66,77 @@ func BenchmarkJobPath(b *testing.B) {
 }
 
 // BenchmarkJobPathREST runs the workload of BenchmarkJobPath through
-// rest.Client and the REST handler over loopback TCP, alternating rounds
-// with the same workload in-process. ratio = REST jobs/s ÷ in-process
-// jobs/s.
+// rest.Client and the REST handler served as hvagentd serves it (a
+// rest.SyncServer), in rounds that alternate with the same workload
+// in-process: over a unix socket, the way hvctl reaches hvagentd by
+// default, and over loopback TCP. ratio = REST jobs/s over the unix
+// socket ÷ in-process jobs/s; tcp-ratio the same over TCP. Each side goes
+// first in turn.
 func BenchmarkJobPathREST(b *testing.B) {
 	for _, callers := range benchCallers {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			env, guests := jobEnv(b, callers)
-			srv := httptest.NewServer(rest.NewHandler(env.Agent, rest.HandlerOptions{}))
-			b.Cleanup(srv.Close)
-			client := rest.NewClient(srv.URL)
-			b.Cleanup(client.CloseIdleConnections)
-			var tREST, tLocal, cREST, cLocal time.Duration
-			rest := func() {
-				c := benchkit.CPUTime(b)
-				tREST += runJobs(b, client, guests)
-				cREST += benchkit.CPUTime(b) - c
+			sides := []*jobSide{
+				{svc: serveREST(b, env.Agent, "unix")},
+				{svc: serveREST(b, env.Agent, "tcp")},
+				{svc: env.Agent},
 			}
-			for i := 0; b.Loop(); i++ { // each side goes first every other round
-				if i%2 == 0 {
-					rest()
-				}
-				c := benchkit.CPUTime(b)
-				tLocal += runJobs(b, env.Agent, guests)
-				cLocal += benchkit.CPUTime(b) - c
-				if i%2 == 1 {
-					rest()
+			for i := 0; b.Loop(); i++ {
+				for k := range sides {
+					sides[(i+k)%len(sides)].run(b, guests)
 				}
 			}
+			unix, tcp, local := sides[0], sides[1], sides[2]
 			jobs := float64(b.N * len(guests) * perCaller(callers))
-			b.ReportMetric(jobs/tREST.Seconds(), "rest-jobs/s")
-			b.ReportMetric(jobs/tLocal.Seconds(), "jobs/s")
-			b.ReportMetric(float64(cREST.Microseconds())/jobs, "rest-cpu-µs/job")
-			b.ReportMetric(float64(cLocal.Microseconds())/jobs, "cpu-µs/job")
-			b.ReportMetric(tLocal.Seconds()/tREST.Seconds(), "ratio")
+			b.ReportMetric(jobs/unix.took.Seconds(), "rest-jobs/s")
+			b.ReportMetric(jobs/tcp.took.Seconds(), "tcp-jobs/s")
+			b.ReportMetric(jobs/local.took.Seconds(), "jobs/s")
+			b.ReportMetric(float64(unix.cpu.Microseconds())/jobs, "rest-cpu-µs/job")
+			b.ReportMetric(float64(local.cpu.Microseconds())/jobs, "cpu-µs/job")
+			b.ReportMetric(local.took.Seconds()/unix.took.Seconds(), "ratio")
+			b.ReportMetric(local.took.Seconds()/tcp.took.Seconds(), "tcp-ratio")
 		})
 	}
+}
+
+// jobSide is one side of BenchmarkJobPathREST: a Service and the time
+// and process CPU its rounds took.
+type jobSide struct {
+	svc       hvagent.Service
+	took, cpu time.Duration
+}
+
+func (s *jobSide) run(b *testing.B, guests []string) {
+	c := benchkit.CPUTime(b)
+	s.took += runJobs(b, s.svc, guests)
+	s.cpu += benchkit.CPUTime(b) - c
+}
+
+// serveREST serves a's REST handler with a rest.SyncServer on a unix
+// socket or a loopback TCP port, as hvagentd serves its listeners, and
+// returns a client of it. Both are closed when the benchmark ends.
+func serveREST(b *testing.B, a *hvagent.Agent, network string) *rest.Client {
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(b.TempDir(), "hvagent.sock")
+	}
+	ln, err := net.Listen(network, addr)
+	require.NoError(b, err)
+	srv := rest.NewSyncServer(&http.Server{Handler: rest.NewHandler(a, rest.HandlerOptions{}),
+		ReadHeaderTimeout: 10 * time.Second})
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(rest.Listener(ln)) }()
+	url := "http://" + ln.Addr().String()
+	if network == "unix" {
+		url = "unix://" + addr
+	}
+	client := rest.NewClient(url)
+	b.Cleanup(func() {
+		client.CloseIdleConnections()
+		require.NoError(b, srv.Close())
+		require.ErrorIs(b, <-done, http.ErrServerClosed)
+	})
+	return client
 }
 
 // jobEnv starts an agent with callers guests, created concurrently.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/host"
+	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/settings"
 	"github.com/hvagent/hvagent/internal/testguest"
 )
@@ -278,7 +279,7 @@ func TestDaemon_Admin(t *testing.T) {
 	d := startDaemon(t, "--admin-listen", "127.0.0.1:0")
 	require.NotEmpty(t, d.AdminAddr())
 	require.Equal(t, map[string]string{listenerUnix: "sync", listenerTCP: "sync", listenerAdmin: "net/http"}, serverKinds(d.Main),
-		"plain listeners serve through a syncServer; the admin listener (pprof) through net/http alone")
+		"plain listeners serve through a rest.SyncServer; the admin listener (pprof) through net/http alone")
 	hc := httpClient(t)
 	get := func(url string) (int, string) {
 		resp, err := hc.Get(url)
@@ -389,4 +390,17 @@ func TestDaemon_SocketPathTooLong(t *testing.T) {
 	d = startDaemon(t, "--data-dir", long, "--socket", filepath.Join(tempDir(t), "api.sock"))
 	_, err = newClient(t, "unix://"+d.SocketPath()).Health(context.Background())
 	require.NoError(t, err)
+}
+
+// serverKinds names the server of each of m's listeners: "sync" or
+// "net/http".
+func serverKinds(m *Main) map[string]string {
+	kinds := map[string]string{}
+	for _, s := range m.servers {
+		kinds[s.name] = "net/http"
+		if _, ok := s.srv.(*rest.SyncServer); ok {
+			kinds[s.name] = "sync"
+		}
+	}
+	return kinds
 }

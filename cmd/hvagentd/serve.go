@@ -51,7 +51,7 @@ type server struct {
 	done chan struct{}
 }
 
-// httpServer serves a listener: an *http.Server, or a syncServer in front
+// httpServer serves a listener: an *http.Server, or a rest.SyncServer in front
 // of one.
 type httpServer interface {
 	Serve(net.Listener) error
@@ -117,7 +117,7 @@ func metricsHandler(m *metrics.Metrics, agent *hvagent.Agent, limits *rest.Limit
 }
 
 // start serves the agent's handler with opts on ln in the background;
-// plain (not TLS) listeners through a syncServer, whose requests wake no
+// plain (not TLS) listeners through a rest.SyncServer, whose requests wake no
 // thread but their connection's (the admin listener, which serves pprof,
 // stays on net/http alone).
 func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions, plain bool) {
@@ -131,7 +131,7 @@ func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions, pla
 	}
 	s := &server{name: name, ln: ln, done: make(chan struct{}), srv: hs}
 	if plain {
-		s.srv = newSyncServer(hs)
+		s.srv = rest.NewSyncServer(hs)
 	}
 	m.servers = append(m.servers, s)
 	go func() {
@@ -154,7 +154,7 @@ func (m *Main) start(name string, ln net.Listener, opts rest.HandlerOptions, pla
 func (m *Main) wrap(h http.Handler) http.Handler {
 	drainCtx := m.drainCtx
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if longLived(r) {
+		if rest.LongLived(r) {
 			ctx, cancel := context.WithCancel(r.Context())
 			stop := context.AfterFunc(drainCtx, cancel)
 			defer func() { stop(); cancel() }()
@@ -162,12 +162,6 @@ func (m *Main) wrap(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// longLived reports whether r may last as long as the client wants.
-func longLived(r *http.Request) bool {
-	return r.URL.Path == "/events" || strings.HasSuffix(r.URL.Path, "/console") ||
-		(r.URL.RawQuery != "" && r.URL.Query().Has("wait")) // parsed only when there is a query
 }
 
 // logWriter sends the http.Server's own error log (TLS handshakes, broken

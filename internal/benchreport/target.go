@@ -74,9 +74,9 @@ var targets = []Target{
 	{Bench: "BenchmarkJobPath/callers=64", Metric: "ratio", Cmp: ">=", Value: 1.5,
 		Measure: "durable jobs/s in-process (64 callers) vs serial one-row commits"},
 	{Bench: "BenchmarkJobPathREST/callers=8", Metric: "ratio", Cmp: ">=", Value: 0.9,
-		Measure: "jobs/s over REST vs in-process (8 callers)"},
+		Measure: "jobs/s over REST (hvagentd's server, unix socket) vs in-process (8 callers)"},
 	{Bench: "BenchmarkJobPathREST/callers=64", Metric: "ratio", Cmp: ">=", Value: 0.9,
-		Measure: "jobs/s over REST vs in-process (64 callers)"},
+		Measure: "jobs/s over REST (hvagentd's server, unix socket) vs in-process (64 callers)"},
 	// Issue 12: info calls through hvagentd vs straight to the sub-agent.
 	{Bench: "BenchmarkInfoAction/sim", Metric: "added-ms", Cmp: "<=", Value: 0.1,
 		Measure: "info action added p50, sim sub-agent"},

@@ -1,4 +1,4 @@
-package main
+package rest
 
 import (
 	"context"
@@ -6,11 +6,21 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
 
-// syncServer serves a plain (non-TLS) listener. Each connection's
+// LongLived reports whether r may last as long as the client wants: the
+// event stream, a console, a long poll (?wait=). A server stopping should
+// end them rather than wait for them.
+func LongLived(r *http.Request) bool {
+	return r.URL.Path == "/events" || strings.HasSuffix(r.URL.Path, "/console") ||
+		(r.URL.RawQuery != "" && r.URL.Query().Has("wait")) // parsed only when there is a query
+}
+
+// SyncServer serves NewHandler's routes on a plain (non-TLS) listener, as
+// hvagentd does on its unix socket and TCP listeners. Each connection's
 // well-formed HTTP/1.1 requests are read, handled and answered on the
 // connection's own goroutine (syncConn), one after the other; a connection
 // that sends anything else — a stream or an event stream, a protocol
@@ -24,9 +34,11 @@ import (
 // reply. Starting it wakes a second thread, which then competes for the
 // CPUs with the sub-agent the handler is calling; stopping it is two more
 // goroutine wake-ups. Served here, a request that calls a sub-agent in
-// another process wakes no other thread of hvagentd. Only long polls
-// (longLived) get such a read, started here for them alone.
-type syncServer struct {
+// another process wakes no other thread. Only long polls (LongLived) get
+// such a read, started here for them alone. It serves other handlers too,
+// but sends its stream routes (Route.Stream: downloads and consoles, which
+// need sendfile or hijacking) to net/http by their path.
+type SyncServer struct {
 	http    *http.Server     // handler, timeouts, and the server of connections handed over
 	handoff *handoffListener // where handed-over connections go to http
 
@@ -36,15 +48,15 @@ type syncServer struct {
 	closing bool
 }
 
-// newSyncServer returns a server of srv's handler with srv's timeouts;
+// NewSyncServer returns a server of srv's handler with srv's timeouts;
 // srv serves the connections handed over.
-func newSyncServer(srv *http.Server) *syncServer {
-	return &syncServer{http: srv, conns: map[*syncConn]struct{}{}}
+func NewSyncServer(srv *http.Server) *SyncServer {
+	return &SyncServer{http: srv, conns: map[*syncConn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown or Close, and returns
 // http.ErrServerClosed then, like http.Server.Serve.
-func (s *syncServer) Serve(ln net.Listener) error {
+func (s *SyncServer) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -65,7 +77,7 @@ func (s *syncServer) Serve(ln net.Listener) error {
 
 // accept serves each connection of ln on a goroutine of its own. Errors
 // that pass (too many open files) are waited out as net/http does.
-func (s *syncServer) accept(ln net.Listener) error {
+func (s *SyncServer) accept(ln net.Listener) error {
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -93,7 +105,7 @@ func (s *syncServer) accept(ln net.Listener) error {
 }
 
 // track adds sc to the connections served here, unless shutting down.
-func (s *syncServer) track(sc *syncConn) bool {
+func (s *SyncServer) track(sc *syncConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -104,7 +116,7 @@ func (s *syncServer) track(sc *syncConn) bool {
 }
 
 // forget removes sc from the connections served here.
-func (s *syncServer) forget(sc *syncConn) {
+func (s *SyncServer) forget(sc *syncConn) {
 	s.mu.Lock()
 	delete(s.conns, sc)
 	s.mu.Unlock()
@@ -112,7 +124,7 @@ func (s *syncServer) forget(sc *syncConn) {
 
 // setIdle marks sc idle (between requests) or busy; it returns false when
 // the server is shutting down, and sc must close.
-func (s *syncServer) setIdle(sc *syncConn, idle bool) bool {
+func (s *SyncServer) setIdle(sc *syncConn, idle bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sc.idle = idle
@@ -120,7 +132,7 @@ func (s *syncServer) setIdle(sc *syncConn, idle bool) bool {
 }
 
 // shuttingDown reports whether Shutdown or Close was called.
-func (s *syncServer) shuttingDown() bool {
+func (s *SyncServer) shuttingDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closing
@@ -129,7 +141,7 @@ func (s *syncServer) shuttingDown() bool {
 // stop marks the server closing, closes its listener and the connections
 // it serves that are idle (all of them when all is set), and returns how
 // many it still serves.
-func (s *syncServer) stop(all bool) int {
+func (s *SyncServer) stop(all bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closing && s.ln != nil {
@@ -148,7 +160,7 @@ func (s *syncServer) stop(all bool) int {
 // served finish until ctx is done, and shuts the server of handed-over
 // connections down the same way; it returns ctx's error if requests were
 // still running at its end.
-func (s *syncServer) Shutdown(ctx context.Context) error {
+func (s *SyncServer) Shutdown(ctx context.Context) error {
 	s.stop(false)
 	err := s.http.Shutdown(ctx)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -164,13 +176,13 @@ func (s *syncServer) Shutdown(ctx context.Context) error {
 }
 
 // Close closes the listener and every connection at once.
-func (s *syncServer) Close() error {
+func (s *SyncServer) Close() error {
 	s.stop(true)
 	return s.http.Close()
 }
 
 // logf logs to the server's error log, as net/http does.
-func (s *syncServer) logf(format string, args ...any) {
+func (s *SyncServer) logf(format string, args ...any) {
 	if s.http.ErrorLog != nil {
 		s.http.ErrorLog.Printf(format, args...)
 		return

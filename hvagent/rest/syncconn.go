@@ -1,4 +1,4 @@
-package main
+package rest
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 )
 
 // syncBufferSize is a connection's read buffer: a request's headers must
-// fit in it to be served by the syncServer (larger ones are handed over to
+// fit in it to be served by the SyncServer (larger ones are handed over to
 // net/http, which allows up to its MaxHeaderBytes).
 const syncBufferSize = 4 << 10
 
@@ -31,9 +31,9 @@ const maxKeptOut = 16 << 10
 // aLongTimeAgo is a read deadline in the past: it wakes a pending read.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// syncConn is one connection served by a syncServer.
+// syncConn is one connection served by a SyncServer.
 type syncConn struct {
-	srv     *syncServer
+	srv     *SyncServer
 	c       net.Conn
 	br      *bufio.Reader   // the connection's reads
 	hr      bytes.Reader    // a request's header block, as parsed
@@ -47,7 +47,7 @@ type syncConn struct {
 }
 
 // newSyncConn returns c as served by srv.
-func newSyncConn(srv *syncServer, c net.Conn) *syncConn {
+func newSyncConn(srv *SyncServer, c net.Conn) *syncConn {
 	sc := &syncConn{srv: srv, c: c, br: bufio.NewReaderSize(c, syncBufferSize), idle: true}
 	sc.hbr = bufio.NewReaderSize(&sc.hr, syncBufferSize)
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, srv.http)
@@ -159,7 +159,7 @@ func (sc *syncConn) parse(block []byte) *http.Request {
 	return req
 }
 
-// syncable reports whether req is served by the syncServer: HTTP/1.1, in
+// syncable reports whether req is served by the SyncServer: HTTP/1.1, in
 // origin form, one plain Host (http.ReadRequest refuses more), no body or
 // one of a Content-Length, no Expect or Upgrade, not a console or a
 // download (streamPath), nor a long poll with a body.
@@ -170,7 +170,7 @@ func syncable(req *http.Request) bool {
 		req.Header["Expect"] != nil, req.Header["Upgrade"] != nil, streamPath(req.URL.Path):
 		return false
 	}
-	return req.ContentLength == 0 || !longLived(req)
+	return req.ContentLength == 0 || !LongLived(req)
 }
 
 // streamPath reports whether path is one that net/http serves better: a
@@ -214,7 +214,7 @@ func (sc *syncConn) serveRequest(req *http.Request) bool {
 	} else {
 		req.Body = http.NoBody
 	}
-	if longLived(req) {
+	if LongLived(req) {
 		defer sc.watch(cancel)()
 	}
 	w := &sc.reply

@@ -1,4 +1,4 @@
-package main
+package rest
 
 import (
 	"bufio"
@@ -16,24 +16,23 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/hvagent/hvagent/hvagent/rest"
 	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
-// syncTest is a syncServer on a loopback port with the handler under test.
+// syncTest is a SyncServer on a loopback port with the handler under test.
 type syncTest struct {
-	srv  *syncServer
+	srv  *SyncServer
 	addr string
 	done chan error
 }
 
-// startSync serves h with a syncServer; the server is closed when the
+// startSync serves h with a SyncServer; the server is closed when the
 // test ends.
 func startSync(t *testing.T, h http.HandlerFunc, idle time.Duration) *syncTest {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	st := &syncTest{srv: newSyncServer(&http.Server{Handler: h, ReadHeaderTimeout: time.Second, IdleTimeout: idle}),
+	st := &syncTest{srv: NewSyncServer(&http.Server{Handler: h, ReadHeaderTimeout: time.Second, IdleTimeout: idle}),
 		addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() { st.done <- st.srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -86,21 +85,8 @@ func whoServes(w http.ResponseWriter) {
 	w.Header().Set(served, by)
 }
 
-// serverKinds names the server of each of m's listeners: "sync" or
-// "net/http".
-func serverKinds(m *Main) map[string]string {
-	kinds := map[string]string{}
-	for _, s := range m.servers {
-		kinds[s.name] = "net/http"
-		if _, ok := s.srv.(*syncServer); ok {
-			kinds[s.name] = "sync"
-		}
-	}
-	return kinds
-}
-
-// get is a GET of path as a client sends it.
-func get(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
+// rawGet is a GET of path as a client sends it.
+func rawGet(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 
 func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
 	t.Parallel()
@@ -111,7 +97,7 @@ func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
 	}, time.Minute)
 	rc := st.dial(t)
 	for i := range 2 {
-		resp, body := rc.do(t, "GET", get(fmt.Sprintf("/guests/%d", i)))
+		resp, body := rc.do(t, "GET", rawGet(fmt.Sprintf("/guests/%d", i)))
 		require.Equal(t, 200, resp.StatusCode)
 		require.Equal(t, "sync", resp.Header.Get(served))
 		require.Equal(t, fmt.Sprintf("<p>GET /guests/%d x </p>", i), body)
@@ -125,26 +111,26 @@ func TestSyncServer_KeepAliveAndHandOver(t *testing.T) {
 	require.Equal(t, "<p>POST /guests x abcd</p>", body)
 	// A download goes to net/http, and the connection stays there.
 	for _, path := range []string{"/guests/1/snapshots/s/download", "/guests/1"} {
-		resp, body = rc.do(t, "GET", get(path))
+		resp, body = rc.do(t, "GET", rawGet(path))
 		require.Equal(t, "net/http", resp.Header.Get(served))
 		require.Equal(t, "<p>GET "+path+" x </p>", body)
 	}
 }
 
 // TestStreamPath_MatchesTheRouteTable ties streamPath to the REST route
-// table: a stream route (a download, a console) served by the syncServer
+// table: a stream route (a download, a console) served by the SyncServer
 // would lose sendfile or fail to hijack, so every one must be handed over,
 // and no other route must be.
 func TestStreamPath_MatchesTheRouteTable(t *testing.T) {
 	t.Parallel()
 	wildcard := regexp.MustCompile(`\{[^}]+\}`)
 	streams := 0
-	for _, r := range rest.Routes() {
+	for _, r := range Routes() {
 		path := wildcard.ReplaceAllString(r.Pattern, "x1")
 		require.Equal(t, r.Stream, streamPath(path), "%s (as %s): stream %v", r, path, r.Stream)
 		req := httptest.NewRequest(r.Method, path, nil)
-		req.RequestURI = path // the origin form, as the syncServer reads it
-		require.Equal(t, !r.Stream, syncable(req), "%s served by the syncServer", r)
+		req.RequestURI = path // the origin form, as the SyncServer reads it
+		require.Equal(t, !r.Stream, syncable(req), "%s served by the SyncServer", r)
 		if r.Stream {
 			streams++
 		}
@@ -163,7 +149,7 @@ func TestSyncServer_HandsOverWhatItDoesNotServe(t *testing.T) {
 		"chunked body":   "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
 		"expect":         "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\na",
 		"upgrade":        "GET /guests/1/console HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
-		"download":       get("/guests/1/snapshots/s/download"),
+		"download":       rawGet("/guests/1/snapshots/s/download"),
 		"absolute form":  "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",
 		"odd host":       "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
 		"large headers":  "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", syncBufferSize) + "\r\n\r\n",
@@ -210,22 +196,22 @@ func TestSyncServer_LargeAndFlushedBodiesAreChunked(t *testing.T) {
 		}
 	}, time.Minute)
 	rc := st.dial(t)
-	resp, body := rc.do(t, "GET", get("/large"))
+	resp, body := rc.do(t, "GET", rawGet("/large"))
 	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
 	require.Equal(t, large, body)
-	resp, body = rc.do(t, "GET", get("/flushed"))
+	resp, body = rc.do(t, "GET", rawGet("/flushed"))
 	require.Equal(t, []string{"chunked"}, resp.TransferEncoding)
 	require.Equal(t, "one,two", body)
-	_, body = rc.do(t, "GET", get("/many"))
+	_, body = rc.do(t, "GET", rawGet("/many"))
 	var want strings.Builder
 	for i := range 20000 {
 		fmt.Fprintf(&want, "%d,", i)
 	}
 	require.Equal(t, want.String(), body)
-	resp, body = rc.do(t, "GET", get("/sized"))
+	resp, body = rc.do(t, "GET", rawGet("/sized"))
 	require.Nil(t, resp.TransferEncoding)
 	require.Equal(t, "12345", body)
-	resp, _ = rc.do(t, "GET", get("/large")) // the connection is still in step
+	resp, _ = rc.do(t, "GET", rawGet("/large")) // the connection is still in step
 	require.Equal(t, 200, resp.StatusCode)
 }
 
@@ -249,18 +235,18 @@ func TestSyncServer_StatusesAndHead(t *testing.T) {
 		}
 	}, time.Minute)
 	rc := st.dial(t)
-	resp, body := rc.do(t, "GET", get("/nocontent"))
+	resp, body := rc.do(t, "GET", rawGet("/nocontent"))
 	require.Equal(t, http.StatusNoContent, resp.StatusCode)
 	require.Empty(t, body)
 	require.Empty(t, resp.Header.Get("Content-Length"))
-	resp, body = rc.do(t, "GET", get("/json"))
+	resp, body = rc.do(t, "GET", rawGet("/json"))
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	require.Equal(t, `{"a":1}`, body)
 	resp, body = rc.do(t, "HEAD", "HEAD /json HTTP/1.1\r\nHost: x\r\n\r\n")
 	require.Equal(t, int64(7), resp.ContentLength)
 	require.Empty(t, body)
-	resp, body = rc.do(t, "GET", get("/early")) // do skips the 103
+	resp, body = rc.do(t, "GET", rawGet("/early")) // do skips the 103
 	require.Equal(t, 200, resp.StatusCode)
 	require.Equal(t, "body", body)
 }
@@ -299,7 +285,7 @@ func TestSyncServer_ConnectionEnds(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 	// A handler's panic closes the connection without a reply.
 	rc = st.dial(t)
-	_, err = io.WriteString(rc.c, get("/panic"))
+	_, err = io.WriteString(rc.c, rawGet("/panic"))
 	require.NoError(t, err)
 	_, err = rc.br.ReadByte()
 	require.ErrorIs(t, err, io.EOF)
@@ -309,7 +295,7 @@ func TestSyncServer_LongPollEndsWhenTheClientGoes(t *testing.T) {
 	t.Parallel()
 	ended := make(chan error, 1)
 	st := startSync(t, func(w http.ResponseWriter, r *http.Request) {
-		if !longLived(r) {
+		if !LongLived(r) {
 			_, _ = io.WriteString(w, "quick")
 			return
 		}
@@ -326,9 +312,9 @@ func TestSyncServer_LongPollEndsWhenTheClientGoes(t *testing.T) {
 	}, time.Minute)
 	for _, path := range []string{"/jobs/1?wait=10s", "/events"} {
 		rc := st.dial(t)
-		_, body := rc.do(t, "GET", get("/jobs/1"))
+		_, body := rc.do(t, "GET", rawGet("/jobs/1"))
 		require.Equal(t, "quick", body)
-		_, err := io.WriteString(rc.c, get(path))
+		_, err := io.WriteString(rc.c, rawGet(path))
 		require.NoError(t, err)
 		if path == "/events" {
 			resp, err := http.ReadResponse(rc.br, nil)
@@ -352,7 +338,7 @@ func TestSyncServer_LongPollKeepsTheConnection(t *testing.T) {
 	}, time.Minute)
 	rc := st.dial(t)
 	for _, q := range []string{"wait=1s", "", "wait=2s"} {
-		_, body := rc.do(t, "GET", get("/jobs/1?"+q))
+		_, body := rc.do(t, "GET", rawGet("/jobs/1?"+q))
 		require.Equal(t, q, body)
 	}
 }
@@ -369,12 +355,12 @@ func TestSyncServer_ShutdownAndIdleTimeout(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}, 200*time.Millisecond)
 	idle := st.dial(t)
-	idle.do(t, "GET", get("/"))
+	idle.do(t, "GET", rawGet("/"))
 	_, err := idle.br.ReadByte() // the idle timeout closes it
 	require.ErrorIs(t, err, io.EOF)
 
 	busy := st.dial(t)
-	_, err = io.WriteString(busy.c, get("/slow"))
+	_, err = io.WriteString(busy.c, rawGet("/slow"))
 	require.NoError(t, err)
 	<-started
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -390,7 +376,7 @@ func TestSyncServer_ShutdownAndIdleTimeout(t *testing.T) {
 }
 
 // BenchmarkServe is one small GET on a kept-alive loopback connection,
-// answered by the syncServer and by net/http's server with the same
+// answered by the SyncServer and by net/http's server with the same
 // handler: the serving path's own cost (the client reads and writes
 // synchronously, as hvagentd's sub-agent client does). cpu-us/op is the
 // process's CPU time (client and server) per request.
@@ -404,9 +390,12 @@ func BenchmarkServe(b *testing.B) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			require.NoError(b, err)
 			hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}
-			var srv httpServer = hs
+			var srv interface {
+				Serve(net.Listener) error
+				Close() error
+			} = hs
 			if kind == "sync" {
-				srv = newSyncServer(hs)
+				srv = NewSyncServer(hs)
 			}
 			go func() { _ = srv.Serve(ln) }()
 			defer func() { _ = srv.Close() }()
@@ -414,7 +403,7 @@ func BenchmarkServe(b *testing.B) {
 			require.NoError(b, err)
 			defer c.Close()
 			br := bufio.NewReader(c)
-			req := []byte(get("/guests/1/metrics/cpu"))
+			req := []byte(rawGet("/guests/1/metrics/cpu"))
 			b.ReportAllocs()
 			cpu0 := benchkit.CPUTime(b)
 			for b.Loop() {
@@ -430,7 +419,7 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-// TestSyncServer_RepliesAsNetHTTP sends the same requests to a syncServer
+// TestSyncServer_RepliesAsNetHTTP sends the same requests to a SyncServer
 // and to net/http's server with the same handlers, on one kept-alive
 // connection each, and compares the replies: status, header (but Date),
 // framing and body.
@@ -508,7 +497,7 @@ func TestSyncServer_RepliesAsNetHTTP(t *testing.T) {
 			raw = method + " " + path + " HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
 		}
 		w, g := exchange(want, method, raw), exchange(got, method, raw)
-		if req == "HEAD /big" { // net/http, past its buffer, sends no length; the syncServer the body's
+		if req == "HEAD /big" { // net/http, past its buffer, sends no length; the SyncServer the body's
 			require.Equal(t, int64(len(big)), g.ContentLength)
 			g.Header.Del("Content-Length")
 			g.ContentLength = -1

@@ -1,4 +1,4 @@
-package main
+package rest
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ const sniffLen = 512
 const syncStreamBuffer = 32 << 10
 
 // syncReply is the http.ResponseWriter of a request served by a
-// syncServer. It also has the deadline and flush methods that
+// SyncServer. It also has the deadline and flush methods that
 // http.ResponseController looks for; it cannot be hijacked (upgrades are
 // handed over to net/http).
 type syncReply struct {

@@ -1,4 +1,4 @@
-package main
+package rest
 
 import (
 	"bufio"
@@ -8,7 +8,7 @@ import (
 )
 
 // handoffListener is the listener of the net/http server behind a
-// syncServer: its connections are the ones the syncServer hands over.
+// SyncServer: its connections are the ones the SyncServer hands over.
 type handoffListener struct {
 	addr  net.Addr
 	conns chan net.Conn
