@@ -1,8 +1,8 @@
 package hvagent
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sync"
@@ -66,9 +66,17 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	// own table: a job row must not grow with the guest's metadata.
 	res := *final
 	res.Metadata = nil
-	out.result, err = json.Marshal(&res)
-	return out, err
+	buf := resultBufs.Get().(*[]byte)
+	*buf = subagent.AppendGuest((*buf)[:0], &res) // json.Marshal's bytes
+	out.result = bytes.Clone(*buf)
+	resultBufs.Put(buf)
+	return out, nil
 }
+
+// resultBufs are the buffers a guest job's result is written in before it
+// is copied out at its size: appended to from nothing, a guest's JSON
+// would be copied a dozen times as it grows.
+var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // stageGuest is the guest of a running guest job: the last stage's result
 // and the guest as the store has it. Pipeline hooks, which use it, run one
