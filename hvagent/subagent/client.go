@@ -441,7 +441,11 @@ func closeBody(body io.ReadCloser) {
 func encodeRequest(method string, params any) ([]byte, uint64, error) {
 	id := rand.Uint64() >> 1
 	if p, ok := params.(*GuestRequest); ok && p != nil {
-		return appendGuestRequestCall(make([]byte, 0, callBufferSize), method, p, id), id, nil
+		buf := jsonBufs.Get().(*[]byte)
+		*buf = appendGuestRequestCall((*buf)[:0], method, p, id)
+		body := bytes.Clone(*buf) // the call's body lives as long as the call
+		putJSONBuf(buf)
+		return body, id, nil
 	}
 	body, err := json.Marshal(request{Method: method, Params: [1]any{params}, ID: id})
 	return body, id, err

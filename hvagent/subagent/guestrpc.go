@@ -17,16 +17,20 @@ import (
 // any other input is declined (false) and left to encoding/json, so a
 // sub-agent that writes its JSON another way is read as before.
 
-// callBufferSize is the first capacity of a guest call's JSON: a guest
-// with a disk and a NIC is about 400 bytes.
-const callBufferSize = 1024
+// jsonBufs are the scratch buffers a guest call or reply is written in:
+// a Server writes its reply out from one, a Client copies its call out of
+// one at its size (a guest with a disk and a NIC is about 400 bytes).
+var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-// replyBufs are the buffers a Server writes guest replies in, reused:
-// a reply is written out before its handler returns. maxKeptReply bounds
-// the ones kept.
-var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, callBufferSize); return &b }}
+// maxKeptJSON bounds the buffers jsonBufs keeps.
+const maxKeptJSON = 64 << 10
 
-const maxKeptReply = 64 << 10
+// putJSONBuf returns buf to jsonBufs unless it grew too large to keep.
+func putJSONBuf(buf *[]byte) {
+	if cap(*buf) <= maxKeptJSON {
+		jsonBufs.Put(buf)
+	}
+}
 
 // appendGuestRequestCall appends the envelope of a call of method with
 // params p and id: the bytes of json.Marshal(request{method, [p], id}).

@@ -103,12 +103,10 @@ func (s *Server) serve1(w http.ResponseWriter, r *http.Request, env *envelope) {
 		return
 	}
 	if r, ok := result.(*GuestResponse); ok && plainID(env.ID) {
-		buf := replyBufs.Get().(*[]byte)
+		buf := jsonBufs.Get().(*[]byte)
 		*buf = appendGuestReply((*buf)[:0], r, env.ID)
 		writeBody(w, *buf) // Write keeps no part of it
-		if cap(*buf) <= maxKeptReply {
-			replyBufs.Put(buf)
-		}
+		putJSONBuf(buf)
 		return
 	}
 	body, err := json.Marshal(reply1{Result: result, ID: env.ID})
