@@ -245,15 +245,31 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
+	var rt http.RoundTripper = c.pool
 	if c.pool == nil {
-		return c.http.Do(req)
+		if rt = c.inProcess(); rt == nil {
+			return c.http.Do(req)
+		}
 	}
-	resp, err := c.pool.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		// Worded as net/http words its failures.
 		return nil, &url.Error{Op: "Post", URL: c.url, Err: err}
 	}
 	return resp, nil
+}
+
+// inProcess returns the transport of the client's http.Client when it is
+// an InProcess's, used as InProcess.HTTPClient makes it (no timeout,
+// cookies or redirect policy): a call then goes to it straight, as calls
+// go to the pool, without http.Client's copy of the request's header for
+// redirects that a call does not follow anyway. Nil otherwise.
+func (c *Client) inProcess() http.RoundTripper {
+	if t, ok := c.http.Transport.(*handoffTransport); ok &&
+		c.http.Timeout == 0 && c.http.Jar == nil && c.http.CheckRedirect == nil {
+		return t
+	}
+	return nil
 }
 
 // newRequest builds the POST of body with the headers of every call.
