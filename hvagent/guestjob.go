@@ -69,7 +69,9 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	buf := resultBufs.Get().(*[]byte)
 	*buf = subagent.AppendGuest((*buf)[:0], &res) // json.Marshal's bytes
 	out.result = bytes.Clone(*buf)
-	resultBufs.Put(buf)
+	if cap(*buf) <= maxKeptResultBuf {
+		resultBufs.Put(buf)
+	}
 	return out, nil
 }
 
@@ -77,6 +79,9 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 // is copied out at its size: appended to from nothing, a guest's JSON
 // would be copied a dozen times as it grows.
 var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxKeptResultBuf bounds the buffers resultBufs keeps.
+const maxKeptResultBuf = 64 << 10
 
 // stageGuest is the guest of a running guest job: the last stage's result
 // and the guest as the store has it. Pipeline hooks, which use it, run one
