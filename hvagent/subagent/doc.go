@@ -22,6 +22,12 @@
 // Stream calls POST the plain request JSON, without an envelope, to a raw
 // endpoint and read the raw 200 body.
 //
+// A Guest, and a guest action's call and reply (GuestRequest,
+// GuestResponse), are written and read without reflection (AppendGuest,
+// ParseGuest) in the one form json.Marshal gives; JSON in any other valid
+// form (another key order, whitespace, escapes) is read by encoding/json,
+// exactly as before.
+//
 // # Error codes
 //
 // A sub-agent may classify a failure with the response header
