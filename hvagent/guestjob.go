@@ -9,6 +9,7 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/pipeline"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/jsonform"
 )
 
 // runGuestJob runs a guest lifecycle action: each stage gets the guest the
@@ -66,22 +67,12 @@ func (a *Agent) runGuestJob(ctx context.Context, job *Job, act ActionConfig) (ou
 	// own table: a job row must not grow with the guest's metadata.
 	res := *final
 	res.Metadata = nil
-	buf := resultBufs.Get().(*[]byte)
-	*buf = subagent.AppendGuest((*buf)[:0], &res) // json.Marshal's bytes
+	buf := jsonform.GetBuffer()
+	defer jsonform.PutBuffer(buf)
+	*buf = subagent.AppendGuest(*buf, &res) // json.Marshal's bytes
 	out.result = bytes.Clone(*buf)
-	if cap(*buf) <= maxKeptResultBuf {
-		resultBufs.Put(buf)
-	}
 	return out, nil
 }
-
-// resultBufs are the buffers a guest job's result is written in before it
-// is copied out at its size: appended to from nothing, a guest's JSON
-// would be copied a dozen times as it grows.
-var resultBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// maxKeptResultBuf bounds the buffers resultBufs keeps.
-const maxKeptResultBuf = 64 << 10
 
 // stageGuest is the guest of a running guest job: the last stage's result
 // and the guest as the store has it. Pipeline hooks, which use it, run one

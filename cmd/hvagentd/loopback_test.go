@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -100,11 +99,7 @@ func TestLimitConnLoopbackBuffer(t *testing.T) {
 	out, in := tcpPair(t)
 	conn := out.Conn.(*net.TCPConn)
 	require.NotEqual(t, want, testio.SendBuffer(t, conn), "a new connection's send buffer")
-	got := readN(in, 3)
-	n, err := out.ReadFrom(strings.NewReader("abc"))
-	require.NoError(t, err)
-	require.Equal(t, int64(3), n)
-	require.Equal(t, "abc", string(<-got))
+	streamABC(t, out, in)
 	require.Equal(t, want, testio.SendBuffer(t, conn), "send buffer after a stream")
 }
 

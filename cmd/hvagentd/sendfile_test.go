@@ -43,6 +43,17 @@ func readN(c net.Conn, n int) <-chan []byte {
 	return got
 }
 
+// streamABC streams "abc" through w's ReadFrom and checks that in, the
+// other end of w's connection, reads it.
+func streamABC(t *testing.T, w io.ReaderFrom, in net.Conn) {
+	t.Helper()
+	got := readN(in, 3)
+	n, err := w.ReadFrom(strings.NewReader("abc"))
+	require.NoError(t, err)
+	require.Equal(t, int64(3), n)
+	require.Equal(t, "abc", string(<-got))
+}
+
 func TestSendFileUnix(t *testing.T) {
 	t.Parallel()
 	data := make([]byte, 5<<20+3)
@@ -111,10 +122,6 @@ func TestLimitConnStreamBuffer(t *testing.T) {
 	out, in := unixPair(t)
 	require.Less(t, testio.SendBuffer(t, out), want, "a new connection's send buffer")
 	c := &limitConn{Conn: out, limits: newConnLimits(0, 0, zerolog.Nop())}
-	got := readN(in, 3)
-	n, err := c.ReadFrom(strings.NewReader("abc"))
-	require.NoError(t, err)
-	require.Equal(t, int64(3), n)
-	require.Equal(t, "abc", string(<-got))
+	streamABC(t, c, in)
 	require.Equal(t, want, testio.SendBuffer(t, out), "send buffer after a stream")
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/jsonform"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -71,16 +72,16 @@ func (x *exchange) doAsync(c asyncCall) error {
 // setQueuedJob sets the queuedJobHeader of a reply whose body is not the
 // job, unless job's JSON is too long for it.
 func setQueuedJob(h http.Header, job *hvagent.Job) {
-	bp := replyBufs.Get().(*[]byte)
-	defer replyBufs.Put(bp)
-	b, ok := wirejson.AppendJob((*bp)[:0], job)
+	bp := jsonform.GetBuffer()
+	defer jsonform.PutBuffer(bp)
+	var ok bool
+	*bp, ok = wirejson.AppendJob(*bp, job)
+	b := *bp
 	if !ok {
 		var err error
 		if b, err = json.Marshal(job); err != nil {
 			return // the client reads the job back
 		}
-	} else if cap(b) <= maxPooledReply {
-		*bp = b
 	}
 	if len(b) <= maxQueuedJobHeader {
 		h[queuedJobHeader] = []string{string(b)}

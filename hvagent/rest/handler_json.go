@@ -12,11 +12,11 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/jsonform"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -121,39 +121,28 @@ func appendItem(b []byte, item any) ([]byte, error) {
 // shared by all of them (header values are never modified in place).
 var jsonContentType = []string{"application/json"}
 
-// replyBufs recycles the buffers Job replies are encoded into.
-var replyBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledReply is the largest reply buffer put back for reuse.
-const maxPooledReply = 64 << 10
-
 // writeJSON encodes v, with a trailing newline, as the reply. A Job takes
 // wirejson.AppendJob's direct path when it can, a Guest subagent.AppendGuest's (the same
 // bytes).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header()["Content-Type"] = jsonContentType
 	if j, ok := v.(*hvagent.Job); ok && j != nil {
-		bp := replyBufs.Get().(*[]byte)
-		if b, ok := wirejson.AppendJob((*bp)[:0], j); ok {
+		bp := jsonform.GetBuffer()
+		defer jsonform.PutBuffer(bp)
+		var ok bool
+		if *bp, ok = wirejson.AppendJob(*bp, j); ok {
 			w.WriteHeader(status)
-			_, _ = w.Write(append(b, '\n')) // the client may be gone; nothing to do then
-			if cap(b) <= maxPooledReply {
-				*bp = b
-				replyBufs.Put(bp)
-			}
+			*bp = append(*bp, '\n')
+			_, _ = w.Write(*bp) // the client may be gone; nothing to do then
 			return
 		}
-		replyBufs.Put(bp)
 	}
 	if g, ok := v.(*hvagent.Guest); ok && g != nil {
-		bp := replyBufs.Get().(*[]byte)
-		b := append(subagent.AppendGuest((*bp)[:0], g), '\n')
+		bp := jsonform.GetBuffer()
+		defer jsonform.PutBuffer(bp)
+		*bp = append(subagent.AppendGuest(*bp, g), '\n')
 		w.WriteHeader(status)
-		_, _ = w.Write(b) // the client may be gone; nothing to do then
-		if cap(b) <= maxPooledReply {
-			*bp = b
-			replyBufs.Put(bp)
-		}
+		_, _ = w.Write(*bp) // the client may be gone; nothing to do then
 		return
 	}
 	w.WriteHeader(status)

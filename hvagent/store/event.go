@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/jsonform"
 	"github.com/hvagent/hvagent/internal/wirejson"
 )
 
@@ -51,7 +51,7 @@ const maxBatchedEvents = 4
 // eventBatch collects the events of one write, in order, so that they are
 // appended by one statement: a write's events share its time.
 //
-// The payloads are appended to one buffer taken from payloadBufs (ends[i]
+// The payloads are appended to one scratch buffer (jsonform.GetBuffer; ends[i]
 // is where the i-th ends), which each event's argument is a part of at
 // insert: a write's events cost no allocation of their own, where they
 // cost three each.
@@ -62,19 +62,13 @@ type eventBatch struct {
 	n     int
 }
 
-// maxKeptPayloads bounds the buffers payloadBufs keeps.
-const maxKeptPayloads = 64 << 10
-
-// payloadBufs are the payload buffers of eventBatches, reused.
-var payloadBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
 // add appends an event of type typ whose payload is the JSON of v.
 func (b *eventBatch) add(typ string, v any) error {
 	if b.n == maxBatchedEvents {
 		return fmt.Errorf("record %s event: more than %d events in one write", typ, maxBatchedEvents)
 	}
 	if b.buf == nil {
-		b.buf = payloadBufs.Get().(*[]byte)
+		b.buf = jsonform.GetBuffer()
 	}
 	buf, err := appendPayload(*b.buf, v)
 	if err != nil {
@@ -128,10 +122,7 @@ func (b *eventBatch) insert(ctx context.Context, tx querier, at time.Time) error
 		start = b.ends[i]
 	}
 	_, err := tx.ExecContext(ctx, insertEventsSQL[b.n], args...)
-	if cap(*b.buf) <= maxKeptPayloads {
-		*b.buf = (*b.buf)[:0]
-		payloadBufs.Put(b.buf)
-	}
+	jsonform.PutBuffer(b.buf)
 	*b = eventBatch{}
 	if err != nil {
 		return fmt.Errorf("insert %s event: %w", args[0], err)

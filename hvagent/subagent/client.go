@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hvagent/hvagent/internal/httpconn"
+	"github.com/hvagent/hvagent/internal/jsonform"
 )
 
 // Header names carrying the job and attempt a call belongs to. Old
@@ -245,11 +246,12 @@ func (c *Client) send(ctx context.Context, body []byte) (*http.Response, error) 
 	if err != nil {
 		return nil, err
 	}
-	var rt http.RoundTripper = c.pool
-	if c.pool == nil {
-		if rt = c.inProcess(); rt == nil {
-			return c.http.Do(req)
-		}
+	rt := c.inProcess() // nil but for an InProcess's own client
+	if c.pool != nil {
+		rt = c.pool
+	}
+	if rt == nil {
+		return c.http.Do(req)
 	}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
@@ -457,11 +459,10 @@ func closeBody(body io.ReadCloser) {
 func encodeRequest(method string, params any) ([]byte, uint64, error) {
 	id := rand.Uint64() >> 1
 	if p, ok := params.(*GuestRequest); ok && p != nil {
-		buf := jsonBufs.Get().(*[]byte)
-		*buf = appendGuestRequestCall((*buf)[:0], method, p, id)
-		body := bytes.Clone(*buf) // the call's body lives as long as the call
-		putJSONBuf(buf)
-		return body, id, nil
+		buf := jsonform.GetBuffer()
+		defer jsonform.PutBuffer(buf)
+		*buf = appendGuestRequestCall(*buf, method, p, id)
+		return bytes.Clone(*buf), id, nil // the call's body lives as long as the call
 	}
 	body, err := json.Marshal(request{Method: method, Params: [1]any{params}, ID: id})
 	return body, id, err

@@ -93,21 +93,27 @@ func writeDisk(w *jsonform.Writer, d *Disk) {
 // writeMetadata writes the metadata object with its keys sorted, as
 // json.Marshal writes a map.
 func writeMetadata(w *jsonform.Writer, md map[string]string) {
-	keys := make([]string, 0, len(md))
-	for k := range md {
+	w.B = appendStringMap(append(w.B, `,"metadata":`...), md)
+}
+
+// appendStringMap appends m as json.Marshal writes a map of strings: its
+// keys sorted.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	w.B = append(w.B, `,"metadata":{`...)
+	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
-			w.B = append(w.B, ',')
+			b = append(b, ',')
 		}
-		w.B = jsonform.AppendString(w.B, k)
-		w.B = append(w.B, ':')
-		w.B = jsonform.AppendString(w.B, md[k])
+		b = jsonform.AppendString(b, k)
+		b = append(b, ':')
+		b = jsonform.AppendString(b, m[k])
 	}
-	w.B = append(w.B, '}')
+	return append(b, '}')
 }
 
 // arrayOmit writes key and the array of items, each by item, unless there

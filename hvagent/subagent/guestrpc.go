@@ -1,9 +1,7 @@
 package subagent
 
 import (
-	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/hvagent/hvagent/internal/jsonform"
 )
@@ -16,21 +14,6 @@ import (
 // writes, or reads what json.Unmarshal reads from json.Marshal's form;
 // any other input is declined (false) and left to encoding/json, so a
 // sub-agent that writes its JSON another way is read as before.
-
-// jsonBufs are the scratch buffers a guest call or reply is written in:
-// a Server writes its reply out from one, a Client copies its call out of
-// one at its size (a guest with a disk and a NIC is about 400 bytes).
-var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// maxKeptJSON bounds the buffers jsonBufs keeps.
-const maxKeptJSON = 64 << 10
-
-// putJSONBuf returns buf to jsonBufs unless it grew too large to keep.
-func putJSONBuf(buf *[]byte) {
-	if cap(*buf) <= maxKeptJSON {
-		jsonBufs.Put(buf)
-	}
-}
 
 // appendGuestRequestCall appends the envelope of a call of method with
 // params p and id: the bytes of json.Marshal(request{method, [p], id}).
@@ -80,26 +63,6 @@ func appendGuestKey(b []byte, key string, g *Guest) []byte {
 		return append(b, "null"...)
 	}
 	return AppendGuest(b, g)
-}
-
-// appendStringMap appends m as json.Marshal writes a map of strings: its
-// keys sorted.
-func appendStringMap(b []byte, m map[string]string) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonform.AppendString(b, k)
-		b = append(b, ':')
-		b = jsonform.AppendString(b, m[k])
-	}
-	return append(b, '}')
 }
 
 // plainID reports whether id, a request's raw id, is an integer that

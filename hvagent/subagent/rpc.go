@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/hvagent/hvagent/internal/jsonform"
 )
 
 // JSON-RPC 2.0 error codes the Server answers with.
@@ -103,10 +105,10 @@ func (s *Server) serve1(w http.ResponseWriter, r *http.Request, env *envelope) {
 		return
 	}
 	if r, ok := result.(*GuestResponse); ok && plainID(env.ID) {
-		buf := jsonBufs.Get().(*[]byte)
-		*buf = appendGuestReply((*buf)[:0], r, env.ID)
+		buf := jsonform.GetBuffer()
+		defer jsonform.PutBuffer(buf)
+		*buf = appendGuestReply(*buf, r, env.ID)
 		writeBody(w, *buf) // Write keeps no part of it
-		putJSONBuf(buf)
 		return
 	}
 	body, err := json.Marshal(reply1{Result: result, ID: env.ID})
