@@ -202,10 +202,14 @@ func (db *DB) RunningJobs(ctx context.Context) ([]*hvagent.Job, error) {
 }
 
 // QueuedQueues returns the queues that hold Queued jobs, in the order of
-// their oldest queued job.
+// their oldest queued job. It reads the queue index of live jobs alone
+// (queue, seq and status are in it): through the status index it read
+// each Queued job's row for its queue, 25–35 ms for 10,000 queued jobs
+// where this takes 3–10, and a resume waits for it before any queue
+// starts.
 func (db *DB) QueuedQueues(ctx context.Context) ([]string, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT queue FROM jobs WHERE status = 'Queued'
-		GROUP BY queue ORDER BY MIN(seq)`)
+	rows, err := db.read.QueryContext(ctx, `SELECT queue FROM jobs INDEXED BY jobs_queue_live
+		WHERE status = 'Queued' GROUP BY queue ORDER BY MIN(seq)`)
 	if err != nil {
 		return nil, fmt.Errorf("list queued queues: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,4 +158,49 @@ func TestMigrate_0002EndsStaleRunningJobs(t *testing.T) {
 	}
 	_, err = db.Claim(ctx, "g1", at(1), hvagent.ClaimOptions{})
 	requireCode(t, err, hvagent.ECONFLICT)
+}
+
+func TestMigrate_0008IndexesLiveJobsOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "hvagent.db")
+	ids := openAt0001(t, path, []oldJob{
+		{queue: "g2", status: "Complete", started: true}, // 0
+		{queue: "g2", status: "Queued"},                  // 1: g2's head, the oldest Queued job
+		{queue: "g1", status: "Running", started: true},  // 2
+		{queue: "g1", status: "Queued"},                  // 3
+		{queue: "g1", status: "Queued"},                  // 4
+		{queue: "g3", status: "Canceled"},                // 5
+		{queue: "g3", status: "Error", started: true},    // 6
+	})
+	db, err := Open(path, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+
+	var old int
+	var def, cols string
+	require.NoError(t, db.read.QueryRowContext(ctx,
+		`SELECT COUNT(*) FROM sqlite_schema WHERE name = 'jobs_queue_status_seq'`).Scan(&old))
+	require.Zero(t, old, "the old queue index is dropped")
+	require.NoError(t, db.read.QueryRowContext(ctx, `SELECT sql,
+		(SELECT group_concat(name, ',') FROM pragma_index_info('jobs_queue_live'))
+		FROM sqlite_schema WHERE name = 'jobs_queue_live'`).Scan(&def, &cols))
+	require.Equal(t, "queue,seq,status", cols)
+	require.True(t, strings.HasSuffix(def, `WHERE status = 'Queued' OR status = 'Running'`), def)
+
+	queues, err := db.QueuedQueues(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"g2", "g1"}, queues, "in the order of their oldest Queued job; g3 has none")
+	j, err := db.Job(ctx, ids[4])
+	require.NoError(t, err)
+	require.Equal(t, 2, j.Position, "behind the other Queued job of g1, not counting its Running one")
+
+	_, err = db.Claim(ctx, "g1", at(1), hvagent.ClaimOptions{})
+	requireCode(t, err, hvagent.ECONFLICT) // g1's job 2 runs
+	c, err := db.Claim(ctx, "g2", at(1), hvagent.ClaimOptions{})
+	require.NoError(t, err)
+	require.Equal(t, ids[1], c.Job.ID)
+	end, err := db.FinishClaim(ctx, hvagent.JobEnd{ID: ids[2], Status: hvagent.JobComplete, At: at(2)}, "g1", hvagent.ClaimOptions{})
+	require.NoError(t, err)
+	require.Equal(t, ids[3], end.Next.Job.ID)
 }

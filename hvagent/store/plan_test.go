@@ -129,10 +129,11 @@ var planExempt = map[string]planExemption{
 		steps: []string{"SCAN j"},
 		why:   "the unfiltered job list walks the table newest first and stops at the limit",
 	},
-	normalizeSQL(`SELECT queue FROM jobs WHERE status = 'Queued' GROUP BY queue ORDER BY MIN(seq)`): {
-		steps: []string{"USE TEMP B-TREE FOR GROUP BY", "USE TEMP B-TREE FOR ORDER BY"},
-		why: "sorts only the Queued jobs, found through jobs_status_seq: their number is bounded by " +
-			"max_queued per queue, not by the log (start-up only)",
+	normalizeSQL(`SELECT queue FROM jobs INDEXED BY jobs_queue_live WHERE status = 'Queued'
+		GROUP BY queue ORDER BY MIN(seq)`): {
+		steps: []string{"SCAN jobs USING COVERING INDEX jobs_queue_live", "USE TEMP B-TREE FOR ORDER BY"},
+		why: "walks the index of live jobs only, whose number is bounded by max_queued per queue, not by " +
+			"the log, and sorts one row per queue (start-up and a resume)",
 	},
 	normalizeSQL(`SELECT queue, SUM(status = 'Queued'), SUM(status = 'Running'),
 		MIN(CASE WHEN status = 'Queued' THEN queued_at END)

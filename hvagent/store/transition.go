@@ -144,7 +144,7 @@ func queueHead(ctx context.Context, tx querier, queue string) (*head, error) {
 	// time: 12 µs a call instead of 3); the plan is the same.
 	j, err := scanJob(tx.QueryRowContext(ctx, `SELECT `+jobColumns+`, seq, request,
 		(SELECT id FROM jobs WHERE queue = +?1 AND status = 'Running' LIMIT 1)
-		FROM jobs WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue), &h.seq, &h.request, &running)
+		FROM jobs INDEXED BY jobs_queue_live WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue), &h.seq, &h.request, &running)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, nil
@@ -300,7 +300,7 @@ func (db *DB) claimable(ctx context.Context, queue string, paused []string) (boo
 	}
 	var action string
 	// +?1: see queueHead.
-	err = db.read.QueryRowContext(ctx, `SELECT action FROM jobs
+	err = db.read.QueryRowContext(ctx, `SELECT action FROM jobs INDEXED BY jobs_queue_live
 		WHERE queue = +?1 AND status = 'Queued' ORDER BY seq LIMIT 1`, queue).Scan(&action)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
