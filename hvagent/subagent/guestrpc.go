@@ -87,17 +87,17 @@ func parseGuestParams(raw []byte, p *GuestRequest) bool {
 	if p.Guest != nil || p.Action != "" || p.Args != nil {
 		return false
 	}
-	r := guestReader{s: string(raw)}
-	r.need(`[{"guest":`)
-	v := GuestRequest{Guest: r.guestOrNull()}
-	if r.need(`,"action":`) {
-		v.Action = r.str()
+	r := jsonform.NewReader(string(raw))
+	r.Need(`[{"guest":`)
+	v := GuestRequest{Guest: parseGuestOrNull(&r)}
+	if r.Need(`,"action":`) {
+		v.Action = r.Str()
 	}
-	if r.key(`,"args":`) {
+	if r.Key(`,"args":`) {
 		v.Args = parseMetadata(&r)
 	}
-	r.need(`}]`)
-	if r.failed || r.pos != len(r.s) {
+	r.Need(`}]`)
+	if !r.Done() {
 		return false
 	}
 	*p = v
@@ -116,30 +116,30 @@ func parseGuestReply(data []byte, wantID uint64, resp *GuestResponse) bool {
 	if n := len(data); n > 0 && data[n-1] == '\n' {
 		data = data[:n-1]
 	}
-	r := guestReader{s: string(data)}
-	r.need(`{"result":{"guest":`)
-	v := GuestResponse{Guest: r.guestOrNull()}
-	if r.key(`,"message":`) {
-		v.Message = r.str()
+	r := jsonform.NewReader(string(data))
+	r.Need(`{"result":{"guest":`)
+	v := GuestResponse{Guest: parseGuestOrNull(&r)}
+	if r.Key(`,"message":`) {
+		v.Message = r.Str()
 	}
-	if r.key(`,"retry":`) {
-		v.Retry = r.int()
+	if r.Key(`,"retry":`) {
+		v.Retry = r.Int()
 	}
-	r.need(`},"error":null,"id":`)
-	id := r.digits()
-	r.need(`}`)
-	if r.failed || r.pos != len(r.s) || !plainID([]byte(id)) || id != strconv.FormatUint(wantID, 10) {
+	r.Need(`},"error":null,"id":`)
+	id := r.Digits()
+	r.Need(`}`)
+	if !r.Done() || !plainID([]byte(id)) || id != strconv.FormatUint(wantID, 10) {
 		return false
 	}
 	*resp = v
 	return true
 }
 
-// guestOrNull reads a Guest object, or null for none.
-func (r *guestReader) guestOrNull() *Guest {
-	if r.key(`null`) {
+// parseGuestOrNull reads a Guest object, or null for none.
+func parseGuestOrNull(r *jsonform.Reader) *Guest {
+	if r.Key(`null`) {
 		return nil
 	}
-	g := r.guest()
+	g := parseGuest(r)
 	return &g
 }
