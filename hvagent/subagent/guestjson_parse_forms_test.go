@@ -2,15 +2,16 @@ package subagent_test
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // storedForm is a guest as the store's data column holds it: json.Marshal
@@ -139,24 +140,15 @@ func FuzzParseGuest_Fields(f *testing.F) {
 // reference json.Unmarshal in the same round. Reported: direct-ns,
 // unmarshal-ns and ratio (unmarshal time / direct time).
 func BenchmarkParseGuest(b *testing.B) {
-	g := typicalGuest()
-	data := storedForm(b, g)
-	var direct, unmarshal time.Duration
-	for b.Loop() {
-		t0 := time.Now()
+	data := storedForm(b, typicalGuest())
+	benchkit.SideBySide(b, "unmarshal", func() error {
 		var d hvagent.Guest
-		ok := subagent.ParseGuest(data, &d)
-		direct += time.Since(t0)
-		require.True(b, ok)
-
-		t0 = time.Now()
+		if !subagent.ParseGuest(data, &d) {
+			return errors.New("ParseGuest declined the stored form")
+		}
+		return nil
+	}, func() error {
 		var u hvagent.Guest
-		err := json.Unmarshal([]byte(data), &u)
-		unmarshal += time.Since(t0)
-		require.NoError(b, err)
-	}
-	ns := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
-	b.ReportMetric(ns(direct), "direct-ns")
-	b.ReportMetric(ns(unmarshal), "unmarshal-ns")
-	b.ReportMetric(float64(unmarshal)/float64(direct), "ratio")
+		return json.Unmarshal([]byte(data), &u)
+	})
 }

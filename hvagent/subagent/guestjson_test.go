@@ -5,12 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 	"github.com/hvagent/hvagent/internal/guestgen"
 )
 
@@ -87,22 +87,14 @@ func FuzzAppendGuest(f *testing.F) {
 func BenchmarkAppendGuest(b *testing.B) {
 	g := typicalGuest()
 	g.Name, g.Metadata = "web1", map[string]string{"owner": "ann", "tier": "web", "zone": "a"}
-	var direct, marshal time.Duration
 	var buf []byte
-	for b.Loop() {
-		t0 := time.Now()
+	benchkit.SideBySide(b, "marshal", func() error {
 		buf = subagent.AppendGuest(buf[:0], g)
-		direct += time.Since(t0)
-
-		t0 = time.Now()
+		return nil
+	}, func() error {
 		_, err := json.Marshal(g)
-		marshal += time.Since(t0)
-		require.NoError(b, err)
-	}
-	ns := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
-	b.ReportMetric(ns(direct), "direct-ns")
-	b.ReportMetric(ns(marshal), "marshal-ns")
-	b.ReportMetric(float64(marshal)/float64(direct), "ratio")
+		return err
+	})
 }
 
 // typicalGuest is the guest the codec benchmarks measure: two NICs, two

@@ -1,7 +1,7 @@
-// Package benchkit holds what the job-path benchmarks of several packages
-// share: the reference they are measured against (one-row commits on a
-// scratch SQLite database with the store's writer settings) and the
-// process's CPU time.
+// Package benchkit holds what the benchmarks of several packages share:
+// the job path's reference (one-row commits on a scratch SQLite database
+// with the store's writer settings), the process's CPU time, and a codec's
+// time side by side with encoding/json's (SideBySide).
 package benchkit
 
 import (

@@ -2,6 +2,7 @@ package wirejson
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/internal/benchkit"
 )
 
 // TestJobCodec_KnowsEveryField: AppendJob and ParseJob write and read
@@ -196,22 +198,14 @@ func BenchmarkParseJob(b *testing.B) {
 		Result: json.RawMessage(`{"id":"0b0e7c1c-4a38-4c1e-9d53-5a4f7d1e2b3c","name":"web1","disks":[{"bus":"virtio",` +
 			`"device":"vda","size":1024,"volume":"","image":"","source":"sim://disk-0"}],"state":"running","memory":256,"cpu":1}`)})
 	require.True(b, ok)
-	var direct, unmarshal time.Duration
-	for b.Loop() {
-		t0 := time.Now()
+	benchkit.SideBySide(b, "unmarshal", func() error {
 		var d hvagent.Job
-		ok := ParseJob(data, &d)
-		direct += time.Since(t0)
-		require.True(b, ok)
-
-		t0 = time.Now()
+		if !ParseJob(data, &d) {
+			return errors.New("ParseJob declined AppendJob's form")
+		}
+		return nil
+	}, func() error {
 		var u hvagent.Job
-		err := json.Unmarshal(data, &u)
-		unmarshal += time.Since(t0)
-		require.NoError(b, err)
-	}
-	ns := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
-	b.ReportMetric(ns(direct), "direct-ns")
-	b.ReportMetric(ns(unmarshal), "unmarshal-ns")
-	b.ReportMetric(float64(unmarshal)/float64(direct), "ratio")
+		return json.Unmarshal(data, &u)
+	})
 }
