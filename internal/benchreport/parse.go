@@ -152,7 +152,7 @@ func Parse(r io.Reader) (*Output, error) {
 				pkg = m[2]
 			}
 			if _, ok := o.Config[m[1]]; !ok {
-				o.Config[m[1]] = m[2]
+				o.Config[m[1]] = strings.TrimSpace(m[2]) // go test pads some CPU names with spaces
 			}
 		}
 	}
