@@ -212,3 +212,17 @@ func queueAndWait(ctx context.Context, svc hvagent.Service, guest string, n int)
 	}
 	return nil
 }
+
+// BenchmarkIdleAction measures one action at a time on an idle guest, as
+// an operator runs them (hvctl guest start --wait): Do of a start, then
+// WaitJob until it ended, in process, simulated driver without latency,
+// durability full. Reported: action-ms, from Do to the job's end seen.
+func BenchmarkIdleAction(b *testing.B) {
+	env, guests := jobEnv(b, 1)
+	ctx := context.Background()
+	began := time.Now()
+	for b.Loop() {
+		require.NoError(b, queueAndWait(ctx, env.Agent, guests[0], 1))
+	}
+	b.ReportMetric(float64(time.Since(began).Microseconds())/1000/float64(b.N), "action-ms")
+}

@@ -134,12 +134,33 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 		n.IdemHash = requestHash(action, target, req)
 		n.IdemExpires = now.Add(idempotencyTTL)
 	}
-	job, err := a.store.Enqueue(ctx, n)
-	if err != nil {
-		return nil, err
+	w := a.reserveWorker(n.Queue)
+	if w == nil { // a worker runs for the queue already, or cannot start
+		job, err := a.store.Enqueue(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		a.kick(n.Queue)
+		return job, nil
 	}
-	a.kick(n.Queue)
-	return job, nil
+	job, c, err := a.enqueueClaim(ctx, n)
+	go a.work(n.Queue, w, c)
+	return job, err
+}
+
+// enqueueClaim enqueues n on a queue whose worker the caller reserved and
+// claims it in the same commit when the queue is idle and n's action may
+// start (see Store.EnqueueClaim); the claim is nil otherwise. It holds
+// claimMu as a claim does.
+func (a *Agent) enqueueClaim(ctx context.Context, n NewJob) (*Job, *Claim, error) {
+	a.claimMu.RLock()
+	defer a.claimMu.RUnlock()
+	o, ok := a.claimOptions()
+	if !ok {
+		job, err := a.store.Enqueue(ctx, n)
+		return job, nil, err
+	}
+	return a.store.EnqueueClaim(ctx, n, o)
 }
 
 // requestHash fingerprints a request for idempotency checks.

@@ -126,6 +126,11 @@ func (s ringingStore) Enqueue(ctx context.Context, n NewJob) (*Job, error) {
 	return s.Store.Enqueue(ctx, n)
 }
 
+func (s ringingStore) EnqueueClaim(ctx context.Context, n NewJob, o ClaimOptions) (*Job, *Claim, error) {
+	defer s.bell.ring()
+	return s.Store.EnqueueClaim(ctx, n, o)
+}
+
 func (s ringingStore) Claim(ctx context.Context, queue string, at time.Time, o ClaimOptions) (*Claim, error) {
 	defer s.bell.ring()
 	return s.Store.Claim(ctx, queue, at, o)

@@ -141,3 +141,63 @@ func TestAgent_PauseWaitsForClaimInFlight(t *testing.T) {
 	require.Equal(t, hvagent.JobComplete, env.Wait(t, id).Status, "the claim made before the pause runs its job")
 	require.NoError(t, env.Agent.ResumeQueue(context.Background(), hvagent.ActionStart))
 }
+
+// claimCounter counts the claims a store makes alone (Claim) and with an
+// enqueue (EnqueueClaim).
+type claimCounter struct {
+	hvagent.Store
+	alone, atEnqueue atomic.Int32
+}
+
+func (s *claimCounter) Claim(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+	c, err := s.Store.Claim(ctx, queue, at, o)
+	if c != nil {
+		s.alone.Add(1)
+	}
+	return c, err
+}
+
+func (s *claimCounter) EnqueueClaim(ctx context.Context, n hvagent.NewJob, o hvagent.ClaimOptions) (*hvagent.Job, *hvagent.Claim, error) {
+	j, c, err := s.Store.EnqueueClaim(ctx, n, o)
+	if c != nil {
+		s.atEnqueue.Add(1)
+	}
+	return j, c, err
+}
+
+// An action on an idle queue is claimed in its enqueue's commit and run
+// by the worker its Do starts; a paused action is left queued, and
+// claimed alone once resumed. Creates, each on the queue of a new guest,
+// where no worker can be running yet (one still winding down after a
+// job of its queue makes the next action take the other path).
+func TestAgent_ClaimAtEnqueue(t *testing.T) {
+	t.Parallel()
+	var st *claimCounter
+	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+		st = &claimCounter{Store: db}
+		return st
+	}})
+	create := func() *hvagent.Job {
+		g := &hvagent.Guest{Memory: 256, CPU: 1, Disks: []hvagent.Disk{{Size: 1024}}}
+		return env.Do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: g}).Job
+	}
+	queued := create()
+	require.Equal(t, hvagent.JobQueued, queued.Status, "Do answers with the job as queued")
+	j := env.Wait(t, queued.ID)
+	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
+	require.Equal(t, j.QueuedAt, j.StartedAt, "claimed in the commit that queued it")
+	require.Equal(t, int32(1), st.atEnqueue.Load())
+	require.Zero(t, st.alone.Load())
+	names := map[string]string{queued.ID: "create"}
+	require.Equal(t, []string{"create Running", "create Complete"}, transitions(t, env.Store, names))
+	require.Equal(t, []string{"Sim.CreateGuest create 1"}, simCalls(env.Sim, j.GuestID, names))
+
+	ctx := context.Background()
+	require.NoError(t, env.Agent.PauseQueue(ctx, hvagent.ActionCreate))
+	paused := create()
+	requireStatus(t, env.Store, paused.ID, hvagent.JobQueued)
+	require.NoError(t, env.Agent.ResumeQueue(ctx, hvagent.ActionCreate))
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, paused.ID).Status)
+	require.Equal(t, int32(1), st.atEnqueue.Load())
+	require.Equal(t, int32(1), st.alone.Load(), "the paused create, claimed once resumed")
+}

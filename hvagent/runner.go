@@ -44,19 +44,41 @@ func (a *Agent) kick(queue string) {
 	}
 	w.active = true
 	a.workers.Add(1)
-	go a.work(queue, w)
+	go a.work(queue, w, nil)
+}
+
+// reserveWorker marks queue's worker as running, counts it in workers and
+// returns it, for the caller to start (go work) once it has enqueued a
+// job, whatever the enqueue's outcome; nil when a worker runs already, the
+// agent is stopping, or queue is a host queue (whose jobs take a slot of
+// hostSem each before they are claimed).
+func (a *Agent) reserveWorker(queue string) *queueWorker {
+	if strings.HasPrefix(queue, hostQueuePrefix) {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.live() || a.queues[queue] != nil {
+		return nil
+	}
+	w := &queueWorker{active: true}
+	a.queues[queue] = w
+	a.workers.Add(1)
+	return w
 }
 
 // work claims and runs the jobs of queue one at a time until it is empty or
-// the agent stops.
-func (a *Agent) work(queue string, w *queueWorker) {
+// the agent stops, beginning with first when it is set (a job claimed when
+// it was queued).
+func (a *Agent) work(queue string, w *queueWorker, first *Claim) {
 	defer a.workers.Done()
 	host := strings.HasPrefix(queue, hostQueuePrefix)
 	for {
 		if host {
 			a.hostSem <- struct{}{}
 		}
-		ran, err := a.runNext(queue, host)
+		ran, err := a.runNext(queue, host, first)
+		first = nil
 		if host {
 			<-a.hostSem
 		}
@@ -81,14 +103,18 @@ func (a *Agent) work(queue string, w *queueWorker) {
 	}
 }
 
-// runNext claims the oldest queued job of queue and runs it, then each job
-// that the end of the one before claimed in the same commit (see
-// Agent.end). It reports whether it ran one. A host queue's jobs are
-// claimed one by one: its worker takes a slot of hostSem for each.
-func (a *Agent) runNext(queue string, host bool) (bool, error) {
-	c, err := a.claim(queue)
-	if err != nil || c == nil {
-		return false, err
+// runNext claims the oldest queued job of queue (unless it was given one
+// claimed already) and runs it, then each job that the end of the one
+// before claimed in the same commit (see Agent.end). It reports whether
+// it ran one. A host queue's jobs are claimed one by one: its worker takes
+// a slot of hostSem for each.
+func (a *Agent) runNext(queue string, host bool, claimed *Claim) (bool, error) {
+	c := claimed
+	if c == nil {
+		var err error
+		if c, err = a.claim(queue); err != nil || c == nil {
+			return false, err
+		}
 	}
 	next := queue
 	if host {

@@ -48,6 +48,14 @@ type Store interface {
 	// idempotency key of n is live it returns the job recorded for it instead
 	// (ECONFLICT when the hash differs).
 	Enqueue(ctx context.Context, n NewJob) (*Job, error)
+	// EnqueueClaim is Enqueue that also claims the job, in the same commit,
+	// as Claim would with o at the job's QueuedAt, when its queue holds no
+	// other Queued or Running job: an action on an idle queue starts
+	// without a commit of its own for the claim. It returns the job as
+	// queued, as Enqueue does, and the claim: nil when the job was not
+	// claimed (its queue was busy, its action is in o.Paused, or a live
+	// idempotency key gave an earlier job).
+	EnqueueClaim(ctx context.Context, n NewJob, o ClaimOptions) (*Job, *Claim, error)
 	// KeyJob returns the job recorded for a live idempotency key (scope,
 	// key) at at, with the request hash recorded with it; a nil job when
 	// the key is unknown or expired.

@@ -18,17 +18,36 @@ import (
 // when the queue holds n.MaxQueued Queued jobs. A live key recorded with the
 // same hash returns its job unchanged.
 func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, error) {
+	job, _, err := db.enqueue(ctx, n, nil)
+	return job, err
+}
+
+// EnqueueClaim is Enqueue that also claims the job in the same commit, as
+// Claim would with o at the job's QueuedAt, when its queue holds no other
+// Queued or Running job. It returns the job as queued and the claim, nil
+// when the job was not claimed: the queue was busy, the action is paused,
+// or a live idempotency key gave an earlier job.
+func (db *DB) EnqueueClaim(ctx context.Context, n hvagent.NewJob, o hvagent.ClaimOptions) (*hvagent.Job, *hvagent.Claim, error) {
+	return db.enqueue(ctx, n, &o)
+}
+
+// enqueue is Enqueue, and EnqueueClaim when o is set.
+func (db *DB) enqueue(ctx context.Context, n hvagent.NewJob, o *hvagent.ClaimOptions) (*hvagent.Job, *hvagent.Claim, error) {
 	if err := validateNewJob(n); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	at := db.at(n.Job.QueuedAt)
-	var job *hvagent.Job
+	var (
+		job   *hvagent.Job
+		claim *hvagent.Claim
+	)
 	do := db.commits.doPure
 	if n.NewGuest != nil && len(n.NewGuest.Metadata) > largePatch { // see PatchGuestMetadata
 		do = db.commits.doLarge
 	}
 	err := do(ctx, func(ctx context.Context, tx querier) error {
 		var err error
+		claim = nil
 		if job, err = idempotentJob(ctx, tx, n, at); err != nil || job != nil {
 			return err
 		}
@@ -42,12 +61,31 @@ func (db *DB) Enqueue(ctx context.Context, n hvagent.NewJob) (*hvagent.Job, erro
 		if err := recordKey(ctx, tx, n); err != nil {
 			return err
 		}
-		return insertJobEvent(ctx, tx, at, job)
+		var ev eventBatch
+		if err := ev.add(hvagent.EventJobUpdated, job); err != nil {
+			return err
+		}
+		if o != nil && queued == 0 {
+			if claim, err = claimIdle(ctx, tx, n.Queue, at, *o, &ev); err != nil {
+				return err
+			}
+		}
+		return ev.insert(ctx, tx, at)
 	})
 	if err != nil {
-		return nil, wrap("enqueue job", err)
+		return nil, nil, wrap("enqueue job", err)
 	}
-	return job, nil
+	return job, claim, nil
+}
+
+// claimIdle claims the head of queue, the job just queued, as claimTx
+// does; nil when the queue has a Running job or the action is paused.
+func claimIdle(ctx context.Context, tx querier, queue string, at time.Time, o hvagent.ClaimOptions, ev *eventBatch) (*hvagent.Claim, error) {
+	c, err := claimTx(ctx, tx, queue, at, o, ev)
+	if hvagent.ErrorCode(err) == hvagent.ECONFLICT { // a Running job holds the queue: nothing was written
+		return nil, nil
+	}
+	return c, err
 }
 
 // validateNewJob checks the fields Enqueue requires.

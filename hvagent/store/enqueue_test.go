@@ -176,3 +176,73 @@ func TestDB_Enqueue_Idempotency(t *testing.T) {
 		require.Equal(t, first.ID, b.enqueue(t, again).ID)
 	})
 }
+
+func TestDB_EnqueueClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	o := hvagent.ClaimOptions{FirstStage: map[string]string{"start": "1/1 Sim.Start"}}
+
+	// On an idle queue the job is claimed in the enqueue's commit: the
+	// caller gets the job as queued, the store holds it Running, and the
+	// events say both, in that order.
+	t.Run("IdleQueue", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		n := newJob("g1", nil)
+		j, c, err := b.db.EnqueueClaim(ctx, n, o)
+		require.NoError(t, err)
+		require.Equal(t, hvagent.JobQueued, j.Status)
+		require.Equal(t, 1, j.Position)
+		require.NotNil(t, c)
+		require.Equal(t, n.Job.ID, c.Job.ID)
+		require.JSONEq(t, string(n.Request), string(c.Request))
+		stored, err := b.db.Job(ctx, n.Job.ID)
+		require.NoError(t, err)
+		require.Equal(t, c.Job, stored, "the claim is the job as stored")
+		require.Equal(t, hvagent.JobRunning, stored.Status)
+		require.Equal(t, 1, stored.Attempt)
+		require.Equal(t, t0, stored.StartedAt)
+		require.Equal(t, "1/1 Sim.Start", stored.Stage)
+		ev := b.events(t)
+		require.Len(t, ev, 2)
+		require.Equal(t, j, ev[0].Job)
+		require.Equal(t, stored, ev[1].Job)
+	})
+
+	// A queue that holds a Queued or a Running job, or a paused action,
+	// leaves the job queued, without an error.
+	t.Run("NotIdle", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		b.enqueue(t, newJob("queued", nil))
+		b.enqueue(t, newJob("running", nil))
+		b.claim(t, "running", t0)
+		for _, tc := range []struct {
+			queue string
+			o     hvagent.ClaimOptions
+		}{{"queued", o}, {"running", o}, {"paused", hvagent.ClaimOptions{Paused: []string{"start"}}}} {
+			n := newJob(tc.queue, nil)
+			j, c, err := b.db.EnqueueClaim(ctx, n, tc.o)
+			require.NoError(t, err, tc.queue)
+			require.Nil(t, c, tc.queue)
+			stored, err := b.db.Job(ctx, j.ID)
+			require.NoError(t, err)
+			require.Equal(t, hvagent.JobQueued, stored.Status, tc.queue)
+		}
+	})
+
+	// A live idempotency key gives the earlier job, claimed no more.
+	t.Run("Idempotent", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		n := newJob("g1", &jobOpts{Key: ptr("k1")})
+		_, c, err := b.db.EnqueueClaim(ctx, n, o)
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		again := newJob("g1", &jobOpts{Key: ptr("k1")})
+		j, c, err := b.db.EnqueueClaim(ctx, again, o)
+		require.NoError(t, err)
+		require.Nil(t, c)
+		require.Equal(t, n.Job.ID, j.ID)
+	})
+}

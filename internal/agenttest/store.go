@@ -44,6 +44,17 @@ func (s *Store) Claim(ctx context.Context, queue string, at time.Time, o hvagent
 	return s.Store.Claim(ctx, queue, at, o)
 }
 
+// EnqueueClaim enqueues without claiming when ClaimFunc is set (the agent
+// then claims with Claim, so that the behaviour a test gives ClaimFunc
+// reaches every claim), else it calls the wrapped store.
+func (s *Store) EnqueueClaim(ctx context.Context, n hvagent.NewJob, o hvagent.ClaimOptions) (*hvagent.Job, *hvagent.Claim, error) {
+	if s.ClaimFunc != nil {
+		job, err := s.Store.Enqueue(ctx, n)
+		return job, nil, err
+	}
+	return s.Store.EnqueueClaim(ctx, n, o)
+}
+
 // Advance calls AdvanceFunc when set, else the wrapped store.
 func (s *Store) Advance(ctx context.Context, u hvagent.JobUpdate) (*hvagent.Job, error) {
 	if s.AdvanceFunc != nil {
