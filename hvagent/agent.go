@@ -31,7 +31,7 @@ type Agent struct {
 
 	mu         sync.Mutex
 	state      agentState
-	queues     map[string]*queueWorker            // by queue key
+	queues     map[string]*queueWorker            // the running workers, by queue key
 	limits     map[string]*guestLimits            // info/stream throttles by guest ID
 	running    map[string]context.CancelCauseFunc // by job ID
 	cancelSoon map[string]bool                    // canceled by CancelJob before runJob registered them

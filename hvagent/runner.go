@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// queueWorker tracks the one worker goroutine of a queue. The queue itself
-// lives in the Store; the worker claims jobs from it until it is empty.
+// queueWorker tracks the one worker goroutine of a queue, which is in
+// Agent.queues while it runs. The queue itself lives in the Store; the
+// worker claims jobs from it until it is empty.
 type queueWorker struct {
-	active bool // a goroutine is running for the queue
-	again  bool // a job was enqueued while it was running
+	again bool // a job was enqueued while it was running
 }
 
 // guestLimits are the per-guest throttles of info and stream actions.
@@ -33,25 +33,18 @@ func (a *Agent) kick(queue string) {
 	if !a.live() {
 		return
 	}
-	w := a.queues[queue]
-	if w == nil {
-		w = &queueWorker{}
-		a.queues[queue] = w
-	}
-	if w.active {
+	if w := a.queues[queue]; w != nil {
 		w.again = true
 		return
 	}
-	w.active = true
-	a.workers.Add(1)
-	go a.work(queue, w, nil)
+	go a.work(queue, a.addWorker(queue), nil)
 }
 
-// reserveWorker marks queue's worker as running, counts it in workers and
-// returns it, for the caller to start (go work) once it has enqueued a
-// job, whatever the enqueue's outcome; nil when a worker runs already, the
-// agent is stopping, or queue is a host queue (whose jobs take a slot of
-// hostSem each before they are claimed).
+// reserveWorker registers queue's worker and returns it, for the caller to
+// start (go work) once it has enqueued a job, whatever the enqueue's
+// outcome; nil when a worker runs already, the agent is stopping, or queue
+// is a host queue (whose jobs take a slot of hostSem each before they are
+// claimed).
 func (a *Agent) reserveWorker(queue string) *queueWorker {
 	if strings.HasPrefix(queue, hostQueuePrefix) {
 		return nil
@@ -61,7 +54,13 @@ func (a *Agent) reserveWorker(queue string) *queueWorker {
 	if !a.live() || a.queues[queue] != nil {
 		return nil
 	}
-	w := &queueWorker{active: true}
+	return a.addWorker(queue)
+}
+
+// addWorker registers a worker for queue, which has none, and counts it in
+// workers; a.mu is held.
+func (a *Agent) addWorker(queue string) *queueWorker {
+	w := &queueWorker{}
 	a.queues[queue] = w
 	a.workers.Add(1)
 	return w
@@ -96,7 +95,6 @@ func (a *Agent) work(queue string, w *queueWorker, first *Claim) {
 			a.mu.Unlock()
 			continue
 		}
-		w.active = false
 		delete(a.queues, queue)
 		a.mu.Unlock()
 		return
