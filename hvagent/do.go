@@ -134,8 +134,8 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 		n.IdemHash = requestHash(action, target, req)
 		n.IdemExpires = now.Add(idempotencyTTL)
 	}
-	w := a.reserveWorker(n.Queue)
-	if w == nil { // a worker runs for the queue already, or cannot start
+	w, fresh := a.holdWorker(n.Queue)
+	if w == nil { // a host queue, or the agent is stopping
 		job, err := a.store.Enqueue(ctx, n)
 		if err != nil {
 			return nil, err
@@ -144,11 +144,11 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 		return job, nil
 	}
 	job, c, err := a.enqueueClaim(ctx, n)
-	go a.work(n.Queue, w, c)
+	a.releaseWorker(n.Queue, w, fresh, c, err == nil)
 	return job, err
 }
 
-// enqueueClaim enqueues n on a queue whose worker the caller reserved and
+// enqueueClaim enqueues n on a queue whose worker the caller holds and
 // claims it in the same commit when the queue is idle and n's action may
 // start (see Store.EnqueueClaim); the claim is nil otherwise. It holds
 // claimMu as a claim does.

@@ -2,6 +2,7 @@ package hvagent_test
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,8 +169,8 @@ func (s *claimCounter) EnqueueClaim(ctx context.Context, n hvagent.NewJob, o hva
 // An action on an idle queue is claimed in its enqueue's commit and run
 // by the worker its Do starts; a paused action is left queued, and
 // claimed alone once resumed. Creates, each on the queue of a new guest,
-// where no worker can be running yet (one still winding down after a
-// job of its queue makes the next action take the other path).
+// whose worker the Do starts (TestAgent_ClaimHandedToWorker has one that
+// runs already).
 func TestAgent_ClaimAtEnqueue(t *testing.T) {
 	t.Parallel()
 	var st *claimCounter
@@ -200,4 +201,58 @@ func TestAgent_ClaimAtEnqueue(t *testing.T) {
 	require.Equal(t, hvagent.JobComplete, env.Wait(t, paused.ID).Status)
 	require.Equal(t, int32(1), st.atEnqueue.Load())
 	require.Equal(t, int32(1), st.alone.Load(), "the paused create, claimed once resumed")
+}
+
+// endGate holds the worker of queue, once, right after the end of a job
+// that claimed nothing after it, until release is closed: the queue is
+// idle in the store while its worker is still registered.
+type endGate struct {
+	*claimCounter
+	queue    atomic.Pointer[string]
+	ended    chan struct{}
+	release  chan struct{}
+	gateOnce sync.Once
+}
+
+func (s *endGate) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error) {
+	ended, err := s.claimCounter.FinishClaim(ctx, e, queue, o)
+	if q := s.queue.Load(); err == nil && ended.Next == nil && q != nil && *q == queue {
+		s.gateOnce.Do(func() {
+			close(s.ended)
+			<-s.release
+		})
+	}
+	return ended, err
+}
+
+// An action queued while its queue's worker is still finishing the job
+// before (that job ended, with nothing to claim after it) is claimed in
+// its enqueue's commit too, and handed to that worker.
+func TestAgent_ClaimHandedToWorker(t *testing.T) {
+	t.Parallel()
+	st := &endGate{ended: make(chan struct{}), release: make(chan struct{})}
+	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+		st.claimCounter = &claimCounter{Store: db}
+		return st
+	}})
+	var released sync.Once
+	release := func() { released.Do(func() { close(st.release) }) }
+	t.Cleanup(release) // before the agent stops, when the test fails
+	g := env.Create(t, nil)
+	st.queue.Store(&g.ID)
+	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	<-st.ended // the start ended; its worker is held
+	requireStatus(t, env.Store, start.ID, hvagent.JobComplete)
+	atEnqueue, alone := st.atEnqueue.Load(), st.alone.Load()
+
+	reboot := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job
+	require.Equal(t, atEnqueue+1, st.atEnqueue.Load(), "claimed at its enqueue")
+	requireStatus(t, env.Store, reboot.ID, hvagent.JobRunning)
+	release()
+	j := env.Wait(t, reboot.ID)
+	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
+	require.Equal(t, j.QueuedAt, j.StartedAt)
+	require.Equal(t, alone, st.alone.Load(), "no claim of its own")
+	names := map[string]string{start.ID: "start", reboot.ID: "reboot"}
+	require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1"}, simCalls(env.Sim, g.ID, names))
 }

@@ -9,9 +9,18 @@ import (
 
 // queueWorker tracks the one worker goroutine of a queue, which is in
 // Agent.queues while it runs. The queue itself lives in the Store; the
-// worker claims jobs from it until it is empty.
+// worker claims jobs from it until it is empty. Its fields are guarded by
+// Agent.mu.
 type queueWorker struct {
 	again bool // a job was enqueued while it was running
+	// held counts the Do calls enqueueing on its queue (holdWorker): the
+	// worker does not exit while one may still hand it a claim.
+	held int
+	// handed is a job claimed in its enqueue's commit, for the worker to
+	// run next (see releaseWorker): at most one, as the claim holds the
+	// queue until it ends.
+	handed *Claim
+	wake   chan struct{} // a held Do released the worker
 }
 
 // guestLimits are the per-guest throttles of info and stream actions.
@@ -37,42 +46,76 @@ func (a *Agent) kick(queue string) {
 		w.again = true
 		return
 	}
-	go a.work(queue, a.addWorker(queue), nil)
+	w := a.addWorker(queue)
+	w.again = true
+	go a.work(queue, w)
 }
 
-// reserveWorker registers queue's worker and returns it, for the caller to
-// start (go work) once it has enqueued a job, whatever the enqueue's
-// outcome; nil when a worker runs already, the agent is stopping, or queue
-// is a host queue (whose jobs take a slot of hostSem each before they are
-// claimed).
-func (a *Agent) reserveWorker(queue string) *queueWorker {
+// holdWorker registers queue's worker, if it has none yet, and holds it
+// for a Do that is about to enqueue a job: until releaseWorker, the worker
+// does not exit, so a job claimed in its enqueue's commit always has a
+// worker to run it. fresh reports that the worker was registered here and
+// waits for releaseWorker to start it. It returns nil when the agent is
+// stopping or queue is a host queue (whose jobs take a slot of hostSem
+// each before they are claimed).
+func (a *Agent) holdWorker(queue string) (w *queueWorker, fresh bool) {
 	if strings.HasPrefix(queue, hostQueuePrefix) {
-		return nil
+		return nil, false
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.live() || a.queues[queue] != nil {
-		return nil
+	if !a.live() {
+		return nil, false
 	}
-	return a.addWorker(queue)
+	if w = a.queues[queue]; w == nil {
+		w, fresh = a.addWorker(queue), true
+	}
+	w.held++
+	return w, fresh
+}
+
+// releaseWorker ends holdWorker's hold once the enqueue returned: it hands
+// the worker c, the job claimed in the enqueue's commit, or tells it that a
+// job was queued (queued), and starts it when it is fresh. The claim can
+// come while the worker still runs: the job before may have ended, with
+// nothing to claim after it, in the same commit or one before.
+func (a *Agent) releaseWorker(queue string, w *queueWorker, fresh bool, c *Claim, queued bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w.held--
+	switch {
+	case c != nil:
+		w.handed = c
+	case queued:
+		w.again = true
+	}
+	if fresh {
+		go a.work(queue, w)
+		return
+	}
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 }
 
 // addWorker registers a worker for queue, which has none, and counts it in
 // workers; a.mu is held.
 func (a *Agent) addWorker(queue string) *queueWorker {
-	w := &queueWorker{}
+	w := &queueWorker{wake: make(chan struct{}, 1)}
 	a.queues[queue] = w
 	a.workers.Add(1)
 	return w
 }
 
 // work claims and runs the jobs of queue one at a time until it is empty or
-// the agent stops, beginning with first when it is set (a job claimed when
-// it was queued).
-func (a *Agent) work(queue string, w *queueWorker, first *Claim) {
+// the agent stops, beginning with a job handed to it (one claimed when it
+// was queued).
+func (a *Agent) work(queue string, w *queueWorker) {
 	defer a.workers.Done()
 	host := strings.HasPrefix(queue, hostQueuePrefix)
-	for {
+	first, more := a.idle(queue, w)
+	for more {
 		if host {
 			a.hostSem <- struct{}{}
 		}
@@ -89,15 +132,33 @@ func (a *Agent) work(queue string, w *queueWorker, first *Claim) {
 			a.pause()
 			continue
 		}
-		a.mu.Lock()
+		first, more = a.idle(queue, w)
+	}
+}
+
+// idle tells a worker that found nothing to claim what to do next: run
+// the claim handed to it, or claim again (true) when a job was queued
+// since; while a Do holds it, it waits for that Do. Otherwise the worker
+// is removed from the queues and exits (false).
+func (a *Agent) idle(queue string, w *queueWorker) (*Claim, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		if c := w.handed; c != nil {
+			w.handed = nil
+			return c, true
+		}
 		if w.again && a.live() {
 			w.again = false
-			a.mu.Unlock()
-			continue
+			return nil, true
 		}
-		delete(a.queues, queue)
+		if w.held == 0 {
+			delete(a.queues, queue)
+			return nil, false
+		}
 		a.mu.Unlock()
-		return
+		<-w.wake
+		a.mu.Lock()
 	}
 }
 
@@ -135,7 +196,11 @@ func (a *Agent) claim(queue string) (*Claim, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return a.store.Claim(ctx, queue, a.now(), o)
+	c, err := a.store.Claim(ctx, queue, a.now(), o)
+	if ErrorCode(err) == ECONFLICT { // a job claimed at its enqueue holds the queue: it is handed to this worker
+		return nil, nil
+	}
+	return c, err
 }
 
 // claimOptions returns the options of a claim made now, and false when no
