@@ -13,6 +13,7 @@ import (
 	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // queueJobs queues start, reboot and shutdown on a new guest of env while
@@ -227,11 +228,14 @@ func (s *endGate) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue strin
 
 // An action queued while its queue's worker is still finishing the job
 // before (that job ended, with nothing to claim after it) is claimed in
-// its enqueue's commit too, and handed to that worker.
+// its enqueue's commit too, and handed to that worker. An action queued
+// behind it waits for it: the worker's own claim, which finds the handed
+// job holding the queue, is not an error.
 func TestAgent_ClaimHandedToWorker(t *testing.T) {
 	t.Parallel()
 	st := &endGate{ended: make(chan struct{}), release: make(chan struct{})}
-	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+	var logs testio.Buffer
+	env := agenttest.New(t, agenttest.Opts{Log: &logs, WrapStore: func(db *store.DB) hvagent.Store {
 		st.claimCounter = &claimCounter{Store: db}
 		return st
 	}})
@@ -248,11 +252,17 @@ func TestAgent_ClaimHandedToWorker(t *testing.T) {
 	reboot := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job
 	require.Equal(t, atEnqueue+1, st.atEnqueue.Load(), "claimed at its enqueue")
 	requireStatus(t, env.Store, reboot.ID, hvagent.JobRunning)
+	shutdown := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+	requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
 	release()
 	j := env.Wait(t, reboot.ID)
 	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
 	require.Equal(t, j.QueuedAt, j.StartedAt)
-	require.Equal(t, alone, st.alone.Load(), "no claim of its own")
-	names := map[string]string{start.ID: "start", reboot.ID: "reboot"}
-	require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1"}, simCalls(env.Sim, g.ID, names))
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, shutdown.ID).Status)
+	require.Equal(t, atEnqueue+1, st.atEnqueue.Load())
+	require.Equal(t, alone, st.alone.Load(), "the shutdown is claimed by the reboot's end")
+	names := map[string]string{start.ID: "start", reboot.ID: "reboot", shutdown.ID: "shutdown"}
+	require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1", "Sim.Shutdown shutdown 1"},
+		simCalls(env.Sim, g.ID, names))
+	require.NotContains(t, logs.String(), "claim job")
 }
