@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // The rules a guest must follow to be stored. They are checked by Do before
@@ -55,7 +57,7 @@ var macPattern = regexp.MustCompile(`^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$`)
 
 // snapshotNamePattern is what a snapshot name may contain (the original's
 // characters, at most 128 of them).
-var snapshotNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-:.]{1,128}$`)
+var snapshotNamePattern = namerule.MustCompile(`^[a-zA-Z0-9_\-:.]+$`, 1, 128)
 
 // allDigits matches a name qcow2 would take for a snapshot ID.
 var allDigits = regexp.MustCompile(`^[0-9]+$`)

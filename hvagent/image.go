@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // runImageJob runs fetchImage or deleteImage; the result is the image.
@@ -50,7 +50,7 @@ func pickImage(images []*Image, id string) *Image {
 }
 
 // imageID is what an image ID may contain.
-var imageID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$`)
+var imageID = namerule.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`, 1, 255)
 
 // imageIDRule says what imageID accepts, for error messages.
 const imageIDRule = "must be 1-255 letters, digits and . _ : -, starting with a letter or digit"

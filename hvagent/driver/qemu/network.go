@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // userNetwork names user-mode networking explicitly; a NIC with no network
@@ -24,7 +24,7 @@ const userNetwork = "user"
 const ipTimeout = 10 * time.Second
 
 // bridgeNamePattern is a Linux interface name.
-var bridgeNamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+var bridgeNamePattern = namerule.MustCompile(`^[A-Za-z0-9_.-]+$`, 1, 15)
 
 // isBridged reports whether nic is a tap on a bridge rather than user-mode.
 func isBridged(nic *subagent.Nic) bool {

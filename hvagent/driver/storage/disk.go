@@ -9,19 +9,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // MaxDiskSize is the largest blank disk in MB (16 TiB).
 const MaxDiskSize = 16 << 20
 
 // guestIDPattern is what a guest ID must match: it names a directory.
-var guestIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+var guestIDPattern = namerule.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, 1, 128)
 
 func checkGuestID(id string) error {
 	if id == "" {

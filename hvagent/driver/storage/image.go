@@ -8,13 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // StatusComplete is the status of every image the driver lists: an image
@@ -22,7 +22,7 @@ import (
 const StatusComplete = "complete"
 
 // imageIDPattern is what an image ID must match: it names files.
-var imageIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+var imageIDPattern = namerule.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`, 1, 128)
 
 // imageMeta is an image's metadata file, <data_dir>/images/<id>.json.
 type imageMeta struct {

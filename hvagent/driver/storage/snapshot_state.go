@@ -15,11 +15,12 @@ import (
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
+	"github.com/hvagent/hvagent/internal/namerule"
 )
 
 // snapshotNamePattern is what a snapshot name must match (the original's
 // rule, bounded in length).
-var snapshotNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-:.]{1,128}$`)
+var snapshotNamePattern = namerule.MustCompile(`^[a-zA-Z0-9_\-:.]+$`, 1, 128)
 
 // allDigits matches names qemu-img would take for a snapshot's numeric ID.
 var allDigits = regexp.MustCompile(`^[0-9]+$`)
