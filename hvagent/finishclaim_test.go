@@ -149,9 +149,11 @@ func TestAgent_PauseWaitsForClaimInFlight(t *testing.T) {
 type claimCounter struct {
 	hvagent.Store
 	alone, atEnqueue atomic.Int32
+	calls            atomic.Int32 // of Claim, whatever it found
 }
 
 func (s *claimCounter) Claim(ctx context.Context, queue string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+	s.calls.Add(1)
 	c, err := s.Store.Claim(ctx, queue, at, o)
 	if c != nil {
 		s.alone.Add(1)
@@ -265,4 +267,27 @@ func TestAgent_ClaimHandedToWorker(t *testing.T) {
 	require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1", "Sim.Shutdown shutdown 1"},
 		simCalls(env.Sim, g.ID, names))
 	require.NotContains(t, logs.String(), "claim job")
+}
+
+// A worker whose job's end looked for the next job and found none does not
+// read its queue again before it leaves: a job queued since would have been
+// handed to it.
+func TestAgent_NoClaimAfterEmptyEnd(t *testing.T) {
+	t.Parallel()
+	st := &endGate{ended: make(chan struct{}), release: make(chan struct{})}
+	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+		st.claimCounter = &claimCounter{Store: db}
+		return st
+	}})
+	var released sync.Once
+	release := func() { released.Do(func() { close(st.release) }) }
+	t.Cleanup(release)
+	g := env.Create(t, nil)
+	st.queue.Store(&g.ID)
+	env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{})
+	<-st.ended
+	calls := st.calls.Load()
+	release()
+	require.Never(t, func() bool { return st.calls.Load() != calls }, 200*time.Millisecond, 5*time.Millisecond,
+		"the worker read its queue after an end that found it empty")
 }

@@ -72,12 +72,14 @@ const unrecorded = "internal error: the job's outcome could not be recorded"
 // recorded or the agent is stopping, so the job's queue holds meanwhile:
 // its next job never starts while this one is still Running in the store.
 // When next is the job's queue ("" for none), the end's commit also claims
-// the queue's next job, which end returns (nil when it claimed none).
-func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim {
+// the queue's next job, which end returns (nil when it claimed none), and
+// looked reports that it did look: a nil claim then means that no job of
+// the queue could start at that commit.
+func (a *Agent) end(job *Job, out outcome, err, cause error, next string) (claimed *Claim, looked bool) {
 	log := &jobLog{base: a.log, job: job}
 	if err != nil && errors.Is(cause, errShutdown) {
 		a.endInterrupted(log, job)
-		return nil
+		return nil, false
 	}
 	e := JobEnd{ID: job.ID, At: a.now(), Status: JobComplete, Message: out.message, Guest: out.guest, Result: out.result, DeleteGuest: out.deleteGuest}
 	if err != nil {
@@ -90,9 +92,9 @@ func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim
 	if e.DeleteGuest {
 		next = "" // the end cancels the rest of the queue
 	}
-	canceled, claimed, ok := a.finish(log, e, next)
+	canceled, claimed, looked, ok := a.finish(log, e, next)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	logEnd(log, job, e, err)
 	a.observer.JobFinished(job.Action, e.Status)
@@ -105,7 +107,7 @@ func (a *Agent) end(job *Job, out outcome, err, cause error, next string) *Claim
 	for _, id := range canceled {
 		a.notify(id)
 	}
-	return claimed
+	return claimed, looked
 }
 
 // logEnd logs how a job ended: a failure at warn level with its message,
@@ -155,19 +157,20 @@ func (a *Agent) endInterrupted(log *jobLog, job *Job) {
 // the job's queue and a job may start, the first attempt also claims the
 // queue's next job in the same commit (Store.FinishClaim); when it fails,
 // the end is recorded alone. It returns the jobs canceled by the end, the
-// job claimed with it, and whether the job is final now.
-func (a *Agent) finish(log *jobLog, e JobEnd, next string) ([]string, *Claim, bool) {
+// job claimed with it, whether the end looked for one (FinishClaim), and
+// whether the job is final now.
+func (a *Agent) finish(log *jobLog, e JobEnd, next string) (canceled []string, claimed *Claim, looked, ok bool) {
 	if next != "" {
 		end, err := a.tryFinishClaim(e, next)
 		if err == nil {
-			return end.Canceled, end.Next, true
+			return end.Canceled, end.Next, true, true
 		}
 		if !errors.Is(err, errNoClaim) {
 			log.Debug().Err(err).Msg("record job end with the next claim failed; recording the end alone")
 		}
 	}
-	canceled, ok := a.finishAlone(log, e)
-	return canceled, nil, ok
+	canceled, ok = a.finishAlone(log, e)
+	return canceled, nil, false, ok
 }
 
 // finishAlone records e as finish does, without claiming.

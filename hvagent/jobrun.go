@@ -27,8 +27,8 @@ type outcome struct {
 
 // runJob runs a claimed job's pipeline and records how it ended. When next
 // is its queue, the end also claims the queue's next job, which it returns
-// (see Agent.end); nil when it claimed none.
-func (a *Agent) runJob(c *Claim, next string) *Claim {
+// with whether the end looked for one (see Agent.end).
+func (a *Agent) runJob(c *Claim, next string) (*Claim, bool) {
 	job := c.Job
 	ctx, cancel := context.WithCancelCause(a.workCtx)
 	a.setRunning(job.ID, cancel)

@@ -119,12 +119,12 @@ func (a *Agent) work(queue string, w *queueWorker) {
 		if host {
 			a.hostSem <- struct{}{}
 		}
-		ran, err := a.runNext(queue, host, first)
+		ran, looked, err := a.runNext(queue, host, first)
 		first = nil
 		if host {
 			<-a.hostSem
 		}
-		if ran {
+		if ran && !looked { // the last end did not read the queue: claim
 			continue
 		}
 		if err != nil && a.accepting() == nil {
@@ -136,10 +136,13 @@ func (a *Agent) work(queue string, w *queueWorker) {
 	}
 }
 
-// idle tells a worker that found nothing to claim what to do next: run
-// the claim handed to it, or claim again (true) when a job was queued
-// since; while a Do holds it, it waits for that Do. Otherwise the worker
-// is removed from the queues and exits (false).
+// idle tells a worker whose queue had nothing to start (its claim found
+// none, or its last job's end looked and found none) what to do next: run
+// the claim handed to it, or claim again (true) when a job was queued or
+// resumed since; while a Do holds it, it waits for that Do. Otherwise the
+// worker is removed from the queues and exits (false). No job queued since
+// goes unseen: each Do on a guest queue holds its worker and hands it the
+// job's claim or flags it (again), as a resume or a cancel does (kick).
 func (a *Agent) idle(queue string, w *queueWorker) (*Claim, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -165,14 +168,14 @@ func (a *Agent) idle(queue string, w *queueWorker) (*Claim, bool) {
 // runNext claims the oldest queued job of queue (unless it was given one
 // claimed already) and runs it, then each job that the end of the one
 // before claimed in the same commit (see Agent.end). It reports whether
-// it ran one. A host queue's jobs are claimed one by one: its worker takes
-// a slot of hostSem for each.
-func (a *Agent) runNext(queue string, host bool, claimed *Claim) (bool, error) {
+// it ran one, and whether the last end looked for a next job and found
+// none that could start. A host queue's jobs are claimed one by one: its
+// worker takes a slot of hostSem for each.
+func (a *Agent) runNext(queue string, host bool, claimed *Claim) (ran, looked bool, err error) {
 	c := claimed
 	if c == nil {
-		var err error
 		if c, err = a.claim(queue); err != nil || c == nil {
-			return false, err
+			return false, false, err
 		}
 	}
 	next := queue
@@ -180,9 +183,9 @@ func (a *Agent) runNext(queue string, host bool, claimed *Claim) (bool, error) {
 		next = ""
 	}
 	for c != nil {
-		c = a.runJob(c, next)
+		c, looked = a.runJob(c, next)
 	}
-	return true, nil
+	return true, looked, nil
 }
 
 // claim claims the oldest queued job of queue that may start now; nil
