@@ -66,3 +66,13 @@ func TestDriver_BridgeMissing(t *testing.T) {
 	require.ErrorContains(t, err, `network "hvqtnobridge" is not an existing bridge`)
 	b.requireNoQEMU(t, g.ID)
 }
+
+// A bridge name is a Linux interface name: 1-15 bytes.
+func TestBridgeNamePattern_Bounds(t *testing.T) {
+	t.Parallel()
+	require.True(t, bridgeNamePattern.MatchString("br0"))
+	require.True(t, bridgeNamePattern.MatchString("abcdefghijklmno"))
+	require.False(t, bridgeNamePattern.MatchString("abcdefghijklmnop"))
+	require.False(t, bridgeNamePattern.MatchString(""))
+	require.False(t, bridgeNamePattern.MatchString("br 0"))
+}

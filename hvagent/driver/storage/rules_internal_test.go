@@ -21,3 +21,16 @@ func TestCheckSnapshotName_AgentRules(t *testing.T) {
 		require.Equal(t, checkSnapshotName(name) == nil, hvagent.CheckSnapshotName(name) == nil, "%q", name)
 	}
 }
+
+// The driver's ID rules hold at their length bounds.
+func TestIDRules_Bounds(t *testing.T) {
+	t.Parallel()
+	for _, rule := range []interface{ MatchString(string) bool }{imageIDPattern, guestIDPattern} {
+		require.True(t, rule.MatchString("a"))
+		require.True(t, rule.MatchString(strings.Repeat("a", 128)))
+		require.False(t, rule.MatchString(strings.Repeat("a", 129)))
+		require.False(t, rule.MatchString(""))
+		require.False(t, rule.MatchString("-a"))
+		require.False(t, rule.MatchString("a:b"))
+	}
+}
