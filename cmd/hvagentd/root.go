@@ -60,7 +60,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.Flags().Lookup("version").Usage = "print the version and the built-in drivers (as the version command)"
 	root.SetFlagErrorFunc(flagError)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newSubagentCmd(), newVersionCmd(), newCompletionCmd(), newGenDocsCmd())
+	root.AddCommand(newSubagentCmd(), newVersionCmd(), newCompletionCmd())
 	return root
 }
 

@@ -112,7 +112,6 @@ func newRootCmd(f *Factory, conn *connector) *cobra.Command {
 		root.AddCommand(c)
 	}
 	root.SetHelpCommandGroupID("tool")
-	root.AddCommand(newCmdGenDocs(f))
 	return root
 }
 

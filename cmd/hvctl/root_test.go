@@ -71,7 +71,6 @@ func TestRoot_Help(t *testing.T) {
 	for _, noun := range []string{"guest", "image", "snapshot", "job", "metadata", "events", "queue", "config", "completion", "version"} {
 		require.Contains(t, help, "\n  "+noun+" ", noun)
 	}
-	require.NotContains(t, help, "gen-docs", "gen-docs is hidden")
 }
 
 func TestRoot_UsageErrors(t *testing.T) {
