@@ -2,6 +2,8 @@ package hvagent_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -207,56 +209,91 @@ func TestAgent_ClaimAtEnqueue(t *testing.T) {
 }
 
 // endGate holds the worker of queue, once, right after the end of a job
-// that claimed nothing after it, until release is closed: the queue is
-// idle in the store while its worker is still registered.
+// that claimed nothing after it, until open: the queue is idle in the store
+// while its worker is still registered. With aloneEnd, a FinishClaim of the
+// queue fails without writing, so the agent records the end alone (Finish),
+// where the gate then holds the worker.
 type endGate struct {
 	*claimCounter
-	queue    atomic.Pointer[string]
-	ended    chan struct{}
-	release  chan struct{}
-	gateOnce sync.Once
+	aloneEnd  bool
+	queue     atomic.Pointer[string]
+	ended     chan struct{}
+	release   chan struct{}
+	gateOnce  sync.Once
+	openOnce  sync.Once
+	failedEnd atomic.Bool
+}
+
+// gatedQueue starts an agent whose store is an endGate on the queue of a
+// new guest, and returns them with the guest's ID. The gate opens when the
+// test ends, so that a failed test still stops its agent.
+func gatedQueue(t *testing.T, aloneEnd bool, log io.Writer) (*agenttest.Env, *endGate, string) {
+	t.Helper()
+	st := &endGate{aloneEnd: aloneEnd, ended: make(chan struct{}), release: make(chan struct{})}
+	env := agenttest.New(t, agenttest.Opts{Log: log, WrapStore: func(db *store.DB) hvagent.Store {
+		st.claimCounter = &claimCounter{Store: db}
+		return st
+	}})
+	t.Cleanup(st.open) // before the agent stops
+	g := env.Create(t, nil)
+	st.queue.Store(&g.ID)
+	return env, st, g.ID
+}
+
+// open lets the held worker go on.
+func (s *endGate) open() { s.openOnce.Do(func() { close(s.release) }) }
+
+// hold holds the caller, once, until open.
+func (s *endGate) hold() {
+	s.gateOnce.Do(func() {
+		close(s.ended)
+		<-s.release
+	})
+}
+
+func (s *endGate) gated(queue string) bool {
+	q := s.queue.Load()
+	return q != nil && *q == queue
 }
 
 func (s *endGate) FinishClaim(ctx context.Context, e hvagent.JobEnd, queue string, o hvagent.ClaimOptions) (*hvagent.Ended, error) {
+	if s.aloneEnd && s.gated(queue) {
+		s.failedEnd.Store(true)
+		return nil, errors.New("end gate: FinishClaim refused")
+	}
 	ended, err := s.claimCounter.FinishClaim(ctx, e, queue, o)
-	if q := s.queue.Load(); err == nil && ended.Next == nil && q != nil && *q == queue {
-		s.gateOnce.Do(func() {
-			close(s.ended)
-			<-s.release
-		})
+	if err == nil && ended.Next == nil && s.gated(queue) {
+		s.hold()
 	}
 	return ended, err
+}
+
+func (s *endGate) Finish(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []string, error) {
+	job, canceled, err := s.claimCounter.Finish(ctx, e)
+	if err == nil && s.failedEnd.Load() {
+		s.hold()
+	}
+	return job, canceled, err
 }
 
 // An action queued while its queue's worker is still finishing the job
 // before (that job ended, with nothing to claim after it) is claimed in
 // its enqueue's commit too, and handed to that worker. An action queued
-// behind it waits for it: the worker's own claim, which finds the handed
-// job holding the queue, is not an error.
+// behind it is claimed by the handed job's end.
 func TestAgent_ClaimHandedToWorker(t *testing.T) {
 	t.Parallel()
-	st := &endGate{ended: make(chan struct{}), release: make(chan struct{})}
-	var logs testio.Buffer
-	env := agenttest.New(t, agenttest.Opts{Log: &logs, WrapStore: func(db *store.DB) hvagent.Store {
-		st.claimCounter = &claimCounter{Store: db}
-		return st
-	}})
-	var released sync.Once
-	release := func() { released.Do(func() { close(st.release) }) }
-	t.Cleanup(release) // before the agent stops, when the test fails
-	g := env.Create(t, nil)
-	st.queue.Store(&g.ID)
-	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	env, st, g := gatedQueue(t, false, nil)
+	start := env.Do(t, hvagent.ActionStart, g, hvagent.Request{}).Job
 	<-st.ended // the start ended; its worker is held
 	requireStatus(t, env.Store, start.ID, hvagent.JobComplete)
 	atEnqueue, alone := st.atEnqueue.Load(), st.alone.Load()
 
-	reboot := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job
+	reboot := env.Do(t, hvagent.ActionReboot, g, hvagent.Request{}).Job
 	require.Equal(t, atEnqueue+1, st.atEnqueue.Load(), "claimed at its enqueue")
 	requireStatus(t, env.Store, reboot.ID, hvagent.JobRunning)
-	shutdown := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
+	shutdown := env.Do(t, hvagent.ActionShutdown, g, hvagent.Request{}).Job
 	requireStatus(t, env.Store, shutdown.ID, hvagent.JobQueued)
-	release()
+	st.open()
 	j := env.Wait(t, reboot.ID)
 	require.Equal(t, hvagent.JobComplete, j.Status, j.Message)
 	require.Equal(t, j.QueuedAt, j.StartedAt)
@@ -265,7 +302,27 @@ func TestAgent_ClaimHandedToWorker(t *testing.T) {
 	require.Equal(t, alone, st.alone.Load(), "the shutdown is claimed by the reboot's end")
 	names := map[string]string{start.ID: "start", reboot.ID: "reboot", shutdown.ID: "shutdown"}
 	require.Equal(t, []string{"Sim.Start start 1", "Sim.Reboot reboot 1", "Sim.Shutdown shutdown 1"},
-		simCalls(env.Sim, g.ID, names))
+		simCalls(env.Sim, g, names))
+}
+
+// When a job's end was recorded alone (no next claim with it), its worker
+// reads the queue itself; a job handed to it meanwhile holds the queue, and
+// that read is not an error: the worker runs the handed job, then the one
+// queued behind it.
+func TestAgent_ClaimMeetsHandedJob(t *testing.T) {
+	t.Parallel()
+	var logs testio.Buffer
+	env, st, g := gatedQueue(t, true, &logs)
+	env.Do(t, hvagent.ActionStart, g, hvagent.Request{})
+	<-st.ended // the start ended, recorded alone; its worker is held
+	reboot := env.Do(t, hvagent.ActionReboot, g, hvagent.Request{}).Job
+	requireStatus(t, env.Store, reboot.ID, hvagent.JobRunning)
+	shutdown := env.Do(t, hvagent.ActionShutdown, g, hvagent.Request{}).Job
+	calls := st.calls.Load()
+	st.open()
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, reboot.ID).Status)
+	require.Equal(t, hvagent.JobComplete, env.Wait(t, shutdown.ID).Status)
+	require.Greater(t, st.calls.Load(), calls, "the worker read its queue")
 	require.NotContains(t, logs.String(), "claim job")
 }
 
@@ -274,20 +331,11 @@ func TestAgent_ClaimHandedToWorker(t *testing.T) {
 // handed to it.
 func TestAgent_NoClaimAfterEmptyEnd(t *testing.T) {
 	t.Parallel()
-	st := &endGate{ended: make(chan struct{}), release: make(chan struct{})}
-	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
-		st.claimCounter = &claimCounter{Store: db}
-		return st
-	}})
-	var released sync.Once
-	release := func() { released.Do(func() { close(st.release) }) }
-	t.Cleanup(release)
-	g := env.Create(t, nil)
-	st.queue.Store(&g.ID)
-	env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{})
+	env, st, g := gatedQueue(t, false, nil)
+	env.Do(t, hvagent.ActionStart, g, hvagent.Request{})
 	<-st.ended
 	calls := st.calls.Load()
-	release()
+	st.open()
 	require.Never(t, func() bool { return st.calls.Load() != calls }, 200*time.Millisecond, 5*time.Millisecond,
 		"the worker read its queue after an end that found it empty")
 }
