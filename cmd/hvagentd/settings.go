@@ -40,7 +40,7 @@ func (s *setting) env() string { return envPrefix + strings.ToUpper(s.key) }
 // pipelines (services, actions), in --help order: hvagent.Config's and
 // settings.Daemon's.
 var allSettings = []*setting{
-	stringSetting("data_dir", "", "directory of the database, socket, images and guest disks (default /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent)",
+	stringSetting("data_dir", "", "directory of the database, socket, images and guest disks (default /var/lib/hvagent as root, else $XDG_STATE_HOME/hvagent or ~/.local/state/hvagent)",
 		func(f *settings.File) *string { return &f.Config.DataDir }),
 	stringSetting("dbpath", "", "SQLite database file (default <data-dir>/hvagent.db)",
 		func(f *settings.File) *string { return &f.Config.DBPath }),
