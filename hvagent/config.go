@@ -103,8 +103,11 @@ type ServiceConfig struct {
 type ActionConfig struct {
 	// Stages run in order; an empty pipeline succeeds at once.
 	Stages []StageConfig `json:"stages"`
-	// Timeout bounds the whole pipeline; default 10m (streams and image
-	// fetch: an idle limit of 60s instead).
+	// Timeout bounds the whole pipeline; default 10m. A stream's is the
+	// idle limit of its data instead, at most and by default 60s. An image
+	// fetch has none by default: it runs as long as its data flows (the
+	// storage driver cuts a download idle for 60s) and each of its calls
+	// within its service's timeout.
 	Timeout Duration `json:"timeout,omitempty"`
 	// Retry retries stage calls that fail to connect.
 	Retry *RetryConfig `json:"retry,omitempty"`

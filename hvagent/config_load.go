@@ -210,7 +210,9 @@ func (c *Config) actionDefaults(name string, a ActionConfig) ActionConfig {
 		}
 		a.Stages = stages
 	}
-	setDefault(&a.Timeout.Duration, cfgActionTimeout)
+	if BaseAction(name) != ActionFetchImage {
+		setDefault(&a.Timeout.Duration, cfgActionTimeout)
+	}
 	if base := BaseAction(name); base != name {
 		setDefault(&a.OnInterrupt, c.actions()[base].OnInterrupt)
 	}

@@ -43,14 +43,23 @@ func (a *Agent) runJob(c *Claim, next string) (*Claim, bool) {
 	if !ok {
 		err = Errorf(EINVALID, "%s: Not configured", job.Action)
 	} else {
-		d := act.Timeout.Duration
-		tctx, tcancel := context.WithTimeoutCause(subagent.WithCall(ctx, job.ID, job.Attempt), d, &actionTimeout{d})
+		tctx, tcancel := actionContext(subagent.WithCall(ctx, job.ID, job.Attempt), act)
 		out, err = a.execute(tctx, job, act, c.Request)
 		cause = context.Cause(tctx) // a cancel, Stop, or the action's timeout
 		tcancel()
 		a.abandonStages(job)
 	}
 	return a.end(job, out, err, cause, next)
+}
+
+// actionContext bounds ctx by act's timeout, when it has one (an image
+// fetch has none by default).
+func actionContext(ctx context.Context, act ActionConfig) (context.Context, context.CancelFunc) {
+	d := act.Timeout.Duration
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, d, &actionTimeout{d})
 }
 
 // execute runs the pipeline of job, recovering a panic into an error so a
