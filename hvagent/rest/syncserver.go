@@ -49,7 +49,9 @@ type SyncServer struct {
 }
 
 // NewSyncServer returns a server of srv's handler with srv's timeouts;
-// srv serves the connections handed over.
+// srv serves the connections handed over. Its errors (a handler's panic, a
+// failed accept) go to srv.ErrorLog, as net/http's own do: set it, since
+// nil means the log package's standard logger for both.
 func NewSyncServer(srv *http.Server) *SyncServer {
 	return &SyncServer{http: srv, conns: map[*syncConn]struct{}{}}
 }
