@@ -34,6 +34,10 @@ type Config struct {
 	// AllowedPaths are host directories (besides <DataDir>/images) from which
 	// boot files and file:// image sources may be read.
 	AllowedPaths []string `json:"allowed_paths,omitempty"`
+	// QEMUAccel is the accelerator of the built-in QEMU driver: "tcg"
+	// (default) or "kvm", which the driver uses only once a probe guest
+	// proved it works (otherwise the agent's drivers fail to start).
+	QEMUAccel string `json:"qemu_accel,omitempty"`
 
 	// MaxLoggedJobs is how many finished jobs are kept; default 1000.
 	// The Max* values must not be negative.
@@ -44,9 +48,9 @@ type Config struct {
 	MaxQueued int `json:"max_queued,omitempty"`
 	// MaxMetadataKeys, MaxMetadataKeyLen, MaxMetadataValueLen and
 	// MaxMetadataBytes bound one guest's metadata: its number of keys
-	// (default 1024), the bytes of one key (default 256) and of one value
+	// (default 256), the bytes of one key (default 256) and of one value
 	// (default 4096), and the bytes of all its keys and values (default
-	// 64 KiB). A create or PATCH with a longer key or value is refused as
+	// 16 KiB): the DefaultMaxMetadata* constants. A create or PATCH with a longer key or value is refused as
 	// invalid, one whose result is over a total as too_large. They keep the
 	// work of a metadata write, and the size of a GET, bounded.
 	MaxMetadataKeys     int `json:"max_metadata_keys,omitempty"`

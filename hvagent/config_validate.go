@@ -13,6 +13,7 @@ import (
 var (
 	cfgBuiltins    = []string{"sim", "qemu", "storage"}
 	cfgDurability  = []string{"full", "normal"}
+	cfgQEMUAccel   = []string{"tcg", "kvm"}
 	cfgOnInterrupt = []string{Requeue, Fail}
 )
 
@@ -43,6 +44,7 @@ func (c *Config) Validate() error {
 func (c *Config) topProblems() []string {
 	var p []string
 	p = appendEnum(p, "durability", c.Durability, cfgDurability)
+	p = appendEnum(p, "qemu_accel", c.QEMUAccel, cfgQEMUAccel)
 	for _, n := range []struct {
 		key string
 		v   int

@@ -104,6 +104,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"RetryBackoff", func(c *Config) { act(c, func(a *ActionConfig) { a.Retry = &RetryConfig{Backoff: dur(-time.Second)} }) },
 			"action start: retry backoff must not be negative, got -1s"},
 		{"Durability", func(c *Config) { c.Durability = "off" }, `durability "off" is not one of full, normal`},
+		{"QEMUAccel", func(c *Config) { c.QEMUAccel = "hvf" }, `qemu_accel "hvf" is not one of tcg, kvm`},
 		{"MaxLoggedJobs", func(c *Config) { c.MaxLoggedJobs = -1 }, "max_logged_jobs must not be negative, got -1"},
 		{"MaxEvents", func(c *Config) { c.MaxEvents = -2 }, "max_events must not be negative, got -2"},
 		{"MaxQueued", func(c *Config) { c.MaxQueued = -3 }, "max_queued must not be negative, got -3"},

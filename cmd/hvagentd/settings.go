@@ -101,6 +101,8 @@ var allSettings = []*setting{
 		func(f *settings.File) *int { return &f.Config.MaxMetadataBytes }),
 	enumSetting("durability", "", "full (survives power loss) or normal (survives a crash) (default full)", []string{"full", "normal"},
 		func(f *settings.File) *string { return &f.Config.Durability }),
+	enumSetting("qemu_accel", "", "accelerator of the built-in QEMU driver: tcg, or kvm once a probe guest proved it works, else hvagentd does not start (default tcg)", []string{"tcg", "kvm"},
+		func(f *settings.File) *string { return &f.Config.QEMUAccel }),
 	{key: "allowed_paths", kind: "strings", usage: "comma-separated host directories that boot files and file:// images may come from",
 		apply: func(f *settings.File, v string) error {
 			f.Config.AllowedPaths = nil

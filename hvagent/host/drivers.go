@@ -92,6 +92,7 @@ func newQEMU(ctx context.Context, env driverEnv) (*builtin, error) {
 	d, err := qemu.New(ctx, qemu.Options{
 		DataDir:      env.cfg.DataDir,
 		AllowedPaths: env.cfg.AllowedPaths,
+		Accel:        env.cfg.QEMUAccel,
 		Logger:       env.cfg.Logger,
 		OnState: func(id, state, reason string) {
 			env.report(func(ctx context.Context, a *hvagent.Agent) error {

@@ -65,3 +65,32 @@ func TestOpen(t *testing.T) {
 		require.NotEmpty(t, d.Log(), "the given simulation ran the create")
 	})
 }
+
+// TestOpen_QEMUAccel checks that qemu_accel reaches the built-in QEMU
+// driver: with kvm the driver first runs a probe guest under KVM, and an
+// agent whose probe fails does not open. A stand-in qemu-system-x86_64 that
+// records its arguments and fails plays QEMU, so that the test does not
+// depend on whether KVM works here.
+func TestOpen_QEMUAccel(t *testing.T) {
+	bin := t.TempDir()
+	args := filepath.Join(bin, "args")
+	script := "#!/bin/sh\necho \"$@\" >> " + args + "\necho 'no kvm here' >&2\nexit 1\n"
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "qemu-system-x86_64"), []byte(script), 0o755))
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	cfg := host.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.QEMUAccel = "kvm"
+	_, err := host.Open(t.Context(), host.Options{Config: cfg})
+	require.ErrorContains(t, err, "kvm is configured but unusable")
+	ran, err := os.ReadFile(args)
+	require.NoError(t, err)
+	require.Contains(t, string(ran), "-accel kvm", "the probe ran under KVM")
+
+	cfg.QEMUAccel = "" // tcg: no probe
+	require.NoError(t, os.Remove(args))
+	h, err := host.Open(t.Context(), host.Options{Config: cfg})
+	require.NoError(t, err)
+	require.NoError(t, h.Close(t.Context()))
+	require.NoFileExists(t, args, "no QEMU ran for tcg")
+}
