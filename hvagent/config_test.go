@@ -226,6 +226,7 @@ func extensionsWant() *Config {
 		DBPath:          "/srv/hvagent/state.db",
 		DataDir:         "/srv/hvagent",
 		AllowedPaths:    []string{"/srv/images", "/srv/kernels"},
+		QEMUAccel:       "kvm",
 		MaxLoggedJobs:   50,
 		MaxEvents:       5000,
 		MaxQueued:       20,
