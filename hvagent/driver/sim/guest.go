@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,8 +144,8 @@ func (d *Driver) start(req *subagent.GuestRequest) (*subagent.GuestResponse, err
 	return reply(g), nil
 }
 
-// stop serves Shutdown and Poweroff: the simulated guest stops at once.
-func (d *Driver) stop(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
+// poweroff stops the simulated guest at once, whatever its state.
+func (d *Driver) poweroff(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
 	g, err := d.lookup(req.Guest)
 	if err != nil {
 		return nil, err
@@ -153,13 +154,38 @@ func (d *Driver) stop(req *subagent.GuestRequest) (*subagent.GuestResponse, erro
 	return reply(g), nil
 }
 
-// reboot serves Reboot and Restart.
-func (d *Driver) reboot(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
+// shutdown is poweroff for a guest that can react to its power button: a
+// paused one cannot, and is refused, as by the QEMU driver.
+func (d *Driver) shutdown(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
 	g, err := d.lookup(req.Guest)
 	if err != nil {
 		return nil, err
 	}
-	if g.State != StateRunning {
+	if g.State == StatePaused {
+		return nil, notRunning(g.ID, g.State)
+	}
+	g.setState(StateShutoff, d.opts.Now())
+	return reply(g), nil
+}
+
+// reboot serves Reboot, which needs a running guest.
+func (d *Driver) reboot(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
+	return d.reset(req, StateRunning)
+}
+
+// restart serves Restart, a hard reset: a paused guest stays paused, as
+// with the QEMU driver.
+func (d *Driver) restart(req *subagent.GuestRequest) (*subagent.GuestResponse, error) {
+	return d.reset(req, StateRunning, StatePaused)
+}
+
+// reset leaves a guest in one of states as it is, and refuses any other.
+func (d *Driver) reset(req *subagent.GuestRequest, states ...string) (*subagent.GuestResponse, error) {
+	g, err := d.lookup(req.Guest)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(states, g.State) {
 		return nil, notRunning(g.ID, g.State)
 	}
 	return reply(g), nil

@@ -226,10 +226,10 @@ func (d *Driver) newServer() *subagent.Server {
 	guestMethods := map[string]func(*subagent.GuestRequest) (*subagent.GuestResponse, error){
 		"CreateGuest": d.createGuest,
 		"Start":       d.start,
-		"Shutdown":    d.stop,
-		"Poweroff":    d.stop,
+		"Shutdown":    d.shutdown,
+		"Poweroff":    d.poweroff,
 		"Reboot":      d.reboot,
-		"Restart":     d.reboot,
+		"Restart":     d.restart,
 		"Suspend":     d.suspend,
 		"Resume":      d.resume,
 		"Delete":      d.delete,
