@@ -9,8 +9,8 @@
 //	    qemu.pid  qmp.sock  qmp-storage.sock  console.log
 //
 // A unix socket path must fit in 108 bytes, so when <data_dir> is too long
-// the run dir moves to a short directory under the system temp dir, named by
-// a hash of the data dir.
+// the run dir moves to a short directory under the system temp dir (under
+// /tmp when that one is too long too), named by a hash of the data dir.
 package layout
 
 import (
@@ -57,17 +57,24 @@ func DiskPath(dataDir, guestID string, n int) string {
 // such as blockdev-snapshot-internal-sync name it.
 func DriveID(n int) string { return "disk" + strconv.Itoa(n) }
 
-// RunRoot is the parent of every guest's run dir: <data_dir>/run, or a
-// short directory under the system temp dir when socket paths under
-// <data_dir>/run would be too long.
+// RunRoot is the parent of every guest's run dir: <data_dir>/run, or,
+// when socket paths under it would be too long, hvagent-<hash of the data
+// dir> under the system temp dir, or under /tmp when that is too long too.
 func RunRoot(dataDir string) string {
-	root := filepath.Join(dataDir, "run")
-	// <root>/<36-char id>/qmp-storage.sock
-	if len(root)+1+36+1+len(StorageSocket) <= maxSocketPath {
-		return root
-	}
 	sum := sha256.Sum256([]byte(dataDir))
-	return filepath.Join(os.TempDir(), "hvagent-"+hex.EncodeToString(sum[:6]))
+	short := "hvagent-" + hex.EncodeToString(sum[:6])
+	for _, root := range []string{filepath.Join(dataDir, "run"), filepath.Join(os.TempDir(), short)} {
+		if socketsFit(root) {
+			return root
+		}
+	}
+	return filepath.Join("/tmp", short)
+}
+
+// socketsFit reports whether the socket paths of a run dir under root,
+// <root>/<36-character guest ID>/qmp-storage.sock the longest, fit.
+func socketsFit(root string) bool {
+	return len(root)+1+36+1+len(StorageSocket) <= maxSocketPath
 }
 
 // RunDir is the directory of one guest's running QEMU.

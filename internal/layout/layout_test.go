@@ -1,0 +1,33 @@
+package layout
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunRoot checks that a guest's sockets fit in a unix socket path
+// whatever the data dir and the system temp dir, and that a data dir keeps
+// its run root.
+func TestRunRoot(t *testing.T) {
+	long := "/" + strings.Repeat("d", 150)
+	for _, tc := range []struct {
+		name, dataDir, tmp, want string
+	}{
+		{"UnderDataDir", "/var/lib/hvagent", "/tmp", "/var/lib/hvagent/run"},
+		{"UnderTempDir", long, "/var/tmp", "/var/tmp/hvagent-"},
+		{"UnderTmp", long, "/" + strings.Repeat("t", 72), "/tmp/hvagent-"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TMPDIR", tc.tmp)
+			root := RunRoot(tc.dataDir)
+			require.True(t, strings.HasPrefix(root, tc.want), root)
+			require.Equal(t, root, RunRoot(tc.dataDir), "the same data dir, the same root")
+			sock := filepath.Join(RunDir(tc.dataDir, strings.Repeat("a", 36)), StorageSocket)
+			require.LessOrEqual(t, len(sock), maxSocketPath, sock)
+		})
+	}
+	require.NotEqual(t, RunRoot(long), RunRoot(long+"x"), "data dirs of their own")
+}
