@@ -50,7 +50,8 @@
 // # Servers
 //
 // Server answers original 1.0 requests byte for byte as the original codec
-// did, and also JSON-RPC 2.0 requests in 2.0 form. Handle registers typed
-// methods; a panicking method becomes an error reply, not a crash.
+// did, and also JSON-RPC 2.0 requests and batches (up to 100 calls) in 2.0
+// form. Handle registers typed methods; a panicking method becomes an error
+// reply, not a crash.
 // InProcess serves any handler without a TCP port.
 package subagent

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -66,6 +67,10 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		textError(w, http.StatusBadRequest, "rpc: read request: "+err.Error())
 		return
 	}
+	if batch := bytes.TrimLeft(data, " \t\r\n"); len(batch) > 0 && batch[0] == '[' && bytes.Contains(batch, []byte(`"jsonrpc"`)) {
+		s.serveBatch(w, r, batch) // 1.0 has no batches: an array without "jsonrpc" is a bad request below
+		return
+	}
 	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil {
 		if bytes.Contains(data, []byte(`"jsonrpc"`)) {
@@ -120,40 +125,91 @@ func (s *Server) serve1(w http.ResponseWriter, r *http.Request, env *envelope) {
 }
 
 func (s *Server) serve2(w http.ResponseWriter, r *http.Request, env *envelope) {
-	if env.Method == "" {
-		writeReply2(w, env.ID, nil, &rpcError{Code: codeInvalidRequest, Message: "rpc: method missing"})
+	reply, err := s.call2(r, env)
+	if reply == nil { // a notification gets no reply
+		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	setCode(w, err)
+	writeBody(w, reply)
+}
+
+// call2 runs a JSON-RPC 2.0 call and returns its encoded reply, nil for a
+// notification, and the method's error, if any.
+func (s *Server) call2(r *http.Request, env *envelope) (json.RawMessage, error) {
+	if env.Method == "" {
+		return encodeReply2(env.ID, nil, &rpcError{Code: codeInvalidRequest, Message: "rpc: method missing"}), nil
 	}
 	fn, err := s.lookup(env.Method)
 	if err != nil {
-		writeReply2(w, env.ID, nil, &rpcError{Code: codeMethodNotFound, Message: err.Error()})
-		return
+		return encodeReply2(env.ID, nil, &rpcError{Code: codeMethodNotFound, Message: err.Error()}), nil
 	}
 	result, err := invoke(r.Context(), env.Method, fn, env.Params)
 	if env.ID == nil {
-		// A notification gets no reply.
-		w.WriteHeader(http.StatusNoContent)
-		return
+		return nil, err
 	}
 	var pe *paramsError
 	switch {
 	case errors.As(err, &pe):
-		writeReply2(w, env.ID, nil, &rpcError{Code: codeInvalidParams, Message: pe.Error()})
+		return encodeReply2(env.ID, nil, &rpcError{Code: codeInvalidParams, Message: pe.Error()}), nil
 	case err != nil:
-		setCode(w, err)
-		writeReply2(w, env.ID, nil, &rpcError{Code: codeMethodError, Message: err.Error()})
-	default:
-		writeReply2(w, env.ID, result, nil)
+		return encodeReply2(env.ID, nil, &rpcError{Code: codeMethodError, Message: err.Error()}), err
 	}
+	return encodeReply2(env.ID, result, nil), nil
+}
+
+// maxBatch caps the calls of one JSON-RPC 2.0 batch.
+const maxBatch = 100
+
+// serveBatch answers a JSON-RPC 2.0 batch: its calls run one after the
+// other and their replies come back as an array, in the calls' order,
+// without those of notifications (no body at all when every call is one).
+// A batch that is too long is one Invalid Request reply, one that does not
+// parse one Parse Error reply; each element that is not a 2.0 request gets
+// an Invalid Request reply.
+func (s *Server) serveBatch(w http.ResponseWriter, r *http.Request, data []byte) {
+	var calls []json.RawMessage
+	if err := json.Unmarshal(data, &calls); err != nil {
+		writeBody(w, encodeReply2(nil, nil, &rpcError{Code: codeParseError, Message: "rpc: " + err.Error()}))
+		return
+	}
+	if len(calls) > maxBatch {
+		msg := fmt.Sprintf("rpc: a batch holds at most %d calls, got %d", maxBatch, len(calls))
+		writeBody(w, encodeReply2(nil, nil, &rpcError{Code: codeInvalidRequest, Message: msg}))
+		return
+	}
+	var replies []json.RawMessage
+	for _, c := range calls {
+		var env envelope
+		if err := json.Unmarshal(c, &env); err != nil || env.JSONRPC != "2.0" {
+			replies = append(replies, encodeReply2(nil, nil, &rpcError{Code: codeInvalidRequest, Message: "rpc: not a JSON-RPC 2.0 request"}))
+			continue
+		}
+		if reply, _ := s.call2(r, &env); reply != nil {
+			replies = append(replies, reply)
+		}
+	}
+	if len(replies) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	body, _ := json.Marshal(replies) // valid JSON each
+	writeBody(w, body)
 }
 
 func writeReply2(w http.ResponseWriter, id json.RawMessage, result any, rerr *rpcError) {
+	writeBody(w, encodeReply2(id, result, rerr))
+}
+
+// encodeReply2 encodes a JSON-RPC 2.0 reply; a result that does not
+// encode gives a method error instead.
+func encodeReply2(id json.RawMessage, result any, rerr *rpcError) json.RawMessage {
 	body, err := json.Marshal(reply2{JSONRPC: "2.0", Result: result, Error: rerr, ID: id})
 	if err != nil {
 		rerr = &rpcError{Code: codeMethodError, Message: "rpc: encode result: " + err.Error()}
 		body, _ = json.Marshal(reply2{JSONRPC: "2.0", Error: rerr, ID: id})
 	}
-	writeBody(w, body)
+	return body
 }
 
 // writeJSON writes a reply that always encodes (no caller-supplied result).

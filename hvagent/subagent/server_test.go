@@ -144,6 +144,56 @@ func TestServer_ServeHTTP_JSONRPC2(t *testing.T) {
 	})
 }
 
+func TestServer_ServeHTTP_JSONRPC2Batch(t *testing.T) {
+	t.Parallel()
+	s := testServer()
+	many := "[" + strings.Repeat(`{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"v"},"id":1},`, maxBatch) +
+		`{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"v"},"id":1}]`
+	tests := []struct {
+		name     string
+		body     string
+		wantBody string // "" for no content
+	}{
+		{"Calls", ` [{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"v1"},"id":1},
+			{"jsonrpc":"2.0","method":"Test.Fail","params":{},"id":"b"},
+			{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"n"}},
+			{"jsonrpc":"2.0","method":"Test.Nope","id":3}]`,
+			`[{"jsonrpc":"2.0","result":{"volumes":[{"id":"v1","size":0,"device":""}]},"id":1},` +
+				`{"jsonrpc":"2.0","error":{"code":-32000,"message":"no such volume"},"id":"b"},` +
+				`{"jsonrpc":"2.0","error":{"code":-32601,"message":"rpc: can't find method \"Test.Nope\""},"id":3}]`},
+		{"InvalidElements", `[1, {"method":"Test.Echo","id":2}, {"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"v3"},"id":3}]`,
+			`[{"jsonrpc":"2.0","error":{"code":-32600,"message":"rpc: not a JSON-RPC 2.0 request"},"id":null},` +
+				`{"jsonrpc":"2.0","error":{"code":-32600,"message":"rpc: not a JSON-RPC 2.0 request"},"id":null},` +
+				`{"jsonrpc":"2.0","result":{"volumes":[{"id":"v3","size":0,"device":""}]},"id":3}]`},
+		{"Trailing", `[] "jsonrpc"`, `{"jsonrpc":"2.0","error":{"code":-32700,"message":"rpc: invalid character '\"' after top-level value"},"id":null}`},
+		{"TooLong", many, `{"jsonrpc":"2.0","error":{"code":-32600,"message":"rpc: a batch holds at most 100 calls, got 101"},"id":null}`},
+		{"Malformed", `[{"jsonrpc":"2.0"`, `{"jsonrpc":"2.0","error":{"code":-32700,"message":"rpc: unexpected end of JSON input"},"id":null}`},
+		{"OnlyNotifications", `[{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"n"}}]`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := serve(s, http.MethodPost, "application/json", tt.body)
+			if tt.wantBody == "" {
+				require.Equal(t, http.StatusNoContent, rec.Code)
+				require.Empty(t, rec.Body.String())
+				return
+			}
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.Equal(t, tt.wantBody+"\n", rec.Body.String())
+		})
+	}
+}
+
+// TestServer_ServeHTTP_Batch10 checks that an array without "jsonrpc" is
+// a bad request, as for the original's 1.0 codec, which had no batches.
+func TestServer_ServeHTTP_Batch10(t *testing.T) {
+	t.Parallel()
+	rec := serve(testServer(), http.MethodPost, "application/json", `[{"method":"Test.Echo","params":[{"id":"v1"}],"id":1}]`)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	require.Equal(t, "rpc: invalid request: json: cannot unmarshal array into Go value of type subagent.envelope", rec.Body.String())
+}
+
 func TestServer_ServeHTTP_TooLarge(t *testing.T) {
 	t.Parallel()
 	body := `{"method":"Test.Echo","params":[{"id":"` + strings.Repeat("x", maxRequest) + `"}],"id":1}`
