@@ -50,9 +50,10 @@ type Config struct {
 	// MaxMetadataBytes bound one guest's metadata: its number of keys
 	// (default 256), the bytes of one key (default 256) and of one value
 	// (default 4096), and the bytes of all its keys and values (default
-	// 16 KiB): the DefaultMaxMetadata* constants. A create or PATCH with a longer key or value is refused as
-	// invalid, one whose result is over a total as too_large. They keep the
-	// work of a metadata write, and the size of a GET, bounded.
+	// 16 KiB): the DefaultMaxMetadata* constants. A create or PATCH with a
+	// longer key or value is refused as invalid, one whose result is over
+	// a total as too_large. They keep the work of a metadata write, and the
+	// size of a GET, bounded.
 	MaxMetadataKeys     int `json:"max_metadata_keys,omitempty"`
 	MaxMetadataKeyLen   int `json:"max_metadata_key_len,omitempty"`
 	MaxMetadataValueLen int `json:"max_metadata_value_len,omitempty"`
