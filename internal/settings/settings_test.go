@@ -78,6 +78,7 @@ func TestLoad_Extensions(t *testing.T) {
 	require.Equal(t, extensionsDaemon(), f.Daemon)
 	require.Equal(t, "/srv/hvagent/state.db", f.DBPath)
 	require.Equal(t, 20, f.MaxQueued)
+	require.Equal(t, "kvm", f.QEMUAccel)
 	require.Equal(t, dur(15*time.Minute), f.Actions[hvagent.ActionCreate].Timeout)
 	require.NoError(t, f.Validate())
 	require.NoError(t, f.CheckExposure(), "0.0.0.0 is allowed: tokens and client certificates guard it")
@@ -94,7 +95,7 @@ func TestLoad_Extensions(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, raw, 30, "no other key")
+	require.Len(t, raw, 31, "no other key")
 }
 
 func TestLoad_Errors(t *testing.T) {
