@@ -242,16 +242,24 @@ func (a *Agent) recover(ctx context.Context) error {
 
 // interrupt applies j's on_interrupt policy: requeue it, or end it as Error
 // with code unavailable (the agent was not there to finish it).
+// Each is logged: a requeue at info, an end as logEnd logs it.
 func (a *Agent) interrupt(ctx context.Context, j *Job, message string) error {
+	log := &jobLog{base: a.log, job: j}
 	if a.onInterrupt(j.Action) == Requeue {
-		_, err := a.store.Requeue(ctx, j.ID, message, a.now())
+		if _, err := a.store.Requeue(ctx, j.ID, message, a.now()); err != nil {
+			return err
+		}
+		log.Info().Int("attempt", j.Attempt).Str("reason", message).Msg("job requeued")
+		return nil
+	}
+	e := JobEnd{ID: j.ID, At: a.now(), Status: JobError, Code: EUNAVAILABLE, Message: message}
+	if _, _, err := a.store.Finish(ctx, e); err != nil {
 		return err
 	}
-	_, _, err := a.store.Finish(ctx, JobEnd{ID: j.ID, At: a.now(), Status: JobError, Code: EUNAVAILABLE, Message: message})
-	if err == nil {
-		a.notify(j.ID)
-	}
-	return err
+	logEnd(log, j, e, nil)
+	a.observer.JobFinished(j.Action, e.Status)
+	a.notify(j.ID)
+	return nil
 }
 
 func (a *Agent) onInterrupt(action string) string {

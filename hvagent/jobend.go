@@ -105,9 +105,21 @@ func (a *Agent) end(job *Job, out outcome, err, cause error, next string) (claim
 	}
 	a.notify(job.ID)
 	for _, id := range canceled {
+		a.logCanceled(id, "", job.GuestID, "guest deleted")
 		a.notify(id)
 	}
 	return claimed, looked
+}
+
+// logCanceled logs, at info, a job canceled while it was queued (action
+// "" when unknown): it never ran, so logEnd does not see it.
+func (a *Agent) logCanceled(id, action, guest, message string) {
+	ev := a.log.Info().Str("job_id", id)
+	if action != "" {
+		ev = ev.Str("action", action)
+	}
+	ev.Str("guest_id", guest).Str("status", string(JobCanceled)).Str("code", ECANCELED).
+		Str("error", message).Msg("job canceled")
 }
 
 // logEnd logs how a job ended: a failure at warn level with its message,

@@ -106,6 +106,7 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 		return nil, err
 	}
 	if job.Status == JobCanceled {
+		a.logCanceled(job.ID, job.Action, job.GuestID, job.Message)
 		a.notify(id)
 		a.kickBehind(ctx, job)
 		return job, nil
