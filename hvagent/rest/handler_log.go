@@ -5,6 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -26,7 +29,7 @@ func (s *server) logRequest(st *reqState, r *http.Request, start time.Time) {
 	}
 	ev = ev.Str("method", r.Method).Str("path", r.URL.Path)
 	if r.URL.RawQuery != "" {
-		ev = ev.Str("query", r.URL.RawQuery)
+		ev = ev.Str("query", redactQuery(r.URL.RawQuery))
 	}
 	ev = ev.Int("status", status)
 	if st.caller != "" {
@@ -37,6 +40,30 @@ func (s *server) logRequest(st *reqState, r *http.Request, start time.Time) {
 	}
 	ev.Int64("bytes", st.n).Str("took", logtext.Duration(time.Since(start))).
 		Str("remote", r.RemoteAddr).Msg("request")
+}
+
+// secretWords are what the name of a query parameter that may carry a
+// secret contains. The API takes none (tokens go in the Authorization
+// header), but a client may send one there all the same.
+var secretWords = []string{"token", "key", "secret", "password", "passwd", "auth", "credential", "signature"}
+
+// redactQuery returns a raw query as the log may show it: with the value
+// of each parameter whose name looks like a secret's replaced.
+func redactQuery(raw string) string {
+	lower := strings.ToLower(raw)
+	if !slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(lower, w) }) {
+		return raw
+	}
+	values, _ := url.ParseQuery(raw) // what parses; the rest is dropped
+	for name, vs := range values {
+		lower := strings.ToLower(name)
+		if slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(lower, w) }) {
+			for i := range vs {
+				vs[i] = "REDACTED"
+			}
+		}
+	}
+	return values.Encode()
 }
 
 // requestLevel is the level a request is logged at.

@@ -43,11 +43,13 @@ func TestHandler_RequestLog(t *testing.T) {
 			{"level": "debug", "method": "GET", "status": float64(200), "caller": "reader", "query": "state=shutoff"},
 			{"level": "warn", "method": "PATCH", "status": float64(403), "caller": "reader"},
 			{"level": "warn", "method": "GET", "status": float64(401), "caller": nil},
+			{"level": "warn", "method": "DELETE", "status": float64(401), "query": "token=REDACTED"},
 		}},
 		{"Info", zerolog.InfoLevel, []map[string]any{
 			{"level": "info", "method": "POST", "status": float64(202), "caller": "writer", "job_id": true},
 			{"level": "warn", "method": "PATCH", "status": float64(403), "caller": "reader"},
 			{"level": "warn", "method": "GET", "status": float64(401), "caller": nil},
+			{"level": "warn", "method": "DELETE", "status": float64(401), "query": "token=REDACTED"},
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,7 +77,9 @@ func TestHandler_RequestLog(t *testing.T) {
 			send("GET", "/guests?state=shutoff", readSecret, "")
 			send("PATCH", "/metadata", readSecret, `{"a":"b"}`)
 			send("GET", "/guests", "", "")
+			send("DELETE", "/jobs/"+jobID+"?token="+writeSecret, "", "")
 
+			require.NotContains(t, log.String(), writeSecret, "a secret in the query is not logged")
 			got := requestLogs(t, log.String())
 			require.Len(t, got, len(tt.want), log.String())
 			for i, want := range tt.want {
