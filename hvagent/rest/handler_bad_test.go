@@ -182,6 +182,8 @@ func (f badFixture) stateRows() []badRequest {
 		{"UnknownSnapshot", "GET", gp + "/snapshots/nosuch", nil, nil, "", 404, "not_found", "", ""},
 		{"BadLastEventID", "GET", "/events", nil, []string{"Last-Event-ID", "abc"}, "", 400, "invalid", "Last-Event-ID", ""},
 		{"BadSince", "GET", "/events?since=-5", nil, nil, "", 400, "invalid", "since", ""},
+		{"BadEventFormat", "GET", "/events?format=xml", nil, nil, "", 400, "invalid", `format "xml" must be json or sse`, ""},
+		{"BadEventFormatPage", "GET", "/events?format=xml", nil, []string{"Accept", "application/json"}, "", 400, "invalid", `format "xml"`, ""},
 		{"ImageBadType", "POST", "/images", `{"id":"x","type":"vm"}`, nil, "", 400, "invalid", "vm", ""},
 		{"ImageMissingID", "POST", "/images", `{}`, nil, "", 400, "invalid", "missing id", ""},
 		{"ImageBadSHA", "POST", "/images", `{"id":"x","sha256":"abc"}`, nil, "", 400, "invalid", "sha256", ""},

@@ -14,6 +14,9 @@ import (
 // events serves GET /events: one JSON page (long-polled) when the client
 // asks for JSON, else server-sent events.
 func (s *server) events(x *exchange) error {
+	if f := x.query().Get("format"); f != "" && f != "json" && f != "sse" {
+		return hvagent.Errorf(hvagent.EINVALID, "format %q must be json or sse", f)
+	}
 	if x.wantsEventPage() {
 		return s.eventPage(x)
 	}
@@ -43,9 +46,6 @@ func (s *server) eventPage(x *exchange) error {
 	cursor, err := x.eventCursor()
 	if err != nil {
 		return err
-	}
-	if f := x.query().Get("format"); f != "" && f != "json" && f != "sse" {
-		return hvagent.Errorf(hvagent.EINVALID, "format %q must be json or sse", f)
 	}
 	limit, err := x.queryLimit()
 	if err != nil {
