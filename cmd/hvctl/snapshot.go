@@ -315,8 +315,8 @@ func newCmdSnapshotDownload(f *Factory, runF func(*SnapshotDownloadOptions) erro
 	cmd.Flags().StringVarP(&opts.File, "output-file", "O", "", `file to write ("-" = stdout); required`)
 	cmd.RunE = runE(opts, &opts.cmdBase, runF, snapshotDownloadRun, func(args []string) error {
 		opts.GuestID = args[0]
-		if opts.File == "" {
-			return flagError("output-file", "-O FILE is required (- for stdout)")
+		if err := checkOutputFile(opts.File); err != nil {
+			return err
 		}
 		if err := opts.resolve(cmd); err != nil {
 			return err
@@ -359,12 +359,31 @@ func snapshotDownloadRun(opts *SnapshotDownloadOptions) error {
 	return nil
 }
 
+// checkOutputFile checks -O before anything is downloaded: given, and a
+// file whose directory exists ("-" is stdout).
+func checkOutputFile(path string) error {
+	switch {
+	case path == "":
+		return flagError("output-file", "-O FILE is required (- for stdout)")
+	case path == "-":
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return flagError("output-file", "%s is a directory; name the file to write", path)
+	}
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return flagError("output-file", "no directory %s to write %s in", dir, filepath.Base(path))
+	}
+	return nil
+}
+
 // writeFileAtomic writes r to a temporary file beside path and renames it
 // to path once complete: size bytes, unless size is -1 (unknown).
 func writeFileAtomic(path string, r io.Reader, size int64) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".part-*")
 	if err != nil {
-		return fmt.Errorf("download: %w", err)
+		return fmt.Errorf("download to %s: %w", path, err)
 	}
 	n, err := io.Copy(tmp, r)
 	if err == nil && size >= 0 && n != size {
@@ -378,7 +397,7 @@ func writeFileAtomic(path string, r io.Reader, size int64) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp.Name())
-		return fmt.Errorf("download: %w", err)
+		return fmt.Errorf("download to %s: %w", path, err)
 	}
 	return nil
 }

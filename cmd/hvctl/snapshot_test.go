@@ -47,6 +47,12 @@ func TestSnapshot_Flags(t *testing.T) {
 	require.NoError(t, parse(newCmdSnapshotDownload(b.f, capture(&dl)), guestID, "s1", "-O", "out.qcow2"))
 	require.Equal(t, "out.qcow2", dl.File)
 	requireUsage(t, parse(newCmdSnapshotDownload(b.f, capture(&dl)), guestID, "s1"), "-O FILE is required")
+	dir := t.TempDir()
+	requireUsage(t, parse(newCmdSnapshotDownload(b.f, capture(&dl)), guestID, "s1", "-O", dir),
+		"--output-file: "+dir+" is a directory; name the file to write")
+	requireUsage(t, parse(newCmdSnapshotDownload(b.f, capture(&dl)), guestID, "s1", "-O", filepath.Join(dir, "no", "f.qcow2")),
+		"--output-file: no directory "+filepath.Join(dir, "no")+" to write f.qcow2 in")
+	require.NoError(t, parse(newCmdSnapshotDownload(b.f, capture(&dl)), guestID, "s1", "-O", "-"))
 }
 
 func TestSnapshot_Run(t *testing.T) {
