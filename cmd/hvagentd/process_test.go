@@ -107,6 +107,11 @@ func TestProcess_SecondSignalForcesExit(t *testing.T) {
 	require.Equal(t, 1, p.signal(t, syscall.SIGTERM))
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.Contains(t, p.stderr.String(), "hvagentd: terminated during the graceful stop: forced exit")
+	forced, ok := p.stderr.find(func(e map[string]any) bool {
+		return e["message"] == "second signal: exiting without finishing the graceful stop"
+	})
+	require.True(t, ok, p.stderr.String())
+	require.Regexp(t, `^\d+(\.\d+)?(ms|s)$`, forced["took"], "how long the stop ran before it was forced")
 }
 
 func TestProcess_ConsoleLogToFile(t *testing.T) {

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hvagent/hvagent/hvagent"
 	"github.com/hvagent/hvagent/hvagent/host"
+	"github.com/hvagent/hvagent/internal/logtext"
 )
 
 // run executes the command line args until it is done or ctx ends (SIGINT
@@ -82,6 +84,7 @@ func serveUntilSignal(ctx context.Context, m *Main) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	stopping := time.Now()
 	done := make(chan error, 1)
 	go func() { done <- m.Close() }()
 	select {
@@ -91,7 +94,8 @@ func serveUntilSignal(ctx context.Context, m *Main) error {
 		}
 		return err
 	case sig := <-sigs:
-		m.Logger.Warn().Str("signal", sig.String()).Msg("second signal: exiting without finishing the graceful stop")
+		m.Logger.Warn().Str("signal", sig.String()).Str("took", logtext.Duration(time.Since(stopping))).
+			Msg("second signal: exiting without finishing the graceful stop")
 		return fmt.Errorf("%s during the graceful stop: forced exit", sig)
 	}
 }
