@@ -44,13 +44,13 @@ var allSettings = []*setting{
 		func(f *settings.File) *string { return &f.Config.DataDir }),
 	stringSetting("dbpath", "", "SQLite database file (default <data-dir>/hvagent.db)",
 		func(f *settings.File) *string { return &f.Config.DBPath }),
-	stringSetting("listen", "", `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
+	addrSetting("listen", `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
 		func(f *settings.File) *string { return &f.Daemon.Listen }),
 	stringSetting("socket", "", "unix socket of the REST API, mode 0660 (default <data-dir>/hvagent.sock)",
 		func(f *settings.File) *string { return &f.Daemon.Socket }),
 	stringSetting("socket_group", "", "group (name or id) given the unix socket",
 		func(f *settings.File) *string { return &f.Daemon.SocketGroup }),
-	stringSetting("admin_listen", "", "TCP address of the admin listener: pprof and metrics (default off)",
+	addrSetting("admin_listen", "TCP address of the admin listener: pprof and metrics (default off)",
 		func(f *settings.File) *string { return &f.Daemon.AdminListen }),
 	stringSetting("tokens_file", "", `JSON file of API tokens: [{"name","sha256","scope"}]`,
 		func(f *settings.File) *string { return &f.Daemon.TokensFile }),
@@ -69,6 +69,9 @@ var allSettings = []*setting{
 			d, err := time.ParseDuration(v)
 			if err != nil {
 				return fmt.Errorf("invalid duration %q: expected a Go duration such as 1m30s", v)
+			}
+			if d < 0 {
+				return fmt.Errorf("%v: must not be negative", d)
 			}
 			f.Daemon.ShutdownTimeout = hvagent.Duration{Duration: d}
 			return nil
@@ -113,6 +116,23 @@ var allSettings = []*setting{
 			}
 			return nil
 		}},
+}
+
+// addrSetting is a TCP listener's setting: "" or "off" turns it off, any
+// other value must be an address (settings.CheckAddr), so that a bad flag
+// value is a usage error at once, before any listener opens.
+func addrSetting(key, usage string, field func(*settings.File) *string) *setting {
+	st := stringSetting(key, "", usage, field)
+	apply := st.apply
+	st.apply = func(f *settings.File, v string) error {
+		if v != "" && v != settings.ListenOff {
+			if err := settings.CheckAddr(v); err != nil {
+				return err
+			}
+		}
+		return apply(f, v)
+	}
+	return st
 }
 
 // enumSetting is a string setting whose value must be one of choices, so

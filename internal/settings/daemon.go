@@ -145,11 +145,24 @@ func (d *Daemon) problems() []string {
 		p = append(p, "client_ca needs TLS: set tls_cert and tls_key (--tls-cert, --tls-key) too")
 	}
 	for _, l := range d.listeners() {
-		if _, _, err := net.SplitHostPort(l.addr); err != nil {
-			p = append(p, fmt.Sprintf("%s %q: want host:port such as 127.0.0.1:8080: %v", l.key, l.addr, err))
+		if err := CheckAddr(l.addr); err != nil {
+			p = append(p, fmt.Sprintf("%s %q: %v", l.key, l.addr, err))
 		}
 	}
 	return p
+}
+
+// CheckAddr checks a TCP listener's address: host:port, with a port number
+// (0 to 65535, 0 picking a free one) or a service name.
+func CheckAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("want host:port such as 127.0.0.1:8080: %w", err)
+	}
+	return nil
 }
 
 // limitProblems checks the request limits.
