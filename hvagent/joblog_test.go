@@ -2,9 +2,7 @@ package hvagent_test
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +51,7 @@ func TestAgent_JobEndsAreLogged(t *testing.T) {
 	defer cancel()
 	require.NoError(t, env.Agent.Stop(stopCtx))
 
-	lines := logLines(t, buf.String())
+	lines := testio.JSONLines(t, buf.String())
 	for _, want := range []map[string]any{
 		{"job_id": queued.ID, "action": "shutdown", "guest_id": g.ID, "level": "info", "message": "job canceled",
 			"code": "canceled", "error": "canceled"},
@@ -67,18 +65,6 @@ func TestAgent_JobEndsAreLogged(t *testing.T) {
 		require.True(t, slices.ContainsFunc(lines, func(l map[string]any) bool { return hasFields(l, want) }),
 			"no line with %v in:\n%s", want, buf.String())
 	}
-}
-
-// logLines decodes a JSON log, one object a line.
-func logLines(t *testing.T, log string) []map[string]any {
-	t.Helper()
-	var lines []map[string]any
-	for line := range strings.Lines(log) {
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		lines = append(lines, m)
-	}
-	return lines
 }
 
 // hasFields reports whether line has every field of want, with its value.

@@ -1,7 +1,6 @@
 package rest_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,9 +18,7 @@ import (
 func requestLogs(t *testing.T, log string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(log), "\n") {
-		var e map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+	for _, e := range testio.JSONLines(t, log) {
 		if e["message"] == "request" {
 			out = append(out, e)
 		}
