@@ -50,20 +50,25 @@ var secretWords = []string{"token", "key", "secret", "password", "passwd", "auth
 // redactQuery returns a raw query as the log may show it: with the value
 // of each parameter whose name looks like a secret's replaced.
 func redactQuery(raw string) string {
-	lower := strings.ToLower(raw)
-	if !slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(lower, w) }) {
+	if !mentionsSecret(raw) {
 		return raw
 	}
 	values, _ := url.ParseQuery(raw) // what parses; the rest is dropped
 	for name, vs := range values {
-		lower := strings.ToLower(name)
-		if slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(lower, w) }) {
+		if mentionsSecret(name) {
 			for i := range vs {
 				vs[i] = "REDACTED"
 			}
 		}
 	}
 	return values.Encode()
+}
+
+// mentionsSecret reports whether s contains one of secretWords, in any
+// case.
+func mentionsSecret(s string) bool {
+	lower := strings.ToLower(s)
+	return slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(lower, w) })
 }
 
 // requestLevel is the level a request is logged at.
