@@ -11,8 +11,10 @@
 //
 //   - CreateGuest defines the guest "shutoff"; creating it again is a no-op.
 //   - Start boots (or resumes) any guest; a running guest stays running.
-//   - Shutdown and Poweroff stop it at once; a stopped guest stays stopped.
-//   - Reboot and Restart need a running guest.
+//   - Poweroff stops it at once; a stopped guest stays stopped.
+//   - Shutdown does too, but a paused guest cannot react to it: refused.
+//   - Reboot needs a running guest; Restart a running or paused one, which
+//     stays paused.
 //   - Suspend pauses a running guest, Resume runs a paused one.
 //   - Delete forgets the guest; an unknown guest is fine.
 //
