@@ -27,7 +27,7 @@ func TestAgent_JobEndsAreLogged(t *testing.T) {
 	env := agenttest.New(t, agenttest.Opts{Logger: &logger})
 	ctx := context.Background()
 	g, doomed := env.Create(t, nil), env.Create(t, nil)
-	env.Sim.SetLatency(300 * time.Millisecond)
+	env.Sim.SetLatency(2 * time.Second) // the shutdown is still queued when it is canceled
 
 	first := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
 	queued := env.Do(t, hvagent.ActionShutdown, g.ID, hvagent.Request{}).Job
