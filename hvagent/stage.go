@@ -31,7 +31,8 @@ type RunningStage struct {
 	// Stage is the stage's label ("2/3 Sim.Start"), Service its service.
 	Stage, Service string
 	// StartedAt is when the stage began. Timeout is the time its job had
-	// left then: the action's timeout for the first stage.
+	// left then: the action's timeout for the first stage; 0 when the job
+	// has no deadline (an image fetch, by default).
 	StartedAt time.Time
 	Timeout   time.Duration
 	// Abandoned is true once the job ended without the stage: it did not

@@ -10,7 +10,7 @@ import (
 )
 
 const completionLong = `Print the shell completion script of hvagentd: its commands, flags and the accepted
-values of enumerated flags (--log-level, --log-format, --durability).
+values of enumerated flags (--log-level, --log-format, --durability, --qemu-accel).
 
   bash:  source <(hvagentd completion bash)
          or: hvagentd completion bash > /etc/bash_completion.d/hvagentd
@@ -63,6 +63,7 @@ func registerFlagCompletions(cmd *cobra.Command) {
 		"log-level":  settings.LogLevels(),
 		"log-format": settings.LogFormats(),
 		"durability": {"full", "normal"},
+		"qemu-accel": {"tcg", "kvm"},
 	} {
 		_ = cmd.RegisterFlagCompletionFunc(flag, fixed(values...))
 	}

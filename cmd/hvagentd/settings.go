@@ -44,13 +44,13 @@ var allSettings = []*setting{
 		func(f *settings.File) *string { return &f.Config.DataDir }),
 	stringSetting("dbpath", "", "SQLite database file (default <data-dir>/hvagent.db)",
 		func(f *settings.File) *string { return &f.Config.DBPath }),
-	addrSetting("listen", `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
+	addrSetting("listen", true, `TCP address of the REST API (default 127.0.0.1:8080; "" or "off" turns TCP off)`,
 		func(f *settings.File) *string { return &f.Daemon.Listen }),
 	stringSetting("socket", "", "unix socket of the REST API, mode 0660 (default <data-dir>/hvagent.sock)",
 		func(f *settings.File) *string { return &f.Daemon.Socket }),
 	stringSetting("socket_group", "", "group (name or id) given the unix socket",
 		func(f *settings.File) *string { return &f.Daemon.SocketGroup }),
-	addrSetting("admin_listen", "TCP address of the admin listener: pprof and metrics (default off)",
+	addrSetting("admin_listen", false, "TCP address of the admin listener: pprof and metrics (default none)",
 		func(f *settings.File) *string { return &f.Daemon.AdminListen }),
 	stringSetting("tokens_file", "", `JSON file of API tokens: [{"name","sha256","scope"}]`,
 		func(f *settings.File) *string { return &f.Daemon.TokensFile }),
@@ -118,14 +118,15 @@ var allSettings = []*setting{
 		}},
 }
 
-// addrSetting is a TCP listener's setting: "" or "off" turns it off, any
-// other value must be an address (settings.CheckAddr), so that a bad flag
-// value is a usage error at once, before any listener opens.
-func addrSetting(key, usage string, field func(*settings.File) *string) *setting {
+// addrSetting is a TCP listener's setting: "" turns it off (and "off" too
+// when off is set), any other value must be an address
+// (settings.CheckAddr), so that a bad flag value is a usage error at once,
+// before any listener opens.
+func addrSetting(key string, off bool, usage string, field func(*settings.File) *string) *setting {
 	st := stringSetting(key, "", usage, field)
 	apply := st.apply
 	st.apply = func(f *settings.File, v string) error {
-		if v != "" && v != settings.ListenOff {
+		if v != "" && (v != settings.ListenOff || !off) {
 			if err := settings.CheckAddr(v); err != nil {
 				return err
 			}

@@ -174,6 +174,8 @@ func TestParseFlags_Errors(t *testing.T) {
 			want: `HVAGENT_ADMIN_LISTEN=127.0.0.1:x9: want host:port`},
 		{name: "ListenBadPortInFile", parseCase: parseCase{args: []string{"-c", "@A"}, fileA: `{"listen": "127.0.0.1:70000"}`},
 			want: `listen "127.0.0.1:70000": want host:port such as 127.0.0.1:8080: address 70000: invalid port`},
+		{name: "AdminListenOff", parseCase: parseCase{args: []string{"--admin-listen", "off"}},
+			want: `invalid argument "off" for "--admin-listen" flag: want host:port`},
 		{name: "ShutdownTimeoutNegative", parseCase: parseCase{args: []string{"--shutdown-timeout", "-1s"}},
 			want: `invalid argument "-1s" for "--shutdown-timeout" flag: -1s: must not be negative`},
 		{name: "ClientCAWithoutTLS", parseCase: parseCase{args: []string{"--client-ca", "/ca.pem"}}, want: `client_ca needs TLS`},

@@ -114,6 +114,7 @@ func TestRun_Completion(t *testing.T) {
 		{[]string{"__complete", "subagent", ""}, []string{"qemu", "sim", "storage"}},
 		{[]string{"__complete", "--log-level", ""}, []string{"debug", "info", "warn", "warning", "error"}},
 		{[]string{"__complete", "--log-format", ""}, []string{"json", "console"}},
+		{[]string{"__complete", "--qemu-accel", ""}, []string{"tcg", "kvm"}},
 		{[]string{"__complete", "completion", ""}, []string{"bash", "zsh", "fish"}},
 	} {
 		code, stdout, stderr := runArgs(t, tt.args...)

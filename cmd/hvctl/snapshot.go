@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -372,8 +373,12 @@ func checkOutputFile(path string) error {
 		return flagError("output-file", "%s is a directory; name the file to write", path)
 	}
 	dir := filepath.Dir(path)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || err == nil && !fi.IsDir():
 		return flagError("output-file", "no directory %s to write %s in", dir, filepath.Base(path))
+	case err != nil:
+		return flagError("output-file", "%v", err)
 	}
 	return nil
 }

@@ -50,7 +50,7 @@ var secretWords = []string{"token", "key", "secret", "password", "passwd", "auth
 // redactQuery returns a raw query as the log may show it: with the value
 // of each parameter whose name looks like a secret's replaced.
 func redactQuery(raw string) string {
-	if !mentionsSecret(raw) {
+	if !mentionsSecret(raw) && !strings.Contains(raw, "%") { // an escaped name is read decoded
 		return raw
 	}
 	values, _ := url.ParseQuery(raw) // what parses; the rest is dropped

@@ -141,7 +141,10 @@ func (s *Server) call2(r *http.Request, env *envelope) (json.RawMessage, error) 
 		return encodeReply2(env.ID, nil, &rpcError{Code: codeInvalidRequest, Message: "rpc: method missing"}), nil
 	}
 	fn, err := s.lookup(env.Method)
-	if err != nil {
+	switch {
+	case err != nil && env.ID == nil: // a notification gets no reply, not even an error
+		return nil, nil
+	case err != nil:
 		return encodeReply2(env.ID, nil, &rpcError{Code: codeMethodNotFound, Message: err.Error()}), nil
 	}
 	result, err := invoke(r.Context(), env.Method, fn, env.Params)

@@ -168,7 +168,7 @@ func TestServer_ServeHTTP_JSONRPC2Batch(t *testing.T) {
 		{"Trailing", `[] "jsonrpc"`, `{"jsonrpc":"2.0","error":{"code":-32700,"message":"rpc: invalid character '\"' after top-level value"},"id":null}`},
 		{"TooLong", many, `{"jsonrpc":"2.0","error":{"code":-32600,"message":"rpc: a batch holds at most 100 calls, got 101"},"id":null}`},
 		{"Malformed", `[{"jsonrpc":"2.0"`, `{"jsonrpc":"2.0","error":{"code":-32700,"message":"rpc: unexpected end of JSON input"},"id":null}`},
-		{"OnlyNotifications", `[{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"n"}}]`, ""},
+		{"OnlyNotifications", `[{"jsonrpc":"2.0","method":"Test.Echo","params":{"id":"n"}},{"jsonrpc":"2.0","method":"Test.Nope"}]`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
