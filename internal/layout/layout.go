@@ -16,9 +16,11 @@ package layout
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // File names inside a guest's run dir.
@@ -75,6 +77,33 @@ func RunRoot(dataDir string) string {
 // <root>/<36-character guest ID>/qmp-storage.sock the longest, fit.
 func socketsFit(root string) bool {
 	return len(root)+1+36+1+len(StorageSocket) <= maxSocketPath
+}
+
+// MakeRunDir creates the run dir of guest guestID (mode 0700) and returns
+// it. Its root must be a directory of this user's that no one else may
+// write (a root under the shared temp dir has a name anyone can predict):
+// otherwise another local user could put things in place of the guest's
+// sockets.
+func MakeRunDir(dataDir, guestID string) (string, error) {
+	root := RunRoot(dataDir)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return "", err
+	}
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return "", err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return "", fmt.Errorf("run dir root %s is not a directory", root)
+	case fi.Mode().Perm()&0o022 != 0:
+		return "", fmt.Errorf("run dir root %s may be written by others (mode %v)", root, fi.Mode().Perm())
+	case !ok || int(st.Uid) != os.Getuid():
+		return "", fmt.Errorf("run dir root %s belongs to another user", root)
+	}
+	dir := RunDir(dataDir, guestID)
+	return dir, os.MkdirAll(dir, 0o700)
 }
 
 // RunDir is the directory of one guest's running QEMU.

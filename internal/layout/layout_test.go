@@ -1,6 +1,7 @@
 package layout
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,4 +31,24 @@ func TestRunRoot(t *testing.T) {
 		})
 	}
 	require.NotEqual(t, RunRoot(long), RunRoot(long+"x"), "data dirs of their own")
+}
+
+// TestMakeRunDir checks that a guest's run dir is made private, and that a
+// root others may write is refused.
+func TestMakeRunDir(t *testing.T) {
+	dataDir := t.TempDir()
+	id := strings.Repeat("b", 36)
+	dir, err := MakeRunDir(dataDir, id)
+	require.NoError(t, err)
+	require.Equal(t, RunDir(dataDir, id), dir)
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+
+	open := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(open, "run"), 0o777))
+	require.NoError(t, os.Chmod(filepath.Join(open, "run"), 0o777)) // past the umask
+	_, err = MakeRunDir(open, id)
+	require.ErrorContains(t, err, "may be written by others")
+	require.NoDirExists(t, RunDir(open, id))
 }

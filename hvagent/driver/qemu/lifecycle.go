@@ -121,8 +121,8 @@ func (v *vm) cont(ctx context.Context) error {
 
 // launch starts QEMU for g, attaches to it and lets the guest run.
 func (d *Driver) launch(ctx context.Context, g *subagent.Guest) error {
-	dir := layout.RunDir(d.opts.DataDir, g.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := layout.MakeRunDir(d.opts.DataDir, g.ID)
+	if err != nil {
 		return fmt.Errorf("guest %s: run dir: %w", g.ID, err)
 	}
 	d.cleanupRun(g.ID)
