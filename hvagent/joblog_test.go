@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
-	"github.com/hvagent/hvagent/hvagent/driver/sim"
 	"github.com/hvagent/hvagent/internal/agenttest"
 	"github.com/hvagent/hvagent/internal/testio"
 )
@@ -43,9 +42,7 @@ func TestAgent_JobEndsAreLogged(t *testing.T) {
 	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
 	create := env.Do(t, hvagent.ActionCreate, "", hvagent.Request{Guest: &hvagent.Guest{Memory: 128}}).Job
 	for _, id := range []string{start.ID, create.ID} {
-		require.Eventually(t, func() bool { // the stage is in flight
-			return slices.ContainsFunc(env.Sim.Log(), func(c sim.Call) bool { return c.JobID == id })
-		}, 10*time.Second, 5*time.Millisecond)
+		runningStage(t, env, id) // in flight: Stop's deadline interrupts it
 	}
 	stopCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
