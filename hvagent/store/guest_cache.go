@@ -2,8 +2,6 @@ package store
 
 import (
 	"database/sql"
-	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -26,7 +24,7 @@ const cachedGuestOverhead = 256
 // guestCache keeps the guests that point lookups found (by ID and by name),
 // so that an info or stream action does not run a statement to find its
 // guest. The cached guests are never handed out: each hit is a deep copy
-// (cloneGuest), so no caller shares a guest with another or with the cache.
+// (Guest.Clone), so no caller shares a guest with another or with the cache.
 //
 // Consistency rests on one generation, kept by the committer as a
 // sequence lock: it turns odd right before the COMMIT of each transaction
@@ -111,7 +109,7 @@ func (c *guestCache) get(byName bool, key string, gen uint64) *hvagent.Guest {
 		m = c.byName
 	}
 	if g, ok := m[key]; ok {
-		return cloneGuest(g)
+		return g.Clone()
 	}
 	return nil
 }
@@ -144,22 +142,5 @@ func (c *guestCache) put(byName bool, key string, g *hvagent.Guest, size int, ge
 	if _, ok := m[key]; !ok {
 		c.bytes += size
 	}
-	m[key] = cloneGuest(g)
-}
-
-// cloneGuest returns a deep copy of g: nil slices and maps stay nil, empty
-// ones stay empty (they encode differently).
-func cloneGuest(g *hvagent.Guest) *hvagent.Guest {
-	c := *g
-	c.Nics = slices.Clone(g.Nics)
-	for i := range c.Nics {
-		c.Nics[i].VLANs = slices.Clone(g.Nics[i].VLANs)
-	}
-	c.Disks = slices.Clone(g.Disks)
-	c.Metadata = maps.Clone(g.Metadata)
-	if g.Boot != nil {
-		b := *g.Boot
-		c.Boot = &b
-	}
-	return &c
+	m[key] = g.Clone()
 }

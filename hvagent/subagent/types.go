@@ -1,5 +1,10 @@
 package subagent
 
+import (
+	"maps"
+	"slices"
+)
+
 // Guest is a virtual machine or container managed by the agent. Its JSON shape
 // is the original mistify client.Guest plus Name, Boot and Autostart.
 type Guest struct {
@@ -18,6 +23,24 @@ type Guest struct {
 	Metadata  map[string]string `json:"metadata,omitempty"`
 	Boot      *Boot             `json:"boot,omitempty"`
 	Autostart bool              `json:"autostart,omitempty"`
+}
+
+// Clone returns a deep copy of g, sharing no memory with it: nil slices
+// and maps stay nil and empty ones stay empty, since they encode
+// differently (a NIC's "vlans" is null or []).
+func (g *Guest) Clone() *Guest {
+	c := *g
+	c.Nics = slices.Clone(g.Nics)
+	for i := range c.Nics {
+		c.Nics[i].VLANs = slices.Clone(g.Nics[i].VLANs)
+	}
+	c.Disks = slices.Clone(g.Disks)
+	c.Metadata = maps.Clone(g.Metadata)
+	if g.Boot != nil {
+		b := *g.Boot
+		c.Boot = &b
+	}
+	return &c
 }
 
 // Boot describes a direct kernel boot: host paths of the kernel and initrd and

@@ -187,7 +187,7 @@ func checkMetrics(t *testing.T, d *Driver, g *subagent.Guest) {
 	nic, err := d.NicMetrics(ctx(t), g)
 	require.NoError(t, err)
 	require.Empty(t, nic.Nic)
-	withNic := cloneGuest(g)
+	withNic := g.Clone()
 	withNic.Nics = []subagent.Nic{{Name: "net0"}}
 	_, err = d.NicMetrics(ctx(t), withNic)
 	require.ErrorIs(t, err, ErrUnsupported)

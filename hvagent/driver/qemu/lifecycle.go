@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"slices"
@@ -49,7 +48,7 @@ func (d *Driver) CreateGuest(_ context.Context, in *subagent.Guest) (*subagent.G
 	if err := checkID(in); err != nil {
 		return nil, err
 	}
-	g := cloneGuest(in)
+	g := in.Clone()
 	if err := d.define(g); err != nil {
 		return nil, err
 	}
@@ -68,7 +67,7 @@ func (d *Driver) Start(ctx context.Context, in *subagent.Guest) (*subagent.Guest
 	if err := checkID(in); err != nil {
 		return nil, err
 	}
-	g := cloneGuest(in)
+	g := in.Clone()
 	if err := d.define(g); err != nil {
 		return nil, err
 	}
@@ -208,7 +207,7 @@ func (d *Driver) stop(ctx context.Context, in *subagent.Guest, fn func(*vm) erro
 	if err := checkID(in); err != nil {
 		return nil, err
 	}
-	g := cloneGuest(in)
+	g := in.Clone()
 	unlock, err := d.lockGuest(ctx, g.ID)
 	if err != nil {
 		return nil, err
@@ -238,7 +237,7 @@ func (d *Driver) onRunning(ctx context.Context, in *subagent.Guest, states []str
 	if wrong == nil {
 		wrong = notRunning
 	}
-	g := cloneGuest(in)
+	g := in.Clone()
 	unlock, err := d.lockGuest(ctx, g.ID)
 	if err != nil {
 		return nil, err
@@ -382,20 +381,4 @@ func (d *Driver) Delete(ctx context.Context, in *subagent.Guest) (*subagent.Gues
 	}
 	removeGuestTaps(g.ID)
 	return g, nil
-}
-
-// cloneGuest returns a deep copy of g.
-func cloneGuest(g *subagent.Guest) *subagent.Guest {
-	c := *g
-	c.Nics = append([]subagent.Nic(nil), g.Nics...)
-	for i := range c.Nics {
-		c.Nics[i].VLANs = append([]int(nil), g.Nics[i].VLANs...)
-	}
-	c.Disks = append([]subagent.Disk(nil), g.Disks...)
-	c.Metadata = maps.Clone(g.Metadata)
-	if g.Boot != nil {
-		b := *g.Boot
-		c.Boot = &b
-	}
-	return &c
 }

@@ -55,7 +55,7 @@ func (d *Driver) CPUMetrics(ctx context.Context, in *subagent.Guest) (*subagent.
 		}
 		out[i] = &subagent.GuestCPUMetrics{CPUTime: user + system, VCPUTime: vcpu}
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(in), Type: "cpu", CPU: out}, nil
+	return &subagent.GuestMetricsResponse{Guest: in.Clone(), Type: "cpu", CPU: out}, nil
 }
 
 // threadTimes reads the user, system and guest time (seconds) of a thread.
@@ -131,7 +131,7 @@ func (d *Driver) DiskMetrics(ctx context.Context, in *subagent.Guest) (*subagent
 			FlushOps: s.FlushOps, FlushTime: float64(s.FlushTimeN) / 1e9,
 		}
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(in), Type: "disk", Disk: out}, nil
+	return &subagent.GuestMetricsResponse{Guest: in.Clone(), Type: "disk", Disk: out}, nil
 }
 
 // NicMetrics returns the counters of every NIC on a bridge, read from its
@@ -157,5 +157,5 @@ func (d *Driver) NicMetrics(_ context.Context, in *subagent.Guest) (*subagent.Gu
 		}
 		out[name] = m
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(in), Type: "nic", Nic: out}, nil
+	return &subagent.GuestMetricsResponse{Guest: in.Clone(), Type: "nic", Nic: out}, nil
 }

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -69,11 +68,11 @@ func (d *Driver) lookup(req *subagent.Guest) (*simGuest, error) {
 	now := d.opts.Now()
 	if g, ok := d.guests[req.ID]; ok {
 		state := g.State
-		g.Guest = *cloneGuest(req)
+		g.Guest = *req.Clone()
 		g.State = state
 		return g, nil
 	}
-	g := &simGuest{Guest: *cloneGuest(req)}
+	g := &simGuest{Guest: *req.Clone()}
 	g.State = adoptedState(req.State)
 	if g.State == StateRunning {
 		g.since = now
@@ -83,7 +82,7 @@ func (d *Driver) lookup(req *subagent.Guest) (*simGuest, error) {
 }
 
 func reply(g *simGuest) *subagent.GuestResponse {
-	return &subagent.GuestResponse{Guest: cloneGuest(&g.Guest)}
+	return &subagent.GuestResponse{Guest: g.Guest.Clone()}
 }
 
 // createGuest defines a guest: defaults, disk devices and sources, state
@@ -92,7 +91,7 @@ func (d *Driver) createGuest(req *subagent.GuestRequest) (*subagent.GuestRespons
 	if req.Guest == nil || req.Guest.ID == "" {
 		return nil, errInvalidGuest
 	}
-	g := cloneGuest(req.Guest)
+	g := req.Guest.Clone()
 	if err := define(g); err != nil {
 		return nil, err
 	}
@@ -234,21 +233,5 @@ func (d *Driver) delete(req *subagent.GuestRequest) (*subagent.GuestResponse, er
 			delete(d.snapshots, sid)
 		}
 	}
-	return &subagent.GuestResponse{Guest: cloneGuest(req.Guest)}, nil
-}
-
-// cloneGuest returns a deep copy of g.
-func cloneGuest(g *subagent.Guest) *subagent.Guest {
-	c := *g
-	c.Nics = append([]subagent.Nic(nil), g.Nics...)
-	for i := range c.Nics {
-		c.Nics[i].VLANs = append([]int(nil), g.Nics[i].VLANs...)
-	}
-	c.Disks = append([]subagent.Disk(nil), g.Disks...)
-	c.Metadata = maps.Clone(g.Metadata)
-	if g.Boot != nil {
-		b := *g.Boot
-		c.Boot = &b
-	}
-	return &c
+	return &subagent.GuestResponse{Guest: req.Guest.Clone()}, nil
 }

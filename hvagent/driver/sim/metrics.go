@@ -30,7 +30,7 @@ func (d *Driver) cpuMetrics(req *subagent.GuestMetricsRequest) (*subagent.GuestM
 		load := cpuLoad / float64(i+1)
 		cpus[i] = &subagent.GuestCPUMetrics{CPUTime: run * load, VCPUTime: run * load * 0.9}
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(&g.Guest), Type: "cpu", CPU: cpus}, nil
+	return &subagent.GuestMetricsResponse{Guest: g.Guest.Clone(), Type: "cpu", CPU: cpus}, nil
 }
 
 // diskMetrics returns the counters of every disk, keyed by device.
@@ -54,7 +54,7 @@ func (d *Driver) diskMetrics(req *subagent.GuestMetricsRequest) (*subagent.Guest
 			FlushOps: int64(run), FlushTime: run * 0.001,
 		}
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(&g.Guest), Type: "disk", Disk: disks}, nil
+	return &subagent.GuestMetricsResponse{Guest: g.Guest.Clone(), Type: "disk", Disk: disks}, nil
 }
 
 // nicMetrics returns the counters of every NIC, keyed by name ("net<i>"
@@ -78,5 +78,5 @@ func (d *Driver) nicMetrics(req *subagent.GuestMetricsRequest) (*subagent.GuestM
 			TxBytes: tx * packetSize, TxPackets: tx,
 		}
 	}
-	return &subagent.GuestMetricsResponse{Guest: cloneGuest(&g.Guest), Type: "nic", Nic: nics}, nil
+	return &subagent.GuestMetricsResponse{Guest: g.Guest.Clone(), Type: "nic", Nic: nics}, nil
 }

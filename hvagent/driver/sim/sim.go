@@ -155,7 +155,7 @@ func (d *Driver) Guest(id string) (subagent.Guest, bool) {
 	if !ok {
 		return subagent.Guest{}, false
 	}
-	return *cloneGuest(&g.Guest), true
+	return *g.Guest.Clone(), true
 }
 
 // FailNext makes the next call of method (for example "Sim.Start") fail

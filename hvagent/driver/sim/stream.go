@@ -126,7 +126,7 @@ func (d *Driver) serveConsole(w http.ResponseWriter, r *http.Request) {
 	sg, err := d.lookup(req.Guest)
 	var g *subagent.Guest
 	if err == nil {
-		g = cloneGuest(&sg.Guest)
+		g = sg.Guest.Clone()
 	}
 	d.mu.Unlock()
 	if err != nil {
