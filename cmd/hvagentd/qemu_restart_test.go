@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -144,4 +145,56 @@ func TestQEMU_KilledDuringShutdown(t *testing.T) {
 	h.requireState(id, "shutoff")
 	h.requireNoQEMU()
 	require.Contains(t, h.console(id), testguest.PoweroffMarker)
+}
+
+// TestQEMU_Autostart: a guest created with autostart is not started by its
+// create; the next hvagentd starts it. One whose QEMU was killed while no
+// hvagentd ran is reported crashed, then started too. A guest without
+// autostart stays as it was.
+func TestQEMU_Autostart(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	p, addr := startDaemonProc(t, dir, "--config", "")
+	h := newQEMUHost(t, dir, addr)
+	auto := fmt.Sprintf(`{"memory": %d, "cpu": 1, "disks": [{"size": 8}], "boot": %s, "autostart": true}`,
+		testguest.MemoryMiB, h.boot)
+	stopped := h.ok(http.MethodPost, "/guests", auto).GuestID
+	crashed := h.ok(http.MethodPost, "/guests", auto).GuestID
+	plain := h.create(8)
+	require.True(t, h.guest(stopped).Autostart)
+	h.requireState(stopped, "shutoff")
+	h.ok(http.MethodPost, "/guests/"+crashed+"/start", "")
+	pid := h.requireRunning(crashed)
+
+	_, h = restartDaemon(t, p, h, syscall.SIGKILL, func() {
+		require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+		require.Eventually(t, func() bool { return !slices.Contains(testguest.QEMUs(dir), pid) },
+			10*time.Second, 20*time.Millisecond)
+	})
+	for _, id := range []string{stopped, crashed} {
+		require.Eventually(t, func() bool { return h.guest(id).State == "running" }, qemuWait, 50*time.Millisecond,
+			"autostart guest %s not started by the new hvagentd", id)
+		require.NotEqual(t, pid, h.requireRunning(id))
+		h.waitConsole(id, testguest.BootMarker, 1)
+	}
+	h.requireState(plain, "shutoff")
+	require.Len(t, testguest.QEMUs(dir), 2)
+
+	ctx := context.Background()
+	page, err := h.c.Events(ctx, hvagent.EventQuery{After: 0})
+	require.NoError(t, err)
+	states := []string{}
+	for _, e := range page.Events {
+		if e.Type == hvagent.EventGuestUpdated && e.Guest != nil && e.Guest.ID == crashed {
+			states = append(states, e.Guest.State)
+		}
+	}
+	require.Contains(t, states, "crashed", "the killed guest is reported crashed before its autostart")
+	require.Equal(t, "running", states[len(states)-1])
+
+	for _, id := range []string{stopped, crashed, plain} {
+		h.ok(http.MethodDelete, "/guests/"+id, "")
+		h.requireGone(id)
+	}
+	h.requireNoQEMU()
 }
