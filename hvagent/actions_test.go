@@ -84,6 +84,7 @@ func TestAgent_Snapshots(t *testing.T) {
 	require.Equal(t, hvagent.ENOTFOUND, hvagent.ErrorCode(err), "%v", err)
 	_, err = env.Agent.Do(ctx, hvagent.ActionDownloadSnapshot, g.ID, hvagent.Request{Snapshot: "gone"})
 	require.Equal(t, hvagent.ENOTFOUND, hvagent.ErrorCode(err), "%v", err)
+	require.EqualError(t, err, "snapshot guests/"+g.ID+"@gone not found", "the message names the snapshot")
 	_, err = env.Agent.Do(ctx, hvagent.ActionCreateSnapshot, g.ID, hvagent.Request{Snapshot: "bad name!"})
 	require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err))
 	bad := 7

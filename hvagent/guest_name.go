@@ -8,15 +8,16 @@ import (
 )
 
 // GuestNameRule says what a guest name is, for error messages.
-const GuestNameRule = "a guest name is 1 to 63 of a-z, 0-9 and -, not starting or ending with -, and not a UUID"
+const GuestNameRule = "a guest name is 1 to 63 of a-z, 0-9 and -, not starting or ending with -, not a UUID and not \"agent\""
 
 // maxGuestName is the longest guest name: a DNS label.
 const maxGuestName = 63
 
 // ValidateGuestName checks that name is a guest name: a DNS label (1 to 63
 // of a-z, 0-9 and -, not starting or ending with -) that does not parse as
-// a UUID, so that it can never be mistaken for a guest ID. Errors are
-// EINVALID, naming the rule.
+// a UUID, so that it can never be mistaken for a guest ID, and is not
+// "agent", the guest ID of host-level (image) jobs, so that a job filter
+// by guest means one thing. Errors are EINVALID, naming the rule.
 func ValidateGuestName(name string) error {
 	if problem := guestNameProblem(name); problem != "" {
 		return Errorf(EINVALID, "guest name %q %s: %s", name, problem, GuestNameRule)
@@ -41,6 +42,9 @@ func guestNameProblem(name string) string {
 	}
 	if _, err := uuid.Parse(name); err == nil {
 		return "is a UUID"
+	}
+	if name == AgentGuestID {
+		return "is reserved: it names the host's image jobs"
 	}
 	return ""
 }

@@ -54,6 +54,7 @@ func TestValidateGuestName(t *testing.T) {
 		"A":                                    `has 'A'`,
 		"0b0c9d8e-5d3a-4f0e-9a57-3c1f2b6a7d10": "is a UUID",
 		"0b0c9d8e5d3a4f0e9a573c1f2b6a7d10":     "is a UUID",
+		hvagent.AgentGuestID:                   "is reserved",
 	} {
 		err := hvagent.ValidateGuestName(name)
 		require.Equal(t, hvagent.EINVALID, hvagent.ErrorCode(err), "%q", name)
@@ -61,4 +62,5 @@ func TestValidateGuestName(t *testing.T) {
 		require.ErrorContains(t, err, hvagent.GuestNameRule, "%q", name)
 	}
 	require.NoError(t, hvagent.ValidateGuestName("web1"))
+	require.NoError(t, hvagent.ValidateGuestName("agent1"))
 }

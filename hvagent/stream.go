@@ -17,13 +17,14 @@ const streamIdle = 60 * time.Second
 func (a *Agent) stream(ctx context.Context, name string, act ActionConfig, g *Guest, req Request) (*Result, error) {
 	st := act.Stages[0]
 	var params any = &subagent.GuestRequest{Guest: g, Action: name, Args: st.Args}
+	notFound := "guest " + g.ID + " has no console"
 	if name == ActionDownloadSnapshot {
 		sr, err := a.snapshotRequest(name, g, req)
 		if err != nil {
 			return nil, err
 		}
 		sr.Args = st.Args
-		params = sr
+		params, notFound = sr, "snapshot "+sr.ID+" not found"
 	}
 	if BaseAction(name) == ActionConsole && req.Attach {
 		params = &subagent.ConsoleRequest{GuestRequest: subagent.GuestRequest{Guest: g, Action: name, Args: st.Args}, Follow: true}
@@ -37,7 +38,7 @@ func (a *Agent) stream(ctx context.Context, name string, act ActionConfig, g *Gu
 	if err != nil {
 		cancel()
 		<-lim.stream
-		return nil, callError(err, "snapshot not found")
+		return nil, callError(err, notFound)
 	}
 	release := func() { cancel(); <-lim.stream }
 	if BaseAction(name) == ActionConsole && req.Attach {

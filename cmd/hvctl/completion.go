@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,6 +91,19 @@ func completeFromAgent(f *Factory, list func(context.Context, hvagent.Service) (
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeEach completes each argument of a command that takes several of
+// a kind (GUEST...) with what complete offers for the first, less those
+// already given.
+func completeEach(complete cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		values, directive := complete(cmd, nil, toComplete)
+		return slices.DeleteFunc(values, func(v string) bool {
+			value, _, _ := strings.Cut(v, "\t")
+			return slices.Contains(args, value)
+		}), directive
 	}
 }
 

@@ -49,9 +49,10 @@ func (b *bundle) complete(t *testing.T, args ...string) []string {
 
 func TestCompletion_Dynamic(t *testing.T) {
 	t.Parallel()
+	const otherID = "7d1e2f3a-4b5c-4d6e-8f90-a1b2c3d4e5f6"
 	b := setup(t)
 	b.fake.GuestsFunc = func(context.Context, hvagent.GuestFilter) ([]*hvagent.Guest, error) {
-		return []*hvagent.Guest{{ID: guestID, State: "running"}}, nil
+		return []*hvagent.Guest{{ID: guestID, State: "running"}, {ID: otherID, Name: "web2", State: "shutoff"}}, nil
 	}
 	b.fake.JobsFunc = func(_ context.Context, f hvagent.JobFilter) ([]*hvagent.Job, error) {
 		require.Equal(t, 100, f.Limit)
@@ -65,8 +66,11 @@ func TestCompletion_Dynamic(t *testing.T) {
 		return &hvagent.Health{Paused: []string{"fetchImage"}}, nil
 	}
 
-	require.Equal(t, []string{guestID + "\tvm running"}, b.complete(t, "guest", "show", ""))
-	require.Equal(t, []string{guestID + "\tvm running"}, b.complete(t, "snapshot", "list", ""))
+	guests := []string{guestID + "\tvm running", "web2\tvm shutoff " + otherID, otherID + "\tvm shutoff"}
+	require.Equal(t, guests, b.complete(t, "guest", "show", ""))
+	require.Equal(t, guests, b.complete(t, "snapshot", "list", ""))
+	require.Equal(t, guests[1:], b.complete(t, "guest", "start", guestID, ""), "each GUEST... is completed")
+	require.Equal(t, guests[:1], b.complete(t, "guest", "start", "web2", otherID, ""))
 	require.Empty(t, b.complete(t, "guest", "show", guestID, ""), "only the first argument is an ID")
 	require.Equal(t, []string{jobID + "\treboot Complete"}, b.complete(t, "job", "wait", ""))
 	require.Equal(t, []string{"debian-12\tdisk"}, b.complete(t, "image", "delete", ""))

@@ -98,7 +98,9 @@ func eventsRun(opts *EventsOptions) error {
 	case opts.Follow:
 		q.After = -1
 	}
-	header := !opts.Out.json() && !opts.Out.Quiet
+	if !opts.Out.json() && !opts.Out.Quiet {
+		_, _ = fmt.Fprintf(opts.IO.Out, eventLineFormat, "ID", "TIME", "TYPE", "SUBJECT", "DETAIL")
+	}
 	if opts.Follow {
 		q.Wait = eventsFollowWait
 	}
@@ -119,10 +121,6 @@ func eventsRun(opts *EventsOptions) error {
 		for _, e := range page.Events {
 			if e.At.Before(cutoff) {
 				continue
-			}
-			if header {
-				_, _ = fmt.Fprintf(opts.IO.Out, eventLineFormat, "ID", "TIME", "TYPE", "SUBJECT", "DETAIL")
-				header = false
 			}
 			if err := writeEvent(opts.IO.Out, opts.Out, e); err != nil {
 				return err

@@ -70,6 +70,14 @@ func TestEvents_Run(t *testing.T) {
 		require.Regexp(t, `^8\s+.*guest.updated\s+`+guestID+` state=running$`, lines[1])
 		require.Equal(t, []hvagent.EventQuery{{After: 0}, {After: 8}}, queries)
 	})
+	t.Run("EmptyHasHeader", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var queries []hvagent.EventQuery
+		b.fake.EventsFunc = eventLog(nil, &queries)
+		require.NoError(t, eventsRun(&EventsOptions{cmdBase: b.base(t), Out: outputOptions{Format: formatTable}}))
+		require.Regexp(t, `^ID\s+TIME\s+TYPE\s+SUBJECT DETAIL\n$`, b.out.String())
+	})
 	t.Run("SinceDuration", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

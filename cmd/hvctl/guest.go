@@ -257,7 +257,7 @@ func newCmdGuestAction(f *Factory, spec guestActionSpec, runF func(*GuestActionO
 		Example: fmt.Sprintf("  hvctl guest %s web1\n  hvctl guest %s web1 web2 --wait\n  hvctl guest %s 0b0c --wait --timeout 2m -o json",
 			spec.action, spec.action, spec.action),
 		Args:              rangeArgs(1, -1, "GUEST"),
-		ValidArgsFunction: completeGuestIDs(f),
+		ValidArgsFunction: completeEach(completeGuestIDs(f)),
 	}
 	addOutputFlags(cmd, &opts.Out)
 	addAsyncFlags(cmd, &opts.Async, f)

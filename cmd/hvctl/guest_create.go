@@ -74,10 +74,10 @@ func newCmdGuestCreate(f *Factory, runF func(*GuestCreateOptions) error) *cobra.
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.ID, "id", "", "the guest's ID, a `UUID` (default: a new one)")
-	fl.StringVar(&opts.Name, "name", "", "the guest's `NAME`, unique on the host: 1 to 63 of a-z, 0-9 and -, not a UUID")
+	fl.StringVar(&opts.Name, "name", "", "the guest's `NAME`, unique on the host: 1 to 63 of a-z, 0-9 and -, not a UUID nor \"agent\"")
 	fl.StringVar(&opts.Type, "type", "", `guest type: "container", or empty for a VM`)
 	fl.StringVar(&opts.Image, "image", "", "container image (with --type container)")
-	fl.StringVar(&opts.Memory, "memory", "", "memory in MB, or `SIZE` with a unit (512M, 2G)")
+	fl.StringVar(&opts.Memory, "memory", "", "memory in MB, or `SIZE` with a unit (512M, 2G); 0: the driver's default")
 	fl.UintVar(&opts.CPU, "cpu", 0, "number of virtual CPUs")
 	fl.StringArrayVar(&opts.Disks, "disk", nil, "a disk `SPEC`: image=ID|size=SIZE[,bus=B] (repeatable)")
 	fl.StringArrayVar(&opts.Nics, "nic", nil, "a network interface `SPEC`: network=BR[,mac=M][,model=M][,name=N] (repeatable)")
@@ -277,7 +277,8 @@ func parseKeyValues(flag string, values []string) (map[string]string, error) {
 }
 
 // parseMB parses a size in MB: a number, or one with a unit M, G or T
-// (powers of 1024; a trailing "B" or "iB" is allowed).
+// (powers of 1024; a trailing "B" or "iB" is allowed). 0 is a size: the
+// agent tells where it means a default (memory) and where it is wrong.
 func parseMB(s string) (uint64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
@@ -294,7 +295,7 @@ func parseMB(s string) (uint64, error) {
 	if errors.Is(err, strconv.ErrRange) || (err == nil && n > math.MaxUint64/mult) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
-	if err != nil || n == 0 {
+	if err != nil {
 		return 0, fmt.Errorf("%q is not a size such as 512, 512M or 2G", s)
 	}
 	return n * mult, nil

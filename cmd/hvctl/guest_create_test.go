@@ -101,12 +101,12 @@ func TestGuestCreate_FlagErrors(t *testing.T) {
 
 func TestParseMB(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]uint64{"512": 512, "512M": 512, "512mb": 512, "2G": 2048, "2GiB": 2048, "1T": 1 << 20} {
+	for in, want := range map[string]uint64{"0": 0, "512": 512, "512M": 512, "512mb": 512, "2G": 2048, "2GiB": 2048, "1T": 1 << 20} {
 		got, err := parseMB(in)
 		require.NoError(t, err, in)
 		require.Equal(t, want, got, in)
 	}
-	for _, in := range []string{"", "0", "-1", "1.5G", "G", "12K"} {
+	for _, in := range []string{"", "-1", "1.5G", "G", "12K"} {
 		_, err := parseMB(in)
 		require.EqualError(t, err, fmt.Sprintf("%q is not a size such as 512, 512M or 2G", in))
 	}

@@ -25,8 +25,8 @@ func newCmdGuestRename(f *Factory, runF func(*GuestRenameOptions) error) *cobra.
 		Use:   "rename GUEST NEW_NAME",
 		Short: "Rename a guest",
 		Long: "Give a guest a new name, at once (no job). A name is unique on the host: 1 to 63 of a-z,\n" +
-			"0-9 and -, not starting or ending with -, and not a UUID. An empty NEW_NAME (\"\") removes\n" +
-			"the guest's name. The guest's jobs carry the new name. Prints the guest.\n\n" + guestArgHelp,
+			"0-9 and -, not starting or ending with -, not a UUID and not \"agent\". An empty NEW_NAME\n" +
+			"(\"\") removes the guest's name. The guest's jobs carry the new name. Prints the guest.\n\n" + guestArgHelp,
 		Example: "  hvctl guest rename web1 web-frontend\n  hvctl guest rename 0b0c9d8e web2\n  hvctl guest rename web2 \"\"",
 		Args:    exactArgs("GUEST", "NEW_NAME"),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {

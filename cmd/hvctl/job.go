@@ -152,8 +152,9 @@ func newCmdJobWait(f *Factory, runF func(*JobWaitOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "wait JOB",
 		Short: "Wait for a job to end",
-		Long: "Wait for a job to end, showing its stage, and print it. Exits 6 when it failed, 7 when it\n" +
-			"was canceled, 8 on --timeout. Ctrl-C stops waiting and leaves the job running, unless\n" +
+		Long: "Wait for a job to end, showing its stage, and print it. A job that failed exits by its\n" +
+			"error code (not_found 3, conflict 4, invalid 2, unavailable 5, timeout 8; otherwise 6), one\n" +
+			"canceled 7, and --timeout 8. Ctrl-C stops waiting and leaves the job running, unless\n" +
 			"--cancel-on-interrupt.\n\n" + jobArgHelp,
 		Example:           "  hvctl job wait " + exampleJob + "\n  hvctl job wait 5e2f --timeout 30s -o json",
 		Args:              exactArgs("JOB"),
