@@ -189,6 +189,9 @@ func (a *Agent) start(ctx, workCtx context.Context, cancel context.CancelCauseFu
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer context.AfterFunc(workCtx, stop)()
+	if err := a.loadPaused(rctx); err != nil {
+		return err
+	}
 	// Recovery runs before the agent accepts work, so no worker can claim a
 	// job of a queue whose interrupted head is not requeued yet.
 	if err := a.recover(rctx); err != nil {

@@ -41,11 +41,16 @@ func (a *Agent) Health(context.Context) (*Health, error) {
 
 // PauseQueue stops workers from starting jobs of action ("" or "*" = all
 // actions). A paused job at the head of a queue holds the queue: jobs stay
-// queued in order until ResumeQueue. It returns once no claim made before
-// the pause can still start such a job. Errors: EINVALID (unknown action).
-func (a *Agent) PauseQueue(_ context.Context, action string) error {
+// queued in order until ResumeQueue. The pause is recorded in the store:
+// it holds across restarts of the agent. It returns once no claim made
+// before the pause can still start such a job. Errors: EINVALID (unknown
+// action).
+func (a *Agent) PauseQueue(ctx context.Context, action string) error {
 	key, err := pauseKey(action)
 	if err != nil {
+		return err
+	}
+	if err := a.store.PauseQueue(ctx, key, a.now()); err != nil {
 		return err
 	}
 	a.claimMu.Lock() // wait for claims made with the old paused set
@@ -53,14 +58,26 @@ func (a *Agent) PauseQueue(_ context.Context, action string) error {
 	a.mu.Lock()
 	a.paused[key] = true
 	a.mu.Unlock()
+	a.log.Info().Str("action", key).Msg("queue paused")
 	return nil
 }
 
 // ResumeQueue undoes PauseQueue for action ("" or "*" resumes everything)
-// and restarts the queues that hold jobs. Errors: EINVALID.
+// and restarts the queues that hold jobs. Errors: EINVALID; ECONFLICT for
+// one action while every action is paused (resume all, then pause the
+// others).
 func (a *Agent) ResumeQueue(ctx context.Context, action string) error {
 	key, err := pauseKey(action)
 	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	all := a.paused[allActions]
+	a.mu.Unlock()
+	if all && key != allActions {
+		return Errorf(ECONFLICT, "every action is paused: resume them all, then pause the others, to resume only %s", key)
+	}
+	if err := a.store.ResumeQueue(ctx, key); err != nil {
 		return err
 	}
 	a.mu.Lock()
@@ -70,6 +87,7 @@ func (a *Agent) ResumeQueue(ctx context.Context, action string) error {
 		delete(a.paused, key)
 	}
 	a.mu.Unlock()
+	a.log.Info().Str("action", key).Msg("queue resumed")
 	queues, err := a.store.QueuedQueues(ctx)
 	if err != nil {
 		return err
@@ -88,6 +106,24 @@ func pauseKey(action string) (string, error) {
 		return "", Errorf(EINVALID, "unknown action %q", action)
 	}
 	return action, nil
+}
+
+// loadPaused takes the pauses recorded by an earlier agent on the store.
+func (a *Agent) loadPaused(ctx context.Context) error {
+	actions, err := a.store.PausedActions(ctx)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	clear(a.paused)
+	for _, action := range actions {
+		a.paused[action] = true
+	}
+	a.mu.Unlock()
+	if len(actions) > 0 {
+		a.log.Info().Strs("actions", actions).Msg("queues paused before this start stay paused")
+	}
+	return nil
 }
 
 // claimPaused returns the action names a worker must not start: each

@@ -102,6 +102,14 @@ type Store interface {
 	// many and the QueuedAt of its oldest Queued job.
 	QueueStats(ctx context.Context) ([]QueueStat, error)
 
+	// PausedActions returns the paused actions ("*" = all), as PauseQueue
+	// and ResumeQueue recorded them. Never nil.
+	PausedActions(ctx context.Context) ([]string, error)
+	// PauseQueue records an action ("*" = all) as paused.
+	PauseQueue(ctx context.Context, action string, at time.Time) error
+	// ResumeQueue removes an action's pause; "*" removes every pause.
+	ResumeQueue(ctx context.Context, action string) error
+
 	// Events returns up to limit events whose ID is greater than after,
 	// oldest first. Never nil.
 	Events(ctx context.Context, after int64, limit int) ([]*Event, error)

@@ -16,7 +16,9 @@ func newCmdQueue(f *Factory) *cobra.Command {
 	return newNounCmd("queue", "Show queues; pause and resume the start of queued jobs",
 		"Status shows which actions are paused and how many jobs each queue holds. Pausing stops\n"+
 			"workers from starting jobs (of one action, or of every action); paused jobs stay queued\n"+
-			"and running ones go on. Resuming lets them start again. Pause and resume need admin scope.",
+			"and running ones go on. A pause holds until resumed, across restarts of hvagentd.\n"+
+			"Resuming lets them start again; while every action is paused, resume them all, then\n"+
+			"pause the others. Pause and resume need admin scope.",
 		newCmdQueueStatus(f, nil), newCmdQueuePause(f, nil), newCmdQueueResume(f, nil))
 }
 

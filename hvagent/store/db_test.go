@@ -42,7 +42,7 @@ func TestOpen(t *testing.T) {
 		}
 		require.NoError(t, rows.Err())
 		require.Equal(t, []string{"0001_init.sql", "0002_one_running_per_queue.sql", "0003_job_error_code.sql", "0004_guest_names.sql", "0005_guest_metadata.sql",
-			"0006_query_indexes.sql", "0007_guest_metadata_rev.sql", "0008_live_queue_index.sql"}, names)
+			"0006_query_indexes.sql", "0007_guest_metadata_rev.sql", "0008_live_queue_index.sql", "0009_queue_pauses.sql"}, names)
 	})
 
 	t.Run("ErrInUse", func(t *testing.T) {

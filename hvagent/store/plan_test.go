@@ -144,8 +144,10 @@ var planExempt = map[string]planExemption{
 }
 
 // boundedTables do not grow with use: hypervisor metadata is capped by its
-// limits, migrations and sqlite_sequence hold a row per migration or table.
-var boundedTables = map[string]bool{"hypervisor_metadata": true, "migrations": true, "sqlite_sequence": true}
+// limits, migrations and sqlite_sequence hold a row per migration or table,
+// queue_pauses at most a row per action name.
+var boundedTables = map[string]bool{"hypervisor_metadata": true, "migrations": true, "sqlite_sequence": true,
+	"queue_pauses": true}
 
 // TestDB_QueryPlans runs a workload that reaches every SQL statement of the
 // package (checked against the SQL text in its source), then asks SQLite
@@ -423,6 +425,11 @@ func planReads(t *testing.T, db *DB, jobID string) {
 	require.NoError(t, err)
 	_, err = db.PatchMetadata(ctx, map[string]string{"a": "1", "b": ""}, benchLimits)
 	require.NoError(t, err)
+	require.NoError(t, db.PauseQueue(ctx, "start", at(22)))
+	_, err = db.PausedActions(ctx)
+	require.NoError(t, err)
+	require.NoError(t, db.ResumeQueue(ctx, "start"))
+	require.NoError(t, db.ResumeQueue(ctx, "*"))
 }
 
 // TestJobFilterWhere_LeadIndex checks, for every combination of job
