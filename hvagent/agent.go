@@ -31,12 +31,12 @@ type Agent struct {
 
 	mu         sync.Mutex
 	state      agentState
-	queues     map[string]*queueWorker            // the running workers, by queue key
-	limits     map[string]*guestLimits            // info/stream throttles by guest ID
-	running    map[string]context.CancelCauseFunc // by job ID
-	cancelSoon map[string]bool                    // canceled by CancelJob before runJob registered them
-	waiters    map[string][]chan struct{}         // by job ID
-	paused     map[string]bool                    // paused actions; "*" = all
+	queues     map[string]*queueWorker    // the running workers, by queue key
+	limits     map[string]*guestLimits    // info/stream throttles by guest ID
+	running    map[string]runningJob      // by job ID
+	cancelSoon map[string]bool            // canceled by CancelJob before runJob registered them
+	waiters    map[string][]chan struct{} // by job ID
+	paused     map[string]bool            // paused actions; "*" = all
 	bell       *eventBell
 	observer   Observer
 	stages     *stageSet // stages of running jobs, and abandoned ones
@@ -111,7 +111,7 @@ func New(cfg *Config) (*Agent, error) {
 		services:   services,
 		queues:     map[string]*queueWorker{},
 		limits:     map[string]*guestLimits{},
-		running:    map[string]context.CancelCauseFunc{},
+		running:    map[string]runningJob{},
 		cancelSoon: map[string]bool{},
 		waiters:    map[string][]chan struct{}{},
 		hostSem:    make(chan struct{}, c.HostJobLimit),

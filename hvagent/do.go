@@ -145,6 +145,9 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 	}
 	job, c, err := a.enqueueClaim(ctx, n)
 	a.releaseWorker(n.Queue, w, fresh, c, err == nil)
+	if err == nil && job.ID == n.Job.ID { // not an earlier job of the same idempotency key
+		a.overrule(job)
+	}
 	return job, err
 }
 

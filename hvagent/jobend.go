@@ -264,7 +264,8 @@ var errNoClaim = errors.New("no job may start now")
 
 // failure returns the final status, error code and message of a job that
 // failed with err, whose context ended with cause (nil while it runs). The
-// code (see Job.Error) is canceled for a user's cancel, timeout for a
+// code (see Job.Error) is canceled for a user's cancel or an overruled
+// shutdown (see overrule), timeout for a
 // deadline (the action's or a call's), the code of an agent-side *Error, the
 // code a sub-agent gave (invalid, not_found, conflict), subagent for any
 // other failure of a stage, and internal for anything else.
@@ -272,13 +273,17 @@ func failure(err, cause error) (JobStatus, string, string) {
 	var (
 		se *pipeline.StageError
 		te *actionTimeout
+		ov *overruled
 	)
 	staged := errors.As(err, &se)
 	switch {
-	case errors.Is(cause, errUserCancel):
+	case errors.Is(cause, errUserCancel), errors.As(cause, &ov):
 		msg := "canceled"
+		if ov != nil {
+			msg = ov.Error()
+		}
 		if staged && se.InFlight {
-			msg = fmt.Sprintf("canceled; outcome of stage %s unknown", se.Label())
+			msg = fmt.Sprintf("%s; outcome of stage %s unknown", msg, se.Label())
 		}
 		return JobCanceled, ECANCELED, msg
 	case staged && errors.As(cause, &te):

@@ -31,7 +31,7 @@ type outcome struct {
 func (a *Agent) runJob(c *Claim, next string) (*Claim, bool) {
 	job := c.Job
 	ctx, cancel := context.WithCancelCause(a.workCtx)
-	a.setRunning(job.ID, cancel)
+	a.setRunning(job, cancel)
 	defer func() {
 		a.clearRunning(job.ID)
 		cancel(nil)
@@ -89,14 +89,21 @@ func (a *Agent) execute(ctx context.Context, job *Job, act ActionConfig, raw jso
 	return a.runGuestJob(ctx, job, act)
 }
 
+// runningJob is a running job's cancel function, with what overrule
+// looks for.
+type runningJob struct {
+	cancel        context.CancelCauseFunc
+	guest, action string
+}
+
 // setRunning registers a running job's cancel function, and cancels the
 // job at once when CancelJob asked for it between its claim and now.
-func (a *Agent) setRunning(id string, cancel context.CancelCauseFunc) {
+func (a *Agent) setRunning(job *Job, cancel context.CancelCauseFunc) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.running[id] = cancel
-	if a.cancelSoon[id] {
-		delete(a.cancelSoon, id)
+	a.running[job.ID] = runningJob{cancel: cancel, guest: job.GuestID, action: job.Action}
+	if a.cancelSoon[job.ID] {
+		delete(a.cancelSoon, job.ID)
 		cancel(errUserCancel)
 	}
 }

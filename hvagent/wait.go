@@ -112,8 +112,8 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 		return job, nil
 	}
 	a.mu.Lock()
-	if cancel := a.running[id]; cancel != nil {
-		cancel(errUserCancel)
+	if r, ok := a.running[id]; ok {
+		r.cancel(errUserCancel)
 	} else { // claimed but not registered yet: runJob cancels it on arrival
 		a.cancelSoon[id] = true
 	}

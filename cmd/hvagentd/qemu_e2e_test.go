@@ -346,3 +346,34 @@ func TestQEMU_CrashReported(t *testing.T) {
 	h.requireRunning(id)
 	h.ok(http.MethodPost, "/guests/"+id+"/poweroff", "")
 }
+
+// TestQEMU_PoweroffOverrulesShutdown: a guest with no operating system
+// (the BIOS alone) ignores the power button, so its shutdown would run
+// until its timeout; a poweroff queued behind it cancels it and stops the
+// guest at once.
+func TestQEMU_PoweroffOverrulesShutdown(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	_, addr := startDaemonProc(t, dir, "--config", "")
+	h := newQEMUHost(t, dir, addr)
+	id := h.ok(http.MethodPost, "/guests", fmt.Sprintf(`{"memory": %d, "disks": [{"size": 8}]}`, testguest.MemoryMiB)).GuestID
+	h.ok(http.MethodPost, "/guests/"+id+"/start", "")
+	h.requireRunning(id)
+
+	shutdown := h.a.want(http.StatusAccepted, http.MethodPost, "/guests/"+id+"/shutdown", "").header.Get("X-Guest-Job-ID")
+	require.Eventually(t, func() bool {
+		var j hvagent.Job
+		h.a.want(http.StatusOK, http.MethodGet, "/jobs/"+shutdown, "").decode(t, &j)
+		return j.Status == hvagent.JobRunning
+	}, 10*time.Second, 20*time.Millisecond, "the shutdown runs")
+	time.Sleep(500 * time.Millisecond) // the button is pressed; the BIOS ignores it
+	began := time.Now()
+	poweroff := h.ok(http.MethodPost, "/guests/"+id+"/poweroff", "")
+	t.Logf("poweroff done %v after it was asked", time.Since(began).Round(time.Millisecond))
+	job := h.waitJob(shutdown)
+	require.Equal(t, hvagent.JobCanceled, job.Status)
+	require.Equal(t, "overruled by poweroff job "+poweroff.ID+"; outcome of stage 1/1 QEMU.Shutdown unknown", job.Message)
+	h.requireState(id, "shutoff")
+	h.requireNoQEMU()
+	h.ok(http.MethodDelete, "/guests/"+id, "")
+}

@@ -226,7 +226,7 @@ var guestActionSpecs = []guestActionSpec{
 	{hvagent.ActionShutdown, "Shut a guest down gracefully", "Ask the guest's OS to shut down. A stopped guest stays so, and the job succeeds."},
 	{hvagent.ActionReboot, "Reboot a running guest", "Reboot a running guest gracefully."},
 	{hvagent.ActionRestart, "Restart a running guest", "Restart a running guest (the driver decides how: a reset, or stop and start)."},
-	{hvagent.ActionPoweroff, "Power a guest off at once", "Stop a guest at once, like pulling the plug. A stopped guest stays so, and the job succeeds."},
+	{hvagent.ActionPoweroff, "Power a guest off at once", "Stop a guest at once, like pulling the plug. A stopped guest stays so, and the job succeeds.\nA shutdown of the guest still running (a guest that ignores it) is canceled: it is\noverruled, and the poweroff runs after the jobs queued before it."},
 	{hvagent.ActionSuspend, "Suspend (pause) a running guest", "Pause a running guest. A paused guest stays so, and the job succeeds."},
 	{hvagent.ActionResume, "Resume a suspended guest", "Run a paused guest again. A running guest stays so, and the job succeeds."},
 	{hvagent.ActionDelete, "Delete a guest", "Delete a guest and its disks. Jobs queued behind the delete end Canceled; the guest's\njob history is kept (hvctl job list --guest ID)."},

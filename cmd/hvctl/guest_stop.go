@@ -25,8 +25,8 @@ func newCmdGuestStop(f *Factory, runF func(*GuestActionOptions) error) *cobra.Co
 		action: hvagent.ActionShutdown,
 		short:  "Stop a guest: shut it down, or power it off with --force",
 		long: "Stop a guest: ask its OS to shut down (as `hvctl guest shutdown`), or with --force stop it\n" +
-			"at once, like pulling the plug (as `hvctl guest poweroff`). A stopped guest stays so, and\n" +
-			"the job succeeds.",
+			"at once, like pulling the plug (as `hvctl guest poweroff`), overruling a shutdown still\n" +
+			"running. A stopped guest stays so, and the job succeeds.",
 	}, run)
 	cmd.Use = "stop" + strings.TrimPrefix(cmd.Use, hvagent.ActionShutdown)
 	cmd.Example = strings.ReplaceAll(cmd.Example, "hvctl guest "+hvagent.ActionShutdown+" ", "hvctl guest stop ")
