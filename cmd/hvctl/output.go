@@ -7,9 +7,11 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -73,10 +75,11 @@ func writeRawJSON(w io.Writer, raw json.RawMessage) error {
 	return err
 }
 
-// writeLines writes each line followed by a newline (-q output).
+// writeLines writes each line followed by a newline (-q output), its
+// control characters escaped (see printable).
 func writeLines(w io.Writer, lines []string) error {
 	for _, l := range lines {
-		if _, err := fmt.Fprintln(w, l); err != nil {
+		if _, err := fmt.Fprintln(w, printable(l)); err != nil {
 			return err
 		}
 	}
@@ -122,12 +125,12 @@ func (f *fields) add(name, value string) {
 
 func (f *fields) flush() error { return f.tw.Flush() }
 
-// dash returns s, or "-" when s is empty.
+// dash returns s printable, or "-" when s is empty.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return printable(s)
 }
 
 // fmtTime formats a time for people, in local time; "" when unset.
@@ -264,4 +267,25 @@ func writePipeline(w io.Writer, o outputOptions, action string, stages []hvagent
 		t.row(fmt.Sprint(i+1), s.Service, s.Method, fmtMap(s.Args))
 	}
 	return t.flush()
+}
+
+// printable returns s with its control characters (C0, DEL and C1, tab
+// and newline included) written as Go escapes (\n, \x1b): text a user
+// stored, such as a metadata key or value, reaches a table cell or a line
+// of -q output as one line, and never drives the terminal with escape
+// sequences.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !unicode.IsControl(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }
