@@ -33,10 +33,12 @@ func newCmdConfigValidate(f *Factory, runF func(*ConfigValidateOptions) error) *
 			"(listeners, TLS, logging), the built-in drivers this build provides, the refusal of a TCP\n" +
 			"listener off loopback without authentication, and the files it names (tokens, TLS\n" +
 			"certificates; relative paths are read from the current directory, as hvagentd does) and\n" +
-			"socket_group. Prints every problem on one line and exits 2 when there is one, 3 when the\n" +
-			"file does not exist. What is accepted but likely a mistake (a config that wires no action,\n" +
-			"services driving the simulation) is a warning on stderr, as hvagentd logs it. FILE - reads\n" +
-			"the config from stdin. Needs no agent.",
+			"socket_group. Prints the problems on one line and exits 2 when there is one, 3 when the\n" +
+			"file does not exist. The checks run in that order and each reports every problem it finds,\n" +
+			"but a later one runs only once the earlier ones pass (a value that does not decode, such as\n" +
+			"a bad duration, stops the check there). What is accepted but likely a mistake (a config\n" +
+			"that wires no action, services driving the simulation) is a warning on stderr, as hvagentd\n" +
+			"logs it. FILE - reads the config from stdin. Needs no agent.",
 		Example: "  hvctl config validate /etc/hvagent/agent.json\n  hvctl config validate testdata/sim.json\n" +
 			"  generate-config | hvctl config validate -",
 		Args: exactArgs("FILE"),
