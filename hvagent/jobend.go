@@ -164,8 +164,9 @@ func (a *Agent) endInterrupted(log *jobLog, job *Job) {
 // finish records e, retrying with backoff until it succeeds or the agent
 // stops (Stop's deadline or Start's ctx): then the job stays Running in the
 // store, and recovery applies its on_interrupt policy at the next start. A
-// store that refuses e itself (not a failure to write) gets a plain Error
-// end instead, so that a bad outcome never holds the queue. When next names
+// full disk is such a failure: the end is recorded once space returns. A
+// store that refuses e itself (see refusal) gets a plain Error end
+// instead, so that a bad outcome never holds the queue. When next names
 // the job's queue and a job may start, the first attempt also claims the
 // queue's next job in the same commit (Store.FinishClaim); when it fails,
 // the end is recorded alone. It returns the jobs canceled by the end, the
@@ -196,7 +197,7 @@ func (a *Agent) finishAlone(log *jobLog, e JobEnd) ([]string, bool) {
 			}
 			return canceled, true
 		}
-		if ErrorCode(err) != EINTERNAL {
+		if refusal(err) {
 			if plain { // even the plain end is refused: the job is already final, or gone
 				log.Error().Err(err).Int("attempt", attempt).Msg("record job end: refused; not retrying")
 				return nil, false
@@ -217,6 +218,18 @@ func (a *Agent) finishAlone(log *jobLog, e JobEnd) ([]string, bool) {
 		}
 		backoff = min(2*backoff, finishBackoffMax)
 	}
+}
+
+// refusal reports whether the store refused a job's end for what it says
+// (a bad value, a job already final or gone), as opposed to failing to
+// write it: a full disk (unavailable), a slow writer (timeout) or an I/O
+// error pass, and the end is tried again.
+func refusal(err error) bool {
+	switch ErrorCode(err) {
+	case EINVALID, ECONFLICT, ENOTFOUND, ETOOLARGE:
+		return true
+	}
+	return false
 }
 
 // tryFinish makes one attempt at recording e. The first attempt outlives

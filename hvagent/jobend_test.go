@@ -182,6 +182,31 @@ func TestAgent_FinishFails(t *testing.T) {
 		})
 	}
 
+	// A full disk is a failure to write, not a refusal: the end is retried
+	// until space returns and recorded as it was, and the queue goes on.
+	t.Run("DiskFullIsRetried", func(t *testing.T) {
+		t.Parallel()
+		var full atomic.Int32
+		env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+			return &agenttest.Store{Store: db, FinishFunc: func(ctx context.Context, e hvagent.JobEnd) (*hvagent.Job, []string, error) {
+				if full.Add(-1) >= 0 {
+					return nil, nil, hvagent.Errorf(hvagent.EUNAVAILABLE, "the database disk is full: nothing was written; free space and retry")
+				}
+				return db.Finish(ctx, e)
+			}}
+		}})
+		g := env.Create(t, nil)
+		full.Store(3)
+		start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+		reboot := env.Do(t, hvagent.ActionReboot, g.ID, hvagent.Request{}).Job
+		j := env.Wait(t, start.ID)
+		require.Equal(t, hvagent.JobComplete, j.Status, "%s", j.Message)
+		require.Equal(t, hvagent.JobComplete, env.Wait(t, reboot.ID).Status, "the queue went on")
+		got, err := env.Agent.Guest(context.Background(), g.ID)
+		require.NoError(t, err)
+		require.Equal(t, sim.StateRunning, got.State)
+	})
+
 	t.Run("RefusedEndIsRecordedAsInternal", func(t *testing.T) {
 		t.Parallel()
 		var armed atomic.Bool // fail the next Complete end once
