@@ -154,6 +154,12 @@ func (f badFixture) inputRows() []badRequest {
 		{"IdemKey256", "POST", gp + "/start", nil, []string{"Idempotency-Key", strings.Repeat("k", 256)}, "", 400, "invalid", "idempotency key is 256 bytes: the limit is 255", ""},
 		{"IdemKey100K", "POST", "/guests", `{}`, []string{"Idempotency-Key", strings.Repeat("k", 100<<10)}, "", 400, "invalid", "idempotency key is 102400 bytes", ""},
 		{"IdemKeyLongDryRun", "POST", gp + "/start?dry_run=true", nil, []string{"Idempotency-Key", strings.Repeat("k", 300)}, "", 400, "invalid", "the limit is 255", ""},
+		{"QuerySemicolon", "DELETE", gp + "?a=1;dry_run=true", nil, nil, "", 400, "invalid", "query string: invalid semicolon separator in query", ""},
+		{"QueryTrailingSemicolon", "POST", gp + "/start?dry_run=true;", nil, nil, "", 400, "invalid", "invalid semicolon separator", ""},
+		{"QueryBadEscape", "GET", "/jobs?limit=%zz", nil, nil, "", 400, "invalid", `query string: invalid URL escape "%zz"`, ""},
+		{"QueryTooMany", "DELETE", gp + "?dry_run=true&" + manyParams, nil, nil, "", 400, "invalid", "query string: ", ""},
+		{"QueryRepeated", "POST", gp + "/start?dry_run=false&dry_run=true", nil, nil, "", 400, "invalid", `query parameter "dry_run" is given 2 times`, ""},
+		{"IdemKeyTwice", "POST", gp + "/start", nil, []string{"Idempotency-Key", "a", "Idempotency-Key", "b"}, "", 400, "invalid", "2 Idempotency-Key headers: send one", ""},
 		{"IdemKeyLongImage", "POST", "/images", `{"id":"x","source":"http://127.0.0.1:1/x"}`, []string{"Idempotency-Key", strings.Repeat("k", 256)}, "", 400, "invalid", "the limit is 255", ""},
 	}
 }
@@ -287,6 +293,15 @@ func TestHandler_BadRequests(t *testing.T) {
 		})
 	}
 }
+
+// manyParams is a query of more parameters than Go's url.ParseQuery takes.
+var manyParams = func() string {
+	parts := make([]string, 10001)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("p%d=%d", i, i)
+	}
+	return strings.Join(parts, "&")
+}()
 
 // bigMetadataPatch is a metadata PATCH body of 17 keys of 4000-byte values:
 // each within the default limits, 68 KB in all, over the 16 KiB total.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/hvagent/hvagent/hvagent"
@@ -83,5 +84,32 @@ func (f *front) serve(st *reqState, r *http.Request) {
 			"path %q is not in clean form: no empty, . or .. segments", p))
 		return
 	}
+	if err := checkQuery(r.URL.RawQuery); err != nil {
+		f.s.writeError(st, r, err)
+		return
+	}
 	f.mux.ServeHTTP(st, r)
+}
+
+// checkQuery refuses a query string that does not parse whole (a ";"
+// separator, a bad escape, more parameters than Go parses): url.Values
+// would hold only what came before the fault, so a ?dry_run=true or a
+// filter after it would be dropped without a word, and a dry run would
+// really run. A parameter given twice is refused too: every route reads
+// one value of each, and which one was meant is not for the agent to
+// guess.
+func checkQuery(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return hvagent.Errorf(hvagent.EINVALID, "query string: %v", err)
+	}
+	for name, values := range q {
+		if len(values) > 1 {
+			return hvagent.Errorf(hvagent.EINVALID, "query parameter %q is given %d times", name, len(values))
+		}
+	}
+	return nil
 }

@@ -41,6 +41,9 @@ func (x *exchange) doAsync(c asyncCall) error {
 	req := c.req
 	req.DryRun = dry
 	req.RequestedBy = x.who.name
+	if keys := x.r.Header.Values("Idempotency-Key"); len(keys) > 1 {
+		return hvagent.Errorf(hvagent.EINVALID, "%d Idempotency-Key headers: send one", len(keys))
+	}
 	if key := x.r.Header.Get("Idempotency-Key"); key != "" {
 		req.IdempotencyKey = key
 		req.IdemScope = x.who.name + " " + x.r.Method + " " + x.r.URL.Path

@@ -75,11 +75,17 @@ func (a *api) do(t *testing.T, method, path string, body any, hdr ...string) *ht
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
+	given := map[string]bool{} // a name given twice in hdr is sent twice
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if hdr[i] == "Host" {
 			req.Host = hdr[i+1]
 			continue
 		}
+		if given[hdr[i]] {
+			req.Header.Add(hdr[i], hdr[i+1])
+			continue
+		}
+		given[hdr[i]] = true
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := a.srv.Client().Do(req)
