@@ -62,8 +62,8 @@ func newSyncConn(srv *SyncServer, c net.Conn) *syncConn {
 // handed over, or the server shuts down.
 func (sc *syncConn) serve() {
 	defer sc.srv.forget(sc)
-	for {
-		if !sc.await() {
+	for first := true; ; first = false {
+		if !sc.await(first) {
 			_ = sc.c.Close()
 			return
 		}
@@ -85,10 +85,17 @@ func (sc *syncConn) serve() {
 	}
 }
 
-// await waits up to the idle timeout for the next request's first byte;
-// it reports false when there is none or the server is shutting down.
-func (sc *syncConn) await() bool {
-	sc.setReadTimeout(sc.srv.http.IdleTimeout)
+// await waits for the next request's first byte, up to the idle timeout
+// between requests, and up to the timeout for headers (as net/http) for a
+// new connection's first: a connection that sends nothing is closed as
+// soon as one that sends its headers too slowly. It reports false when
+// there is none or the server is shutting down.
+func (sc *syncConn) await(first bool) bool {
+	d := sc.srv.http.IdleTimeout
+	if first {
+		d = sc.srv.http.ReadHeaderTimeout
+	}
+	sc.setReadTimeout(d)
 	if _, err := sc.br.Peek(1); err != nil {
 		return false
 	}

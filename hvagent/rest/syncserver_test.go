@@ -375,6 +375,30 @@ func TestSyncServer_ShutdownAndIdleTimeout(t *testing.T) {
 	require.Error(t, err, "the listener is closed")
 }
 
+// TestSyncServer_SilentConnectionClosed: a new connection that sends
+// nothing is closed after the timeout for headers, as net/http closes it,
+// not after the idle timeout between requests; a kept-alive one waits the
+// idle timeout.
+func TestSyncServer_SilentConnectionClosed(t *testing.T) {
+	t.Parallel()
+	st := startSync(t, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") }, time.Hour)
+	silent := st.dial(t)
+	began := time.Now()
+	_, err := silent.br.ReadByte()
+	require.ErrorIs(t, err, io.EOF)
+	took := time.Since(began)
+	require.GreaterOrEqual(t, took, 900*time.Millisecond, "the header timeout is 1 s")
+	require.Less(t, took, time.Minute, "closed long before the idle timeout")
+
+	kept := st.dial(t)
+	kept.do(t, "GET", rawGet("/"))
+	require.NoError(t, kept.c.SetReadDeadline(time.Now().Add(1500*time.Millisecond)))
+	_, err = kept.br.ReadByte()
+	var ne net.Error
+	require.ErrorAs(t, err, &ne, "after a request the connection idles: only our own deadline ends the read")
+	require.True(t, ne.Timeout())
+}
+
 // BenchmarkServe is one small GET on a kept-alive loopback connection,
 // answered by the SyncServer and by net/http's server with the same
 // handler: the serving path's own cost (the client reads and writes
