@@ -143,7 +143,14 @@ func (a *Agent) enqueue(ctx context.Context, action string, act ActionConfig, re
 		a.kick(n.Queue)
 		return job, nil
 	}
+	released := false
+	defer func() {
+		if !released { // the store panicked: whether the job committed is unknown, so the worker looks
+			a.releaseWorker(n.Queue, w, fresh, nil, true)
+		}
+	}()
 	job, c, err := a.enqueueClaim(ctx, n)
+	released = true
 	a.releaseWorker(n.Queue, w, fresh, c, err == nil)
 	if err == nil && job.ID == n.Job.ID { // not an earlier job of the same idempotency key
 		a.overrule(job)

@@ -108,9 +108,12 @@ func (a *Agent) setRunning(job *Job, cancel context.CancelCauseFunc) {
 	}
 }
 
+// clearRunning forgets a job whose run ended, with any cancel still
+// waiting for it (see CancelJob).
 func (a *Agent) clearRunning(id string) {
 	a.mu.Lock()
 	delete(a.running, id)
+	delete(a.cancelSoon, id)
 	a.mu.Unlock()
 }
 

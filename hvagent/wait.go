@@ -119,9 +119,11 @@ func (a *Agent) CancelJob(ctx context.Context, id string) (*Job, error) {
 	}
 	a.mu.Unlock()
 	job, err = a.WaitJob(ctx, id)
-	a.mu.Lock()
-	delete(a.cancelSoon, id)
-	a.mu.Unlock()
+	if job != nil && job.Status.Final() { // else its worker may still be on its way to setRunning
+		a.mu.Lock()
+		delete(a.cancelSoon, id)
+		a.mu.Unlock()
+	}
 	return job, err
 }
 

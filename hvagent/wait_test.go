@@ -2,11 +2,14 @@ package hvagent_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent"
+	"github.com/hvagent/hvagent/hvagent/store"
 	"github.com/hvagent/hvagent/internal/agenttest"
 )
 
@@ -60,4 +63,35 @@ func BenchmarkWaitJobFinished(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestAgent_CancelOfJustClaimedJob: a cancel of a job claimed but not yet
+// registered by its worker is kept for the worker even when the caller
+// stops waiting for its end first (a client timeout, a dropped
+// connection): the job ends Canceled, not Complete.
+func TestAgent_CancelOfJustClaimedJob(t *testing.T) {
+	t.Parallel()
+	var armed atomic.Bool
+	claimed := make(chan string, 1)
+	env := agenttest.New(t, agenttest.Opts{WrapStore: func(db *store.DB) hvagent.Store {
+		return &agenttest.Store{Store: db, ClaimFunc: func(ctx context.Context, q string, at time.Time, o hvagent.ClaimOptions) (*hvagent.Claim, error) {
+			c, err := db.Claim(ctx, q, at, o)
+			if c != nil && armed.CompareAndSwap(true, false) {
+				claimed <- c.Job.ID
+				time.Sleep(300 * time.Millisecond) // the worker is slow to run what it claimed
+			}
+			return c, err
+		}}
+	}})
+	g := env.Create(t, nil)
+	armed.Store(true)
+	start := env.Do(t, hvagent.ActionStart, g.ID, hvagent.Request{}).Job
+	require.Equal(t, start.ID, <-claimed)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := env.Agent.CancelJob(ctx, start.ID)
+	require.Error(t, err, "the caller gave up waiting for the end")
+	j := env.Wait(t, start.ID)
+	require.Equal(t, hvagent.JobCanceled, j.Status, "the accepted cancel was lost: %s", j.Message)
 }
