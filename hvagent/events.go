@@ -40,7 +40,8 @@ func (b *eventBell) wait() <-chan struct{} {
 
 // Events returns events after q.After, oldest first, waiting up to q.Wait
 // for the first one. Reset is set when q.After is older than the retained
-// log. Errors: EINVALID (negative limit).
+// log, or newer than its newest event (the page's Cursor is then that
+// event's ID). Errors: EINVALID (negative limit).
 func (a *Agent) Events(ctx context.Context, q EventQuery) (*EventPage, error) {
 	if q.Limit < 0 || q.After < -1 {
 		return nil, Errorf(EINVALID, "event limit must not be negative and event id not below -1")
@@ -95,6 +96,18 @@ func (a *Agent) eventPage(ctx context.Context, q EventQuery) (*EventPage, error)
 			return nil, err
 		}
 		page.Reset = first > q.After+1
+	}
+	if q.After > 0 && len(evs) == 0 && !page.Reset {
+		// A cursor past the newest event (kept from another log: the
+		// database was restored or made anew) would wait for events that
+		// have other IDs: a reset, from the newest.
+		last, err := a.store.LastEventID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if q.After > last {
+			page.Reset, page.Cursor = true, last
+		}
 	}
 	return page, nil
 }

@@ -77,7 +77,8 @@ type EventQuery struct {
 type EventPage struct {
 	// Events are oldest first. Never nil.
 	Events []*Event `json:"events"`
-	// Reset is true when events after After were already pruned: the
+	// Reset is true when events after After were already pruned, or when
+	// After is past the newest event (a cursor kept from another log): the
 	// caller missed some and must re-read the state it follows.
 	Reset bool `json:"reset,omitempty"`
 	// Cursor is the After of the next query: the last event's ID, or the

@@ -168,4 +168,32 @@ func TestSSE_Reset(t *testing.T) {
 	s2 := a.openSSE(t, "/events", "Last-Event-ID", strconv.FormatInt(kept[0], 10))
 	f = s2.next(t)
 	require.Equal(t, strconv.FormatInt(kept[1], 10), f.id)
+
+	// An ID past the newest event (kept from another log) gets a reset,
+	// and the events written after it follow.
+	s3 := a.openSSE(t, "/events", "Last-Event-ID", strconv.FormatInt(kept[1]+1000, 10))
+	require.Equal(t, "reset", s3.next(t).event)
+	a.call(t, "POST", "/guests/"+g.ID+"/shutdown?wait=30s", nil, http.StatusOK, nil)
+	require.Equal(t, strconv.FormatInt(kept[1]+1, 10), s3.next(t).id)
+}
+
+// TestEvents_CursorPastTheLog: a JSON page asked past the newest event
+// says reset, with the newest ID as its next cursor, at once (no wait).
+func TestEvents_CursorPastTheLog(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, rest.HandlerOptions{})
+	a.env.Create(t, nil)
+	kept := eventIDsAfter(t, a, 0)
+	last := kept[len(kept)-1]
+	var page struct {
+		Events []json.RawMessage `json:"events"`
+		Next   int64             `json:"next"`
+		Reset  bool              `json:"reset"`
+	}
+	began := time.Now()
+	a.call(t, "GET", "/events?format=json&wait=10s&since="+strconv.FormatInt(last+1000, 10), nil, http.StatusOK, &page)
+	require.Less(t, time.Since(began), 5*time.Second, "a reset does not wait")
+	require.True(t, page.Reset)
+	require.Equal(t, last, page.Next)
+	require.Empty(t, page.Events)
 }
