@@ -71,6 +71,11 @@ const sseHeartbeat = 15 * time.Second
 // before it is dropped; it then resumes with Last-Event-ID.
 const sseStall = 10 * time.Second
 
+// replyStall is how long the client of an ordinary reply (not an event
+// stream, long poll, console or download, which have their own) may take
+// no bytes of it before its connection is cut.
+const replyStall = 10 * time.Second
+
 // server holds what the routes of one handler share.
 type server struct {
 	svc       hvagent.Service
@@ -82,6 +87,9 @@ type server struct {
 	// eventStall is how long an event stream's client may take no bytes
 	// before it is dropped (sseStall; tests shorten it).
 	eventStall time.Duration
+	// replyStall is how long an ordinary reply may wait for its client to
+	// take bytes (replyStall; tests shorten it).
+	replyStall time.Duration
 	// bodyTimeout is how long a request's body may take to arrive
 	// (bodyTimeout; tests shorten it).
 	bodyTimeout time.Duration
@@ -118,6 +126,7 @@ func newServer(svc hvagent.Service, opts HandlerOptions) *server {
 		limits:     limits,
 		heartbeat:  sseHeartbeat,
 		eventStall: sseStall,
+		replyStall: replyStall,
 
 		bodyTimeout: bodyTimeout,
 	}

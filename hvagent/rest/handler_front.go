@@ -66,6 +66,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve runs the checks and the mux for st, turning a panic into a logged
 // 500 reply.
 func (f *front) serve(st *reqState, r *http.Request) {
+	if !LongLived(r) { // those set their own deadlines, as do downloads
+		st.bound(f.s.replyStall)
+	}
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -89,6 +92,7 @@ func (f *front) serve(st *reqState, r *http.Request) {
 		return
 	}
 	f.mux.ServeHTTP(st, r)
+	st.extend() // what the server still holds of the reply goes out within the stall too
 }
 
 // checkQuery refuses a query string that does not parse whole (a ";"

@@ -83,12 +83,48 @@ func requestLevel(method string, status int) zerolog.Level {
 }
 
 // statusRecorder records a response's status and size. It passes ReadFrom,
-// Flush and Hijack through and unwraps for http.ResponseController (write
-// deadlines).
+// Flush and Hijack through and unwraps for http.ResponseController. With a
+// stall (see bound), each write and flush first gives the reply that long
+// to be taken, until the handler sets a write deadline of its own.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	n      int64
+
+	stall time.Duration            // 0: the handler manages the deadlines
+	own   bool                     // the handler set a write deadline
+	rc    *http.ResponseController // of ResponseWriter, made on first use
+}
+
+// bound gives the reply stall per write from now on (see statusRecorder):
+// a client that takes none of an ordinary reply for that long is cut off,
+// so that it holds no connection, goroutine or reply in memory for good.
+// A deadline left by an earlier reply on the connection is lifted.
+func (s *statusRecorder) bound(stall time.Duration) {
+	s.stall = stall
+	_ = s.controller().SetWriteDeadline(time.Time{})
+}
+
+// extend moves the write deadline stall from now, unless the handler set
+// its own.
+func (s *statusRecorder) extend() {
+	if s.stall > 0 && !s.own {
+		_ = s.controller().SetWriteDeadline(time.Now().Add(s.stall))
+	}
+}
+
+func (s *statusRecorder) controller() *http.ResponseController {
+	if s.rc == nil {
+		s.rc = http.NewResponseController(s.ResponseWriter)
+	}
+	return s.rc
+}
+
+// SetWriteDeadline sets the handler's own write deadline: the stall of
+// bound no longer applies.
+func (s *statusRecorder) SetWriteDeadline(t time.Time) error {
+	s.own = true
+	return s.controller().SetWriteDeadline(t)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -102,6 +138,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
+	s.extend()
 	n, err := s.ResponseWriter.Write(b)
 	s.n += int64(n)
 	return n, err
@@ -119,7 +156,10 @@ func (s *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // Flush sends buffered data to the client.
-func (s *statusRecorder) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+func (s *statusRecorder) Flush() {
+	s.extend()
+	_ = s.controller().Flush()
+}
 
 // Hijack hands the connection over (protocol upgrades); the request is
 // then logged with status 101.

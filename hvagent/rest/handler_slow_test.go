@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +119,48 @@ func TestHandler_SlowBodyCut(t *testing.T) {
 		close(stop)
 		<-done
 		require.False(t, errors.Is(err, os.ErrDeadlineExceeded), "%s: the connection was not cut: %v", head, err)
+	}
+}
+
+// TestHandler_ReplyNotTakenIsCut: a client that sends a request and never
+// reads its (large) reply does not hold the handler for good: with no byte
+// taken for the stall, the write fails and the handler returns, on the
+// SyncServer as hvagentd serves and on net/http's server.
+func TestHandler_ReplyNotTakenIsCut(t *testing.T) {
+	t.Parallel()
+	big := map[string]string{}
+	for i := range 2000 {
+		big[strings.Repeat("k", 8)+strconv.Itoa(i)] = strings.Repeat("v", 4000)
+	}
+	for _, kind := range []string{"sync", "nethttp"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			s := newServer(&fakeService{MetadataFunc: func(context.Context) (map[string]string, error) { return big, nil }}, HandlerOptions{})
+			s.replyStall = 200 * time.Millisecond
+			done := make(chan struct{}, 1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.handler().ServeHTTP(w, r)
+				done <- struct{}{}
+			})
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Second}
+			var srv interface {
+				Serve(net.Listener) error
+				Close() error
+			} = hs
+			if kind == "sync" {
+				srv = NewSyncServer(hs)
+			}
+			go func() { _ = srv.Serve(ln) }()
+			t.Cleanup(func() { _ = srv.Close() })
+			conn, _ := rawRequest(t, ln.Addr().String(), "GET /metadata HTTP/1.1\r\nHost: x", "")
+			require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096)) // and never read
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				require.FailNow(t, "the handler still writes a reply nobody takes")
+			}
+		})
 	}
 }
