@@ -87,7 +87,7 @@ func (c *connLimits) noteRefused(addr net.Addr, reason string) {
 	n := c.refused
 	c.refused, c.logged = 0, now
 	c.mu.Unlock()
-	c.logger.Debug().Str("client", addr.String()).Str("limit", reason).Int("refused", n).
+	c.logger.Warn().Str("client", addr.String()).Str("limit", reason).Int("refused", n).
 		Msg("connection refused: too many open connections")
 }
 

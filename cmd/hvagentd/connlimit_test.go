@@ -80,7 +80,7 @@ func requireClosed(t *testing.T, c net.Conn) {
 func TestConnLimits_PerClientAndTotal(t *testing.T) {
 	t.Parallel()
 	var logs bytes.Buffer
-	limits := newConnLimits(3, 2, zerolog.New(&logs).Level(zerolog.DebugLevel))
+	limits := newConnLimits(3, 2, zerolog.New(&logs).Level(zerolog.InfoLevel)) // the default level
 	addr, accepted := limitedListener(t, limits)
 
 	// Two from one client are served; its third is closed at once.
@@ -94,6 +94,7 @@ func TestConnLimits_PerClientAndTotal(t *testing.T) {
 	dialFrom(t, "127.0.0.2", addr)
 	requireAccepted(t, accepted)
 	requireClosed(t, dialFrom(t, "127.0.0.2", addr))
+	require.Contains(t, logs.String(), `"level":"warn","client":"127.0.0.1`)
 	require.Contains(t, logs.String(), `"limit":"max_connections_per_client"`)
 
 	// A closed connection frees its slots (closing twice counts once).
