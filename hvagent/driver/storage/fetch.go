@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -103,7 +104,7 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 	if req.Source == "" {
 		return nil, errorf(ErrInvalid, "image %s: need a source (an http, https or file URL)", req.ID)
 	}
-	log := d.opts.Logger.With().Str("image", req.ID).Str("source", req.Source).Logger()
+	log := d.opts.Logger.With().Str("image", req.ID).Str("source", shownSource(req.Source)).Logger()
 	start := time.Now()
 	tmp, err := os.CreateTemp(d.tmpDir(), "fetch-"+req.ID+"-*")
 	if err != nil {
@@ -125,7 +126,7 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 	}
 	if req.SHA256 != "" && !strings.EqualFold(sum, req.SHA256) {
 		log.Warn().Str("sha256", sum).Msg("image fetch failed: sha256 mismatch")
-		return nil, fmt.Errorf("image %s: sha256 mismatch: %s has %s, want %s", req.ID, req.Source, sum, strings.ToLower(req.SHA256))
+		return nil, fmt.Errorf("image %s: sha256 mismatch: %s has %s, want %s", req.ID, shownSource(req.Source), sum, strings.ToLower(req.SHA256))
 	}
 	qcow, format, info, err := d.toQcow2(ctx, req.ID, tmp.Name())
 	if qcow != tmp.Name() {
@@ -136,7 +137,7 @@ func (d *Driver) fetchImage(ctx context.Context, req *subagent.ImageRequest) (*s
 	}
 	m := &imageMeta{
 		ID: req.ID, Status: StatusComplete, Size: sizeMB(info.VirtualSize), VirtualSize: info.VirtualSize,
-		SHA256: sum, Source: req.Source, Format: format, FetchedAt: time.Now().UTC(),
+		SHA256: sum, Source: shownSource(req.Source), Format: format, FetchedAt: time.Now().UTC(),
 	}
 	if err := d.installImage(m, qcow); err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func (d *Driver) installImage(m *imageMeta, qcow string) error {
 func (d *Driver) download(ctx context.Context, req *subagent.ImageRequest, dst io.Writer) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	errIdle := fmt.Errorf("image %s: no data from %s for %s", req.ID, req.Source, d.opts.FetchIdleTimeout)
+	errIdle := fmt.Errorf("image %s: no data from %s for %s", req.ID, shownSource(req.Source), d.opts.FetchIdleTimeout)
 	timer := time.AfterFunc(d.opts.FetchIdleTimeout, func() { cancel(errIdle) })
 	defer timer.Stop()
 	// causeOf prefers why ctx ended (idle, caller gone) to what it broke.
@@ -193,7 +194,7 @@ func (d *Driver) download(ctx context.Context, req *subagent.ImageRequest, dst i
 	}
 	defer src.Close()
 	if total > d.opts.MaxImageSize {
-		return "", fmt.Errorf("image %s: %s is %d bytes, more than the limit of %d", req.ID, req.Source, total, d.opts.MaxImageSize)
+		return "", fmt.Errorf("image %s: %s is %d bytes, more than the limit of %d", req.ID, shownSource(req.Source), total, d.opts.MaxImageSize)
 	}
 	jobID, _ := subagent.CallInfo(ctx)
 	cr := &countingReader{
@@ -212,7 +213,7 @@ func wrapFetchErr(req *subagent.ImageRequest, err error) error {
 	if strings.HasPrefix(err.Error(), "image "+req.ID+":") {
 		return err
 	}
-	return fmt.Errorf("image %s: fetch %s: %w", req.ID, req.Source, err)
+	return fmt.Errorf("image %s: fetch %s: %w", req.ID, shownSource(req.Source), err)
 }
 
 // copyMaybeGzip copies r to dst, decompressing it when it starts with the
@@ -246,21 +247,25 @@ func (d *Driver) openSource(ctx context.Context, id, source string) (io.ReadClos
 	case "http", "https":
 		hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, source, nil)
 		if err != nil {
-			return nil, 0, errorf(ErrInvalid, "image %s: source %q: %v", id, source, err)
+			return nil, 0, errorf(ErrInvalid, "image %s: source %q: %v", id, shownSource(source), err)
 		}
 		resp, err := d.opts.HTTPClient.Do(hreq)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				ue.URL = shownSource(ue.URL)
+			}
 			return nil, 0, fmt.Errorf("image %s: fetch: %w", id, err)
 		}
 		if resp.StatusCode != http.StatusOK {
 			_ = resp.Body.Close()
-			return nil, 0, fmt.Errorf("image %s: fetch %s: HTTP %s", id, source, resp.Status)
+			return nil, 0, fmt.Errorf("image %s: fetch %s: HTTP %s", id, shownSource(source), resp.Status)
 		}
 		return resp.Body, resp.ContentLength, nil
 	case "file":
 		return d.openFile(id, source)
 	}
-	return nil, 0, errorf(ErrInvalid, "image %s: source %q must be an http, https or file URL", id, source)
+	return nil, 0, errorf(ErrInvalid, "image %s: source %q must be an http, https or file URL", id, shownSource(source))
 }
 
 // countingReader reads the source: it counts and hashes the bytes, enforces

@@ -11,16 +11,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hvagent/hvagent/hvagent/driver/storage"
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
+	"github.com/hvagent/hvagent/internal/testio"
 )
 
 // imageServer serves files by path and counts requests.
@@ -146,6 +149,32 @@ func TestDriver_RequestImage(t *testing.T) {
 		require.True(t, hasPattern(t, p, "qcow2", 0x11, 0))
 		require.ElementsMatch(t, []string{"raw.qcow2", "raw.json"}, files(t, layout.ImagesDir(b.dataDir)))
 		require.Empty(t, files(t, filepath.Join(b.dataDir, "tmp")))
+	})
+
+	// A source's password and query values (a signed URL) never reach
+	// an error, the log or the image record.
+	t.Run("SourceSecretsHidden", func(t *testing.T) {
+		t.Parallel()
+		srv := newImageServer(t)
+		var logs testio.Buffer
+		b := setup(t, func(o *storage.Options) { o.Logger = zerolog.New(&logs) })
+		src := strings.Replace(srv.put("s.qcow2", qcow), "http://", "http://admin:hunter2@", 1) + "?sig=AKIAsecret"
+		_, err := b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "s1", Source: src, SHA256: sum([]byte("other"))})
+		require.ErrorContains(t, err, "sha256 mismatch: http://admin:xxxxx@")
+		require.ErrorContains(t, err, "s.qcow2?sig=xxxxx has ")
+		_, err = b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "s2", Source: src})
+		require.NoError(t, err)
+		meta, err := os.ReadFile(filepath.Join(layout.ImagesDir(b.dataDir), "s2.json"))
+		require.NoError(t, err)
+		require.Contains(t, string(meta), "admin:xxxxx@", "the image record keeps the source, shown")
+		_, err = b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "s3",
+			Source: "http://admin:hunter2@127.0.0.1:1/x.img?sig=AKIAsecret"})
+		require.Error(t, err)
+		for _, text := range []string{err.Error(), logs.String(), string(meta)} {
+			require.NotContains(t, text, "hunter2")
+			require.NotContains(t, text, "AKIAsecret")
+		}
+		require.Contains(t, logs.String(), `"source":"http://admin:xxxxx@`)
 	})
 
 	t.Run("ErrWrongSHA256", func(t *testing.T) {
