@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 )
 
 // allowedDirs resolves the directories file:// sources may be under:
@@ -35,11 +37,14 @@ func under(path, dir string) bool {
 }
 
 // openFile opens a file:// source, which must name a regular file under an
-// allowed directory once symlinks are resolved.
+// allowed directory once symlinks are resolved. The file is opened through
+// an os.Root of that directory, so that a directory of its path swapped for
+// a symlink between the check and the open cannot lead out of it, and
+// without blocking, so that a FIFO is refused instead of waited on.
 func (d *Driver) openFile(id, source string) (io.ReadCloser, int64, error) {
 	u, err := url.Parse(source)
 	if err != nil || (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
-		return nil, 0, errorf(ErrInvalid, "image %s: source %q: want file:///absolute/path", id, source)
+		return nil, 0, errorf(ErrInvalid, "image %s: source %q: want file:///absolute/path", id, shownSource(source))
 	}
 	real, err := filepath.EvalSymlinks(filepath.Clean(u.Path))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -48,16 +53,13 @@ func (d *Driver) openFile(id, source string) (io.ReadCloser, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("image %s: source file: %w", id, err)
 	}
-	allowed := false
-	for _, dir := range d.allowed {
-		allowed = allowed || under(real, dir)
-	}
-	if !allowed {
+	i := slices.IndexFunc(d.allowed, func(dir string) bool { return under(real, dir) })
+	if i < 0 {
 		return nil, 0, errorf(ErrInvalid, "image %s: source file %s is not under an allowed directory (%s)", id, u.Path, strings.Join(d.allowed, ", "))
 	}
-	f, err := os.Open(real)
+	f, err := openBeneath(d.allowed[i], real)
 	if err != nil {
-		return nil, 0, fmt.Errorf("image %s: source file: %w", id, err)
+		return nil, 0, fmt.Errorf("image %s: source file %s: %w", id, u.Path, err)
 	}
 	st, err := f.Stat()
 	if err == nil && !st.Mode().IsRegular() {
@@ -68,4 +70,20 @@ func (d *Driver) openFile(id, source string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("image %s: %w", id, err)
 	}
 	return f, st.Size(), nil
+}
+
+// openBeneath opens path, which is under dir, for reading without blocking
+// (a FIFO opens at once), through an os.Root of dir: nothing outside dir
+// is opened, whatever a symlink swapped in meanwhile says.
+func openBeneath(dir, path string) (*os.File, error) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
