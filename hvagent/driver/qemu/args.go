@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
@@ -174,25 +175,59 @@ func (d *Driver) checkBootPath(what, p string) error {
 // within checks that p is an absolute path to an existing file inside one
 // of dirs, symbolic links resolved.
 func (d *Driver) within(p string, dirs []string) error {
+	_, _, err := resolveWithin(p, dirs)
+	return err
+}
+
+// resolveWithin resolves the symbolic links of p, an absolute path to an
+// existing file, and returns the directory of dirs (resolved too) that
+// holds it and its path there.
+func resolveWithin(p string, dirs []string) (dir, rel string, err error) {
 	if !filepath.IsAbs(p) {
-		return fmt.Errorf("%w: not an absolute path", ErrPathNotAllowed)
+		return "", "", fmt.Errorf("%w: not an absolute path", ErrPathNotAllowed)
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%w: no such file", ErrNotFound)
+		return "", "", fmt.Errorf("%w: no such file", ErrNotFound)
 	}
 	if err != nil {
-		return err
+		return "", "", err
 	}
 	for _, dir := range dirs {
 		if realDir, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = realDir
 		}
 		if rel, err := filepath.Rel(dir, real); err == nil && rel != "." && filepath.IsLocal(rel) {
-			return nil
+			return dir, rel, nil
 		}
 	}
-	return ErrPathNotAllowed
+	return "", "", ErrPathNotAllowed
+}
+
+// openBootFile opens a kernel or initrd that checkBootPath allows, through
+// an os.Root of the directory that holds it, without blocking: the file
+// opened is under that directory whatever a symlink swapped into its path
+// since the check says, and a FIFO is refused instead of waited on.
+func (d *Driver) openBootFile(what, p string) (*os.File, error) {
+	dirs := append([]string{layout.ImagesDir(d.opts.DataDir)}, d.opts.AllowedPaths...)
+	dir, rel, err := resolveWithin(p, dirs)
+	if err != nil {
+		return nil, fmt.Errorf("boot %s %s: %w (allowed: %s)", what, p, err, strings.Join(dirs, ", "))
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("boot %s %s: %w", what, p, err)
+	}
+	defer root.Close()
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("boot %s %s: %w", what, p, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		_ = f.Close()
+		return nil, fmt.Errorf("boot %s %s: %w: not a regular file", what, p, ErrPathNotAllowed)
+	}
+	return f, nil
 }
 
 // escapeOpt doubles the commas of a value inside a QEMU option list.

@@ -100,7 +100,12 @@ func (d *Driver) Start(ctx context.Context, in *subagent.Guest) (*subagent.Guest
 	if err := d.checkFiles(g); err != nil {
 		return nil, err
 	}
-	if err := d.launch(ctx, g); err != nil {
+	boot, err := d.openBoot(g)
+	if err != nil {
+		return nil, fmt.Errorf("guest %s: %w", g.ID, err)
+	}
+	defer boot.close()
+	if err := d.launch(ctx, g, boot); err != nil {
 		return nil, err
 	}
 	g.State = StateRunning
@@ -118,8 +123,9 @@ func (v *vm) cont(ctx context.Context) error {
 	return nil
 }
 
-// launch starts QEMU for g, attaches to it and lets the guest run.
-func (d *Driver) launch(ctx context.Context, g *subagent.Guest) error {
+// launch starts QEMU for g, with its opened boot files, attaches to it and
+// lets the guest run.
+func (d *Driver) launch(ctx context.Context, g *subagent.Guest, boot *bootFiles) error {
 	dir, err := layout.MakeRunDir(d.opts.DataDir, g.ID)
 	if err != nil {
 		return fmt.Errorf("guest %s: run dir: %w", g.ID, err)
@@ -129,7 +135,8 @@ func (d *Driver) launch(ctx context.Context, g *subagent.Guest) error {
 		return err
 	}
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, d.opts.Binary, d.commandLine(g, dir)...)
+	cmd := exec.CommandContext(ctx, d.opts.Binary, d.commandLine(boot.guest(g), dir)...)
+	cmd.ExtraFiles = boot.files
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	// Its own session, so that QEMU outlives the driver's process group.
