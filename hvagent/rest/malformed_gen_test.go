@@ -240,8 +240,12 @@ func (g *malformedGen) badQuery() ([]byte, bool) {
 	if base == "/jobs/"+g.done && g.rng.IntN(2) == 0 {
 		return g.request("POST", gp+"/start?"+q, nil), false // an async route's ?wait=
 	}
-	if g.rng.IntN(4) == 0 {
+	switch g.rng.IntN(6) {
+	case 0:
 		return g.request("POST", gp+"/stop?dry_run="+url.QueryEscape(one(g.rng, []string{"maybe", "2", "yes", "tru"})), nil), false
+	case 1: // a query that does not parse whole, or names a parameter twice: never a real action
+		return g.request(one(g.rng, []string{"POST", "DELETE"}), gp+one(g.rng, []string{"", "/stop", "/start"})+
+			"?"+one(g.rng, []string{"a=1;dry_run=true", "dry_run=true;", "dry_run=%zz", "dry_run=false&dry_run=true"}), nil), false
 	}
 	return g.request(method, base+"?"+q, nil), false
 }
