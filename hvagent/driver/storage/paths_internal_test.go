@@ -50,4 +50,3 @@ func TestDriver_FileSourceFIFO(t *testing.T) {
 		require.FailNow(t, "the open of a FIFO waits for a writer")
 	}
 }
-
