@@ -170,11 +170,18 @@ func (d *Driver) DeleteImage(_ context.Context, req *subagent.ImageRequest) (*su
 }
 
 // imageUsers returns the guest disks ("guests/<guest>/disk-<n>") whose
-// backing file is image.
+// backing file is image. A backing file is the image when it is the same
+// file, however its path is spelled: a disk records the data dir as it was
+// named when the disk was made (through a symlink, another home), and
+// that name may differ from today's.
 func (d *Driver) imageUsers(image string) ([]string, error) {
 	disks, err := filepath.Glob(filepath.Join(d.dataDir, "guests", "*", "disk*.qcow2"))
 	if err != nil {
 		return nil, fmt.Errorf("list guest disks: %w", err)
+	}
+	imageInfo, err := os.Stat(image)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("image %s: %w", image, err)
 	}
 	var users []string
 	for _, disk := range disks {
@@ -182,7 +189,15 @@ func (d *Driver) imageUsers(image string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if backing == image {
+		if backing != "" && !filepath.IsAbs(backing) {
+			backing = filepath.Join(filepath.Dir(disk), backing)
+		}
+		same := backing == image
+		if !same && backing != "" && imageInfo != nil {
+			info, err := os.Stat(backing)
+			same = err == nil && os.SameFile(info, imageInfo)
+		}
+		if same {
 			guest := filepath.Base(filepath.Dir(disk))
 			n := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(disk), "disk"), ".qcow2")
 			users = append(users, "guests/"+guest+"/disk-"+n)

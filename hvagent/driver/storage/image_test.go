@@ -355,6 +355,17 @@ func TestDriver_DeleteImage(t *testing.T) {
 	require.EqualError(t, err, "image base is in use by guest disk guests/"+guestID+"/disk-0 (and 0 more): conflict")
 	require.ErrorIs(t, err, storage.ErrConflict)
 
+	// The same data dir named through a symlink (the disk records the old
+	// name of its backing file): still in use.
+	link := filepath.Join(t.TempDir(), "datalink")
+	require.NoError(t, os.Symlink(b.dataDir, link))
+	other := b.opts
+	other.DataDir = link
+	viaLink, err := storage.New(other)
+	require.NoError(t, err)
+	_, err = viaLink.DeleteImage(ctx, &subagent.ImageRequest{ID: "base"})
+	require.ErrorIs(t, err, storage.ErrConflict, "the disk's backing file is the image, by another name")
+
 	_, err = b.driver.DeleteGuestsDisks(ctx, &subagent.GuestRequest{Guest: &subagent.Guest{ID: guestID}})
 	require.NoError(t, err)
 	resp, err := b.driver.DeleteImage(ctx, &subagent.ImageRequest{ID: "base"})
