@@ -139,14 +139,21 @@ func (d *Driver) launch(ctx context.Context, g *subagent.Guest, boot *bootFiles)
 	cmd.ExtraFiles = boot.files
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	// QEMU's daemonizing child holds the output pipes until its start is
+	// done: when ctx ends first and the parent is killed, Run waits for
+	// them no longer than this, and the child is killed below.
+	cmd.WaitDelay = exitWait
 	// Its own session, so that QEMU outlives the driver's process group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Run(); err != nil && !(errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success()) {
 		d.killLeftover(g.ID)
 		d.cleanupRun(g.ID)
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 2000 {
 			msg = msg[:2000]
+		}
+		if msg == "" {
+			msg = "(qemu printed nothing)"
 		}
 		return fmt.Errorf("guest %s: start qemu: %w: %s", g.ID, err, msg)
 	}

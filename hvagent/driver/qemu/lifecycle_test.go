@@ -1,9 +1,14 @@
 package qemu
 
 import (
+	"context"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -134,4 +139,48 @@ func TestDriver_StartFails(t *testing.T) {
 	require.Contains(t, err.Error(), "start qemu")
 	b.requireNoQEMU(t, g.ID)
 	require.Equal(t, StateShutoff, b.driver.State(g.ID))
+}
+
+// TestDriver_PoweroffOfStoppedQEMU: a QEMU that answers nothing (SIGSTOP)
+// is still powered off, within the driver's own bounds (a few exitWaits),
+// not the call's deadline: QEMU is killed and the guest is shut off.
+func TestDriver_PoweroffOfStoppedQEMU(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	d := b.driver
+	g := mustCall(t, d.Start, bareGuest())
+	pid := b.pidOf(t, g.ID)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	began := time.Now()
+	require.Equal(t, StateShutoff, mustCall(t, d.Poweroff, g).State)
+	require.Less(t, time.Since(began), 4*exitWait)
+	waitGone(t, pid)
+	b.requireNoQEMU(t, g.ID)
+	require.Equal(t, StateShutoff, d.State(g.ID))
+}
+
+// TestDriver_StartOfHungQEMU: a QEMU whose daemonizing child hangs in its
+// start (it holds the output pipes) does not hold Start past its call's
+// deadline by more than exitWait. A stand-in binary plays that QEMU.
+func TestDriver_StartOfHungQEMU(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stub := filepath.Join(dir, "qemu-system-x86_64")
+	childPID := filepath.Join(dir, "child.pid")
+	script := "#!/bin/sh\nsleep 60 &\necho $! > " + childPID + "\nexec sleep 60\n"
+	require.NoError(t, os.WriteFile(stub, []byte(script), 0o700))
+	t.Cleanup(func() {
+		if data, err := os.ReadFile(childPID); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	b := setupWith(t, func(o *Options) { o.Binary = stub })
+	c, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err := b.driver.Start(c, bareGuest())
+	require.Error(t, err)
+	require.Less(t, time.Since(began), time.Second+3*exitWait, "Start waited for the hung child")
 }

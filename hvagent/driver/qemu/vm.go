@@ -382,7 +382,11 @@ func (v *vm) stopQEMU(ctx context.Context) error {
 	v.mu.Lock()
 	v.quit = true
 	v.mu.Unlock()
-	_, _ = v.drainConsole(ctx)
+	// A QEMU that does not answer (stopped, hung) must not hold a
+	// poweroff: the console's last bytes get exitWait, then quit does.
+	dctx, dcancel := context.WithTimeout(ctx, exitWait)
+	_, _ = v.drainConsole(dctx)
+	dcancel()
 	qctx, cancel := context.WithTimeout(ctx, exitWait)
 	defer cancel()
 	if err := v.qmp.run(qctx, "quit", nil, nil); err != nil && !errors.Is(err, errQMPClosed) {
