@@ -202,6 +202,8 @@ func (d *Driver) Shutdown(ctx context.Context, in *subagent.Guest) (*subagent.Gu
 		switch {
 		case err == nil:
 			return v.stopQEMU(ctx)
+		case errors.Is(err, errExited) && v.getState() == StateCrashed:
+			return fmt.Errorf("guest %s did not shut down: its qemu exited unexpectedly (crashed)", v.id)
 		case errors.Is(err, errExited):
 			return nil
 		}

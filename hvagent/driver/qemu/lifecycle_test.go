@@ -184,3 +184,29 @@ func TestDriver_StartOfHungQEMU(t *testing.T) {
 	require.Error(t, err)
 	require.Less(t, time.Since(began), time.Second+3*exitWait, "Start waited for the hung child")
 }
+
+// TestDriver_ShutdownWhileKilled: a QEMU killed while its guest is asked
+// to shut down (a guest that ignores the power button) is a crash, not a
+// shutdown: the call fails and the guest stays crashed.
+func TestDriver_ShutdownWhileKilled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	d := b.driver
+	g := mustCall(t, d.Start, bareGuest()) // the BIOS alone ignores the button
+	pid := b.pidOf(t, g.ID)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Shutdown(ctx(t), g)
+		done <- err
+	}()
+	time.Sleep(time.Second) // the button is pressed
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "did not shut down: its qemu exited unexpectedly (crashed)")
+	case <-time.After(callTimeout):
+		require.FailNow(t, "the shutdown did not end")
+	}
+	require.Equal(t, StateCrashed, d.State(g.ID))
+	require.True(t, b.states.has(g.ID, StateCrashed))
+}

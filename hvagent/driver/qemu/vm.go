@@ -351,7 +351,7 @@ func exitState(byCall, selfOff, inOrder bool, reason string) (state, why string)
 // log stays) and its taps.
 func (d *Driver) cleanupRun(id string) {
 	dir := layout.RunDir(d.opts.DataDir, id)
-	for _, name := range []string{layout.PIDFile, layout.MonitorSocket, layout.StorageSocket} {
+	for _, name := range []string{layout.PIDFile, layout.MonitorSocket, layout.StorageSocket, consoleSocket} {
 		_ = os.Remove(filepath.Join(dir, name))
 	}
 	removeGuestTaps(id)
