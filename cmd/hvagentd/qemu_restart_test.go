@@ -198,3 +198,24 @@ func TestQEMU_Autostart(t *testing.T) {
 	}
 	h.requireNoQEMU()
 }
+
+// TestQEMU_UnreachableAtRestart: a guest whose QEMU runs but does not
+// answer when hvagentd starts (stopped) keeps its stored state, rather
+// than being recorded shut off; once it answers, it is managed again.
+func TestQEMU_UnreachableAtRestart(t *testing.T) {
+	t.Parallel()
+	dir := tempDir(t)
+	p, addr := startDaemonProc(t, dir, "--config", "")
+	h := newQEMUHost(t, dir, addr)
+	id := h.create(8)
+	h.ok(http.MethodPost, "/guests/"+id+"/start", "")
+	pid := h.requireRunning(id)
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	_, h = restartDaemon(t, p, h, syscall.SIGTERM, func() { require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP)) })
+	h.requireState(id, "running")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGCONT))
+	h.ok(http.MethodPost, "/guests/"+id+"/poweroff", "")
+	h.requireState(id, "shutoff")
+	h.requireNoQEMU()
+	h.ok(http.MethodDelete, "/guests/"+id, "")
+}

@@ -151,6 +151,11 @@ func reconcileGuest(ctx context.Context, d *qemu.Driver, a *hvagent.Agent, g *hv
 	if g.Type == hvagent.ContainerGuestType {
 		return nil
 	}
+	if d.Unreachable(g.ID) { // its QEMU runs but did not answer: neither stopped nor started
+		a.Config().Logger.Warn().Str("guest_id", g.ID).Str("state", g.State).
+			Msg("qemu: the guest's QEMU runs but could not be re-attached; its state is left as stored")
+		return nil
+	}
 	state := d.State(g.ID)
 	live := state == qemu.StateRunning || state == qemu.StatePaused
 	switch g.State {

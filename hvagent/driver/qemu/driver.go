@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // ServiceName is the RPC service name of the driver's methods.
@@ -242,6 +243,26 @@ func (d *Driver) State(id string) string {
 		return StateCrashed
 	}
 	return StateShutoff
+}
+
+// Unreachable reports whether guest id's QEMU runs (its pidfile names a
+// live QEMU of the guest) while the driver is not attached to it: one that
+// did not answer when Reconcile tried, being stopped or its monitor held.
+// State then says shutoff, which the caller must not take as true.
+func (d *Driver) Unreachable(id string) bool {
+	if d.attached(id) != nil {
+		return false
+	}
+	pid, err := readPIDFile(layout.RunDir(d.opts.DataDir, id))
+	if err != nil {
+		return false
+	}
+	p, err := openProcess(pid, id)
+	if err != nil {
+		return false
+	}
+	p.close()
+	return true
 }
 
 // stoppedState is the state of a guest without QEMU: crashed when the

@@ -127,3 +127,23 @@ func TestDriver_ReconcileReusedPID(t *testing.T) {
 	require.NoFileExists(t, filepath.Join(dir, layout.PIDFile))
 	require.NoError(t, syscall.Kill(os.Getpid(), 0), "the unrelated process was left alone")
 }
+
+// TestDriver_ReconcileUnreachable: a QEMU that does not answer when a new
+// driver re-attaches (stopped) is left out of Reconcile, and Unreachable
+// says that it runs: State's shutoff is not the truth then.
+func TestDriver_ReconcileUnreachable(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	g := mustCall(t, b.driver.Start, bareGuest())
+	pid := b.pidOf(t, g.ID)
+	require.False(t, b.driver.Unreachable(g.ID), "attached")
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+
+	d := b.newDriver(t)
+	_, err := d.Reconcile(ctx(t))
+	require.Error(t, err, "the stopped QEMU does not answer")
+	require.Equal(t, StateShutoff, d.State(g.ID))
+	require.True(t, d.Unreachable(g.ID))
+	require.False(t, d.Unreachable(testID), "a guest without QEMU")
+}
