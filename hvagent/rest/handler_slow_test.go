@@ -142,19 +142,8 @@ func TestHandler_ReplyNotTakenIsCut(t *testing.T) {
 				s.handler().ServeHTTP(w, r)
 				done <- struct{}{}
 			})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Second}
-			var srv interface {
-				Serve(net.Listener) error
-				Close() error
-			} = hs
-			if kind == "sync" {
-				srv = NewSyncServer(hs)
-			}
-			go func() { _ = srv.Serve(ln) }()
-			t.Cleanup(func() { _ = srv.Close() })
-			conn, _ := rawRequest(t, ln.Addr().String(), "GET /metadata HTTP/1.1\r\nHost: x", "")
+			addr := serveWith(t, kind, &http.Server{Handler: h, ReadHeaderTimeout: time.Second})
+			conn, _ := rawRequest(t, addr, "GET /metadata HTTP/1.1\r\nHost: x", "")
 			require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096)) // and never read
 			select {
 			case <-done:

@@ -399,6 +399,24 @@ func TestSyncServer_SilentConnectionClosed(t *testing.T) {
 	require.True(t, ne.Timeout())
 }
 
+// serveWith serves hs on a loopback port with the SyncServer (kind
+// "sync") or with net/http's server itself, until tb ends, and returns the
+// address.
+func serveWith(tb testing.TB, kind string, hs *http.Server) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	var srv interface {
+		Serve(net.Listener) error
+		Close() error
+	} = hs
+	if kind == "sync" {
+		srv = NewSyncServer(hs)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	tb.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
 // BenchmarkServe is one small GET on a kept-alive loopback connection,
 // answered by the SyncServer and by net/http's server with the same
 // handler: the serving path's own cost (the client reads and writes
@@ -411,19 +429,8 @@ func BenchmarkServe(b *testing.B) {
 	})
 	for _, kind := range []string{"sync", "net/http"} {
 		b.Run(strings.ReplaceAll(kind, "/", ""), func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(b, err)
-			hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute}
-			var srv interface {
-				Serve(net.Listener) error
-				Close() error
-			} = hs
-			if kind == "sync" {
-				srv = NewSyncServer(hs)
-			}
-			go func() { _ = srv.Serve(ln) }()
-			defer func() { _ = srv.Close() }()
-			c, err := net.Dial("tcp", ln.Addr().String())
+			addr := serveWith(b, kind, &http.Server{Handler: h, ReadHeaderTimeout: time.Minute, IdleTimeout: time.Minute})
+			c, err := net.Dial("tcp", addr)
 			require.NoError(b, err)
 			defer c.Close()
 			br := bufio.NewReader(c)
