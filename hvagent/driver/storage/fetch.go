@@ -203,10 +203,22 @@ func (d *Driver) download(ctx context.Context, req *subagent.ImageRequest, dst i
 	}
 	cr.report(true)
 	if err := copyMaybeGzip(dst, cr, d.opts.MaxImageSize); err != nil {
-		return "", wrapFetchErr(req, causeOf(err))
+		return "", wrapFetchErr(req, causeOf(truncated(err, cr)))
 	}
 	cr.report(true)
 	return hex.EncodeToString(cr.h.Sum(nil)), nil
+}
+
+// truncated says how far a source that ended early got: an HTTP body
+// shorter than announced, or a gzip stream cut off.
+func truncated(err error, cr *countingReader) error {
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		return err
+	}
+	if cr.total >= 0 && cr.n < cr.total {
+		return fmt.Errorf("the source ended early, after %d of the %d bytes announced: %w", cr.n, cr.total, err)
+	}
+	return fmt.Errorf("the source is cut short (a body or gzip stream that ends early), %d bytes read: %w", cr.n, err)
 }
 
 func wrapFetchErr(req *subagent.ImageRequest, err error) error {

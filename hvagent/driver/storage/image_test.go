@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,6 +176,17 @@ func TestDriver_RequestImage(t *testing.T) {
 			require.NotContains(t, text, "AKIAsecret")
 		}
 		require.Contains(t, logs.String(), `"source":"http://admin:xxxxx@`)
+	})
+
+	// A gzip stream cut short says so, with how much was read.
+	t.Run("ErrTruncatedGzip", func(t *testing.T) {
+		t.Parallel()
+		srv := newImageServer(t)
+		body := gz(t, qcow)
+		b := setup(t, nil)
+		_, err := b.driver.RequestImage(testCtx(t), &subagent.ImageRequest{ID: "cut", Source: srv.put("cut.gz", body[:len(body)/2])})
+		require.ErrorContains(t, err, fmt.Sprintf("the source is cut short (a body or gzip stream that ends early), %d bytes read: unexpected EOF", len(body)/2))
+		requireNoLeftovers(t, b)
 	})
 
 	t.Run("ErrWrongSHA256", func(t *testing.T) {
