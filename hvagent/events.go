@@ -90,7 +90,7 @@ func (a *Agent) eventPage(ctx context.Context, q EventQuery) (*EventPage, error)
 	if len(evs) > 0 {
 		page.Cursor = evs[len(evs)-1].ID
 	}
-	if q.After > 0 && (len(evs) == 0 || evs[0].ID > q.After+1) {
+	if q.After >= 0 && (len(evs) == 0 || evs[0].ID > q.After+1) {
 		first, err := a.store.FirstEventID(ctx)
 		if err != nil {
 			return nil, err

@@ -133,3 +133,23 @@ func TestAgent_EventsLive(t *testing.T) {
 	}
 	require.Equal(t, page.Events[len(page.Events)-1].ID, page.Cursor)
 }
+
+// TestAgent_EventCursorZeroAfterPrune: cursor 0 is the live cursor of an
+// empty log; a follower resuming from it after events were pruned gets a
+// reset, not the retained events as though nothing was missed.
+func TestAgent_EventCursorZeroAfterPrune(t *testing.T) {
+	t.Parallel()
+	env := agenttest.New(t, agenttest.Opts{})
+	ctx := context.Background()
+	live, err := env.Agent.Events(ctx, hvagent.EventQuery{After: -1})
+	require.NoError(t, err)
+	require.Equal(t, int64(0), live.Cursor, "the live cursor of an empty log")
+
+	env.Create(t, nil)
+	env.Create(t, nil)
+	require.NoError(t, env.Store.Prune(ctx, 1000, 2, time.Now()))
+	page, err := env.Agent.Events(ctx, hvagent.EventQuery{After: live.Cursor})
+	require.NoError(t, err)
+	require.NotEmpty(t, page.Events)
+	require.True(t, page.Reset, "events 1..%d were pruned", page.Events[0].ID-1)
+}

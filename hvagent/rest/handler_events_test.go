@@ -177,6 +177,19 @@ func TestSSE_Reset(t *testing.T) {
 	require.Equal(t, strconv.FormatInt(kept[1]+1, 10), s3.next(t).id)
 }
 
+// TestSSE_ResumeFromZeroAfterPrune: a stream resumed from id 0 (the
+// live stream's first id on an empty log) after events were pruned starts
+// with a reset.
+func TestSSE_ResumeFromZeroAfterPrune(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, rest.HandlerOptions{})
+	a.env.Create(t, nil)
+	a.env.Create(t, nil)
+	require.NoError(t, a.env.Store.Prune(context.Background(), 1000, 2, time.Now()))
+	resumed := a.openSSE(t, "/events", "Last-Event-ID", "0")
+	require.Equal(t, "reset", resumed.next(t).event)
+}
+
 // TestEvents_CursorPastTheLog: a JSON page asked past the newest event
 // says reset, with the newest ID as its next cursor, at once (no wait).
 func TestEvents_CursorPastTheLog(t *testing.T) {
