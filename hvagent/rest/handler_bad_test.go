@@ -211,7 +211,6 @@ func (f badFixture) fieldRows() []badRequest {
 		{"CreateNullSpaced", "POST", "/guests", " null\n", nil, "", 400, "invalid", "expected a JSON object, got null", ""},
 		{"SnapshotNull", "POST", gp + "/snapshots", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
 		{"RollbackNull", "POST", gp + "/snapshots/s1/rollback", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
-		{"ActionNull", "POST", gp + "/start", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
 		{"ImageNull", "POST", "/images", `null`, nil, "", 400, "invalid", "expected a JSON object, got null", ""},
 		{"GuestType", "POST", "/guests", `{"type":"lxc"}`, nil, "", 400, "invalid", `invalid guest: type "lxc": must be vm or container ("", kvm and qemu also mean vm)`, ""},
 		{"GuestMAC", "POST", "/guests", `{"nics":[{"mac":"52:54:00:zz:00:01"}]}`, nil, "", 400, "invalid", `nics[0].mac "52:54:00:zz:00:01": must be six hex pairs separated by colons, such as 52:54:00:12:34:56`, ""},

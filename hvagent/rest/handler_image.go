@@ -2,12 +2,14 @@ package rest
 
 import "github.com/hvagent/hvagent/hvagent"
 
-// imageBody is the body of POST /images.
+// imageBody is the body of POST /images: the original's ImageRequest,
+// whose dest the original ignored (and so does this one), plus sha256.
 type imageBody struct {
 	ID     string `json:"id"`
 	Type   string `json:"type"`
 	Source string `json:"source"`
 	SHA256 string `json:"sha256"`
+	Dest   string `json:"dest"` // ignored, as by the original
 }
 
 // imageType returns the image type of a request: fixed ("container") on

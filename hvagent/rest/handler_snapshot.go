@@ -50,6 +50,11 @@ func (s *server) snapshotInfo(x *exchange, action string) error {
 type createSnapshotBody struct {
 	Dest string `json:"dest"`
 	Name string `json:"name"`
+	// The original's SnapshotRequest fields a create ignores: its id and
+	// recursive come from the path, as they did in the original.
+	ID                string `json:"id"`
+	Recursive         bool   `json:"recursive"`
+	DestroyMoreRecent bool   `json:"destroyMoreRecent"`
 }
 
 // createSnapshot serves POST …/snapshots: 202 Job.
@@ -87,6 +92,11 @@ func (s *server) deleteSnapshot(x *exchange) error {
 // rollbackBody is the optional body of POST …/snapshots/{name}/rollback.
 type rollbackBody struct {
 	DestroyMoreRecent bool `json:"destroyMoreRecent"`
+	// The original's SnapshotRequest fields a rollback ignores (the
+	// original client sends them all).
+	ID        string `json:"id"`
+	Dest      string `json:"dest"`
+	Recursive bool   `json:"recursive"`
 }
 
 // rollbackSnapshot serves POST …/snapshots/{name}/rollback: 202 Job.

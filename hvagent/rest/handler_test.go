@@ -139,3 +139,21 @@ func TestHandler_Routes(t *testing.T) {
 		require.Less(t, resp.StatusCode, 500, "%s: %s", rt, raw)
 	}
 }
+
+// TestHandler_OriginalClientBodies: the bodies the original mistify Go
+// client (and lochness, built on it) sends are accepted: null on guest
+// actions and deletes, and the original's ImageRequest and SnapshotRequest
+// with every field (none has omitempty), the ones the original ignored
+// ignored here too.
+func TestHandler_OriginalClientBodies(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, rest.HandlerOptions{})
+	g := a.env.Create(t, nil)
+	gp := "/guests/" + g.ID
+	a.call(t, "POST", gp+"/start?wait=30s", "null", http.StatusOK, nil)
+	a.call(t, "POST", gp+"/snapshots?wait=30s", `{"id":"","dest":"s2","recursive":false,"destroyMoreRecent":false}`, http.StatusOK, nil)
+	a.call(t, "POST", gp+"/poweroff?wait=30s", "null", http.StatusOK, nil)
+	a.call(t, "POST", gp+"/snapshots/s2/rollback?wait=30s", `{"id":"","dest":"","recursive":false,"destroyMoreRecent":true}`, http.StatusOK, nil)
+	a.call(t, "POST", "/images", `{"id":"289120e4-ed12-431d-8d18-48f8a94bb05a","type":"","dest":"","source":"http://127.0.0.1:1/x"}`, http.StatusAccepted, nil)
+	a.call(t, "DELETE", gp+"?wait=30s", "null", http.StatusOK, nil)
+}
