@@ -130,7 +130,7 @@ func (db *DB) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job, er
 			var seq int64
 			err := tx.QueryRowContext(ctx, `SELECT seq FROM jobs WHERE id = ?`, f.Before).Scan(&seq)
 			if errors.Is(err, sql.ErrNoRows) {
-				return hvagent.Errorf(hvagent.EINVALID, "unknown job %s in before", f.Before)
+				return hvagent.Errorf(hvagent.EINVALID, "job %s named by before is not in the log (pruned by retention, or never there): start again from the newest page", f.Before)
 			}
 			if err != nil {
 				return err

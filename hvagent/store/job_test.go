@@ -78,6 +78,7 @@ func TestDB_Jobs(t *testing.T) {
 	_, err = b.db.Jobs(ctx, hvagent.JobFilter{Before: "nope"})
 	requireCode(t, err, hvagent.EINVALID)
 	require.Contains(t, err.Error(), "nope")
+	require.Contains(t, err.Error(), "not in the log (pruned by retention, or never there): start again from the newest page")
 }
 
 func TestDB_Jobs_LimitCap(t *testing.T) {
