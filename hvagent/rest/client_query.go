@@ -49,7 +49,7 @@ func (c *Client) Guest(ctx context.Context, id string) (*hvagent.Guest, error) {
 func (c *Client) Guests(ctx context.Context, f hvagent.GuestFilter) ([]*hvagent.Guest, error) {
 	q := url.Values{}
 	if f.Limit != 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
+		q.Set("limit", strconv.Itoa(min(f.Limit, maxListLimit)))
 	}
 	if f.After != "" {
 		q.Set("after", f.After)
@@ -147,7 +147,7 @@ func (c *Client) Jobs(ctx context.Context, f hvagent.JobFilter) ([]*hvagent.Job,
 		}
 	}
 	if f.Limit != 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
+		q.Set("limit", strconv.Itoa(min(f.Limit, maxListLimit)))
 	}
 	jobs := []*hvagent.Job{}
 	if _, err := c.call(ctx, clientCall{method: http.MethodGet, path: "/jobs", query: q}, &jobs); err != nil {

@@ -242,8 +242,6 @@ func jsonProblem(err error) string {
 	return msg
 }
 
-// maxListLimit caps ?limit= of list routes.
-const maxListLimit = 1000
 
 // queryLimit parses ?limit= (1..1000); 0 when absent.
 func (x *exchange) queryLimit() (int, error) {

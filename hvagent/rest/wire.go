@@ -90,3 +90,8 @@ type dryRunReply struct {
 	Action string                `json:"action"`
 	Stages []hvagent.StageConfig `json:"stages"`
 }
+
+// maxListLimit caps ?limit= of list routes: the handler refuses more, and
+// the client asks for at most this many, as the agent caps a larger limit
+// in process.
+const maxListLimit = 1000

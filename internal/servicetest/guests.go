@@ -145,6 +145,12 @@ func testGuestsPagination(t *testing.T, b *bundle) {
 	require.Empty(t, none)
 	_, err = b.svc.Guests(ctx, hvagent.GuestFilter{Limit: -1})
 	requireCode(t, hvagent.EINVALID, err)
+	// A limit above the largest page is the largest page, on both sides.
+	all, err := b.svc.Guests(ctx, hvagent.GuestFilter{Limit: 5000})
+	require.NoError(t, err)
+	require.Equal(t, ids, guestIDs(all))
+	_, err = b.svc.Jobs(ctx, hvagent.JobFilter{Limit: 5000})
+	require.NoError(t, err)
 }
 
 func guestIDs(guests []*hvagent.Guest) []string {
