@@ -242,7 +242,6 @@ func jsonProblem(err error) string {
 	return msg
 }
 
-
 // queryLimit parses ?limit= (1..1000); 0 when absent.
 func (x *exchange) queryLimit() (int, error) {
 	v := x.query().Get("limit")
