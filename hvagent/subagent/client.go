@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,8 +59,8 @@ type ClientConfig struct {
 	// it is sooner. Default: 60s.
 	Timeout time.Duration
 	// MaxPending limits the number of concurrent calls; further calls wait
-	// (until their context ends) for a free slot. A stream counts as a call
-	// until its body is closed. Default 0: no limit.
+	// (until their context ends) for a free slot. Default 0: no limit.
+	// Streams are not counted.
 	MaxPending int
 }
 
@@ -379,15 +378,7 @@ func (c *Client) Stream(ctx context.Context, params any) (io.ReadCloser, int64, 
 	if err != nil {
 		return nil, 0, &CallError{Kind: KindDecode, Message: "encode request: " + err.Error(), Err: err}
 	}
-	// A stream holds one of the service's max_pending slots until its body
-	// is closed, as a call holds one until it returns.
-	if err := c.acquire(ctx); err != nil {
-		return nil, 0, &CallError{Kind: KindTransport, Message: "waiting for a free call slot", Err: err}
-	}
-	var once sync.Once
-	release := func() { once.Do(c.release) }
-	streamCtx, stop := context.WithCancel(ctx)
-	cancel := func() { stop(); release() }
+	streamCtx, cancel := context.WithCancel(ctx)
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
 	resp, err := c.sendStream(streamCtx, body)

@@ -280,31 +280,6 @@ func TestClient_Call_MaxPending(t *testing.T) {
 	})
 }
 
-// TestClient_Stream_MaxPending: a stream holds one of the service's
-// max_pending slots until its body is closed; a second one waits.
-func TestClient_Stream_MaxPending(t *testing.T) {
-	t.Parallel()
-	c := subAgent(t, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Length", "2")
-		_, _ = io.WriteString(w, "ok")
-	}, ClientConfig{MaxPending: 1})
-	first, _, err := c.Stream(t.Context(), &SnapshotRequest{ID: "a"})
-	require.NoError(t, err)
-
-	waitCtx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	_, _, err = c.Stream(waitCtx, &SnapshotRequest{ID: "b"})
-	ce := requireCallError(t, err, KindTransport)
-	require.Equal(t, "waiting for a free call slot", ce.Message)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-
-	require.NoError(t, first.Close())
-	_ = first.Close() // closing twice frees one slot (a second release would block)
-	second, _, err := c.Stream(t.Context(), &SnapshotRequest{ID: "b"})
-	require.NoError(t, err, "the slot is free once the first body is closed")
-	require.NoError(t, second.Close())
-}
-
 func TestClient_Stream(t *testing.T) {
 	t.Parallel()
 	payload := strings.Repeat("0123456789abcdef", 8192)
