@@ -66,9 +66,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve runs the checks and the mux for st, turning a panic into a logged
 // 500 reply.
 func (f *front) serve(st *reqState, r *http.Request) {
-	if !LongLived(r) { // those set their own deadlines, as do downloads
-		st.bound(f.s.replyStall)
-	}
+	// Every reply is bounded; a long poll, a stream or a console sets a
+	// deadline of its own, which ends the bound (and a deadline an earlier
+	// reply left on the connection is lifted here).
+	st.bound(f.s.replyStall)
 	defer func() {
 		v := recover()
 		if v == nil {

@@ -132,9 +132,14 @@ func TestHandler_ReplyNotTakenIsCut(t *testing.T) {
 	for i := range 2000 {
 		big[strings.Repeat("k", 8)+strconv.Itoa(i)] = strings.Repeat("v", 4000)
 	}
-	for _, kind := range []string{"sync", "nethttp"} {
+	// ?wait= on a route that does not wait is no long poll: bounded too.
+	for _, kind := range []string{"sync", "nethttp", "sync?wait=1s", "nethttp?wait=1s"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
+			kind, query, _ := strings.Cut(kind, "?")
+			if query != "" {
+				query = "?" + query
+			}
 			s := newServer(&fakeService{MetadataFunc: func(context.Context) (map[string]string, error) { return big, nil }}, HandlerOptions{})
 			s.replyStall = 200 * time.Millisecond
 			done := make(chan struct{}, 1)
@@ -143,7 +148,7 @@ func TestHandler_ReplyNotTakenIsCut(t *testing.T) {
 				done <- struct{}{}
 			})
 			addr := serveWith(t, kind, &http.Server{Handler: h, ReadHeaderTimeout: time.Second})
-			conn, _ := rawRequest(t, addr, "GET /metadata HTTP/1.1\r\nHost: x", "")
+			conn, _ := rawRequest(t, addr, "GET /metadata"+query+" HTTP/1.1\r\nHost: x", "")
 			require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096)) // and never read
 			select {
 			case <-done:
