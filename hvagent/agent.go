@@ -28,6 +28,9 @@ type Agent struct {
 	// writing, so no claim made with the old paused set ends after
 	// PauseQueue returns.
 	claimMu sync.RWMutex
+	// pauseMu orders PauseQueue and ResumeQueue: each writes the store,
+	// then paused, and the two must agree.
+	pauseMu sync.Mutex
 
 	mu         sync.Mutex
 	state      agentState

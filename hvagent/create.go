@@ -74,7 +74,7 @@ func cloneGuest(g *Guest) *Guest {
 func (a *Agent) validateGuest(g *Guest) error {
 	problems := guestProblems(g, a.host)
 	if g.Name != "" {
-		if p := guestNameProblem(g.Name); p != "" {
+		if p := givenNameProblem(g.Name); p != "" {
 			problems = append([]string{fmt.Sprintf("name %q %s (%s)", g.Name, p, GuestNameRule)}, problems...)
 		}
 	}

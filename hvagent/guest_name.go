@@ -19,7 +19,7 @@ const maxGuestName = 63
 // "agent", the guest ID of host-level (image) jobs, so that a job filter
 // by guest means one thing. Errors are EINVALID, naming the rule.
 func ValidateGuestName(name string) error {
-	if problem := guestNameProblem(name); problem != "" {
+	if problem := givenNameProblem(name); problem != "" {
 		return Errorf(EINVALID, "guest name %q %s: %s", name, problem, GuestNameRule)
 	}
 	return nil
@@ -43,10 +43,17 @@ func guestNameProblem(name string) string {
 	if _, err := uuid.Parse(name); err == nil {
 		return "is a UUID"
 	}
+	return ""
+}
+
+// givenNameProblem is guestNameProblem for a name being given to a guest
+// (create, rename), which may not be "agent" either. A guest named so
+// before the rule stays reachable by its name (ParseGuestRef).
+func givenNameProblem(name string) string {
 	if name == AgentGuestID {
 		return "is reserved: it names the host's image jobs"
 	}
-	return ""
+	return guestNameProblem(name)
 }
 
 // ParseGuestRef tells a guest ID from a guest name: a string that parses as

@@ -63,4 +63,7 @@ func TestValidateGuestName(t *testing.T) {
 	}
 	require.NoError(t, hvagent.ValidateGuestName("web1"))
 	require.NoError(t, hvagent.ValidateGuestName("agent1"))
+	_, name, err := hvagent.ParseGuestRef(hvagent.AgentGuestID)
+	require.NoError(t, err, "a guest named agent before the rule is still found by its name")
+	require.Equal(t, hvagent.AgentGuestID, name)
 }

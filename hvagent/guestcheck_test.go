@@ -23,6 +23,8 @@ func TestAgent_CreateRefusesBadGuest(t *testing.T) {
 		g   *hvagent.Guest
 		msg string
 	}{
+		"NameAgent": {&hvagent.Guest{Name: hvagent.AgentGuestID, Disks: disk},
+			`name "agent" is reserved: it names the host's image jobs`},
 		"Type": {&hvagent.Guest{Type: "lxc", Disks: disk},
 			`type "lxc": must be vm or container ("", kvm and qemu also mean vm)`},
 		"NicModel": {&hvagent.Guest{Disks: disk, Nics: []hvagent.Nic{{Network: "br0", Model: "virtio-net"}}},

@@ -50,6 +50,8 @@ func (a *Agent) PauseQueue(ctx context.Context, action string) error {
 	if err != nil {
 		return err
 	}
+	a.pauseMu.Lock()
+	defer a.pauseMu.Unlock()
 	if err := a.store.PauseQueue(ctx, key, a.now()); err != nil {
 		return err
 	}
@@ -71,6 +73,8 @@ func (a *Agent) ResumeQueue(ctx context.Context, action string) error {
 	if err != nil {
 		return err
 	}
+	a.pauseMu.Lock()
+	defer a.pauseMu.Unlock()
 	a.mu.Lock()
 	all := a.paused[allActions]
 	a.mu.Unlock()

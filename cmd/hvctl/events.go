@@ -166,7 +166,7 @@ func writeEvent(w io.Writer, o outputOptions, e *hvagent.Event) error {
 			detail = "name=" + e.Guest.Name + " " + detail
 		}
 	}
-	_, err := fmt.Fprintf(w, eventLineFormat, strconv.FormatInt(e.ID, 10), fmtTime(e.At), e.Type, dash(subject), detail)
+	_, err := fmt.Fprintf(w, eventLineFormat, strconv.FormatInt(e.ID, 10), fmtTime(e.At), e.Type, dash(subject), printable(detail))
 	return err
 }
 

@@ -70,6 +70,17 @@ func TestEvents_Run(t *testing.T) {
 		require.Regexp(t, `^8\s+.*guest.updated\s+`+guestID+` state=running$`, lines[1])
 		require.Equal(t, []hvagent.EventQuery{{After: 0}, {After: 8}}, queries)
 	})
+	t.Run("DetailEscaped", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		var queries []hvagent.EventQuery
+		bad := newJob("start", hvagent.JobError)
+		bad.Message = "HTTP 500 \x1b[31mred"
+		b.fake.EventsFunc = eventLog([]*hvagent.Event{{ID: 9, Type: hvagent.EventJobUpdated, At: at, Job: bad}}, &queries)
+		require.NoError(t, eventsRun(&EventsOptions{cmdBase: b.base(t), Out: outputOptions{Format: formatTable}}))
+		require.Contains(t, b.out.String(), `HTTP 500 \x1b[31mred`)
+		require.NotContains(t, b.out.String(), "\x1b")
+	})
 	t.Run("EmptyHasHeader", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)

@@ -144,5 +144,5 @@ func errorLine(err error) string {
 		msg = e.Code
 	}
 	msg = strings.TrimSpace(strings.ReplaceAll(strings.ReplaceAll(msg, "\r", ""), "\n", "; "))
-	return "hvctl: " + msg
+	return "hvctl: " + printable(msg) // a sub-agent's text may carry escape sequences
 }

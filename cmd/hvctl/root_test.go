@@ -60,6 +60,8 @@ func TestErrorLine(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "hvctl: a; b", errorLine(errors.Join(errors.New("a"), errors.New("b"))))
 	require.Equal(t, "hvctl: conflict", errorLine(&hvagent.Error{Code: hvagent.ECONFLICT}))
+	require.Equal(t, `hvctl: fetch: HTTP 500 \x1b[31mred`, errorLine(errors.New("fetch: HTTP 500 \x1b[31mred")),
+		"a sub-agent's escape sequence does not reach the terminal")
 }
 
 func TestRoot_Help(t *testing.T) {
