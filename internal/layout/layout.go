@@ -110,3 +110,17 @@ func MakeRunDir(dataDir, guestID string) (string, error) {
 func RunDir(dataDir, guestID string) string {
 	return filepath.Join(RunRoot(dataDir), guestID)
 }
+
+// OpenBeneath opens the file rel under dir for reading, through an
+// os.Root of dir, so that nothing outside dir is opened whatever symlink
+// is swapped into the path after a caller checked it, and without
+// blocking, so that a FIFO opens at once (callers refuse what is not a
+// regular file) instead of waiting for a writer.
+func OpenBeneath(dir, rel string) (*os.File, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}

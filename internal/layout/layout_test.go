@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,30 @@ func TestMakeRunDir(t *testing.T) {
 	_, err = MakeRunDir(open, id)
 	require.ErrorContains(t, err, "may be written by others")
 	require.NoDirExists(t, RunDir(open, id))
+}
+
+// TestOpenBeneath: a path that was checked under dir, and whose directory
+// has since become a symlink that leads out of dir (swapped in between the
+// check and the open), is not opened; one inside dir is.
+func TestOpenBeneath(t *testing.T) {
+	t.Parallel()
+	dir, outside := t.TempDir(), t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "f.img"), []byte("secret"), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "real"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "real", "f.img"), []byte("ok"), 0o600))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "sub")))
+	require.NoError(t, os.Symlink("real", filepath.Join(dir, "inner")))
+
+	_, err := OpenBeneath(dir, filepath.Join("sub", "f.img"))
+	require.Error(t, err, "a symlink out of the directory is not followed")
+	for _, rel := range []string{filepath.Join("real", "f.img"), filepath.Join("inner", "f.img")} {
+		f, err := OpenBeneath(dir, rel)
+		require.NoError(t, err, rel)
+		require.NoError(t, f.Close())
+	}
+
+	require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	f, err := OpenBeneath(dir, "fifo")
+	require.NoError(t, err, "a FIFO opens at once, without a writer")
+	require.NoError(t, f.Close())
 }

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/hvagent/hvagent/hvagent/subagent"
 	"github.com/hvagent/hvagent/internal/layout"
@@ -165,11 +164,19 @@ func (d *Driver) checkDiskPath(p string) error {
 // checkBootPath refuses a kernel or initrd outside <data_dir>/images and
 // the allowed paths.
 func (d *Driver) checkBootPath(what, p string) error {
+	_, _, err := d.bootPath(what, p)
+	return err
+}
+
+// bootPath resolves a kernel or initrd, which must be under
+// <data_dir>/images or the allowed paths, to the directory that holds it
+// and its path there.
+func (d *Driver) bootPath(what, p string) (dir, rel string, err error) {
 	dirs := append([]string{layout.ImagesDir(d.opts.DataDir)}, d.opts.AllowedPaths...)
-	if err := d.within(p, dirs); err != nil {
-		return fmt.Errorf("boot %s %s: %w (allowed: %s)", what, p, err, strings.Join(dirs, ", "))
+	if dir, rel, err = resolveWithin(p, dirs); err != nil {
+		return "", "", fmt.Errorf("boot %s %s: %w (allowed: %s)", what, p, err, strings.Join(dirs, ", "))
 	}
-	return nil
+	return dir, rel, nil
 }
 
 // within checks that p is an absolute path to an existing file inside one
@@ -209,17 +216,11 @@ func resolveWithin(p string, dirs []string) (dir, rel string, err error) {
 // opened is under that directory whatever a symlink swapped into its path
 // since the check says, and a FIFO is refused instead of waited on.
 func (d *Driver) openBootFile(what, p string) (*os.File, error) {
-	dirs := append([]string{layout.ImagesDir(d.opts.DataDir)}, d.opts.AllowedPaths...)
-	dir, rel, err := resolveWithin(p, dirs)
+	dir, rel, err := d.bootPath(what, p)
 	if err != nil {
-		return nil, fmt.Errorf("boot %s %s: %w (allowed: %s)", what, p, err, strings.Join(dirs, ", "))
+		return nil, err
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("boot %s %s: %w", what, p, err)
-	}
-	defer root.Close()
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := layout.OpenBeneath(dir, rel)
 	if err != nil {
 		return nil, fmt.Errorf("boot %s %s: %w", what, p, err)
 	}

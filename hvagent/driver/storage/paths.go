@@ -6,11 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+
+	"github.com/hvagent/hvagent/internal/layout"
 )
 
 // allowedDirs resolves the directories file:// sources may be under:
@@ -57,7 +57,11 @@ func (d *Driver) openFile(id, source string) (io.ReadCloser, int64, error) {
 	if i < 0 {
 		return nil, 0, errorf(ErrInvalid, "image %s: source file %s is not under an allowed directory (%s)", id, u.Path, strings.Join(d.allowed, ", "))
 	}
-	f, err := openBeneath(d.allowed[i], real)
+	rel, err := filepath.Rel(d.allowed[i], real)
+	if err != nil {
+		return nil, 0, fmt.Errorf("image %s: source file: %w", id, err)
+	}
+	f, err := layout.OpenBeneath(d.allowed[i], rel)
 	if err != nil {
 		return nil, 0, fmt.Errorf("image %s: source file %s: %w", id, u.Path, err)
 	}
@@ -70,20 +74,4 @@ func (d *Driver) openFile(id, source string) (io.ReadCloser, int64, error) {
 		return nil, 0, fmt.Errorf("image %s: %w", id, err)
 	}
 	return f, st.Size(), nil
-}
-
-// openBeneath opens path, which is under dir, for reading without blocking
-// (a FIFO opens at once), through an os.Root of dir: nothing outside dir
-// is opened, whatever a symlink swapped in meanwhile says.
-func openBeneath(dir, path string) (*os.File, error) {
-	rel, err := filepath.Rel(dir, path)
-	if err != nil {
-		return nil, err
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	return root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 }
